@@ -1,0 +1,348 @@
+//! [`AgentClient`]: the managed-cluster side of the protocol. Receives the spec events of its
+//! cluster and classifies them against its [`Lister`] (the agent's own store) into
+//! Added / Modified / Deleted (§5.1), publishes status events, asks sources for missing specs
+//! (spec resync, §6.2) and answers their status resyncs by comparing hashes (§6.6).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ::cloudevents::AttributesReader;
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use super::Event;
+use super::builder::EventBuilder;
+use super::client_core::{self, ClientCore, Receiver};
+use super::error::{ClientError, CodecError};
+use super::event_type::{Action, DataType, EventType, SubResource};
+use super::extensions as ext;
+use super::payload::{ResourceVersion, ResourceVersionList, StatusHashList};
+use super::rate_limit::RateLimiter;
+use super::resource::{
+    Codec, ListOptions, Lister, ResourceAction, ResourceHandler, ResourceObject, StatusHasher,
+};
+use super::stats::{Stats, StatsSnapshot};
+use super::transport::Transport;
+
+/// How an incoming spec relates to what the agent holds (§5.1, v1.2+ table), as the action the
+/// handler is told about; `None` means nothing to do.
+///
+/// - not held → `Added` (even a delete: it is stored as deleting, as sdk-go does);
+/// - carries a deletion timestamp → `Deleted`;
+/// - held and already deleting → nothing (a modification of a deleting work is ignored);
+/// - version 0 (unversioned) or newer → `Modified`;
+/// - older or equal → nothing. The source increments the version on every change (§5.1), so
+///   an equal version carries the spec already applied; re-applying it would only churn.
+pub fn classify_spec<T: ResourceObject>(held: Option<&T>, incoming: &T) -> Option<ResourceAction> {
+    let Some(held) = held else {
+        return Some(ResourceAction::Added);
+    };
+    if incoming.deletion_timestamp().is_some() {
+        return Some(ResourceAction::Deleted);
+    }
+    if held.deletion_timestamp().is_some() {
+        return None;
+    }
+    let version = incoming.resource_version();
+    (version == 0 || version > held.resource_version()).then_some(ResourceAction::Modified)
+}
+
+/// Builds an [`AgentClient`].
+pub struct AgentClientBuilder<T> {
+    cluster_name: String,
+    agent_id: String,
+    transport: Arc<dyn Transport>,
+    lister: Arc<dyn Lister<T>>,
+    hasher: Arc<dyn StatusHasher<T>>,
+    codecs: HashMap<DataType, Arc<dyn Codec<T>>>,
+    limiter: Option<RateLimiter>,
+}
+
+impl<T: ResourceObject> AgentClientBuilder<T> {
+    pub fn codec(mut self, codec: impl Codec<T>) -> Self {
+        self.codecs
+            .insert(codec.data_type().clone(), Arc::new(codec));
+        self
+    }
+
+    /// The CloudEvent `source` of this agent's events (default `<cluster>-work-agent`).
+    pub fn agent_id(mut self, agent_id: impl Into<String>) -> Self {
+        self.agent_id = agent_id.into();
+        self
+    }
+
+    pub fn rate_limit(mut self, qps: f64, burst: u32) -> Self {
+        self.limiter = Some(RateLimiter::new(qps, burst));
+        self
+    }
+
+    pub fn build(self) -> AgentClient<T> {
+        AgentClient {
+            shared: Arc::new(Shared {
+                core: ClientCore {
+                    sender_id: self.agent_id,
+                    codecs: self.codecs,
+                    transport: self.transport,
+                    limiter: self.limiter,
+                    stats: Arc::default(),
+                },
+                cluster_name: self.cluster_name,
+                lister: self.lister,
+                hasher: self.hasher,
+            }),
+            tasks: TaskTracker::new(),
+            stop: CancellationToken::new(),
+        }
+    }
+}
+
+/// The agent (cluster-side) client for resources of type `T`.
+pub struct AgentClient<T> {
+    shared: Arc<Shared<T>>,
+    tasks: TaskTracker,
+    stop: CancellationToken,
+}
+
+struct Shared<T> {
+    core: ClientCore<T>,
+    cluster_name: String,
+    lister: Arc<dyn Lister<T>>,
+    hasher: Arc<dyn StatusHasher<T>>,
+}
+
+impl<T: ResourceObject> AgentClient<T> {
+    /// Starts building the client of `cluster_name` over `transport`; `lister` is the agent's
+    /// store (what it has applied), `hasher` hashes the status of its objects.
+    pub fn builder(
+        cluster_name: impl Into<String>,
+        transport: Arc<dyn Transport>,
+        lister: Arc<dyn Lister<T>>,
+        hasher: impl StatusHasher<T>,
+    ) -> AgentClientBuilder<T> {
+        let cluster_name = cluster_name.into();
+        AgentClientBuilder {
+            agent_id: format!("{cluster_name}-work-agent"),
+            cluster_name,
+            transport,
+            lister,
+            hasher: Arc::new(hasher),
+            codecs: HashMap::new(),
+            limiter: None,
+        }
+    }
+
+    pub fn cluster_name(&self) -> &str {
+        &self.shared.cluster_name
+    }
+
+    /// Publishes the status of `object` (status `update_request`, usually).
+    pub async fn publish(&self, event_type: &EventType, object: &T) -> Result<(), ClientError> {
+        if event_type.sub_resource != SubResource::Status {
+            return Err(ClientError::WrongDirection {
+                role: "agent",
+                allowed: SubResource::Status,
+                event_type: event_type.to_string(),
+            });
+        }
+        let core = &self.shared.core;
+        let event =
+            core.codec(&event_type.data_type)?
+                .encode(&core.sender_id, event_type, object)?;
+        core.send(&event).await
+    }
+
+    /// Asks for the specs this agent is missing: from one source, or all (`None`, §6.2).
+    pub async fn resync(&self, source: Option<&str>) -> Result<(), ClientError> {
+        self.shared.resync(source).await
+    }
+
+    /// Subscribes and starts the receive loop; a spec resync to every source is sent each time
+    /// the subscription is (re)established.
+    pub async fn subscribe(&self, handler: Arc<dyn ResourceHandler<T>>) -> Result<(), ClientError> {
+        let core = &self.shared.core;
+        let inbound = core.transport.subscribe(&core.data_types()).await?;
+        let receiver: Arc<dyn Receiver> = Arc::new(AgentReceiver {
+            shared: self.shared.clone(),
+            handler,
+        });
+        self.tasks.spawn(client_core::receive_loop(
+            inbound,
+            receiver,
+            core.stats.clone(),
+            self.stop.clone(),
+        ));
+        Ok(())
+    }
+
+    pub fn stats(&self) -> StatsSnapshot {
+        self.shared.core.stats.snapshot()
+    }
+
+    pub async fn shutdown(&self) {
+        self.stop.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+        self.shared.core.transport.close().await;
+    }
+}
+
+impl<T: ResourceObject> Shared<T> {
+    fn list_options(&self, source: &str, data_type: &DataType) -> ListOptions {
+        ListOptions {
+            cluster_name: self.cluster_name.clone(),
+            source: source.to_owned(),
+            data_type: data_type.clone(),
+        }
+    }
+
+    async fn resync(&self, source: Option<&str>) -> Result<(), ClientError> {
+        let source = source.unwrap_or_default();
+        for data_type in self.core.data_types() {
+            let objects = self
+                .lister
+                .list(&self.list_options(source, &data_type))
+                .await?;
+            let body = ResourceVersionList {
+                resource_versions: objects
+                    .iter()
+                    .map(|o| ResourceVersion {
+                        resource_id: o.resource_id().to_owned(),
+                        resource_version: o.resource_version(),
+                    })
+                    .collect(),
+            };
+            let event_type = EventType::new(data_type, SubResource::Spec, Action::ResyncRequest);
+            let event = EventBuilder::new(&self.core.sender_id, &event_type)
+                .cluster_name(&self.cluster_name)
+                .original_source(source)
+                .json_data(serde_json::to_vec(&body)?)
+                .build()?;
+            self.core.send(&event).await?;
+            Stats::bump(&self.core.stats.resyncs_sent);
+        }
+        Ok(())
+    }
+
+    /// §6.6: answer a source's status resync request from the agent's store.
+    async fn answer_status_resync(
+        &self,
+        event: &Event,
+        event_type: &EventType,
+    ) -> Result<(), ClientError> {
+        let codec = self.core.codec(&event_type.data_type)?;
+        let requested: StatusHashList = match ext::data_bytes(event) {
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|source| CodecError::Json {
+                what: "a status resync request",
+                source,
+            })?,
+            None => StatusHashList::default(),
+        };
+        let requested: HashMap<&str, &str> = requested
+            .status_hashes
+            .iter()
+            .map(|h| (h.resource_id.as_str(), h.status_hash.as_str()))
+            .collect();
+        // sdk-go lists every work in the store, not only the requesting source's (§6.6).
+        let objects = self
+            .lister
+            .list(&self.list_options("", &event_type.data_type))
+            .await?;
+        let response = EventType::new(
+            event_type.data_type.clone(),
+            SubResource::Status,
+            Action::ResyncResponse,
+        );
+        for object in &objects {
+            if !requested.is_empty() {
+                let Some(hash) = requested.get(object.resource_id()) else {
+                    continue;
+                };
+                if self.hasher.status_hash(object)? == *hash {
+                    continue;
+                }
+            }
+            let event = codec.encode(&self.core.sender_id, &response, object)?;
+            self.core.send(&event).await?;
+        }
+        Stats::bump(&self.core.stats.resyncs_answered);
+        Ok(())
+    }
+
+    /// §5.1: checks, decode, classification against the store.
+    async fn decide_spec(
+        &self,
+        event: &Event,
+        event_type: &EventType,
+    ) -> Result<Option<(ResourceAction, T)>, ClientError> {
+        let stats = &self.core.stats;
+        match ext::string(event, ext::CLUSTER_NAME) {
+            Ok(Some(cluster)) if cluster == self.cluster_name => {}
+            _ => {
+                client_core::ignored(stats, event, "spec event for another cluster");
+                return Ok(None);
+            }
+        }
+        let Ok(codec) = self.core.codec(&event_type.data_type) else {
+            client_core::ignored(stats, event, "no codec for this data type");
+            return Ok(None);
+        };
+        let incoming = codec.decode(event)?;
+        let options = self.list_options("", &event_type.data_type);
+        let held = self.lister.get(incoming.resource_id(), &options).await?;
+        match classify_spec(held.as_ref(), &incoming) {
+            Some(action) => Ok(Some((action, incoming))),
+            None => {
+                client_core::ignored(stats, event, "spec version is not newer than the one held");
+                Ok(None)
+            }
+        }
+    }
+}
+
+struct AgentReceiver<T> {
+    shared: Arc<Shared<T>>,
+    handler: Arc<dyn ResourceHandler<T>>,
+}
+
+#[async_trait]
+impl<T: ResourceObject> Receiver for AgentReceiver<T> {
+    async fn on_subscribed(&self) {
+        info!(cluster = %self.shared.cluster_name, "subscribed; sending spec resync to all sources");
+        if let Err(err) = self.shared.resync(None).await {
+            warn!(%err, "spec resync after subscribing failed");
+        }
+    }
+
+    async fn on_event(&self, event: Event) {
+        let stats = &self.shared.core.stats;
+        let event_type: EventType = match event.ty().parse() {
+            Ok(t) => t,
+            Err(err) => return client_core::malformed(stats, &event, &err),
+        };
+        match (event_type.sub_resource, &event_type.action) {
+            (SubResource::Status, Action::ResyncRequest) => {
+                if let Err(err) = self.shared.answer_status_resync(&event, &event_type).await {
+                    client_core::malformed(stats, &event, &err);
+                }
+            }
+            (SubResource::Spec, Action::ResyncRequest) => {
+                client_core::ignored(stats, &event, "a spec resync request is for sources")
+            }
+            (SubResource::Spec, _) => match self.shared.decide_spec(&event, &event_type).await {
+                Ok(Some((action, object))) => {
+                    if let Err(err) = self.handler.handle(action, object).await {
+                        Stats::bump(&stats.handler_failures);
+                        warn!(event_id = event.id(), %err, "spec handler failed");
+                    }
+                }
+                Ok(None) => {}
+                Err(err) => client_core::malformed(stats, &event, &err),
+            },
+            (SubResource::Status, _) => {
+                client_core::ignored(stats, &event, "status events are for sources")
+            }
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! [`SourceClient`]: the hub side of the protocol. Publishes spec events, asks agents for
+//! status (status resync, §6.3), answers their spec resyncs from the [`Lister`] (§6.5), and
+//! hands received status to the handler (§5.2 is the handler's business: the client decodes).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ::cloudevents::AttributesReader;
+use async_trait::async_trait;
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use super::Event;
+use super::builder::EventBuilder;
+use super::client_core::{self, ClientCore, Receiver};
+use super::error::ClientError;
+use super::event_type::{Action, DataType, EventType, SubResource};
+use super::extensions as ext;
+use super::payload::{ResourceStatusHash, ResourceVersionList, StatusHashList};
+use super::rate_limit::RateLimiter;
+use super::resource::{
+    Codec, ListOptions, Lister, ResourceAction, ResourceHandler, ResourceObject, StatusHasher,
+};
+use super::stats::{Stats, StatsSnapshot};
+use super::transport::Transport;
+
+/// Builds a [`SourceClient`].
+pub struct SourceClientBuilder<T> {
+    source_id: String,
+    transport: Arc<dyn Transport>,
+    lister: Arc<dyn Lister<T>>,
+    hasher: Arc<dyn StatusHasher<T>>,
+    codecs: HashMap<DataType, Arc<dyn Codec<T>>>,
+    limiter: Option<RateLimiter>,
+}
+
+impl<T: ResourceObject> SourceClientBuilder<T> {
+    /// Registers the codec of one data type; events of other types are ignored.
+    pub fn codec(mut self, codec: impl Codec<T>) -> Self {
+        self.codecs
+            .insert(codec.data_type().clone(), Arc::new(codec));
+        self
+    }
+
+    /// Throttles publishes to `qps` events/s with `burst` (sdk-go: 50 and 100). Off by default.
+    pub fn rate_limit(mut self, qps: f64, burst: u32) -> Self {
+        self.limiter = Some(RateLimiter::new(qps, burst));
+        self
+    }
+
+    pub fn build(self) -> SourceClient<T> {
+        SourceClient {
+            shared: Arc::new(Shared {
+                core: ClientCore {
+                    sender_id: self.source_id,
+                    codecs: self.codecs,
+                    transport: self.transport,
+                    limiter: self.limiter,
+                    stats: Arc::default(),
+                },
+                lister: self.lister,
+                hasher: self.hasher,
+            }),
+            tasks: TaskTracker::new(),
+            stop: CancellationToken::new(),
+        }
+    }
+}
+
+/// The source (hub-side) client for resources of type `T`.
+pub struct SourceClient<T> {
+    shared: Arc<Shared<T>>,
+    tasks: TaskTracker,
+    stop: CancellationToken,
+}
+
+struct Shared<T> {
+    core: ClientCore<T>,
+    lister: Arc<dyn Lister<T>>,
+    hasher: Arc<dyn StatusHasher<T>>,
+}
+
+impl<T: ResourceObject> SourceClient<T> {
+    /// Starts building a client that sends as `source_id` over `transport`, answers resyncs
+    /// from `lister` and hashes status with `hasher`.
+    pub fn builder(
+        source_id: impl Into<String>,
+        transport: Arc<dyn Transport>,
+        lister: Arc<dyn Lister<T>>,
+        hasher: impl StatusHasher<T>,
+    ) -> SourceClientBuilder<T> {
+        SourceClientBuilder {
+            source_id: source_id.into(),
+            transport,
+            lister,
+            hasher: Arc::new(hasher),
+            codecs: HashMap::new(),
+            limiter: None,
+        }
+    }
+
+    pub fn source_id(&self) -> &str {
+        &self.shared.core.sender_id
+    }
+
+    /// Publishes `object` as a spec event of `event_type` (create, update or delete request).
+    pub async fn publish(&self, event_type: &EventType, object: &T) -> Result<(), ClientError> {
+        if event_type.sub_resource != SubResource::Spec {
+            return Err(ClientError::WrongDirection {
+                role: "source",
+                allowed: SubResource::Spec,
+                event_type: event_type.to_string(),
+            });
+        }
+        let core = &self.shared.core;
+        let event =
+            core.codec(&event_type.data_type)?
+                .encode(&core.sender_id, event_type, object)?;
+        core.send(&event).await
+    }
+
+    /// Asks agents for the status of resources: one cluster, or every cluster (`None`, a
+    /// broadcast with `clustername` `""`, §6.3).
+    pub async fn resync(&self, cluster_name: Option<&str>) -> Result<(), ClientError> {
+        self.shared.resync(cluster_name).await
+    }
+
+    /// Subscribes and starts the receive loop: status events and spec resync requests from
+    /// now on; a status resync to every cluster each time the subscription is (re)established.
+    pub async fn subscribe(&self, handler: Arc<dyn ResourceHandler<T>>) -> Result<(), ClientError> {
+        let core = &self.shared.core;
+        let inbound = core.transport.subscribe(&core.data_types()).await?;
+        let receiver: Arc<dyn Receiver> = Arc::new(SourceReceiver {
+            shared: self.shared.clone(),
+            handler,
+        });
+        self.tasks.spawn(client_core::receive_loop(
+            inbound,
+            receiver,
+            core.stats.clone(),
+            self.stop.clone(),
+        ));
+        Ok(())
+    }
+
+    pub fn stats(&self) -> StatsSnapshot {
+        self.shared.core.stats.snapshot()
+    }
+
+    /// Stops the receive loop and closes the transport.
+    pub async fn shutdown(&self) {
+        self.stop.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+        self.shared.core.transport.close().await;
+    }
+}
+
+impl<T: ResourceObject> Shared<T> {
+    async fn resync(&self, cluster_name: Option<&str>) -> Result<(), ClientError> {
+        for data_type in self.core.data_types() {
+            let options = ListOptions {
+                cluster_name: cluster_name.unwrap_or_default().to_owned(),
+                source: self.core.sender_id.clone(),
+                data_type: data_type.clone(),
+            };
+            let objects = self.lister.list(&options).await?;
+            let mut hashes = Vec::with_capacity(objects.len());
+            for object in &objects {
+                hashes.push(ResourceStatusHash {
+                    resource_id: object.resource_id().to_owned(),
+                    status_hash: self.hasher.status_hash(object)?,
+                });
+            }
+            let body = serde_json::to_vec(&StatusHashList {
+                status_hashes: hashes,
+            })?;
+            let event_type = EventType::new(data_type, SubResource::Status, Action::ResyncRequest);
+            let event = EventBuilder::new(&self.core.sender_id, &event_type)
+                .cluster_name(cluster_name.unwrap_or_default())
+                .json_data(body)
+                .build()?;
+            self.core.send(&event).await?;
+            Stats::bump(&self.core.stats.resyncs_sent);
+        }
+        Ok(())
+    }
+
+    /// §6.5: answer an agent's spec resync request.
+    async fn answer_spec_resync(
+        &self,
+        event: &Event,
+        event_type: &EventType,
+    ) -> Result<(), ClientError> {
+        let codec = self.core.codec(&event_type.data_type)?;
+        let cluster =
+            ext::required_string(event, ext::CLUSTER_NAME).map_err(super::CodecError::from)?;
+        let reported: ResourceVersionList = match ext::data_bytes(event) {
+            Some(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|source| super::CodecError::Json {
+                    what: "a spec resync request",
+                    source,
+                })?
+            }
+            None => ResourceVersionList::default(),
+        };
+        let reported: HashMap<&str, i64> = reported
+            .resource_versions
+            .iter()
+            .map(|v| (v.resource_id.as_str(), v.resource_version))
+            .collect();
+        let options = ListOptions {
+            cluster_name: cluster.to_owned(),
+            source: self.core.sender_id.clone(),
+            data_type: event_type.data_type.clone(),
+        };
+        // baton's lister is authoritative, so an empty list is answered like any other (the
+        // SHOULD of §6.5 step 1): stale resources on the agent get their deletes.
+        let objects = self.lister.list(&options).await?;
+        let response = EventType::new(
+            event_type.data_type.clone(),
+            SubResource::Spec,
+            Action::ResyncResponse,
+        );
+        let mut known = std::collections::HashSet::with_capacity(objects.len());
+        for object in &objects {
+            known.insert(object.resource_id());
+            let last = reported.get(object.resource_id()).copied().unwrap_or(0);
+            let current = object.resource_version();
+            let deleting = object.deletion_timestamp().is_some();
+            if deleting || current == 0 || current > last {
+                let event = codec.encode(&self.core.sender_id, &response, object)?;
+                self.core.send(&event).await?;
+            }
+        }
+        for (id, version) in reported.iter().filter(|(id, _)| !known.contains(**id)) {
+            let event = EventBuilder::new(&self.core.sender_id, &response)
+                .cluster_name(cluster)
+                .resource_id(*id)
+                .resource_version(*version)
+                .deletion_timestamp(Utc::now())
+                .build()?;
+            self.core.send(&event).await?;
+        }
+        Stats::bump(&self.core.stats.resyncs_answered);
+        Ok(())
+    }
+}
+
+struct SourceReceiver<T> {
+    shared: Arc<Shared<T>>,
+    handler: Arc<dyn ResourceHandler<T>>,
+}
+
+#[async_trait]
+impl<T: ResourceObject> Receiver for SourceReceiver<T> {
+    async fn on_subscribed(&self) {
+        info!(source = %self.shared.core.sender_id, "subscribed; sending status resync to all clusters");
+        if let Err(err) = self.shared.resync(None).await {
+            warn!(%err, "status resync after subscribing failed");
+        }
+    }
+
+    async fn on_event(&self, event: Event) {
+        let stats = &self.shared.core.stats;
+        let event_type: EventType = match event.ty().parse() {
+            Ok(t) => t,
+            Err(err) => return client_core::malformed(stats, &event, &err),
+        };
+        match (event_type.sub_resource, &event_type.action) {
+            (SubResource::Spec, Action::ResyncRequest) => {
+                if let Err(err) = self.shared.answer_spec_resync(&event, &event_type).await {
+                    client_core::malformed(stats, &event, &err);
+                }
+            }
+            (SubResource::Status, Action::ResyncRequest) => {
+                client_core::ignored(stats, &event, "a status resync request is for agents")
+            }
+            (SubResource::Status, _) => {
+                let Ok(codec) = self.shared.core.codec(&event_type.data_type) else {
+                    return client_core::ignored(stats, &event, "no codec for this data type");
+                };
+                match codec.decode(&event) {
+                    Ok(object) => {
+                        if let Err(err) = self
+                            .handler
+                            .handle(ResourceAction::StatusModified, object)
+                            .await
+                        {
+                            Stats::bump(&stats.handler_failures);
+                            warn!(event_id = event.id(), %err, "status handler failed");
+                        }
+                    }
+                    Err(err) => client_core::malformed(stats, &event, &err),
+                }
+            }
+            (SubResource::Spec, _) => {
+                client_core::ignored(stats, &event, "spec events are for agents")
+            }
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! Logging set-up shared by every subcommand: `tracing` to stderr, filtered by `RUST_LOG`
+//! (default `info`), as plain text or JSON lines.
+
+use tracing_subscriber::EnvFilter;
+
+/// Output format of the log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Installs the global subscriber. Safe to call more than once (later calls are no-ops), so
+/// tests that start several components in one process do not fight over it.
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _already_set = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
