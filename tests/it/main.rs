@@ -1,0 +1,5 @@
+//! The integration test binary (one binary, a module per behaviour), against real services:
+//! PostgreSQL and Mosquitto from `scripts/services`, baton's own gRPC broker on a real socket.
+
+mod support;
+mod vectors;
