@@ -1,5 +1,9 @@
 //! The integration test binary (one binary, a module per behaviour), against real services:
 //! PostgreSQL and Mosquitto from `scripts/services`, baton's own gRPC broker on a real socket.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod clients;
 mod support;
 mod vectors;
+mod widget;

@@ -73,6 +73,21 @@ impl MemoryBroker {
         }
     }
 
+    /// Hands `event` straight to the subscriber playing `to`, bypassing routing: lets a test
+    /// show a client an event a real broker would have filtered out. False if nobody plays it.
+    pub async fn deliver(&self, to: &TransportRole, event: Event) -> bool {
+        let inbox = self
+            .lock()
+            .subscribers
+            .iter()
+            .find(|s| &s.role == to)
+            .map(|s| s.inbox.clone());
+        match inbox {
+            Some(inbox) => inbox.send(Inbound::Event(event)).await.is_ok(),
+            None => false,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, BrokerState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }

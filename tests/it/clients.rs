@@ -1,0 +1,621 @@
+//! The generic source and agent clients over the in-memory transport (PROTOCOL.md §5, §6):
+//! delivery, the agent's spec decisions, both resync directions, error resilience, resync on
+//! reconnect. Replays the sdk-go behaviour tables in the vectors.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use baton::cloudevents::builder::EventBuilder;
+use baton::cloudevents::resource::{HandlerError, handler_fn};
+use baton::cloudevents::transport::memory::MemoryBroker;
+use baton::cloudevents::{
+    Action, AgentClient, ClientError, Event, EventType, ResourceAction, SourceClient, SubResource,
+    TransportError, TransportRole,
+};
+use chrono::Utc;
+use cloudevents::{AttributesReader, AttributesWriter};
+
+use crate::support::{eventually, vector_json};
+use crate::widget::{Recorder, Widget, WidgetCodec, WidgetStore, bundles, hasher};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn spec(action: Action) -> EventType {
+    EventType::new(bundles(), SubResource::Spec, action)
+}
+
+fn status(action: Action) -> EventType {
+    EventType::new(bundles(), SubResource::Status, action)
+}
+
+struct Pair {
+    broker: MemoryBroker,
+    source: SourceClient<Widget>,
+    source_store: WidgetStore,
+    statuses: Recorder,
+    agent: AgentClient<Widget>,
+    agent_store: WidgetStore,
+    specs: Recorder,
+}
+
+/// A source "hub" and an agent for cluster1; the agent's handler stores what it is given, like
+/// a real agent applying it.
+async fn pair() -> Pair {
+    let broker = MemoryBroker::new();
+    let source_store = WidgetStore::default();
+    let source = SourceClient::builder(
+        "hub",
+        Arc::new(broker.transport(TransportRole::source("hub"))),
+        Arc::new(source_store.clone()),
+        hasher,
+    )
+    .codec(WidgetCodec::new())
+    .build();
+    let statuses = Recorder::default();
+    let recorder = statuses.clone();
+    source
+        .subscribe(handler_fn(move |action, w: Widget| {
+            let recorder = recorder.clone();
+            async move {
+                recorder.seen.lock().unwrap().push((action, w));
+                Ok(())
+            }
+        }))
+        .await
+        .unwrap();
+
+    let agent_store = WidgetStore::default();
+    let agent = AgentClient::builder(
+        "cluster1",
+        Arc::new(broker.transport(TransportRole::agent("cluster1"))),
+        Arc::new(agent_store.clone()),
+        hasher,
+    )
+    .codec(WidgetCodec::new())
+    .build();
+    let specs = Recorder::default();
+    let (recorder, store) = (specs.clone(), agent_store.clone());
+    agent
+        .subscribe(handler_fn(move |action, w: Widget| {
+            let (recorder, store) = (recorder.clone(), store.clone());
+            async move {
+                store.put(w.clone());
+                recorder.seen.lock().unwrap().push((action, w));
+                Ok(())
+            }
+        }))
+        .await
+        .unwrap();
+    // Let the automatic resyncs of the first subscription settle (both stores are empty, so
+    // they produce requests only), so that tests count just their own traffic.
+    eventually("initial resyncs answered", WAIT, || async {
+        source.stats().resyncs_answered == 1 && agent.stats().resyncs_answered == 1
+    })
+    .await;
+    Pair {
+        broker,
+        source,
+        source_store,
+        statuses,
+        agent,
+        agent_store,
+        specs,
+    }
+}
+
+fn published(broker: &MemoryBroker, ty: &EventType) -> Vec<Event> {
+    let ty = ty.to_string();
+    broker
+        .history()
+        .into_iter()
+        .filter(|e| e.ty() == ty)
+        .collect()
+}
+
+#[tokio::test]
+async fn specs_reach_the_agent_and_stale_or_equal_versions_are_ignored() {
+    let p = pair().await;
+    let mut w = Widget::new("w1", "cluster1", 1, "one");
+    p.source
+        .publish(&spec(Action::CreateRequest), &w)
+        .await
+        .unwrap();
+    eventually("create delivered", WAIT, || async { p.specs.count() == 1 }).await;
+
+    w.version = 2;
+    w.spec = "two".into();
+    p.source
+        .publish(&spec(Action::UpdateRequest), &w)
+        .await
+        .unwrap();
+    eventually("update delivered", WAIT, || async { p.specs.count() == 2 }).await;
+
+    // Equal and older versions: ignored (counted), nothing reaches the handler.
+    p.source
+        .publish(&spec(Action::UpdateRequest), &w)
+        .await
+        .unwrap();
+    w.version = 1;
+    p.source
+        .publish(&spec(Action::UpdateRequest), &w)
+        .await
+        .unwrap();
+    eventually("stale specs ignored", WAIT, || async {
+        p.agent.stats().ignored >= 2
+    })
+    .await;
+
+    w.version = 2;
+    w.deleting = Some(Utc::now());
+    p.source
+        .publish(&spec(Action::DeleteRequest), &w)
+        .await
+        .unwrap();
+    eventually("delete delivered", WAIT, || async { p.specs.count() == 3 }).await;
+
+    assert_eq!(
+        p.specs.actions(),
+        vec![
+            (ResourceAction::Added, "w1".into(), 1),
+            (ResourceAction::Modified, "w1".into(), 2),
+            (ResourceAction::Deleted, "w1".into(), 2),
+        ]
+    );
+    assert_eq!(
+        p.agent_store.get("w1").unwrap().spec,
+        "",
+        "delete carries no data"
+    );
+}
+
+#[tokio::test]
+async fn status_reaches_the_source_and_publish_direction_is_enforced() {
+    let p = pair().await;
+    let mut w = Widget::new("w1", "cluster1", 1, "one");
+    w.status = "Applied".into();
+    p.agent
+        .publish(&status(Action::UpdateRequest), &w)
+        .await
+        .unwrap();
+    eventually("status delivered", WAIT, || async {
+        p.statuses.count() == 1
+    })
+    .await;
+    let (action, got) = p.statuses.seen.lock().unwrap()[0].clone();
+    assert_eq!(action, ResourceAction::StatusModified);
+    assert_eq!(got.status, "Applied");
+
+    let wrong = p.agent.publish(&spec(Action::CreateRequest), &w).await;
+    assert!(matches!(
+        wrong,
+        Err(ClientError::WrongDirection { role: "agent", .. })
+    ));
+    let wrong = p.source.publish(&status(Action::UpdateRequest), &w).await;
+    assert!(matches!(
+        wrong,
+        Err(ClientError::WrongDirection { role: "source", .. })
+    ));
+}
+
+#[tokio::test]
+async fn subscribing_sends_a_resync_each_way_and_again_after_a_reconnect() {
+    let p = pair().await;
+    let spec_resync = spec(Action::ResyncRequest);
+    let status_resync = status(Action::ResyncRequest);
+    eventually("initial resyncs", WAIT, || async {
+        published(&p.broker, &spec_resync).len() == 1
+            && published(&p.broker, &status_resync).len() == 1
+    })
+    .await;
+    // The status resync is a broadcast: clustername "" (§6.3).
+    let broadcast = &published(&p.broker, &status_resync)[0];
+    assert_eq!(broadcast.extension("clustername").unwrap().to_string(), "");
+
+    p.broker.reconnect_all().await;
+    eventually("resyncs after reconnect", WAIT, || async {
+        published(&p.broker, &spec_resync).len() == 2
+            && published(&p.broker, &status_resync).len() == 2
+    })
+    .await;
+    assert_eq!(p.source.stats().subscriptions, 2);
+    assert_eq!(p.agent.stats().subscriptions, 2);
+}
+
+#[tokio::test]
+async fn source_answers_spec_resync_with_newer_deleting_and_unknown() {
+    let p = pair().await;
+    // Agent holds: w1@1 (source has @2), w2@1 (source deleting), w3@1 (source never had),
+    // w4@5 (source has @5: up to date).
+    for (id, v) in [("w1", 1), ("w2", 1), ("w3", 1), ("w4", 5)] {
+        p.agent_store.put(Widget::new(id, "cluster1", v, "old"));
+    }
+    p.source_store.put(Widget::new("w1", "cluster1", 2, "new"));
+    let mut deleting = Widget::new("w2", "cluster1", 1, "old");
+    deleting.deleting = Some(Utc::now());
+    p.source_store.put(deleting);
+    p.source_store.put(Widget::new("w4", "cluster1", 5, "same"));
+    p.source_store
+        .put(Widget::new("x9", "cluster2", 1, "other cluster"));
+
+    p.agent.resync(None).await.unwrap();
+    let response = spec(Action::ResyncResponse);
+    eventually("three answers", WAIT, || async {
+        published(&p.broker, &response).len() == 3
+    })
+    .await;
+    let answers = published(&p.broker, &response);
+    let by_id = |id: &str| {
+        answers
+            .iter()
+            .find(|e| e.extension("resourceid").unwrap().to_string() == id)
+            .cloned()
+    };
+    assert!(
+        by_id("w1").unwrap().data().is_some(),
+        "newer spec re-sent in full"
+    );
+    assert!(
+        by_id("w2")
+            .unwrap()
+            .extension("deletiontimestamp")
+            .is_some(),
+        "deleting resource re-sent as delete"
+    );
+    let unknown = by_id("w3").unwrap();
+    assert!(unknown.extension("deletiontimestamp").is_some());
+    assert_eq!(
+        unknown.extension("resourceversion").unwrap().to_string(),
+        "1",
+        "agent's version kept"
+    );
+    assert!(unknown.data().is_none() && unknown.extension("metadata").is_none());
+    assert!(by_id("w4").is_none() && by_id("x9").is_none());
+}
+
+#[tokio::test]
+async fn empty_spec_resync_list_means_send_everything() {
+    let p = pair().await;
+    p.source_store.put(Widget::new("w1", "cluster1", 1, "a"));
+    p.source_store.put(Widget::new("w2", "cluster1", 3, "b"));
+    p.agent.resync(None).await.unwrap();
+    eventually("both re-sent", WAIT, || async {
+        published(&p.broker, &spec(Action::ResyncResponse)).len() >= 2
+    })
+    .await;
+    eventually("agent holds both", WAIT, || async {
+        p.agent_store.len() == 2
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn agent_answers_status_resync_by_hash_or_all_when_empty() {
+    let p = pair().await;
+    for (id, st) in [("w1", "Applied"), ("w2", "Available"), ("w3", "Applied")] {
+        let mut w = Widget::new(id, "cluster1", 1, "s");
+        w.status = st.into();
+        p.agent_store.put(w.clone());
+        p.source_store.put(Widget {
+            status: if id == "w2" {
+                "Progressing".into()
+            } else {
+                st.into()
+            },
+            ..w
+        });
+    }
+    // Source: w1 and w3 match, w2 differs. Unknown-to-source ids are not in the list at all.
+    p.agent_store
+        .put(Widget::new("w9", "cluster1", 1, "orphan"));
+    p.source.resync(Some("cluster1")).await.unwrap();
+    let response = status(Action::ResyncResponse);
+    eventually("one answer", WAIT, || async {
+        published(&p.broker, &response).len() == 1
+    })
+    .await;
+    assert_eq!(
+        published(&p.broker, &response)[0]
+            .extension("resourceid")
+            .unwrap()
+            .to_string(),
+        "w2"
+    );
+
+    // The source holding nothing for the cluster sends an empty list: agent sends everything.
+    let empty = WidgetStore::default();
+    let lonely = SourceClient::builder(
+        "hub",
+        Arc::new(p.broker.transport(TransportRole::source("hub"))),
+        Arc::new(empty),
+        hasher,
+    )
+    .codec(WidgetCodec::new())
+    .build();
+    lonely.resync(Some("cluster1")).await.unwrap();
+    eventually("all four answered", WAIT, || async {
+        published(&p.broker, &response).len() == 1 + 4
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failing_handler_or_a_malformed_event_does_not_stop_the_loop() {
+    let broker = MemoryBroker::new();
+    let agent_role = TransportRole::agent("cluster1");
+    let agent = AgentClient::builder(
+        "cluster1",
+        Arc::new(broker.transport(agent_role.clone())),
+        Arc::new(WidgetStore::default()),
+        hasher,
+    )
+    .codec(WidgetCodec::new())
+    .build();
+    let calls = Recorder::default();
+    let recorder = calls.clone();
+    agent
+        .subscribe(handler_fn(move |action, w: Widget| {
+            let recorder = recorder.clone();
+            async move {
+                let fail = w.id == "bad";
+                recorder.seen.lock().unwrap().push((action, w));
+                if fail {
+                    Err(HandlerError::msg("apply failed"))
+                } else {
+                    Ok(())
+                }
+            }
+        }))
+        .await
+        .unwrap();
+    let source = broker.transport(TransportRole::source("hub"));
+    use baton::cloudevents::Transport as _;
+    let codec = WidgetCodec::new();
+    use baton::cloudevents::Codec as _;
+    source
+        .publish(
+            &codec
+                .encode(
+                    "hub",
+                    &spec(Action::CreateRequest),
+                    &Widget::new("bad", "cluster1", 1, "x"),
+                )
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    // Not decodable: no resourceid.
+    let garbage = EventBuilder::new("hub", &spec(Action::CreateRequest))
+        .cluster_name("cluster1")
+        .build()
+        .unwrap();
+    source.publish(&garbage).await.unwrap();
+    // Not even an OCM type string.
+    let mut nonsense = garbage.clone();
+    nonsense.set_type("not-a-type");
+    assert!(broker.deliver(&agent_role, nonsense).await);
+    source
+        .publish(
+            &codec
+                .encode(
+                    "hub",
+                    &spec(Action::CreateRequest),
+                    &Widget::new("good", "cluster1", 1, "y"),
+                )
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+
+    eventually("the good one after the bad ones", WAIT, || async {
+        calls.count() == 2
+    })
+    .await;
+    let stats = agent.stats();
+    assert_eq!(stats.handler_failures, 1);
+    assert_eq!(stats.malformed, 2);
+    agent.shutdown().await;
+}
+
+#[tokio::test]
+async fn publishing_while_the_broker_is_down_fails_fast_with_a_typed_error() {
+    let p = pair().await;
+    p.broker.set_down(true);
+    let err = p
+        .source
+        .publish(
+            &spec(Action::CreateRequest),
+            &Widget::new("w1", "cluster1", 1, "x"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        ClientError::Transport(TransportError::NotConnected)
+    ));
+    assert_eq!(p.source.stats().publish_failures, 1);
+    p.broker.set_down(false);
+    p.source
+        .publish(
+            &spec(Action::CreateRequest),
+            &Widget::new("w1", "cluster1", 1, "x"),
+        )
+        .await
+        .unwrap();
+    eventually("delivered once back", WAIT, || async {
+        p.specs.count() == 1
+    })
+    .await;
+}
+
+/// sdk-go v1.0.0's generic agent client fed 11 spec events (`agent-spec-handling.json`). baton
+/// follows the v1.2+ table of §5.1 where the two differ: an unversioned (0) spec re-applies
+/// over a versioned one.
+#[tokio::test]
+async fn agent_spec_decisions_replay_the_sdk_go_table() {
+    let table = vector_json("v1.0.0/manifestbundles/agent-spec-handling.json");
+    let template: serde_json::Value = vector_json("v1.0.0/manifestbundles/01-spec-create.json");
+    for case in table["cases"].as_array().unwrap() {
+        let name = case["case"].as_str().unwrap();
+        let p = pair().await;
+        if let Some(stored) = case["agentStoredResourceVersion"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+        {
+            let mut held = Widget::new(
+                "03f36550-d4de-565a-b59e-268477dbea7f",
+                "cluster1",
+                stored.parse().unwrap(),
+                "held",
+            );
+            held.source = "maestro".into();
+            p.agent_store.put(held);
+        }
+        let mut event_json = template.clone();
+        event_json["type"] = case["eventType"].clone();
+        event_json["resourceversion"] = case["eventResourceVersion"].clone();
+        event_json["clustername"] = case["eventClusterName"].clone();
+        if case["eventHasDeletionTimestamp"].as_bool().unwrap() {
+            event_json["deletiontimestamp"] = "2025-06-01T13:30:00.987654321Z".into();
+        }
+        let event: Event = serde_json::from_value(event_json).unwrap();
+        let before = p.agent.stats();
+        assert!(
+            p.broker
+                .deliver(&TransportRole::agent("cluster1"), event)
+                .await
+        );
+        eventually(name, WAIT, || async {
+            let now = p.agent.stats();
+            now.received > before.received && (now.ignored > before.ignored || p.specs.count() > 0)
+        })
+        .await;
+        let got: Vec<String> = p
+            .specs
+            .actions()
+            .iter()
+            .map(|(a, _, _)| format!("{a:?}").to_uppercase())
+            .collect();
+        let mut want: Vec<String> = case["handlerActions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect();
+        if name == "incoming 0, stored 1" {
+            want = vec!["MODIFIED".into()]; // v1.2+: generation 0 always re-applies
+        }
+        assert_eq!(got, want, "case {name:?}");
+    }
+}
+
+/// Reply counts sdk-go's clients produce for resync requests (`resync-behaviour.json`).
+#[tokio::test]
+async fn resync_reply_counts_match_sdk_go() {
+    for version in ["v1.0.0", "v1.3.0"] {
+        let expected = vector_json(&format!("{version}/manifestbundles/resync-behaviour.json"));
+        let agent = &expected["agent_status_resync"];
+        let source = &expected["source_spec_resync"];
+
+        let count_status_replies = |hashes: Vec<(&'static str, &'static str)>| async move {
+            let p = pair().await;
+            let mut w = Widget::new("w1", "cluster1", 1, "s");
+            w.status = "Applied".into();
+            p.agent_store.put(w);
+            let body = baton::cloudevents::payload::StatusHashList {
+                status_hashes: hashes
+                    .into_iter()
+                    .map(|(id, h)| baton::cloudevents::payload::ResourceStatusHash {
+                        resource_id: id.into(),
+                        status_hash: h.into(),
+                    })
+                    .collect(),
+            };
+            let request = EventBuilder::new("hub", &status(Action::ResyncRequest))
+                .cluster_name("cluster1")
+                .json_data(serde_json::to_vec(&body).unwrap())
+                .build()
+                .unwrap();
+            let before = p.agent.stats().resyncs_answered;
+            assert!(
+                p.broker
+                    .deliver(&TransportRole::agent("cluster1"), request)
+                    .await
+            );
+            eventually("status resync answered", WAIT, || async {
+                p.agent.stats().resyncs_answered > before
+            })
+            .await;
+            published(&p.broker, &status(Action::ResyncResponse)).len() as u64
+        };
+        assert_eq!(
+            count_status_replies(vec![]).await,
+            agent["empty_list_replies_all"].as_u64().unwrap()
+        );
+        assert_eq!(
+            count_status_replies(vec![("w1", "stale")]).await,
+            agent["hash_differs_replies"].as_u64().unwrap()
+        );
+        assert_eq!(
+            count_status_replies(vec![("w1", "hash-of-Applied")]).await,
+            agent["hash_matches_replies"].as_u64().unwrap()
+        );
+        assert_eq!(
+            count_status_replies(vec![("nope", "x")]).await,
+            agent["only_unknown_ids_replies"].as_u64().unwrap()
+        );
+
+        let count_spec_replies =
+            |source_has: Vec<(&'static str, i64)>, agent_has: Vec<(&'static str, i64)>| async move {
+                let p = pair().await;
+                for (id, v) in source_has {
+                    p.source_store.put(Widget::new(id, "cluster1", v, "s"));
+                }
+                let body = baton::cloudevents::payload::ResourceVersionList {
+                    resource_versions: agent_has
+                        .into_iter()
+                        .map(|(id, v)| baton::cloudevents::payload::ResourceVersion {
+                            resource_id: id.into(),
+                            resource_version: v,
+                        })
+                        .collect(),
+                };
+                let request =
+                    EventBuilder::new("cluster1-work-agent", &spec(Action::ResyncRequest))
+                        .cluster_name("cluster1")
+                        .json_data(serde_json::to_vec(&body).unwrap())
+                        .build()
+                        .unwrap();
+                let before = p.source.stats().resyncs_answered;
+                assert!(
+                    p.broker
+                        .deliver(&TransportRole::source("hub"), request)
+                        .await
+                );
+                eventually("spec resync answered", WAIT, || async {
+                    p.source.stats().resyncs_answered > before
+                })
+                .await;
+                published(&p.broker, &spec(Action::ResyncResponse)).len() as u64
+            };
+        assert_eq!(
+            count_spec_replies(vec![("w1", 2)], vec![("w1", 1), ("gone", 1)]).await,
+            source["agent_older_version_and_unknown_id_replies"]
+                .as_u64()
+                .unwrap()
+        );
+        assert_eq!(
+            count_spec_replies(vec![("w1", 2)], vec![]).await,
+            source["empty_list_replies_all"].as_u64().unwrap()
+        );
+        assert_eq!(
+            count_spec_replies(vec![("w1", 2)], vec![("w1", 2)]).await,
+            source["same_version_replies"].as_u64().unwrap()
+        );
+        // sdk-go cannot tell "no resources" from "cache not ready" and answers nothing when it
+        // lists nothing for the cluster; baton's lister is authoritative, so it deletes what the
+        // agent still holds (the SHOULD of §6.5 step 1).
+        assert_eq!(source["source_lists_nothing_replies"].as_u64().unwrap(), 0);
+        assert_eq!(count_spec_replies(vec![], vec![("w1", 1)]).await, 1);
+        assert_eq!(count_spec_replies(vec![], vec![]).await, 0);
+    }
+}
