@@ -28,6 +28,9 @@ pub struct Cli {
 pub enum Command {
     /// Print the version and the protocol versions this build speaks.
     Version,
+    /// Print the hub's OpenAPI document (regenerate the committed copy with
+    /// `baton openapi > openapi/openapi.json`).
+    Openapi,
 }
 
 /// Runs the parsed command line to completion.
@@ -39,6 +42,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 "baton {} (OCM sdk-go CloudEvents protocol v1.x, data types manifestbundles and manifests)",
                 env!("CARGO_PKG_VERSION")
             );
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", crate::hub::api::openapi_json());
             Ok(())
         }
     }

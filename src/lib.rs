@@ -21,5 +21,7 @@
 pub mod broker;
 pub mod cli;
 pub mod cloudevents;
+pub mod hub;
+pub mod store;
 pub mod telemetry;
 pub mod work;

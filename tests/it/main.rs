@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+mod api;
 mod clients;
+mod harness;
 mod support;
 mod vectors;
 mod widget;

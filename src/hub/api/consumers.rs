@@ -1,0 +1,98 @@
+//! `/api/v1/consumers`: the managed clusters the hub knows. Thin handlers: parse, call the
+//! store, map.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+
+use super::extract::{ApiJson, ApiQuery};
+use super::validate;
+use super::views::{ConsumerCreate, ConsumerPatch, ConsumerView, ListView, PageParams};
+use crate::hub::error::{ApiError, ErrorBody};
+use crate::hub::state::AppState;
+use crate::store::{ConsumerKey, NewConsumer};
+
+fn view(state: &AppState, consumer: crate::store::Consumer) -> ConsumerView {
+    let connected = state.connections.is_connected(&consumer.name);
+    ConsumerView::new(consumer, connected)
+}
+
+/// Register a consumer (managed cluster).
+#[utoipa::path(post, path = "/api/v1/consumers", tag = "consumers", request_body = ConsumerCreate,
+    responses((status = 201, body = ConsumerView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create_consumer(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<ConsumerCreate>,
+) -> Result<(StatusCode, Json<ConsumerView>), ApiError> {
+    let name = validate::consumer_name("name", &body.name)?;
+    let consumer = state
+        .store
+        .create_consumer(NewConsumer {
+            name,
+            labels: body.labels,
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(view(&state, consumer))))
+}
+
+/// List consumers.
+#[utoipa::path(get, path = "/api/v1/consumers", tag = "consumers", params(PageParams),
+    responses((status = 200, body = ListView<ConsumerView>), (status = 400, body = ErrorBody)))]
+pub async fn list_consumers(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<ListView<ConsumerView>>, ApiError> {
+    let page = validate::page(&params)?;
+    let found = state.store.list_consumers(page).await?;
+    let items: Vec<ConsumerView> = found.items.into_iter().map(|c| view(&state, c)).collect();
+    Ok(Json(ListView {
+        kind: "ConsumerList".into(),
+        page: page.page,
+        size: items.len() as u32,
+        total: found.total,
+        items,
+    }))
+}
+
+/// Get a consumer by id or name.
+#[utoipa::path(get, path = "/api/v1/consumers/{id_or_name}", tag = "consumers",
+    params(("id_or_name" = String, Path, description = "consumer id (uuid) or name")),
+    responses((status = 200, body = ConsumerView), (status = 404, body = ErrorBody)))]
+pub async fn get_consumer(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<Json<ConsumerView>, ApiError> {
+    let consumer = state.store.get_consumer(&ConsumerKey::parse(&key)).await?;
+    Ok(Json(view(&state, consumer)))
+}
+
+/// Replace a consumer's labels.
+#[utoipa::path(patch, path = "/api/v1/consumers/{id_or_name}", tag = "consumers", request_body = ConsumerPatch,
+    params(("id_or_name" = String, Path, description = "consumer id (uuid) or name")),
+    responses((status = 200, body = ConsumerView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn patch_consumer(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    ApiJson(body): ApiJson<ConsumerPatch>,
+) -> Result<Json<ConsumerView>, ApiError> {
+    let consumer = state
+        .store
+        .update_consumer_labels(&ConsumerKey::parse(&key), body.labels)
+        .await?;
+    Ok(Json(view(&state, consumer)))
+}
+
+/// Delete a consumer; refused (409) while it has resources.
+#[utoipa::path(delete, path = "/api/v1/consumers/{id_or_name}", tag = "consumers",
+    params(("id_or_name" = String, Path, description = "consumer id (uuid) or name")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn delete_consumer(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .delete_consumer(&ConsumerKey::parse(&key))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,188 @@
+//! The REST API: routes and their OpenAPI documentation registered together, the tower
+//! middleware stack, and the operational endpoints (`/healthz`, `/readyz`, `/metrics`,
+//! `/openapi.json`).
+
+pub mod consumers;
+pub mod extract;
+pub mod resources;
+pub mod validate;
+pub mod views;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::{ApiError, REQUEST_ID};
+use super::metrics::HttpLabels;
+use super::state::AppState;
+
+/// Largest accepted request body: bundles are big (Maestro's heavy case is ~49 KB), not unbounded.
+pub const BODY_LIMIT: usize = 4 << 20;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "baton hub API", description = "Consumers (managed clusters) and resources (manifest bundles) \
+        shipped to them as OCM CloudEvents, with the status their agents report."),
+    tags((name = "consumers", description = "Managed clusters"), (name = "resources", description = "Manifest bundles and their status"))
+)]
+struct ApiDoc;
+
+/// The documented API routes (state still to be provided).
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(
+            consumers::create_consumer,
+            consumers::list_consumers
+        ))
+        .routes(routes!(
+            consumers::get_consumer,
+            consumers::patch_consumer,
+            consumers::delete_consumer
+        ))
+        .routes(routes!(
+            resources::create_resource,
+            resources::list_resources
+        ))
+        .routes(routes!(
+            resources::get_resource,
+            resources::put_resource,
+            resources::delete_resource
+        ))
+}
+
+/// The OpenAPI document as committed in `openapi/openapi.json`.
+pub fn openapi_json() -> String {
+    let (_, doc) = api().split_for_parts();
+    doc.to_pretty_json().unwrap_or_default()
+}
+
+/// Bearer tokens accepted by the API; `None` means the API is open.
+pub type ApiTokens = Option<Arc<HashSet<String>>>;
+
+/// The whole HTTP application.
+pub fn router(state: AppState, tokens: ApiTokens) -> Router {
+    let (api, doc) = api().split_for_parts();
+    let doc_json = Arc::new(doc.to_pretty_json().unwrap_or_default());
+    let api = api
+        .layer(middleware::from_fn_with_state(tokens, require_token))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    Router::new()
+        .merge(api)
+        .route(
+            "/openapi.json",
+            get(move || async move {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    doc_json.as_str().to_owned(),
+                )
+            }),
+        )
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            tracing::info_span!("http", method = %req.method(), uri = %req.uri(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Records latency by route template and makes the request id available to error bodies.
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let response = REQUEST_ID.scope(request_id, next.run(req)).await;
+    let labels = HttpLabels {
+        method,
+        route,
+        status: response.status().as_u16(),
+    };
+    state
+        .metrics
+        .http_request_seconds
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+async fn require_token(State(tokens): State<ApiTokens>, req: Request, next: Next) -> Response {
+    if let Some(tokens) = tokens {
+        let presented = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        if !presented.is_some_and(|t| tokens.contains(t)) {
+            let mut response = ApiError::Unauthorized.into_response();
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        }
+    }
+    next.run(req).await
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    let db = state.store.ping().await;
+    let transport = state.connections.source_connected();
+    let body = serde_json::json!({
+        "database": if db.is_ok() { "ok" } else { "unreachable" },
+        "transport": if transport { "connected" } else { "disconnected" },
+    });
+    let status = if db.is_ok() && transport {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    if let Ok(depth) = state.store.pending_count().await {
+        state.metrics.outbox_depth.set(depth);
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}

@@ -1,0 +1,136 @@
+//! `/api/v1/resources`: manifest bundles and their reported status. Every change commits to
+//! the store first (with its publish marker) and wakes the publisher; the response never
+//! waits for the broker.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use uuid::Uuid;
+
+use super::extract::{ApiJson, ApiQuery};
+use super::validate;
+use super::views::{
+    ListView, PageParams, ResourceCreate, ResourceFilterParams, ResourceUpdate, ResourceView,
+};
+use crate::hub::error::{ApiError, ErrorBody};
+use crate::hub::state::AppState;
+use crate::store::{NewResource, ResourceFilter, ResourceSpec};
+
+fn resource_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw)
+        .map_err(|_| ApiError::field("id", format!("{raw:?} is not a resource id (a UUID)")))
+}
+
+/// Create a resource (version 1) and queue it for its consumer's agent.
+#[utoipa::path(post, path = "/api/v1/resources", tag = "resources", request_body = ResourceCreate,
+    responses((status = 201, body = ResourceView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
+pub async fn create_resource(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<ResourceCreate>,
+) -> Result<(StatusCode, Json<ResourceView>), ApiError> {
+    validate::consumer_name("consumer_name", &body.consumer_name)?;
+    validate::resource_name(body.name.as_deref())?;
+    validate::bundle(
+        &body.manifests,
+        body.delete_option.as_ref(),
+        body.manifest_configs.as_ref(),
+    )?;
+    let new = NewResource {
+        consumer_name: body.consumer_name,
+        name: body.name,
+        spec: ResourceSpec {
+            manifests: body.manifests,
+            delete_option: body.delete_option,
+            manifest_configs: body.manifest_configs,
+            labels: body.labels,
+            annotations: body.annotations,
+        },
+    };
+    let created = state.store.create_resource(new).await?;
+    state.changed();
+    Ok((StatusCode::CREATED, Json(created.into())))
+}
+
+/// List resources, filtered and paged.
+#[utoipa::path(get, path = "/api/v1/resources", tag = "resources", params(PageParams, ResourceFilterParams),
+    responses((status = 200, body = ListView<ResourceView>), (status = 400, body = ErrorBody)))]
+pub async fn list_resources(
+    State(state): State<AppState>,
+    ApiQuery(paging): ApiQuery<PageParams>,
+    ApiQuery(filters): ApiQuery<ResourceFilterParams>,
+) -> Result<Json<ListView<ResourceView>>, ApiError> {
+    let page = validate::page(&paging)?;
+    let filter = ResourceFilter {
+        consumer_name: filters.consumer_name,
+        name: filters.name,
+        labels: validate::label_selector(filters.labels.as_deref())?,
+    };
+    let found = state.store.list_resources(&filter, page).await?;
+    let items: Vec<ResourceView> = found.items.into_iter().map(Into::into).collect();
+    Ok(Json(ListView {
+        kind: "ResourceList".into(),
+        page: page.page,
+        size: items.len() as u32,
+        total: found.total,
+        items,
+    }))
+}
+
+/// Get a resource with its reported status.
+#[utoipa::path(get, path = "/api/v1/resources/{id}", tag = "resources",
+    params(("id" = Uuid, Path, description = "resource id")),
+    responses((status = 200, body = ResourceView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_resource(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ResourceView>, ApiError> {
+    Ok(Json(
+        state.store.get_resource(resource_id(&id)?).await?.into(),
+    ))
+}
+
+/// Replace a resource's spec. `version` must be the current one (409 otherwise); an identical
+/// spec changes nothing and publishes nothing.
+#[utoipa::path(put, path = "/api/v1/resources/{id}", tag = "resources", request_body = ResourceUpdate,
+    params(("id" = Uuid, Path, description = "resource id")),
+    responses((status = 200, body = ResourceView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
+pub async fn put_resource(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ResourceUpdate>,
+) -> Result<Json<ResourceView>, ApiError> {
+    let id = resource_id(&id)?;
+    validate::bundle(
+        &body.manifests,
+        body.delete_option.as_ref(),
+        body.manifest_configs.as_ref(),
+    )?;
+    let spec = ResourceSpec {
+        manifests: body.manifests,
+        delete_option: body.delete_option,
+        manifest_configs: body.manifest_configs,
+        labels: body.labels,
+        annotations: body.annotations,
+    };
+    let updated = state.store.update_resource(id, body.version, spec).await?;
+    if updated.changed {
+        state.changed();
+    }
+    Ok(Json(updated.value.into()))
+}
+
+/// Delete a resource: marks it deleting and queues the delete; the row goes once the agent
+/// confirms (then GET is 404).
+#[utoipa::path(delete, path = "/api/v1/resources/{id}", tag = "resources",
+    params(("id" = Uuid, Path, description = "resource id")),
+    responses((status = 202, body = ResourceView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_resource(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<ResourceView>), ApiError> {
+    let deleting = state.store.delete_resource(resource_id(&id)?).await?;
+    state.changed();
+    Ok((StatusCode::ACCEPTED, Json(deleting.into())))
+}

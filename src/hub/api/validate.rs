@@ -1,0 +1,144 @@
+//! Checks of REST input that the store cannot make: paging bounds, label selectors, names and
+//! the manifests of a bundle (PROTOCOL.md §4.5: the agent would drop an invalid bundle, so the
+//! hub refuses it up front, naming the manifest and the field).
+
+use serde_json::Value;
+
+use crate::hub::error::ApiError;
+use crate::store::{ConsumerName, Direction, Labels, OrderBy, PageRequest};
+
+use super::views::PageParams;
+
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+pub fn page(params: &PageParams) -> Result<PageRequest, ApiError> {
+    let page = params.page.unwrap_or(1);
+    if page == 0 {
+        return Err(ApiError::field("page", "pages count from 1"));
+    }
+    let size = params.size.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_PAGE_SIZE).contains(&size) {
+        return Err(ApiError::field(
+            "size",
+            format!("must be between 1 and {MAX_PAGE_SIZE}"),
+        ));
+    }
+    Ok(PageRequest {
+        page,
+        size,
+        order_by: params.order_by.unwrap_or(OrderBy::CreatedAt),
+        direction: params.direction.unwrap_or(Direction::Asc),
+    })
+}
+
+/// `env=prod,team=a` → labels that must all match.
+pub fn label_selector(selector: Option<&str>) -> Result<Labels, ApiError> {
+    let mut labels = Labels::new();
+    for term in selector
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        let Some((key, value)) = term.split_once('=') else {
+            return Err(ApiError::field(
+                "labels",
+                format!("{term:?} is not key=value"),
+            ));
+        };
+        labels.insert(key.trim().to_owned(), value.trim().to_owned());
+    }
+    Ok(labels)
+}
+
+pub fn consumer_name(field: &str, name: &str) -> Result<ConsumerName, ApiError> {
+    name.parse()
+        .map_err(|e: crate::store::model::InvalidName| ApiError::field(field, e.to_string()))
+}
+
+/// An optional resource name: a DNS-1123 subdomain-ish name, as a ManifestWork name must be.
+pub fn resource_name(name: Option<&str>) -> Result<(), ApiError> {
+    let Some(name) = name else { return Ok(()) };
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::field(
+            "name",
+            format!(
+                "{name:?} is not a valid Kubernetes object name (lower-case alphanumerics, '-' and '.')"
+            ),
+        ))
+    }
+}
+
+/// The bundle as the agent will validate it (§4.5), plus object-shaped options.
+pub fn bundle(
+    manifests: &[Value],
+    delete_option: Option<&Value>,
+    manifest_configs: Option<&Value>,
+) -> Result<(), ApiError> {
+    manifest_list(manifests)?;
+    if delete_option.is_some_and(|v| !v.is_object()) {
+        return Err(ApiError::field(
+            "delete_option",
+            "must be an object, e.g. {\"propagationPolicy\": \"Foreground\"}",
+        ));
+    }
+    if manifest_configs.is_some_and(|v| !v.is_array()) {
+        return Err(ApiError::field(
+            "manifest_configs",
+            "must be an array of manifest configs",
+        ));
+    }
+    Ok(())
+}
+
+/// §4.5 on the REST side: non-empty; each an object with apiVersion, kind, metadata.name and no
+/// generateName. (Size is bounded by the request body limit and checked again by the codec.)
+fn manifest_list(manifests: &[Value]) -> Result<(), ApiError> {
+    if manifests.is_empty() {
+        return Err(ApiError::field(
+            "manifests",
+            "at least one manifest is required",
+        ));
+    }
+    for (i, manifest) in manifests.iter().enumerate() {
+        let at = |field: &str| format!("manifests[{i}]{field}");
+        let Some(object) = manifest.as_object() else {
+            return Err(ApiError::field(
+                at(""),
+                "must be a Kubernetes object (a JSON object)",
+            ));
+        };
+        let text = |v: Option<&Value>| {
+            v.and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        if text(object.get("apiVersion")).is_none() {
+            return Err(ApiError::field(at(".apiVersion"), "is required"));
+        }
+        if text(object.get("kind")).is_none() {
+            return Err(ApiError::field(at(".kind"), "is required"));
+        }
+        let metadata = object.get("metadata");
+        if text(metadata.and_then(|m| m.get("name"))).is_none() {
+            return Err(ApiError::field(at(".metadata.name"), "is required"));
+        }
+        if text(metadata.and_then(|m| m.get("generateName"))).is_some() {
+            return Err(ApiError::field(
+                at(".metadata.generateName"),
+                "is not supported: give the object a name",
+            ));
+        }
+    }
+    Ok(())
+}

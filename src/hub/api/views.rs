@@ -1,0 +1,200 @@
+//! The JSON shapes of the REST API (requests and responses), with their OpenAPI schemas.
+//! Conversions from the store's records live here too, so handlers stay thin.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::store::{Consumer, Direction, Labels, OrderBy, Resource};
+
+pub const CONSUMERS_PATH: &str = "/api/v1/consumers";
+pub const RESOURCES_PATH: &str = "/api/v1/resources";
+
+/// `POST /consumers`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerCreate {
+    /// DNS-1123 label; the cluster name on the wire.
+    pub name: String,
+    #[serde(default)]
+    pub labels: Labels,
+}
+
+/// `PATCH /consumers/{id or name}`: replaces the labels.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerPatch {
+    pub labels: Labels,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ConsumerView {
+    /// Always `Consumer`.
+    pub kind: String,
+    pub id: Uuid,
+    pub href: String,
+    pub name: String,
+    pub labels: Labels,
+    /// Whether an agent of this cluster is subscribed to the built-in broker right now; null
+    /// when the transport cannot tell (MQTT).
+    pub connected: Option<bool>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ConsumerView {
+    pub fn new(consumer: Consumer, connected: Option<bool>) -> Self {
+        Self {
+            kind: "Consumer".into(),
+            href: format!("{CONSUMERS_PATH}/{}", consumer.id),
+            id: consumer.id,
+            name: consumer.name,
+            labels: consumer.labels,
+            connected,
+            created_at: consumer.created_at,
+            updated_at: consumer.updated_at,
+        }
+    }
+}
+
+/// `POST /resources`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceCreate {
+    /// The consumer (cluster) this resource is applied on.
+    pub consumer_name: String,
+    /// Optional name, unique per consumer; the ManifestWork name on the agent.
+    pub name: Option<String>,
+    /// Kubernetes objects (each with apiVersion, kind and metadata.name).
+    #[schema(value_type = Vec<Object>)]
+    pub manifests: Vec<Value>,
+    /// ManifestWork `deleteOption`, e.g. `{"propagationPolicy": "Orphan"}`.
+    #[schema(value_type = Option<Object>)]
+    pub delete_option: Option<Value>,
+    /// ManifestWork `manifestConfigs` (feedback rules, update strategy per resource).
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub manifest_configs: Option<Value>,
+    #[serde(default)]
+    pub labels: Labels,
+    #[serde(default)]
+    pub annotations: Labels,
+}
+
+/// `PUT /resources/{id}`: the whole new spec, with the version it replaces.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceUpdate {
+    /// The version this update is based on; 409 if the resource has moved on.
+    pub version: i64,
+    #[schema(value_type = Vec<Object>)]
+    pub manifests: Vec<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub delete_option: Option<Value>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub manifest_configs: Option<Value>,
+    #[serde(default)]
+    pub labels: Labels,
+    #[serde(default)]
+    pub annotations: Labels,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ResourceView {
+    /// Always `Resource`.
+    pub kind: String,
+    /// The `resourceid` on the wire.
+    pub id: Uuid,
+    pub href: String,
+    pub consumer_name: String,
+    pub name: Option<String>,
+    /// +1 on every spec change; the `resourceversion` on the wire.
+    pub version: i64,
+    #[schema(value_type = Vec<Object>)]
+    pub manifests: Vec<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub delete_option: Option<Value>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub manifest_configs: Option<Value>,
+    pub labels: Labels,
+    pub annotations: Labels,
+    /// The agent's ManifestWork status exactly as reported (`conditions`, `resourceStatus`),
+    /// null before the first report.
+    #[schema(value_type = Option<Object>)]
+    pub status: Option<Value>,
+    pub status_hash: Option<String>,
+    pub status_updated_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Set while deletion waits for the agent's confirmation.
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl From<Resource> for ResourceView {
+    fn from(r: Resource) -> Self {
+        let (status, status_hash, status_updated_at) = match r.status {
+            Some(s) => (Some(s.status), Some(s.hash), Some(s.updated_at)),
+            None => (None, None, None),
+        };
+        Self {
+            kind: "Resource".into(),
+            href: format!("{RESOURCES_PATH}/{}", r.id),
+            id: r.id,
+            consumer_name: r.consumer_name,
+            name: r.name,
+            version: r.version,
+            manifests: r.spec.manifests,
+            delete_option: r.spec.delete_option,
+            manifest_configs: r.spec.manifest_configs,
+            labels: r.spec.labels,
+            annotations: r.spec.annotations,
+            status,
+            status_hash,
+            status_updated_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            deleted_at: r.deleted_at,
+        }
+    }
+}
+
+/// A page of a list.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ListView<T> {
+    /// `ConsumerList` or `ResourceList`.
+    pub kind: String,
+    /// The page number, from 1.
+    pub page: u32,
+    /// Items on this page.
+    pub size: u32,
+    /// Matches in all pages.
+    pub total: i64,
+    pub items: Vec<T>,
+}
+
+/// Paging and ordering of a list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Page number, from 1 (default 1).
+    pub page: Option<u32>,
+    /// Page size, 1..=1000 (default 100).
+    pub size: Option<u32>,
+    /// Sort key (default `created_at`).
+    pub order_by: Option<OrderBy>,
+    /// Sort direction (default `asc`).
+    pub direction: Option<Direction>,
+}
+
+/// Filters of `GET /resources`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ResourceFilterParams {
+    /// Only this consumer's resources.
+    pub consumer_name: Option<String>,
+    /// Only the resource with this name.
+    pub name: Option<String>,
+    /// Label selector: comma-separated `key=value` pairs, all must match.
+    pub labels: Option<String>,
+}

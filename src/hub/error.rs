@@ -1,0 +1,145 @@
+//! The one place HTTP status codes are chosen: [`ApiError`] and its JSON body
+//! `{kind: "Error", code, reason, href, operation_id, field?}`. Bad input is always a 4xx that
+//! says what is wrong; only a failing database or transport is a 5xx.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::store::StoreError;
+
+/// An API failure, with the HTTP status it maps to.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A field of the request is missing or invalid; `field` names it (JSON path).
+    #[error("{field}: {reason}")]
+    InvalidField { field: String, reason: String },
+    #[error("request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("expected Content-Type: application/json")]
+    UnsupportedMediaType,
+    #[error("request body is larger than the {0} byte limit")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("missing or invalid bearer token")]
+    Unauthorized,
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn field(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::InvalidField {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidField { .. } | Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A stable, machine-readable code per kind of failure.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidField { .. } => "invalid-field",
+            Self::MalformedJson(_) => "malformed-json",
+            Self::UnsupportedMediaType => "unsupported-media-type",
+            Self::PayloadTooLarge(_) => "payload-too-large",
+            Self::NotFound(_) => "not-found",
+            Self::Conflict(_) => "conflict",
+            Self::Unprocessable(_) => "unprocessable",
+            Self::Unauthorized => "unauthorized",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+/// The JSON body of every error response.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// Always `Error`.
+    pub kind: String,
+    /// Stable code, e.g. `invalid-field`, `not-found`, `conflict`.
+    pub code: String,
+    /// What went wrong, for humans.
+    pub reason: String,
+    /// Where the code is documented.
+    pub href: String,
+    /// The request id (also in the `x-request-id` header and every log line of the request).
+    pub operation_id: String,
+    /// The offending field (JSON path) for `invalid-field`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+tokio::task_local! {
+    /// The id of the request being served, for error bodies.
+    pub static REQUEST_ID: String;
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        } else {
+            tracing::info!(error = %self, status = status.as_u16(), "request refused");
+        }
+        let code = self.code();
+        let body = ErrorBody {
+            kind: "Error".into(),
+            code: code.into(),
+            reason: self.to_string(),
+            href: format!("/api/v1/errors/{code}"),
+            operation_id: REQUEST_ID.try_with(Clone::clone).unwrap_or_default(),
+            field: match &self {
+                Self::InvalidField { field, .. } => Some(field.clone()),
+                _ => None,
+            },
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::ConsumerNotFound(_) | StoreError::ResourceNotFound(_) => {
+                Self::NotFound(err.to_string())
+            }
+            StoreError::ConsumerExists(_)
+            | StoreError::ConsumerInUse(..)
+            | StoreError::ResourceNameTaken { .. }
+            | StoreError::VersionConflict { .. }
+            | StoreError::ResourceDeleting(_) => Self::Conflict(err.to_string()),
+            StoreError::VersionExhausted => Self::Unprocessable(err.to_string()),
+            StoreError::Database(sqlx::Error::PoolTimedOut) => {
+                Self::Unavailable("database unavailable".into())
+            }
+            StoreError::Database(_) | StoreError::Migration(_) | StoreError::Corrupt(_) => {
+                Self::Internal(err.to_string())
+            }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! The hub's Prometheus metrics (`/metrics`). Labels stay bounded: route templates, outcomes,
+//! never a cluster or resource id.
+
+use std::sync::atomic::AtomicI64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub method: String,
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: &'static str,
+}
+
+pub struct HubMetrics {
+    registry: Registry,
+    pub http_request_seconds: Family<HttpLabels, Histogram>,
+    pub publishes: Family<OutcomeLabels, Counter>,
+    pub status_updates: Family<OutcomeLabels, Counter>,
+    pub resync_runs: Counter,
+    pub resync_seconds: Histogram,
+    pub connected_clusters: Gauge<i64, AtomicI64>,
+    pub outbox_depth: Gauge<i64, AtomicI64>,
+}
+
+impl Default for HubMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HubMetrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("baton");
+        let http_request_seconds = Family::<HttpLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+        });
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            http_request_seconds.clone(),
+        );
+        let publishes = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "publishes",
+            "Spec events published, by outcome",
+            publishes.clone(),
+        );
+        let status_updates = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "status_updates",
+            "Agent status events handled, by outcome",
+            status_updates.clone(),
+        );
+        let resync_runs = Counter::default();
+        registry.register(
+            "resync_runs",
+            "Resync requests answered or sent",
+            resync_runs.clone(),
+        );
+        let resync_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 16));
+        registry.register(
+            "resync_duration_seconds",
+            "Time to answer a resync request",
+            resync_seconds.clone(),
+        );
+        let connected_clusters = Gauge::default();
+        registry.register(
+            "connected_clusters",
+            "Clusters with an agent subscribed to the built-in broker",
+            connected_clusters.clone(),
+        );
+        let outbox_depth = Gauge::default();
+        registry.register(
+            "outbox_depth",
+            "Resources whose latest change is not yet published",
+            outbox_depth.clone(),
+        );
+        Self {
+            registry,
+            http_request_seconds,
+            publishes,
+            status_updates,
+            resync_runs,
+            resync_seconds,
+            connected_clusters,
+            outbox_depth,
+        }
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+
+    pub fn count_publish(&self, outcome: &'static str) {
+        self.publishes
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    pub fn count_status(&self, outcome: &'static str) {
+        self.status_updates
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+}

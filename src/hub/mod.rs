@@ -1,0 +1,8 @@
+//! The hub service (`baton serve`): the REST API over the store, the publisher that delivers
+//! committed changes to agents, the status handler that writes their reports back, and the
+//! wiring that starts them with the built-in broker or MQTT.
+
+pub mod api;
+pub mod error;
+pub mod metrics;
+pub mod state;

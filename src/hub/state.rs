@@ -1,0 +1,57 @@
+//! [`AppState`]: what every request handler and background task of the hub shares.
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use super::metrics::HubMetrics;
+use crate::store::Store;
+
+/// What the hub knows about live connections, from its transport.
+pub trait Connections: Send + Sync + 'static {
+    /// Whether an agent of `cluster` is connected; `None` when the transport cannot tell.
+    fn is_connected(&self, cluster: &str) -> Option<bool>;
+    /// Whether the hub's own source client is connected (for `/readyz`).
+    fn source_connected(&self) -> bool;
+}
+
+/// For hubs that run without a transport (tests of the REST API alone).
+pub struct NoConnections;
+
+impl Connections for NoConnections {
+    fn is_connected(&self, _cluster: &str) -> Option<bool> {
+        None
+    }
+    fn source_connected(&self) -> bool {
+        true
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub connections: Arc<dyn Connections>,
+    /// Woken after every committed spec change so the publisher does not wait for its poll.
+    pub publish_wakeup: Arc<Notify>,
+    pub metrics: Arc<HubMetrics>,
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        connections: Arc<dyn Connections>,
+        metrics: Arc<HubMetrics>,
+    ) -> Self {
+        Self {
+            store,
+            connections,
+            publish_wakeup: Arc::new(Notify::new()),
+            metrics,
+        }
+    }
+
+    /// Tells the publisher there is something to send.
+    pub fn changed(&self) {
+        self.publish_wakeup.notify_one();
+    }
+}

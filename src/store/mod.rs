@@ -1,0 +1,138 @@
+//! The hub's persistence: consumers, resources, their reported status and the publish marker
+//! that makes delivery reliable. All SQL lives below this module; the hub only sees [`Store`].
+//!
+//! Reliable publishing (PROTOCOL.md §4.8, §5.2): every spec change or delete sets
+//! `publish_pending` in the same statement that makes the change, so a committed change is
+//! always either published or still pending. The publisher reads pending rows, publishes their
+//! *current* state (several quick updates coalesce into one event) and clears the flag only if
+//! the row still has the state it published.
+
+pub mod model;
+pub mod postgres;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+pub use model::*;
+
+/// What the store can fail with; the hub maps these to HTTP statuses in one place.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("consumer {0} not found")]
+    ConsumerNotFound(String),
+    #[error("resource {0} not found")]
+    ResourceNotFound(Uuid),
+    #[error("consumer {0:?} already exists")]
+    ConsumerExists(String),
+    #[error("consumer {0} still has {1} resource(s); delete them first")]
+    ConsumerInUse(String, i64),
+    #[error("a resource named {name:?} already exists for consumer {consumer}")]
+    ResourceNameTaken { consumer: String, name: String },
+    #[error("resource {id} is at version {current}, not {expected}")]
+    VersionConflict {
+        id: Uuid,
+        expected: i64,
+        current: i64,
+    },
+    #[error("resource {0} is being deleted and can no longer change")]
+    ResourceDeleting(Uuid),
+    #[error("resource version would exceed the int32 the wire carries")]
+    VersionExhausted,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// The row a status handler decides on.
+#[derive(Debug, Clone)]
+pub struct StatusTarget {
+    pub id: Uuid,
+    pub version: i64,
+    pub deleting: bool,
+    pub status: Option<ReportedStatus>,
+}
+
+/// What to do with an incoming status, decided by the hub from the [`StatusTarget`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum StatusWrite {
+    /// Keep the row as it is (stale, unchanged, ...); the reason is logged.
+    Ignore(&'static str),
+    /// Store this status.
+    Store {
+        status: serde_json::Value,
+        hash: String,
+        sequence_id: String,
+    },
+    /// The agent confirmed deletion: remove the row.
+    Remove,
+}
+
+/// What happened to an incoming status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusOutcome {
+    Stored,
+    Removed,
+    Ignored(&'static str),
+    UnknownResource,
+}
+
+/// The decision function a status update runs with, inside the store's transaction.
+pub type DecideStatus<'a> = &'a (dyn Fn(&StatusTarget) -> StatusWrite + Send + Sync);
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Runs the embedded migrations.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Cheap liveness check for `/readyz`.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn create_consumer(&self, new: NewConsumer) -> Result<Consumer, StoreError>;
+    async fn get_consumer(&self, key: &ConsumerKey) -> Result<Consumer, StoreError>;
+    async fn list_consumers(&self, page: PageRequest) -> Result<Page<Consumer>, StoreError>;
+    async fn update_consumer_labels(
+        &self,
+        key: &ConsumerKey,
+        labels: Labels,
+    ) -> Result<Consumer, StoreError>;
+    /// Refused with [`StoreError::ConsumerInUse`] while the consumer has resources.
+    async fn delete_consumer(&self, key: &ConsumerKey) -> Result<(), StoreError>;
+
+    /// Creates at version 1, pending publication.
+    async fn create_resource(&self, new: NewResource) -> Result<Resource, StoreError>;
+    async fn get_resource(&self, id: Uuid) -> Result<Resource, StoreError>;
+    async fn list_resources(
+        &self,
+        filter: &ResourceFilter,
+        page: PageRequest,
+    ) -> Result<Page<Resource>, StoreError>;
+    /// Replaces the spec if the resource is at `expected_version`: version + 1 and pending
+    /// publication when the spec differs, nothing at all when it is the same.
+    async fn update_resource(
+        &self,
+        id: Uuid,
+        expected_version: i64,
+        spec: ResourceSpec,
+    ) -> Result<Updated<Resource>, StoreError>;
+    /// Marks the resource deleting (pending publication of the delete). Idempotent.
+    async fn delete_resource(&self, id: Uuid) -> Result<Resource, StoreError>;
+
+    /// Every resource of one consumer, or of all (`None`): the source's lister (§6.5, §6.3).
+    async fn resources_of(&self, consumer_name: Option<&str>) -> Result<Vec<Resource>, StoreError>;
+    /// Up to `limit` resources whose current state has not been published yet, oldest first.
+    async fn pending_publications(&self, limit: i64) -> Result<Vec<Resource>, StoreError>;
+    /// Clears the pending flag if the resource still has the published `version` and deletion
+    /// state (a newer change keeps it pending).
+    async fn mark_published(&self, published: &[(Uuid, i64, bool)]) -> Result<(), StoreError>;
+    /// How many resources wait for publication (the outbox depth metric).
+    async fn pending_count(&self) -> Result<i64, StoreError>;
+
+    /// Applies an agent's status: locks the row, lets `decide` choose, writes the choice.
+    async fn apply_status(
+        &self,
+        id: Uuid,
+        decide: DecideStatus<'_>,
+    ) -> Result<StatusOutcome, StoreError>;
+}

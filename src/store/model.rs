@@ -1,0 +1,235 @@
+//! The hub's domain records as the store hands them out, and the inputs it takes. Plain data:
+//! validation of names happens once, in [`ConsumerName`]; manifests are validated by the hub
+//! before they reach the store.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// Labels or annotations.
+pub type Labels = BTreeMap<String, String>;
+
+/// A consumer (managed cluster) name: a DNS-1123 label (lower-case alphanumerics and `-`,
+/// starting and ending alphanumeric, at most 63 characters). It is the cluster name on the
+/// wire and a segment of MQTT topics (§7.3), so nothing else is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ConsumerName(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0:?} is not a DNS-1123 label (1-63 lower-case letters, digits or '-', starting and ending with a letter or digit)"
+)]
+pub struct InvalidName(pub String);
+
+impl FromStr for ConsumerName {
+    type Err = InvalidName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+        let edges_ok =
+            |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        if (1..=63).contains(&s.len())
+            && s.chars().all(ok_char)
+            && edges_ok(s.chars().next())
+            && edges_ok(s.chars().last())
+        {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidName(s.to_owned()))
+        }
+    }
+}
+
+impl TryFrom<String> for ConsumerName {
+    type Error = InvalidName;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        value.parse()
+    }
+}
+
+impl From<ConsumerName> for String {
+    fn from(name: ConsumerName) -> Self {
+        name.0
+    }
+}
+
+impl ConsumerName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ConsumerName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a consumer is named in a request path: its id or its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsumerKey {
+    Id(Uuid),
+    Name(String),
+}
+
+impl ConsumerKey {
+    pub fn parse(s: &str) -> Self {
+        match Uuid::parse_str(s) {
+            Ok(id) => Self::Id(id),
+            Err(_) => Self::Name(s.to_owned()),
+        }
+    }
+}
+
+impl fmt::Display for ConsumerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Id(id) => write!(f, "{id}"),
+            Self::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Consumer {
+    pub id: Uuid,
+    pub name: String,
+    pub labels: Labels,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewConsumer {
+    pub name: ConsumerName,
+    pub labels: Labels,
+}
+
+/// The desired state of a resource: what the source sends in its spec events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceSpec {
+    pub manifests: Vec<Value>,
+    pub delete_option: Option<Value>,
+    pub manifest_configs: Option<Value>,
+    pub labels: Labels,
+    pub annotations: Labels,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewResource {
+    pub consumer_name: String,
+    pub name: Option<String>,
+    pub spec: ResourceSpec,
+}
+
+/// What the agent last reported for a resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportedStatus {
+    /// The ManifestWork status exactly as the agent reported it.
+    pub status: Value,
+    pub hash: String,
+    pub sequence_id: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    pub id: Uuid,
+    pub consumer_id: Uuid,
+    pub consumer_name: String,
+    pub name: Option<String>,
+    /// +1 on every spec change; the `resourceversion` on the wire.
+    pub version: i64,
+    pub spec: ResourceSpec,
+    pub status: Option<ReportedStatus>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Set once deletion was requested; the row goes when the agent confirms.
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// Which resources to list.
+#[derive(Debug, Clone, Default)]
+pub struct ResourceFilter {
+    pub consumer_name: Option<String>,
+    pub name: Option<String>,
+    /// All of these labels must match (`key=value`).
+    pub labels: Labels,
+}
+
+/// Sort keys a list may be ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderBy {
+    #[default]
+    CreatedAt,
+    UpdatedAt,
+    Name,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    #[default]
+    Asc,
+    Desc,
+}
+
+/// One page of a list: `page` counts from 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub page: u32,
+    pub size: u32,
+    pub order_by: OrderBy,
+    pub direction: Direction,
+}
+
+impl PageRequest {
+    pub fn offset(&self) -> i64 {
+        i64::from(self.page.saturating_sub(1)) * i64::from(self.size)
+    }
+}
+
+/// A page of items and the total count of matches.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+}
+
+/// The outcome of an update that may not change anything.
+#[derive(Debug, Clone)]
+pub struct Updated<T> {
+    pub value: T,
+    pub changed: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consumer_names_are_dns_labels() {
+        for good in ["cluster1", "a", "prod-eu-1", &"x".repeat(63)] {
+            assert!(good.parse::<ConsumerName>().is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "Cluster1",
+            "-a",
+            "a-",
+            "a_b",
+            "a.b",
+            &"x".repeat(64),
+            "a/b",
+        ] {
+            assert!(bad.parse::<ConsumerName>().is_err(), "{bad}");
+        }
+    }
+}

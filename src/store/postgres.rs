@@ -1,0 +1,501 @@
+//! The PostgreSQL backend of [`Store`]: JSONB for everything that is JSON, one statement per
+//! change where possible (the change and its publish marker are the same row), row locks for
+//! status updates.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::types::Json;
+use sqlx::{FromRow, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use super::*;
+
+/// Postgres error code for unique violations.
+const UNIQUE_VIOLATION: &str = "23505";
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects a pool of up to `max_connections` to `url`.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+const RESOURCE_COLUMNS: &str = "id, consumer_id, consumer_name, name, version, manifests, delete_option, \
+     manifest_configs, labels, annotations, status, status_hash, status_sequence_id, status_updated_at, \
+     created_at, updated_at, deleted_at";
+
+#[derive(FromRow)]
+struct ResourceRow {
+    id: Uuid,
+    consumer_id: Uuid,
+    consumer_name: String,
+    name: Option<String>,
+    version: i64,
+    manifests: Json<Vec<Value>>,
+    delete_option: Option<Json<Value>>,
+    manifest_configs: Option<Json<Value>>,
+    labels: Json<Labels>,
+    annotations: Json<Labels>,
+    status: Option<Json<Value>>,
+    status_hash: Option<String>,
+    status_sequence_id: Option<String>,
+    status_updated_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    deleted_at: Option<DateTime<Utc>>,
+}
+
+impl From<ResourceRow> for Resource {
+    fn from(row: ResourceRow) -> Self {
+        let status = match (row.status, row.status_updated_at) {
+            (Some(Json(status)), Some(updated_at)) => Some(ReportedStatus {
+                status,
+                hash: row.status_hash.unwrap_or_default(),
+                sequence_id: row.status_sequence_id.unwrap_or_default(),
+                updated_at,
+            }),
+            _ => None,
+        };
+        Resource {
+            id: row.id,
+            consumer_id: row.consumer_id,
+            consumer_name: row.consumer_name,
+            name: row.name,
+            version: row.version,
+            spec: ResourceSpec {
+                manifests: row.manifests.0,
+                delete_option: row.delete_option.map(|j| j.0),
+                manifest_configs: row.manifest_configs.map(|j| j.0),
+                labels: row.labels.0,
+                annotations: row.annotations.0,
+            },
+            status,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            deleted_at: row.deleted_at,
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct ConsumerRow {
+    id: Uuid,
+    name: String,
+    labels: Json<Labels>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<ConsumerRow> for Consumer {
+    fn from(row: ConsumerRow) -> Self {
+        Consumer {
+            id: row.id,
+            name: row.name,
+            labels: row.labels.0,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some(UNIQUE_VIOLATION))
+}
+
+fn order_clause(page: PageRequest) -> &'static str {
+    match (page.order_by, page.direction) {
+        (OrderBy::CreatedAt, Direction::Asc) => " ORDER BY created_at ASC, id ASC",
+        (OrderBy::CreatedAt, Direction::Desc) => " ORDER BY created_at DESC, id DESC",
+        (OrderBy::UpdatedAt, Direction::Asc) => " ORDER BY updated_at ASC, id ASC",
+        (OrderBy::UpdatedAt, Direction::Desc) => " ORDER BY updated_at DESC, id DESC",
+        (OrderBy::Name, Direction::Asc) => " ORDER BY name ASC NULLS LAST, id ASC",
+        (OrderBy::Name, Direction::Desc) => " ORDER BY name DESC NULLS LAST, id DESC",
+    }
+}
+
+impl PgStore {
+    fn consumer_query(key: &ConsumerKey, tail: &'static str) -> QueryBuilder<Postgres> {
+        let mut q = QueryBuilder::new(tail);
+        match key {
+            ConsumerKey::Id(id) => q.push(" WHERE id = ").push_bind(*id),
+            ConsumerKey::Name(name) => q.push(" WHERE name = ").push_bind(name.clone()),
+        };
+        q
+    }
+
+    fn push_resource_filter(q: &mut QueryBuilder<Postgres>, filter: &ResourceFilter) {
+        q.push(" WHERE TRUE");
+        if let Some(consumer) = &filter.consumer_name {
+            q.push(" AND consumer_name = ").push_bind(consumer.clone());
+        }
+        if let Some(name) = &filter.name {
+            q.push(" AND name = ").push_bind(name.clone());
+        }
+        if !filter.labels.is_empty() {
+            q.push(" AND labels @> ")
+                .push_bind(Json(filter.labels.clone()));
+        }
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("migrations/postgres")
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_consumer(&self, new: NewConsumer) -> Result<Consumer, StoreError> {
+        let row: ConsumerRow = sqlx::query_as(
+            "INSERT INTO consumers (id, name, labels) VALUES ($1, $2, $3) \
+             RETURNING id, name, labels, created_at, updated_at",
+        )
+        .bind(Uuid::new_v4())
+        .bind(new.name.as_str())
+        .bind(Json(&new.labels))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::ConsumerExists(new.name.to_string())
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(row.into())
+    }
+
+    async fn get_consumer(&self, key: &ConsumerKey) -> Result<Consumer, StoreError> {
+        let mut q = Self::consumer_query(
+            key,
+            "SELECT id, name, labels, created_at, updated_at FROM consumers",
+        );
+        let row: Option<ConsumerRow> = q.build_query_as().fetch_optional(&self.pool).await?;
+        row.map(Into::into)
+            .ok_or_else(|| StoreError::ConsumerNotFound(key.to_string()))
+    }
+
+    async fn list_consumers(&self, page: PageRequest) -> Result<Page<Consumer>, StoreError> {
+        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM consumers")
+            .fetch_one(&self.pool)
+            .await?;
+        let mut q = QueryBuilder::<Postgres>::new(
+            "SELECT id, name, labels, created_at, updated_at FROM consumers",
+        );
+        q.push(order_clause(page))
+            .push(" LIMIT ")
+            .push_bind(i64::from(page.size))
+            .push(" OFFSET ")
+            .push_bind(page.offset());
+        let rows: Vec<ConsumerRow> = q.build_query_as().fetch_all(&self.pool).await?;
+        Ok(Page {
+            items: rows.into_iter().map(Into::into).collect(),
+            total,
+        })
+    }
+
+    async fn update_consumer_labels(
+        &self,
+        key: &ConsumerKey,
+        labels: Labels,
+    ) -> Result<Consumer, StoreError> {
+        let mut q =
+            QueryBuilder::<Postgres>::new("UPDATE consumers SET updated_at = now(), labels = ");
+        q.push_bind(Json(labels));
+        match key {
+            ConsumerKey::Id(id) => q.push(" WHERE id = ").push_bind(*id),
+            ConsumerKey::Name(name) => q.push(" WHERE name = ").push_bind(name.clone()),
+        };
+        q.push(" RETURNING id, name, labels, created_at, updated_at");
+        let row: Option<ConsumerRow> = q.build_query_as().fetch_optional(&self.pool).await?;
+        row.map(Into::into)
+            .ok_or_else(|| StoreError::ConsumerNotFound(key.to_string()))
+    }
+
+    async fn delete_consumer(&self, key: &ConsumerKey) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut q = Self::consumer_query(
+            key,
+            "SELECT id, name, labels, created_at, updated_at FROM consumers",
+        );
+        q.push(" FOR UPDATE");
+        let consumer: ConsumerRow = q
+            .build_query_as()
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::ConsumerNotFound(key.to_string()))?;
+        let in_use: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM resources WHERE consumer_id = $1")
+                .bind(consumer.id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if in_use > 0 {
+            return Err(StoreError::ConsumerInUse(consumer.name, in_use));
+        }
+        sqlx::query("DELETE FROM consumers WHERE id = $1")
+            .bind(consumer.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_resource(&self, new: NewResource) -> Result<Resource, StoreError> {
+        let sql = format!(
+            "INSERT INTO resources (id, consumer_id, consumer_name, name, version, manifests, delete_option, \
+             manifest_configs, labels, annotations) \
+             SELECT $1, c.id, c.name, $3, 1, $4, $5, $6, $7, $8 FROM consumers c WHERE c.name = $2 \
+             RETURNING {RESOURCE_COLUMNS}"
+        );
+        let spec = &new.spec;
+        let row: Option<ResourceRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(Uuid::new_v4())
+            .bind(&new.consumer_name)
+            .bind(&new.name)
+            .bind(Json(&spec.manifests))
+            .bind(spec.delete_option.as_ref().map(Json))
+            .bind(spec.manifest_configs.as_ref().map(Json))
+            .bind(Json(&spec.labels))
+            .bind(Json(&spec.annotations))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::ResourceNameTaken {
+                        consumer: new.consumer_name.clone(),
+                        name: new.name.clone().unwrap_or_default(),
+                    }
+                } else {
+                    e.into()
+                }
+            })?;
+        row.map(Into::into)
+            .ok_or_else(|| StoreError::ConsumerNotFound(new.consumer_name.clone()))
+    }
+
+    async fn get_resource(&self, id: Uuid) -> Result<Resource, StoreError> {
+        let sql = format!("SELECT {RESOURCE_COLUMNS} FROM resources WHERE id = $1");
+        let row: Option<ResourceRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(Into::into).ok_or(StoreError::ResourceNotFound(id))
+    }
+
+    async fn list_resources(
+        &self,
+        filter: &ResourceFilter,
+        page: PageRequest,
+    ) -> Result<Page<Resource>, StoreError> {
+        let mut count = QueryBuilder::<Postgres>::new("SELECT count(*) FROM resources");
+        Self::push_resource_filter(&mut count, filter);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        let mut q =
+            QueryBuilder::<Postgres>::new(format!("SELECT {RESOURCE_COLUMNS} FROM resources"));
+        Self::push_resource_filter(&mut q, filter);
+        q.push(order_clause(page))
+            .push(" LIMIT ")
+            .push_bind(i64::from(page.size))
+            .push(" OFFSET ")
+            .push_bind(page.offset());
+        let rows: Vec<ResourceRow> = q.build_query_as().fetch_all(&self.pool).await?;
+        Ok(Page {
+            items: rows.into_iter().map(Into::into).collect(),
+            total,
+        })
+    }
+
+    async fn update_resource(
+        &self,
+        id: Uuid,
+        expected_version: i64,
+        spec: ResourceSpec,
+    ) -> Result<Updated<Resource>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let sql = format!("SELECT {RESOURCE_COLUMNS} FROM resources WHERE id = $1 FOR UPDATE");
+        let current: Resource = sqlx::query_as::<_, ResourceRow>(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::ResourceNotFound(id))?
+            .into();
+        if current.deleted_at.is_some() {
+            return Err(StoreError::ResourceDeleting(id));
+        }
+        if current.version != expected_version {
+            return Err(StoreError::VersionConflict {
+                id,
+                expected: expected_version,
+                current: current.version,
+            });
+        }
+        if current.spec == spec {
+            return Ok(Updated {
+                value: current,
+                changed: false,
+            });
+        }
+        if current.version >= i64::from(i32::MAX) {
+            return Err(StoreError::VersionExhausted);
+        }
+        let sql = format!(
+            "UPDATE resources SET version = version + 1, manifests = $2, delete_option = $3, manifest_configs = $4, \
+             labels = $5, annotations = $6, updated_at = now(), publish_pending = TRUE WHERE id = $1 \
+             RETURNING {RESOURCE_COLUMNS}"
+        );
+        let row: ResourceRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .bind(Json(&spec.manifests))
+            .bind(spec.delete_option.as_ref().map(Json))
+            .bind(spec.manifest_configs.as_ref().map(Json))
+            .bind(Json(&spec.labels))
+            .bind(Json(&spec.annotations))
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Updated {
+            value: row.into(),
+            changed: true,
+        })
+    }
+
+    async fn delete_resource(&self, id: Uuid) -> Result<Resource, StoreError> {
+        let sql = format!(
+            "UPDATE resources SET deleted_at = COALESCE(deleted_at, now()), \
+             publish_pending = publish_pending OR deleted_at IS NULL, updated_at = now() \
+             WHERE id = $1 RETURNING {RESOURCE_COLUMNS}"
+        );
+        let row: Option<ResourceRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(Into::into).ok_or(StoreError::ResourceNotFound(id))
+    }
+
+    async fn resources_of(&self, consumer_name: Option<&str>) -> Result<Vec<Resource>, StoreError> {
+        let mut q =
+            QueryBuilder::<Postgres>::new(format!("SELECT {RESOURCE_COLUMNS} FROM resources"));
+        if let Some(name) = consumer_name {
+            q.push(" WHERE consumer_name = ").push_bind(name.to_owned());
+        }
+        let rows: Vec<ResourceRow> = q.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn pending_publications(&self, limit: i64) -> Result<Vec<Resource>, StoreError> {
+        let sql = format!(
+            "SELECT {RESOURCE_COLUMNS} FROM resources WHERE publish_pending ORDER BY updated_at LIMIT $1"
+        );
+        let rows: Vec<ResourceRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn mark_published(&self, published: &[(Uuid, i64, bool)]) -> Result<(), StoreError> {
+        if published.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = published.iter().map(|p| p.0).collect();
+        let versions: Vec<i64> = published.iter().map(|p| p.1).collect();
+        let deleting: Vec<bool> = published.iter().map(|p| p.2).collect();
+        sqlx::query(
+            "UPDATE resources r SET publish_pending = FALSE \
+             FROM UNNEST($1::uuid[], $2::bigint[], $3::bool[]) AS p(id, version, deleting) \
+             WHERE r.id = p.id AND r.version = p.version AND (r.deleted_at IS NOT NULL) = p.deleting",
+        )
+        .bind(&ids)
+        .bind(&versions)
+        .bind(&deleting)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn pending_count(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT count(*) FROM resources WHERE publish_pending")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn apply_status(
+        &self,
+        id: Uuid,
+        decide: DecideStatus<'_>,
+    ) -> Result<StatusOutcome, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let sql = format!("SELECT {RESOURCE_COLUMNS} FROM resources WHERE id = $1 FOR UPDATE");
+        let Some(row) = sqlx::query_as::<_, ResourceRow>(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(StatusOutcome::UnknownResource);
+        };
+        let resource: Resource = row.into();
+        let target = StatusTarget {
+            id,
+            version: resource.version,
+            deleting: resource.deleted_at.is_some(),
+            status: resource.status,
+        };
+        let outcome = match decide(&target) {
+            StatusWrite::Ignore(why) => return Ok(StatusOutcome::Ignored(why)),
+            StatusWrite::Remove => {
+                sqlx::query("DELETE FROM resources WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                StatusOutcome::Removed
+            }
+            StatusWrite::Store {
+                status,
+                hash,
+                sequence_id,
+            } => {
+                sqlx::query(
+                    "UPDATE resources SET status = $2, status_hash = $3, status_sequence_id = $4, \
+                     status_updated_at = now() WHERE id = $1",
+                )
+                .bind(id)
+                .bind(Json(status))
+                .bind(hash)
+                .bind(sequence_id)
+                .execute(&mut *tx)
+                .await?;
+                StatusOutcome::Stored
+            }
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+}
