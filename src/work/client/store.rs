@@ -202,3 +202,6 @@ impl ResourceHandler<ManifestWork> for StoreHandler {
         self.0.apply_spec(action, work).await.map_err(HandlerError::new)
     }
 }
+
+#[cfg(test)]
+mod replay_tests;
