@@ -3,3 +3,4 @@
 
 mod support;
 mod vectors;
+mod work_vectors;
