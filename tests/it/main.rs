@@ -4,3 +4,4 @@
 mod support;
 mod vectors;
 mod work_vectors;
+mod work_client;

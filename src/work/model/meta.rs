@@ -14,8 +14,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct Time(pub DateTime<Utc>);
 
 impl Time {
+    /// Now, in whole seconds: what the wire can carry, so a status set now compares equal
+    /// to the same status after a round trip.
     pub fn now() -> Self {
-        Self(Utc::now())
+        let now = Utc::now();
+        Self(DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now))
     }
 }
 
