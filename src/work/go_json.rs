@@ -106,7 +106,9 @@ mod tests {
     #[test]
     fn escapes_like_go() {
         assert_eq!(
-            render(json!("<a> & \"b\" \\ \n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f} é \u{2028}\u{2029}")),
+            render(json!(
+                "<a> & \"b\" \\ \n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f} é \u{2028}\u{2029}"
+            )),
             "\"\\u003ca\\u003e \\u0026 \\\"b\\\" \\\\ \\n\\r\\t\\b\\f\\u0001\\u001f\u{7f} é \\u2028\\u2029\""
         );
     }

@@ -155,7 +155,11 @@ mod tests {
             let id = generator.next_at(now);
             assert_eq!(id.node(), AGENT_NODE);
             let current = id.to_string();
-            assert_eq!(is_newer(&previous, &current), Ok(true), "{previous} -> {current}");
+            assert_eq!(
+                is_newer(&previous, &current),
+                Ok(true),
+                "{previous} -> {current}"
+            );
             previous = current;
         }
     }

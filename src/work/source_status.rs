@@ -9,7 +9,7 @@ use super::sequence::{self, SequenceError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StatusOutcome {
     /// Store this work (the cached one with the new status and sequence id).
-    Update(ManifestWork),
+    Update(Box<ManifestWork>),
     /// The agent finished deleting the work: drop it from the cache (§4.7).
     Deleted,
     /// The work is not cached and not deleted: the cache may not be ready; retry later.
@@ -68,7 +68,7 @@ pub fn apply_status(cached: Option<&ManifestWork>, received: &ManifestWork) -> S
         received.sequence_id().to_owned(),
     );
     updated.status = received.status.clone();
-    StatusOutcome::Update(updated)
+    StatusOutcome::Update(Box::new(updated))
 }
 
 #[cfg(test)]
@@ -121,12 +121,18 @@ mod tests {
     #[test]
     fn deleted_drops_the_cached_work_or_is_ignored_when_gone() {
         let deleted = work(1, SEQ_2, CONDITION_DELETED);
-        assert_eq!(apply_status(Some(&work(1, SEQ_1, "")), &deleted), StatusOutcome::Deleted);
+        assert_eq!(
+            apply_status(Some(&work(1, SEQ_1, "")), &deleted),
+            StatusOutcome::Deleted
+        );
         assert_eq!(
             apply_status(None, &deleted),
             StatusOutcome::Ignore(IgnoreReason::AlreadyGone)
         );
-        assert_eq!(apply_status(None, &work(1, SEQ_2, "Applied")), StatusOutcome::NotFound);
+        assert_eq!(
+            apply_status(None, &work(1, SEQ_2, "Applied")),
+            StatusOutcome::NotFound
+        );
     }
 
     #[test]
@@ -134,7 +140,10 @@ mod tests {
         let cached = work(2, SEQ_2, "Applied");
         assert_eq!(
             apply_status(Some(&cached), &work(3, "1929145946596184064", "Available")),
-            StatusOutcome::Ignore(IgnoreReason::VersionAhead { cached: 2, received: 3 })
+            StatusOutcome::Ignore(IgnoreReason::VersionAhead {
+                cached: 2,
+                received: 3
+            })
         );
         // An unversioned cached work has no version guard.
         assert!(matches!(
@@ -147,7 +156,9 @@ mod tests {
         );
         assert!(matches!(
             apply_status(Some(&cached), &work(2, OTHER_NODE, "Available")),
-            StatusOutcome::Ignore(IgnoreReason::BadSequence(SequenceError::DifferentNode { .. }))
+            StatusOutcome::Ignore(IgnoreReason::BadSequence(
+                SequenceError::DifferentNode { .. }
+            ))
         ));
         let mut same = cached.clone();
         same.metadata

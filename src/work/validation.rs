@@ -174,15 +174,29 @@ mod tests {
         let ok = config_map("a");
         assert_eq!(
             invalid(&[ok.clone(), manifest(r#"["not","an","object"]"#)]),
-            (1, String::new(), String::new(), ManifestProblem::NotAnObject)
+            (
+                1,
+                String::new(),
+                String::new(),
+                ManifestProblem::NotAnObject
+            )
         );
         assert_eq!(
             invalid(&[manifest(r#"{"metadata":{"name":"x"}}"#)]),
             (0, String::new(), "x".into(), ManifestProblem::MissingKind)
         );
         assert_eq!(
-            invalid(&[ok.clone(), ok.clone(), manifest(r#"{"kind":"Secret","metadata":{}}"#)]),
-            (2, "Secret".into(), String::new(), ManifestProblem::MissingName)
+            invalid(&[
+                ok.clone(),
+                ok.clone(),
+                manifest(r#"{"kind":"Secret","metadata":{}}"#)
+            ]),
+            (
+                2,
+                "Secret".into(),
+                String::new(),
+                ManifestProblem::MissingName
+            )
         );
         let generated = manifest(r#"{"kind":"Pod","metadata":{"name":"p","generateName":"p-"}}"#);
         assert_eq!(
@@ -192,7 +206,10 @@ mod tests {
         let message = validate(&[manifest(r#"{"kind":"Pod","metadata":{}}"#)])
             .unwrap_err()
             .to_string();
-        assert!(message.contains("manifest 0") && message.contains("Pod"), "{message}");
+        assert!(
+            message.contains("manifest 0") && message.contains("Pod"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -209,7 +226,10 @@ mod tests {
         ));
         assert!(matches!(
             validate(&[big]),
-            Err(ManifestError::TooLarge { limit: MAX_MANIFESTS_SIZE, .. })
+            Err(ManifestError::TooLarge {
+                limit: MAX_MANIFESTS_SIZE,
+                ..
+            })
         ));
         // Exactly at the limit passes.
         let exact_len = MAX_MANIFESTS_SIZE - 1 - 3;

@@ -3,5 +3,5 @@
 
 mod support;
 mod vectors;
-mod work_vectors;
 mod work_client;
+mod work_vectors;

@@ -1,6 +1,9 @@
 //! The agent-side work client over the in-memory transport, against a real `SourceClient`
 //! with the source codec and the §5.2 status rules (PROTOCOL.md §4.7, §5.1, §5.2, §6.2).
 
+// Test helpers fail loudly by design.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -52,7 +55,9 @@ impl Lister<ManifestWork> for Hub {
             .lock()
             .unwrap()
             .values()
-            .filter(|w| options.cluster_name.is_empty() || w.metadata.namespace == options.cluster_name)
+            .filter(|w| {
+                options.cluster_name.is_empty() || w.metadata.namespace == options.cluster_name
+            })
             .cloned()
             .collect();
         works.sort_by(|a, b| a.metadata.uid.cmp(&b.metadata.uid));
@@ -133,7 +138,12 @@ fn spec_type(action: Action) -> EventType {
     EventType::new(manifest_bundles_data_type(), SubResource::Spec, action)
 }
 
-async fn publish(source: &SourceClient<ManifestWork>, hub: &Hub, work: &ManifestWork, action: Action) {
+async fn publish(
+    source: &SourceClient<ManifestWork>,
+    hub: &Hub,
+    work: &ManifestWork,
+    action: Action,
+) {
     hub.put(work);
     source.publish(&spec_type(action), work).await.unwrap();
 }
@@ -148,7 +158,13 @@ async fn next(watch: &mut WorkWatch) -> WatchEvent {
 fn json_files(dir: &std::path::Path) -> usize {
     std::fs::read_dir(dir)
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "json")
+        })
         .count()
 }
 
@@ -161,28 +177,38 @@ async fn controller_sees_add_newer_modify_and_delete_and_its_status_reaches_the_
     let (client, mut watch) = start_agent(&broker, dir.path()).await;
 
     publish(&source, &hub, &work("web", 1, 2), Action::CreateRequest).await;
-    let WatchEvent::Added(added) = next(&mut watch).await else { panic!("expected Added") };
-    assert_eq!((added.metadata.name.as_str(), added.metadata.generation), ("web", 1));
+    let WatchEvent::Added(added) = next(&mut watch).await else {
+        panic!("expected Added")
+    };
+    assert_eq!(
+        (added.metadata.name.as_str(), added.metadata.generation),
+        ("web", 1)
+    );
     assert_eq!(added.original_source(), Some("maestro"));
 
     // Same version again: not newer, not seen. The next event is the newer spec.
     publish(&source, &hub, &work("web", 1, 5), Action::UpdateRequest).await;
     publish(&source, &hub, &work("web", 2, 3), Action::UpdateRequest).await;
-    let WatchEvent::Modified(modified) = next(&mut watch).await else { panic!("expected Modified") };
+    let WatchEvent::Modified(modified) = next(&mut watch).await else {
+        panic!("expected Modified")
+    };
     assert_eq!((modified.metadata.generation, replicas(&modified)), (2, 3));
 
     let id = "uid-web";
     let stored = client.update_status(id, applied()).await.unwrap();
     assert_eq!(client.get(id).await.unwrap().status, stored.status);
     eventually("the source holds the reported status", LIMIT, || async {
-        hub.get(id).is_some_and(|w| w.status == stored.status && !w.sequence_id().is_empty())
+        hub.get(id)
+            .is_some_and(|w| w.status == stored.status && !w.sequence_id().is_empty())
     })
     .await;
 
     let mut deleting = hub.get(id).unwrap();
     deleting.metadata.deletion_timestamp = Some(Time::now());
     publish(&source, &hub, &deleting, Action::DeleteRequest).await;
-    let WatchEvent::Deleted(deleted) = next(&mut watch).await else { panic!("expected Deleted") };
+    let WatchEvent::Deleted(deleted) = next(&mut watch).await else {
+        panic!("expected Deleted")
+    };
     assert!(deleted.metadata.deletion_timestamp.is_some());
     assert_eq!(deleted.status, stored.status, "status kept while deleting");
     assert!(matches!(
@@ -191,7 +217,10 @@ async fn controller_sees_add_newer_modify_and_delete_and_its_status_reaches_the_
     ));
 
     client.complete_deletion(id).await.unwrap();
-    eventually("the source dropped the deleted work", LIMIT, || async { hub.get(id).is_none() }).await;
+    eventually("the source dropped the deleted work", LIMIT, || async {
+        hub.get(id).is_none()
+    })
+    .await;
     assert!(client.get(id).await.is_none());
     assert_eq!(json_files(dir.path()), 0, "the state file is gone");
     assert_eq!(client.stats().malformed, 0);
@@ -227,24 +256,45 @@ async fn a_restarted_agent_resyncs_from_its_persisted_store() {
     let held: Vec<_> = [next(&mut watch).await, next(&mut watch).await]
         .into_iter()
         .map(|e| match e {
-            WatchEvent::Added(w) => (w.metadata.uid, w.metadata.generation, w.status.conditions.len()),
+            WatchEvent::Added(w) => (
+                w.metadata.uid,
+                w.metadata.generation,
+                w.status.conditions.len(),
+            ),
             other => panic!("expected Added, got {other:?}"),
         })
         .collect();
-    assert_eq!(held, [("uid-a".to_owned(), 1, 1), ("uid-b".to_owned(), 1, 0)]);
+    assert_eq!(
+        held,
+        [("uid-a".to_owned(), 1, 1), ("uid-b".to_owned(), 1, 0)]
+    );
     // ...then the spec resync brings the newer a and the delete of b.
     let mut resynced = HashMap::new();
     for _ in 0..2 {
         let event = next(&mut watch).await;
         resynced.insert(event.work().metadata.uid.clone(), event);
     }
-    let Some(WatchEvent::Modified(a)) = resynced.get("uid-a") else { panic!("a: {resynced:?}") };
+    let Some(WatchEvent::Modified(a)) = resynced.get("uid-a") else {
+        panic!("a: {resynced:?}")
+    };
     assert_eq!((a.metadata.generation, replicas(a)), (2, 3));
-    assert_eq!(a.status.conditions.len(), 1, "the applied status survives the restart");
-    assert!(matches!(resynced.get("uid-b"), Some(WatchEvent::Deleted(_))));
+    assert_eq!(
+        a.status.conditions.len(),
+        1,
+        "the applied status survives the restart"
+    );
+    assert!(matches!(
+        resynced.get("uid-b"),
+        Some(WatchEvent::Deleted(_))
+    ));
 
     second.complete_deletion("uid-b").await.unwrap();
-    let ids: Vec<_> = second.list().await.into_iter().map(|w| w.metadata.uid).collect();
+    let ids: Vec<_> = second
+        .list()
+        .await
+        .into_iter()
+        .map(|w| w.metadata.uid)
+        .collect();
     assert_eq!(ids, ["uid-a"]);
     assert_eq!(json_files(dir.path()), 1);
     second.shutdown().await;

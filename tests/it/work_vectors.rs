@@ -2,15 +2,20 @@
 //! decodes with the receiving side's codec and re-encodes with the sending side's codec to an
 //! equivalent event; status hashes and sequence ids match byte for byte.
 
+// Test helpers fail loudly by design.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 
 use baton::cloudevents::{Codec, Event, EventType};
-use cloudevents::AttributesReader;
-use cloudevents::event::ExtensionValue;
-use baton::work::model::{DATA_TYPE_ANNOTATION, ManifestWorkStatus, ORIGINAL_SOURCE_LABEL, SEQUENCE_ID_ANNOTATION};
+use baton::work::model::{
+    DATA_TYPE_ANNOTATION, ManifestWorkStatus, ORIGINAL_SOURCE_LABEL, SEQUENCE_ID_ANNOTATION,
+};
 use baton::work::sequence::{self, SequenceId};
 use baton::work::status_hash;
 use baton::work::{BundleAgentCodec, BundleSourceCodec, ManifestAgentCodec, ManifestSourceCodec};
+use cloudevents::AttributesReader;
+use cloudevents::event::ExtensionValue;
 use serde_json::Value;
 
 use crate::support::{vector_json, vector_text};
@@ -39,10 +44,18 @@ fn metadata_json(event: &Event) -> Option<Value> {
 
 /// Same attributes except id and time (and `tolerated` extensions), same data modulo key order.
 fn assert_equivalent(name: &str, expected: &Event, actual: &Event, tolerated: &[&str]) {
-    assert_eq!(actual.specversion(), expected.specversion(), "{name}: specversion");
+    assert_eq!(
+        actual.specversion(),
+        expected.specversion(),
+        "{name}: specversion"
+    );
     assert_eq!(actual.source(), expected.source(), "{name}: source");
     assert_eq!(actual.ty(), expected.ty(), "{name}: type");
-    assert_eq!(actual.datacontenttype(), expected.datacontenttype(), "{name}: content type");
+    assert_eq!(
+        actual.datacontenttype(),
+        expected.datacontenttype(),
+        "{name}: content type"
+    );
     let strip = |e: &Event| {
         let mut map = extensions(e);
         map.retain(|k, _| !tolerated.contains(&k.as_str()));
@@ -66,8 +79,17 @@ fn assert_same_metadata_modulo_v1_0(name: &str, expected: &Event, actual: &Event
     assert_eq!(actual, expected, "{name}: metadata");
 }
 
-const BUNDLE_SPECS: [&str; 4] = ["01-spec-create", "02-spec-update", "03-spec-delete", "09-spec-resync-response"];
-const BUNDLE_STATUS: [&str; 3] = ["04-status-update", "05-status-deleted", "11-status-resync-response"];
+const BUNDLE_SPECS: [&str; 4] = [
+    "01-spec-create",
+    "02-spec-update",
+    "03-spec-delete",
+    "09-spec-resync-response",
+];
+const BUNDLE_STATUS: [&str; 3] = [
+    "04-status-update",
+    "05-status-deleted",
+    "11-status-resync-response",
+];
 
 fn check_bundle_spec(version: &str, name: &str) {
     let path = format!("{version}/manifestbundles/{name}.json");
@@ -77,12 +99,21 @@ fn check_bundle_spec(version: &str, name: &str) {
     // The agent's view (§4.4).
     let work = BundleAgentCodec::new().decode(&original).expect(&path);
     assert_eq!(work.metadata.uid, "03f36550-d4de-565a-b59e-268477dbea7f");
-    assert_eq!(work.metadata.name, "web-work", "{path}: name from the metadata extension");
+    assert_eq!(
+        work.metadata.name, "web-work",
+        "{path}: name from the metadata extension"
+    );
     assert_eq!(work.metadata.namespace, "cluster1");
-    assert_eq!(work.metadata.resource_version, "", "{path}: agent keeps its own");
+    assert_eq!(
+        work.metadata.resource_version, "",
+        "{path}: agent keeps its own"
+    );
     assert_eq!(work.original_source(), Some("maestro"));
     assert_eq!(
-        work.metadata.annotations.get(DATA_TYPE_ANNOTATION).map(String::as_str),
+        work.metadata
+            .annotations
+            .get(DATA_TYPE_ANNOTATION)
+            .map(String::as_str),
         Some("io.open-cluster-management.works.v1alpha1.manifestbundles")
     );
     let version_ext = original.extension("resourceversion").unwrap().to_string();
@@ -92,14 +123,24 @@ fn check_bundle_spec(version: &str, name: &str) {
     let source = BundleSourceCodec::new();
     let held = source.decode_spec(&original).expect(&path);
     if let Some(deletion) = original.extension("deletiontimestamp") {
-        let ts = baton::cloudevents::extensions::format_timestamp(&work.metadata.deletion_timestamp.unwrap().0);
+        let ts = baton::cloudevents::extensions::format_timestamp(
+            &work.metadata.deletion_timestamp.unwrap().0,
+        );
         assert_eq!(ts, deletion.to_string(), "{path}: full precision");
-        assert_eq!(work.metadata.finalizers, ["cluster.open-cluster-management.io/manifest-work-cleanup"]);
+        assert_eq!(
+            work.metadata.finalizers,
+            ["cluster.open-cluster-management.io/manifest-work-cleanup"]
+        );
         assert!(work.spec.workload.manifests.is_empty());
     } else {
-        assert_eq!(work.spec, held.spec, "{path}: both sides read the same spec");
+        assert_eq!(
+            work.spec, held.spec,
+            "{path}: both sides read the same spec"
+        );
     }
-    let reencoded = source.encode(original.source().as_str(), &ty, &held).unwrap();
+    let reencoded = source
+        .encode(original.source().as_str(), &ty, &held)
+        .unwrap();
     if version == "v1.3.0" {
         assert_equivalent(&path, &original, &reencoded, &[]);
     } else {
@@ -118,9 +159,17 @@ fn check_bundle_status(version: &str, name: &str) {
     let mut work = BundleSourceCodec::new().decode(&original).expect(&path);
     assert_eq!(work.sequence_id(), sequence_id);
     assert_eq!(work.metadata.generation, 1);
-    assert_eq!(work.status.is_deleted(), name == "05-status-deleted", "{path}");
+    assert_eq!(
+        work.status.is_deleted(),
+        name == "05-status-deleted",
+        "{path}"
+    );
     let hash = original.extension("statushash").unwrap().to_string();
-    assert_eq!(status_hash::status_hash(&work.status).unwrap(), hash, "{path}: status hash");
+    assert_eq!(
+        status_hash::status_hash(&work.status).unwrap(),
+        hash,
+        "{path}: status hash"
+    );
 
     // The agent's view of the same work, re-encoded by the agent codec.
     work.metadata.annotations.remove(SEQUENCE_ID_ANNOTATION);
@@ -128,13 +177,25 @@ fn check_bundle_status(version: &str, name: &str) {
         .labels
         .entry(ORIGINAL_SOURCE_LABEL.into())
         .or_insert_with(|| original.extension("originalsource").unwrap().to_string());
-    let reencoded = BundleAgentCodec::new().encode(original.source().as_str(), &ty, &work).unwrap();
-    let new_id: SequenceId = reencoded.extension("sequenceid").unwrap().to_string().parse().unwrap();
+    let reencoded = BundleAgentCodec::new()
+        .encode(original.source().as_str(), &ty, &work)
+        .unwrap();
+    let new_id: SequenceId = reencoded
+        .extension("sequenceid")
+        .unwrap()
+        .to_string()
+        .parse()
+        .unwrap();
     assert_eq!(new_id.node(), 1);
     if version == "v1.3.0" {
         assert_equivalent(&path, &original, &reencoded, &["sequenceid"]);
     } else {
-        assert_equivalent(&path, &original, &reencoded, &["sequenceid", "logtracing", "metadata"]);
+        assert_equivalent(
+            &path,
+            &original,
+            &reencoded,
+            &["sequenceid", "logtracing", "metadata"],
+        );
     }
 }
 
@@ -155,14 +216,21 @@ fn a_resync_delete_without_metadata_or_version_decodes_as_a_deletion() {
     for version in ["v1.0.0", "v1.3.0"] {
         let path = format!("{version}/manifestbundles/10-spec-resync-response-delete.json");
         let mut raw = vector_json(&path);
-        let work = BundleAgentCodec::new().decode(&serde_json::from_value(raw.clone()).unwrap()).unwrap();
+        let work = BundleAgentCodec::new()
+            .decode(&serde_json::from_value(raw.clone()).unwrap())
+            .unwrap();
         assert_eq!(work.metadata.uid, "2596ef37-d6cc-539f-afb1-251d922463af");
-        assert_eq!(work.metadata.name, work.metadata.uid, "no metadata: the id is the name");
+        assert_eq!(
+            work.metadata.name, work.metadata.uid,
+            "no metadata: the id is the name"
+        );
         assert_eq!(work.metadata.generation, 4);
         assert!(work.metadata.deletion_timestamp.is_some());
         // The v1.3 broker's variant has no resourceversion (§8.6.3): version 0.
         raw.as_object_mut().unwrap().remove("resourceversion");
-        let work = BundleAgentCodec::new().decode(&serde_json::from_value(raw).unwrap()).unwrap();
+        let work = BundleAgentCodec::new()
+            .decode(&serde_json::from_value(raw).unwrap())
+            .unwrap();
         assert_eq!(work.metadata.generation, 0);
         assert!(work.metadata.deletion_timestamp.is_some());
     }
@@ -189,22 +257,37 @@ fn manifests_vectors_round_trip_through_both_codecs() {
         assert_eq!(work.status.is_deleted(), name == "05-status-deleted");
         assert_eq!(work.status.resource_status.manifests.len(), 1);
         work.metadata.annotations.remove(SEQUENCE_ID_ANNOTATION);
-        work.metadata.labels.insert(ORIGINAL_SOURCE_LABEL.into(), "maestro".into());
-        let reencoded = ManifestAgentCodec::new().encode("cluster1-work-agent", &ty, &work).unwrap();
+        work.metadata
+            .labels
+            .insert(ORIGINAL_SOURCE_LABEL.into(), "maestro".into());
+        let reencoded = ManifestAgentCodec::new()
+            .encode("cluster1-work-agent", &ty, &work)
+            .unwrap();
         assert_equivalent(&path, &original, &reencoded, &["sequenceid"]);
-        assert!(reencoded.extension("statushash").is_none(), "§4.9: no status hash");
+        assert!(
+            reencoded.extension("statushash").is_none(),
+            "§4.9: no status hash"
+        );
     }
 }
 
 #[test]
 fn manifests_agent_decoding_matches_sdk_go_v0_15() {
-    let work = ManifestAgentCodec::new().decode(&event("v0.15.0/manifests/01-spec-create.json")).unwrap();
+    let work = ManifestAgentCodec::new()
+        .decode(&event("v0.15.0/manifests/01-spec-create.json"))
+        .unwrap();
     let mut ours = serde_json::to_value(&work).unwrap();
     // baton also sets generation = resourceversion (its version field, §10.2 #1); v0.15 wrote
     // creationTimestamp null.
-    ours["metadata"].as_object_mut().unwrap().remove("generation");
+    ours["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("generation");
     let mut expected = vector_json("v0.15.0/manifests/01-spec-create.agent-decoded-work.json");
-    expected["metadata"].as_object_mut().unwrap().remove("creationTimestamp");
+    expected["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("creationTimestamp");
     assert_eq!(ours, expected);
 }
 
@@ -217,10 +300,19 @@ fn status_hash_vectors_are_reproduced_byte_for_byte() {
     assert_eq!(cases.len(), 6);
     for case in cases {
         let name = case["name"].as_str().unwrap();
-        let status: ManifestWorkStatus = serde_json::from_value(case["status"].clone()).expect(name);
+        let status: ManifestWorkStatus =
+            serde_json::from_value(case["status"].clone()).expect(name);
         let bytes = status_hash::hashed_bytes(&status).unwrap();
-        assert_eq!(String::from_utf8(bytes).unwrap(), case["hashedBytes"].as_str().unwrap(), "{name}: bytes");
-        assert_eq!(status_hash::status_hash(&status).unwrap(), case["statusHash"].as_str().unwrap(), "{name}");
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            case["hashedBytes"].as_str().unwrap(),
+            "{name}: bytes"
+        );
+        assert_eq!(
+            status_hash::status_hash(&status).unwrap(),
+            case["statusHash"].as_str().unwrap(),
+            "{name}"
+        );
     }
 }
 
@@ -237,12 +329,22 @@ fn sequence_id_vectors_decompose_and_compare_like_sdk_go() {
         let rows = vectors["compare"].as_array().unwrap();
         assert_eq!(rows.len(), 9);
         for row in rows {
-            let (last, current) = (row["last"].as_str().unwrap(), row["current"].as_str().unwrap());
+            let (last, current) = (
+                row["last"].as_str().unwrap(),
+                row["current"].as_str().unwrap(),
+            );
             let result = sequence::is_newer(last, current);
             if row.get("error").is_some() {
-                assert!(result.is_err(), "{last} -> {current}: expected an error, got {result:?}");
+                assert!(
+                    result.is_err(),
+                    "{last} -> {current}: expected an error, got {result:?}"
+                );
             } else {
-                assert_eq!(result, Ok(row["currentIsNewer"].as_bool().unwrap()), "{last} -> {current}");
+                assert_eq!(
+                    result,
+                    Ok(row["currentIsNewer"].as_bool().unwrap()),
+                    "{last} -> {current}"
+                );
             }
         }
     }

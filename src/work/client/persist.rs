@@ -139,7 +139,11 @@ mod tests {
         let reopened = StateDir::open(dir.path()).await.unwrap();
         let loaded = reopened.load().await.unwrap();
         assert_eq!(loaded, vec![b.clone(), a.clone()]);
-        assert!(dir.path().join(format!("x-{}.json", hex::encode("../etc/passwd"))).exists());
+        assert!(
+            dir.path()
+                .join(format!("x-{}.json", hex::encode("../etc/passwd")))
+                .exists()
+        );
 
         reopened.remove(&a.metadata.uid).await.unwrap();
         reopened.remove("never-saved").await.unwrap();

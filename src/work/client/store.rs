@@ -85,7 +85,11 @@ impl WorkStore {
 
     /// Stores `work` (after `change` edits it) and persists it; returns the stored copy. The
     /// agent-local resourceVersion counts every change.
-    pub(crate) async fn update<F>(&self, id: &str, change: F) -> Result<Option<ManifestWork>, PersistError>
+    pub(crate) async fn update<F>(
+        &self,
+        id: &str,
+        change: F,
+    ) -> Result<Option<ManifestWork>, PersistError>
     where
         F: FnOnce(Option<&ManifestWork>) -> Option<ManifestWork>,
     {
@@ -188,7 +192,11 @@ impl Lister<ManifestWork> for WorkStore {
             .collect())
     }
 
-    async fn get(&self, id: &str, _options: &ListOptions) -> Result<Option<ManifestWork>, ListError> {
+    async fn get(
+        &self,
+        id: &str,
+        _options: &ListOptions,
+    ) -> Result<Option<ManifestWork>, ListError> {
         Ok(WorkStore::get(self, id).await)
     }
 }
@@ -199,7 +207,10 @@ pub(crate) struct StoreHandler(pub Arc<WorkStore>);
 #[async_trait]
 impl ResourceHandler<ManifestWork> for StoreHandler {
     async fn handle(&self, action: ResourceAction, work: ManifestWork) -> Result<(), HandlerError> {
-        self.0.apply_spec(action, work).await.map_err(HandlerError::new)
+        self.0
+            .apply_spec(action, work)
+            .await
+            .map_err(HandlerError::new)
     }
 }
 

@@ -3,8 +3,8 @@
 //! (generation as version, `metadata` and `logtracing` on both directions) and accepts v1.0.
 
 use super::{
-    SpecHeader, StatusHeader, agent_view, event_type_of, check_data_type, log_tracing_json,
-    parse_data, spec_builder, status_builder, to_json, WorkCodecError,
+    SpecHeader, StatusHeader, WorkCodecError, agent_view, check_data_type, event_type_of,
+    log_tracing_json, parse_data, spec_builder, status_builder, to_json,
 };
 use crate::cloudevents::extensions as ext;
 use crate::cloudevents::{Codec, CodecError, DataType, Event, EventType};
@@ -89,8 +89,7 @@ impl Codec<ManifestWork> for BundleSourceCodec {
         work: &ManifestWork,
     ) -> Result<Event, CodecError> {
         check_data_type(&self.data_type, &event_type.data_type)?;
-        let metadata =
-            serde_json::to_string(&work.metadata).map_err(WorkCodecError::Render)?;
+        let metadata = serde_json::to_string(&work.metadata).map_err(WorkCodecError::Render)?;
         let builder = spec_builder(source, event_type, work)
             .metadata(metadata)
             .log_tracing(log_tracing_json(&work.metadata)?);
@@ -99,7 +98,9 @@ impl Codec<ManifestWork> for BundleSourceCodec {
         }
         validation::validate_with(&work.spec.workload.manifests, self.limits)
             .map_err(WorkCodecError::from)?;
-        Ok(builder.json_data(to_json(&bundle_of(&work.spec))?).build()?)
+        Ok(builder
+            .json_data(to_json(&bundle_of(&work.spec))?)
+            .build()?)
     }
 
     /// §4.6: the status as the source rebuilds it, with the sequence id annotation.

@@ -171,10 +171,8 @@ pub(crate) fn agent_view(
     meta.resource_version.clear();
     meta.annotations
         .insert(DATA_TYPE_ANNOTATION.to_owned(), data_type.to_string());
-    meta.labels.insert(
-        ORIGINAL_SOURCE_LABEL.to_owned(),
-        event.source().to_string(),
-    );
+    meta.labels
+        .insert(ORIGINAL_SOURCE_LABEL.to_owned(), event.source().to_string());
     read_log_tracing(event, &mut meta.annotations)?;
     if meta.deletion_timestamp.is_some() {
         meta.finalizers = vec![MANIFEST_WORK_FINALIZER.to_owned()];
@@ -223,7 +221,11 @@ impl StatusHeader {
 }
 
 /// The envelope of a spec event from a source (§4.1): cluster, resource id and version.
-pub(crate) fn spec_builder(source: &str, event_type: &EventType, work: &ManifestWork) -> EventBuilder {
+pub(crate) fn spec_builder(
+    source: &str,
+    event_type: &EventType,
+    work: &ManifestWork,
+) -> EventBuilder {
     let mut builder = EventBuilder::new(source, event_type)
         .cluster_name(&work.metadata.namespace)
         .resource_id(&work.metadata.uid)
@@ -249,5 +251,9 @@ pub(crate) fn status_builder(
         .original_source(original_source)
         .resource_id(&work.metadata.uid)
         .resource_version(work.metadata.generation)
-        .sequence_id(super::sequence::SequenceGenerator::global().next_id().to_string()))
+        .sequence_id(
+            super::sequence::SequenceGenerator::global()
+                .next_id()
+                .to_string(),
+        ))
 }

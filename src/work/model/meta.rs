@@ -74,11 +74,23 @@ pub struct ObjectMeta {
     pub creation_timestamp: Option<Time>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_timestamp: Option<Time>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub labels: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub annotations: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub finalizers: Vec<String>,
 }
 
@@ -118,6 +130,9 @@ mod tests {
     fn time_keeps_precision_but_renders_seconds() {
         let t: Time = serde_json::from_str(r#""2025-06-01T13:30:00.987654321Z""#).unwrap();
         assert_eq!(t.0.timestamp_subsec_nanos(), 987_654_321);
-        assert_eq!(serde_json::to_string(&t).unwrap(), r#""2025-06-01T13:30:00Z""#);
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            r#""2025-06-01T13:30:00Z""#
+        );
     }
 }

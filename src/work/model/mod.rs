@@ -19,8 +19,7 @@ pub use spec::{
     ManifestsTemplate, ResourceIdentifier,
 };
 pub use status::{
-    Condition, ManifestCondition, ManifestResourceMeta, ManifestResourceStatus,
-    ManifestWorkStatus,
+    Condition, ManifestCondition, ManifestResourceMeta, ManifestResourceStatus, ManifestWorkStatus,
 };
 
 /// Label on the agent's copy of a work: the source that owns it (§4.4, §9).
@@ -32,7 +31,8 @@ pub const SEQUENCE_ID_ANNOTATION: &str = "cloudevents.open-cluster-management.io
 /// Prefix of the annotations carried in the `logtracing` extension (§3.1, §9).
 pub const LOG_TRACING_PREFIX: &str = "logging.open-cluster-management.io/";
 /// The finalizer an agent puts on a deleting work (§4.4).
-pub const MANIFEST_WORK_FINALIZER: &str = "cluster.open-cluster-management.io/manifest-work-cleanup";
+pub const MANIFEST_WORK_FINALIZER: &str =
+    "cluster.open-cluster-management.io/manifest-work-cleanup";
 
 /// The `manifestbundles` data type every v1.x agent speaks (§2.4).
 pub fn manifest_bundles_data_type() -> DataType {

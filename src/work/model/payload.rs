@@ -18,7 +18,11 @@ pub struct ManifestBundle {
     pub manifests: Vec<Manifest>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_option: Option<DeleteOption>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub manifest_configs: Vec<ManifestConfigOption>,
     #[serde(default, rename = "executer", skip_serializing_if = "Option::is_none")]
     pub executer: Option<ManifestWorkExecutor>,
@@ -33,7 +37,11 @@ pub struct ManifestBundleStatus {
     pub manifest_bundle: Option<ManifestBundle>,
     #[serde(default)]
     pub conditions: Option<Vec<Condition>>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub resource_status: Vec<ManifestCondition>,
 }
 
@@ -52,7 +60,11 @@ pub struct SingleManifest {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ManifestConfig {
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub feedback_rules: Vec<FeedbackRule>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_strategy: Option<UpdateStrategy>,

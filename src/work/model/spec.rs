@@ -45,7 +45,11 @@ impl Eq for Manifest {}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestsTemplate {
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub manifests: Vec<Manifest>,
 }
 
@@ -56,7 +60,11 @@ pub struct ManifestWorkSpec {
     pub workload: ManifestsTemplate,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_option: Option<DeleteOption>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub manifest_configs: Vec<ManifestConfigOption>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub executor: Option<ManifestWorkExecutor>,
@@ -81,7 +89,11 @@ pub struct DeleteOption {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SelectivelyOrphan {
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub orphaning_rules: Vec<ResourceIdentifier>,
 }
 
@@ -102,11 +114,19 @@ pub struct ResourceIdentifier {
 #[serde(rename_all = "camelCase")]
 pub struct ManifestConfigOption {
     pub resource_identifier: ResourceIdentifier,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub feedback_rules: Vec<FeedbackRule>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_strategy: Option<UpdateStrategy>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub condition_rules: Vec<ConditionRule>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub feedback_scrape_type: String,
@@ -118,7 +138,11 @@ pub struct FeedbackRule {
     /// `WellKnownStatus` or `JSONPaths`.
     #[serde(rename = "type", default)]
     pub type_: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub json_paths: Vec<JsonPath>,
 }
 
@@ -149,7 +173,11 @@ pub struct ServerSideApplyConfig {
     pub force: bool,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub field_manager: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub ignore_fields: Vec<IgnoreField>,
 }
 
@@ -160,9 +188,17 @@ pub struct IgnoreField {
     pub condition: String,
     #[serde(default, rename = "jsonPaths", skip_serializing_if = "Vec::is_empty")]
     pub json_paths: Vec<String>,
-    #[serde(default, rename = "jsonPointers", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "jsonPointers",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub json_pointers: Vec<String>,
-    #[serde(default, rename = "jqPathExpressions", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "jqPathExpressions",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub jq_path_expressions: Vec<String>,
 }
 

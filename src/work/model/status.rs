@@ -71,7 +71,11 @@ pub fn set_condition(conditions: &mut Vec<Condition>, mut condition: Condition) 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ManifestWorkStatus {
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub conditions: Vec<Condition>,
     /// Always rendered, `{}` when empty (§6.4).
     #[serde(default)]
@@ -87,7 +91,11 @@ impl ManifestWorkStatus {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestResourceStatus {
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub manifests: Vec<ManifestCondition>,
 }
 
@@ -125,7 +133,11 @@ pub struct ManifestResourceMeta {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusFeedbackResult {
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub values: Vec<FeedbackValue>,
 }
 

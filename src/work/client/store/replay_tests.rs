@@ -13,7 +13,10 @@ use crate::work::codec::BundleAgentCodec;
 use crate::work::model::{Condition, ManifestWork, Time};
 
 fn vector(relative: &str) -> Value {
-    let path = format!("{}/tests/data/vectors/{relative}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/data/vectors/{relative}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
@@ -61,7 +64,8 @@ async fn v1_3_store_snapshots_are_reproduced() {
         if before["exists"] == true {
             let generation = before["generation"].as_i64().unwrap_or(0);
             let replicas = before["deploymentReplicasInSpec"].as_i64().unwrap();
-            let ty = "io.open-cluster-management.works.v1alpha1.manifestbundles.spec.create_request";
+            let ty =
+                "io.open-cluster-management.works.v1alpha1.manifestbundles.spec.create_request";
             let preload = spec_event("v1.3.0", ty, generation, replicas);
             handle(&store, &preload).await;
             let id = "03f36550-d4de-565a-b59e-268477dbea7f";
@@ -84,7 +88,11 @@ async fn v1_3_store_snapshots_are_reproduced() {
                 .unwrap();
         }
         let event_type = case["eventType"].as_str().unwrap();
-        let replicas = if event_type.ends_with("update_request") { 3 } else { 2 };
+        let replicas = if event_type.ends_with("update_request") {
+            3
+        } else {
+            2
+        };
         let version = case["eventResourceVersion"].as_i64().unwrap();
         handle(&store, &spec_event("v1.3.0", event_type, version, replicas)).await;
 
@@ -137,8 +145,13 @@ async fn v1_0_handler_actions_agree_except_unversioned_over_versioned() {
             .as_str()
             .filter(|s| !s.is_empty())
         {
-            let ty = "io.open-cluster-management.works.v1alpha1.manifestbundles.spec.create_request";
-            handle(&store, &spec_event("v1.0.0", ty, stored.parse().unwrap(), 2)).await;
+            let ty =
+                "io.open-cluster-management.works.v1alpha1.manifestbundles.spec.create_request";
+            handle(
+                &store,
+                &spec_event("v1.0.0", ty, stored.parse().unwrap(), 2),
+            )
+            .await;
         }
         let version = case["eventResourceVersion"].as_i64().unwrap();
         let action = handle(&store, &spec_event("v1.0.0", event_type, version, 2)).await;
@@ -178,7 +191,9 @@ async fn the_watch_stream_sees_add_modify_and_delete_once() {
     while let Ok(event) = watch.try_recv() {
         seen.push(event);
     }
-    assert!(matches!(&seen[..], [WatchEvent::Added(a), WatchEvent::Modified(m), WatchEvent::Deleted(d)]
+    assert!(
+        matches!(&seen[..], [WatchEvent::Added(a), WatchEvent::Modified(m), WatchEvent::Deleted(d)]
         if a.metadata.generation == 1 && m.metadata.generation == 2
-            && d.metadata.deletion_timestamp.is_some() && replicas_of(d) == Some(3)));
+            && d.metadata.deletion_timestamp.is_some() && replicas_of(d) == Some(3))
+    );
 }
