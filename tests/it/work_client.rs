@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use baton::cloudevents::Codec;
 use baton::cloudevents::resource::handler_fn;
 use baton::cloudevents::transport::memory::MemoryBroker;
 use baton::cloudevents::{
@@ -298,5 +299,56 @@ async fn a_restarted_agent_resyncs_from_its_persisted_store() {
     assert_eq!(ids, ["uid-a"]);
     assert_eq!(json_files(dir.path()), 1);
     second.shutdown().await;
+    source.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_invalid_spec_is_counted_and_dropped_and_the_agent_goes_on() {
+    let broker = MemoryBroker::new();
+    let hub = Arc::new(Hub::default());
+    let source = start_source(&broker, &hub).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (client, mut watch) = start_agent(&broker, dir.path()).await;
+
+    // The source codec refuses to send it, so build the event by hand: no kind in manifest 1.
+    let raw = baton::cloudevents::EventBuilder::new("maestro", &spec_type(Action::CreateRequest))
+        .cluster_name("cluster1")
+        .resource_id("uid-bad")
+        .resource_version(1)
+        .json_data(
+            br#"{"manifests":[{"kind":"ConfigMap","metadata":{"name":"ok"}},{"metadata":{"name":"no-kind"}}]}"#
+                .to_vec(),
+        )
+        .build()
+        .unwrap();
+    let refused = BundleSourceCodec::new()
+        .encode("maestro", &spec_type(Action::CreateRequest), &{
+            let mut bad = work("bad", 1, 2);
+            bad.spec.workload.manifests[1] =
+                Manifest::from_json(r#"{"metadata":{"name":"no-kind"}}"#).unwrap();
+            bad
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("manifest 1") && refused.contains("kind"),
+        "{refused}"
+    );
+    let transport = broker.transport(TransportRole::source("maestro-raw"));
+    baton::cloudevents::Transport::publish(&transport, &raw)
+        .await
+        .unwrap();
+    publish(&source, &hub, &work("good", 1, 2), Action::CreateRequest).await;
+
+    let WatchEvent::Added(added) = next(&mut watch).await else {
+        panic!("expected Added")
+    };
+    assert_eq!(
+        added.metadata.uid, "uid-good",
+        "the invalid work never reaches the watch"
+    );
+    assert_eq!(client.stats().malformed, 1);
+    assert!(client.get("uid-bad").await.is_none());
+    client.shutdown().await;
     source.shutdown().await;
 }

@@ -349,3 +349,19 @@ fn sequence_id_vectors_decompose_and_compare_like_sdk_go() {
         }
     }
 }
+
+#[test]
+fn maestro_captured_status_events_decode_and_their_hashes_match() {
+    for name in ["cloudevents.status.maestro.json", "cloudevents.agent.json"] {
+        let path = format!("maestro-examples/docs-resources/{name}");
+        let original = event(&path);
+        let work = BundleSourceCodec::new().decode(&original).expect(&path);
+        assert!(!work.status.conditions.is_empty(), "{path}");
+        let hash = original.extension("statushash").unwrap().to_string();
+        assert_eq!(
+            status_hash::status_hash(&work.status).unwrap(),
+            hash,
+            "{path}: status hash"
+        );
+    }
+}

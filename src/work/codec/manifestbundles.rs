@@ -57,6 +57,12 @@ impl BundleSourceCodec {
         Self::default()
     }
 
+    /// Overrides the limits specs are validated against before sending (§4.5).
+    pub fn with_limits(mut self, limits: ManifestLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// Reads a spec event as the source that sent it holds the work (for servers accepting
     /// spec publishes from sources, §8.8): metadata from the extension, spec from the data.
     pub fn decode_spec(&self, event: &Event) -> Result<ManifestWork, CodecError> {

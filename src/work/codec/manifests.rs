@@ -191,6 +191,12 @@ impl ManifestAgentCodec {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Overrides the validation limits (§4.5).
+    pub fn with_limits(mut self, limits: ManifestLimits) -> Self {
+        self.limits = limits;
+        self
+    }
 }
 
 impl Codec<ManifestWork> for ManifestAgentCodec {
