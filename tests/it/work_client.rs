@@ -289,6 +289,14 @@ async fn a_restarted_agent_resyncs_from_its_persisted_store() {
         Some(WatchEvent::Deleted(_))
     ));
 
+    // The source lost a's status (it replaced the work): a status resync brings it back (§6.6).
+    source.resync(Some("cluster1")).await.unwrap();
+    eventually("the status resync restores a's status", LIMIT, || async {
+        hub.get("uid-a")
+            .is_some_and(|w| w.status.conditions.len() == 1 && !w.sequence_id().is_empty())
+    })
+    .await;
+
     second.complete_deletion("uid-b").await.unwrap();
     let ids: Vec<_> = second
         .list()
