@@ -9,3 +9,5 @@ mod harness;
 mod support;
 mod vectors;
 mod widget;
+mod work_client;
+mod work_vectors;

@@ -1,0 +1,242 @@
+//! Manifest validation (PROTOCOL.md §4.5, C11): applied by the agent codecs to every non-delete
+//! spec, and by the source codecs before sending. A failure names the offending manifest.
+
+use serde_json::Value;
+
+use super::model::Manifest;
+
+/// The total size limit of a workload, in bytes as §4.5 counts them (500 KiB).
+pub const MAX_MANIFESTS_SIZE: usize = 500 * 1024;
+/// The default count limit. sdk-go has none beyond the size limit (which already caps a
+/// workload of minimal manifests near 12,800), so this only stops absurd bundles early.
+pub const MAX_MANIFESTS: usize = 10_000;
+
+/// The limits a validator enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ManifestLimits {
+    pub max_size: usize,
+    pub max_count: usize,
+}
+
+impl Default for ManifestLimits {
+    fn default() -> Self {
+        Self {
+            max_size: MAX_MANIFESTS_SIZE,
+            max_count: MAX_MANIFESTS,
+        }
+    }
+}
+
+/// Why a workload was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ManifestError {
+    #[error("workload manifests should not be empty")]
+    Empty,
+    #[error("the workload has {count} manifests, more than the limit of {limit}")]
+    TooMany { count: usize, limit: usize },
+    #[error("the size of manifests is {size} bytes which exceeds the {limit} limit")]
+    TooLarge { size: usize, limit: usize },
+    #[error("manifest {index} (kind {kind:?}, name {name:?}) is invalid: {problem}")]
+    Invalid {
+        index: usize,
+        kind: String,
+        name: String,
+        problem: ManifestProblem,
+    },
+}
+
+/// What is wrong with one manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ManifestProblem {
+    #[error("it is not a JSON object")]
+    NotAnObject,
+    #[error("'kind' is missing")]
+    MissingKind,
+    #[error("metadata.name must be set")]
+    MissingName,
+    #[error("metadata.generateName must not be set")]
+    GenerateName,
+}
+
+/// The size one manifest counts for: `1 + n + varint_len(n)` (§4.5).
+pub fn manifest_size(manifest: &Manifest) -> usize {
+    let n = manifest.json().len();
+    1 + n + varint_len(n)
+}
+
+fn varint_len(mut n: usize) -> usize {
+    let mut len = 1;
+    while n >= 0x80 {
+        n >>= 7;
+        len += 1;
+    }
+    len
+}
+
+/// Validates a workload with the default limits.
+pub fn validate(manifests: &[Manifest]) -> Result<(), ManifestError> {
+    validate_with(manifests, ManifestLimits::default())
+}
+
+/// Validates a workload: non-empty, within the count and size limits, every manifest an
+/// object with a kind and a name and without generateName.
+pub fn validate_with(manifests: &[Manifest], limits: ManifestLimits) -> Result<(), ManifestError> {
+    if manifests.is_empty() {
+        return Err(ManifestError::Empty);
+    }
+    if manifests.len() > limits.max_count {
+        return Err(ManifestError::TooMany {
+            count: manifests.len(),
+            limit: limits.max_count,
+        });
+    }
+    let size: usize = manifests.iter().map(manifest_size).sum();
+    if size > limits.max_size {
+        return Err(ManifestError::TooLarge {
+            size,
+            limit: limits.max_size,
+        });
+    }
+    for (index, manifest) in manifests.iter().enumerate() {
+        check_one(manifest).map_err(|(kind, name, problem)| ManifestError::Invalid {
+            index,
+            kind,
+            name,
+            problem,
+        })?;
+    }
+    Ok(())
+}
+
+fn check_one(manifest: &Manifest) -> Result<(), (String, String, ManifestProblem)> {
+    let object = match manifest.to_value() {
+        Ok(Value::Object(object)) => object,
+        _ => return Err((String::new(), String::new(), ManifestProblem::NotAnObject)),
+    };
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_owned();
+    let metadata = object.get("metadata");
+    let kind = text(object.get("kind"));
+    let name = text(metadata.and_then(|m| m.get("name")));
+    let generate_name = text(metadata.and_then(|m| m.get("generateName")));
+    let problem = if kind.is_empty() {
+        Some(ManifestProblem::MissingKind)
+    } else if name.is_empty() {
+        Some(ManifestProblem::MissingName)
+    } else if !generate_name.is_empty() {
+        Some(ManifestProblem::GenerateName)
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err((kind, name, problem)),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(text: &str) -> Manifest {
+        Manifest::from_json(text).unwrap()
+    }
+
+    fn config_map(name: &str) -> Manifest {
+        manifest(&format!(
+            r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"{name}"}}}}"#
+        ))
+    }
+
+    fn invalid(manifests: &[Manifest]) -> (usize, String, String, ManifestProblem) {
+        match validate(manifests) {
+            Err(ManifestError::Invalid {
+                index,
+                kind,
+                name,
+                problem,
+            }) => (index, kind, name, problem),
+            other => panic!("expected an invalid manifest, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_100_byte_manifest_counts_102() {
+        let padding = "x".repeat(100 - r#"{"a":""}"#.len());
+        let m = manifest(&format!(r#"{{"a":"{padding}"}}"#));
+        assert_eq!(m.json().len(), 100);
+        assert_eq!(manifest_size(&m), 102);
+        assert_eq!(varint_len(127), 1);
+        assert_eq!(varint_len(128), 2);
+    }
+
+    #[test]
+    fn each_bad_manifest_is_named() {
+        let ok = config_map("a");
+        assert_eq!(
+            invalid(&[ok.clone(), manifest(r#"["not","an","object"]"#)]),
+            (
+                1,
+                String::new(),
+                String::new(),
+                ManifestProblem::NotAnObject
+            )
+        );
+        assert_eq!(
+            invalid(&[manifest(r#"{"metadata":{"name":"x"}}"#)]),
+            (0, String::new(), "x".into(), ManifestProblem::MissingKind)
+        );
+        assert_eq!(
+            invalid(&[
+                ok.clone(),
+                ok.clone(),
+                manifest(r#"{"kind":"Secret","metadata":{}}"#)
+            ]),
+            (
+                2,
+                "Secret".into(),
+                String::new(),
+                ManifestProblem::MissingName
+            )
+        );
+        let generated = manifest(r#"{"kind":"Pod","metadata":{"name":"p","generateName":"p-"}}"#);
+        assert_eq!(
+            invalid(&[generated]),
+            (0, "Pod".into(), "p".into(), ManifestProblem::GenerateName)
+        );
+        let message = validate(&[manifest(r#"{"kind":"Pod","metadata":{}}"#)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("manifest 0") && message.contains("Pod"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn empty_too_many_and_too_large_are_refused() {
+        assert_eq!(validate(&[]), Err(ManifestError::Empty));
+        let many = vec![config_map("a"); MAX_MANIFESTS + 1];
+        assert!(matches!(
+            validate(&many),
+            Err(ManifestError::TooMany { count, .. }) if count == MAX_MANIFESTS + 1
+        ));
+        let big = manifest(&format!(
+            r#"{{"kind":"ConfigMap","metadata":{{"name":"big"}},"data":{{"x":"{}"}}}}"#,
+            "y".repeat(MAX_MANIFESTS_SIZE)
+        ));
+        assert!(matches!(
+            validate(&[big]),
+            Err(ManifestError::TooLarge {
+                limit: MAX_MANIFESTS_SIZE,
+                ..
+            })
+        ));
+        // Exactly at the limit passes.
+        let exact_len = MAX_MANIFESTS_SIZE - 1 - 3;
+        let prefix = r#"{"kind":"A","metadata":{"name":"n"},"d":""#;
+        let filler = "z".repeat(exact_len - prefix.len() - 2);
+        let exact = manifest(&format!("{prefix}{filler}\"}}"));
+        assert_eq!(manifest_size(&exact), MAX_MANIFESTS_SIZE);
+        assert_eq!(validate(&[exact]), Ok(()));
+    }
+}
