@@ -6,6 +6,8 @@ use serde_json::Value;
 
 use crate::hub::error::ApiError;
 use crate::store::{ConsumerName, Direction, Labels, OrderBy, PageRequest};
+use crate::work::model::Manifest;
+use crate::work::validation::{self, ManifestError, ManifestProblem};
 
 use super::views::PageParams;
 
@@ -101,44 +103,37 @@ pub fn bundle(
     Ok(())
 }
 
-/// §4.5 on the REST side: non-empty; each an object with apiVersion, kind, metadata.name and no
-/// generateName. (Size is bounded by the request body limit and checked again by the codec.)
+/// §4.5 on the REST side (the agent would drop the bundle otherwise), plus `apiVersion`,
+/// without which no cluster can apply an object. The error names the JSON path at fault.
 fn manifest_list(manifests: &[Value]) -> Result<(), ApiError> {
-    if manifests.is_empty() {
-        return Err(ApiError::field(
-            "manifests",
-            "at least one manifest is required",
-        ));
-    }
-    for (i, manifest) in manifests.iter().enumerate() {
-        let at = |field: &str| format!("manifests[{i}]{field}");
-        let Some(object) = manifest.as_object() else {
+    let mut parsed = Vec::with_capacity(manifests.len());
+    for (index, value) in manifests.iter().enumerate() {
+        let api_version = value.get("apiVersion").and_then(Value::as_str);
+        if value.is_object() && api_version.is_none_or(str::is_empty) {
             return Err(ApiError::field(
-                at(""),
-                "must be a Kubernetes object (a JSON object)",
-            ));
-        };
-        let text = |v: Option<&Value>| {
-            v.and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-        };
-        if text(object.get("apiVersion")).is_none() {
-            return Err(ApiError::field(at(".apiVersion"), "is required"));
-        }
-        if text(object.get("kind")).is_none() {
-            return Err(ApiError::field(at(".kind"), "is required"));
-        }
-        let metadata = object.get("metadata");
-        if text(metadata.and_then(|m| m.get("name"))).is_none() {
-            return Err(ApiError::field(at(".metadata.name"), "is required"));
-        }
-        if text(metadata.and_then(|m| m.get("generateName"))).is_some() {
-            return Err(ApiError::field(
-                at(".metadata.generateName"),
-                "is not supported: give the object a name",
+                format!("manifests[{index}].apiVersion"),
+                "is required",
             ));
         }
+        let manifest = Manifest::from_value(value)
+            .map_err(|e| ApiError::field(format!("manifests[{index}]"), e.to_string()))?;
+        parsed.push(manifest);
     }
-    Ok(())
+    validation::validate(&parsed).map_err(|err| {
+        let field = match &err {
+            ManifestError::Invalid { index, problem, .. } => format!(
+                "manifests[{index}]{}",
+                match problem {
+                    ManifestProblem::NotAnObject => "",
+                    ManifestProblem::MissingKind => ".kind",
+                    ManifestProblem::MissingName => ".metadata.name",
+                    ManifestProblem::GenerateName => ".metadata.generateName",
+                }
+            ),
+            ManifestError::Empty
+            | ManifestError::TooMany { .. }
+            | ManifestError::TooLarge { .. } => "manifests".to_owned(),
+        };
+        ApiError::field(field, err.to_string())
+    })
 }
