@@ -3,6 +3,10 @@
 //! wiring that starts them with the built-in broker or MQTT.
 
 pub mod api;
+pub mod convert;
 pub mod error;
+pub mod lister;
 pub mod metrics;
+pub mod publisher;
 pub mod state;
+pub mod status;

@@ -124,7 +124,8 @@ pub trait Store: Send + Sync + 'static {
     /// Up to `limit` resources whose current state has not been published yet, oldest first.
     async fn pending_publications(&self, limit: i64) -> Result<Vec<Resource>, StoreError>;
     /// Clears the pending flag if the resource still has the published `version` and deletion
-    /// state (a newer change keeps it pending).
+    /// state (a newer change keeps it pending). A published delete of a resource no agent ever
+    /// reported on completes right away (§4.8 step 2): its row is removed.
     async fn mark_published(&self, published: &[(Uuid, i64, bool)]) -> Result<(), StoreError>;
     /// How many resources wait for publication (the outbox depth metric).
     async fn pending_count(&self) -> Result<i64, StoreError>;

@@ -436,6 +436,13 @@ impl Store for PgStore {
         .bind(&deleting)
         .execute(&self.pool)
         .await?;
+        // §4.8 step 2: a delete for a resource no agent ever reported on completes once sent.
+        sqlx::query(
+            "DELETE FROM resources WHERE id = ANY($1) AND deleted_at IS NOT NULL AND status IS NULL AND NOT publish_pending",
+        )
+        .bind(&ids)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::hub::error::ApiError;
 use crate::store::{ConsumerName, Direction, Labels, OrderBy, PageRequest};
-use crate::work::model::Manifest;
+use crate::work::model::{DeleteOption, Manifest, ManifestConfigOption};
 use crate::work::validation::{self, ManifestError, ManifestProblem};
 
 use super::views::PageParams;
@@ -88,17 +88,18 @@ pub fn bundle(
     manifest_configs: Option<&Value>,
 ) -> Result<(), ApiError> {
     manifest_list(manifests)?;
-    if delete_option.is_some_and(|v| !v.is_object()) {
-        return Err(ApiError::field(
-            "delete_option",
-            "must be an object, e.g. {\"propagationPolicy\": \"Foreground\"}",
-        ));
+    if let Some(option) = delete_option {
+        serde_json::from_value::<DeleteOption>(option.clone()).map_err(|e| {
+            ApiError::field("delete_option", format!("not a ManifestWork deleteOption (e.g. {{\"propagationPolicy\": \"Foreground\"}}): {e}"))
+        })?;
     }
-    if manifest_configs.is_some_and(|v| !v.is_array()) {
-        return Err(ApiError::field(
-            "manifest_configs",
-            "must be an array of manifest configs",
-        ));
+    if let Some(configs) = manifest_configs {
+        serde_json::from_value::<Vec<ManifestConfigOption>>(configs.clone()).map_err(|e| {
+            ApiError::field(
+                "manifest_configs",
+                format!("not a list of ManifestWork manifestConfigs: {e}"),
+            )
+        })?;
     }
     Ok(())
 }

@@ -1,0 +1,174 @@
+//! The publisher: delivers every committed change to its agent (§4.8, no lost changes).
+//!
+//! It reads the resources whose `publish_pending` marker is set, publishes their current state
+//! (create, update or delete) through the source client, and clears the marker only for what
+//! the transport accepted. Woken right after each commit; also polls, so that changes committed
+//! by a hub that crashed are delivered by the next one. While the transport is down it backs
+//! off and retries; the HTTP API never waits for it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, warn};
+
+use super::convert::work_of;
+use super::metrics::HubMetrics;
+use crate::cloudevents::backoff::{Backoff, BackoffPolicy};
+use crate::cloudevents::{Action, EventType, SourceClient, SubResource};
+use crate::store::{Resource, Store};
+use crate::work::model::{ManifestWork, manifest_bundles_data_type};
+
+/// Publisher settings.
+#[derive(Debug, Clone, Copy)]
+pub struct PublisherConfig {
+    /// Pending resources read per round.
+    pub batch: i64,
+    /// Publishes in flight at once.
+    pub concurrency: usize,
+    /// How often to look for pending changes without a wake-up.
+    pub poll: Duration,
+}
+
+impl Default for PublisherConfig {
+    fn default() -> Self {
+        Self {
+            batch: 512,
+            concurrency: 64,
+            poll: Duration::from_secs(1),
+        }
+    }
+}
+
+pub struct Publisher {
+    store: Arc<dyn Store>,
+    client: Arc<SourceClient<ManifestWork>>,
+    wakeup: Arc<Notify>,
+    metrics: Arc<HubMetrics>,
+    config: PublisherConfig,
+}
+
+/// Why a round made no progress.
+#[derive(Debug, thiserror::Error)]
+enum RoundError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("{failed} of {total} pending changes could not be published")]
+    Stalled { failed: usize, total: usize },
+}
+
+fn event_type(resource: &Resource) -> EventType {
+    let action = if resource.deleted_at.is_some() {
+        Action::DeleteRequest
+    } else if resource.version == 1 {
+        Action::CreateRequest
+    } else {
+        Action::UpdateRequest
+    };
+    EventType::new(manifest_bundles_data_type(), SubResource::Spec, action)
+}
+
+impl Publisher {
+    pub fn new(
+        store: Arc<dyn Store>,
+        client: Arc<SourceClient<ManifestWork>>,
+        wakeup: Arc<Notify>,
+        metrics: Arc<HubMetrics>,
+        config: PublisherConfig,
+    ) -> Self {
+        Self {
+            store,
+            client,
+            wakeup,
+            metrics,
+            config,
+        }
+    }
+
+    /// Runs until `stop` fires.
+    pub async fn run(self, stop: CancellationToken) {
+        let mut backoff = Backoff::new(BackoffPolicy {
+            initial: Duration::from_millis(100),
+            factor: 2.0,
+            max: Duration::from_secs(5),
+            jitter: 0.2,
+            reset_after: Duration::ZERO,
+        });
+        loop {
+            let pause = match self.round().await {
+                Ok(0) => {
+                    backoff.reset();
+                    self.config.poll
+                }
+                Ok(_) => {
+                    backoff.reset();
+                    continue; // more may be pending
+                }
+                Err(err) => {
+                    let delay = backoff.next_delay();
+                    warn!(%err, retry_in = ?delay, "publishing stalled; will retry");
+                    delay
+                }
+            };
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = self.wakeup.notified() => {}
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    /// Publishes one batch of pending changes; returns how many were delivered.
+    async fn round(&self) -> Result<usize, RoundError> {
+        let pending = self.store.pending_publications(self.config.batch).await?;
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let total = pending.len();
+        let outcomes: Vec<Option<(uuid::Uuid, i64, bool)>> = futures::stream::iter(pending)
+            .map(|resource| async move {
+                self.publish(&resource).await.then_some((
+                    resource.id,
+                    resource.version,
+                    resource.deleted_at.is_some(),
+                ))
+            })
+            .buffer_unordered(self.config.concurrency)
+            .collect()
+            .await;
+        let delivered: Vec<_> = outcomes.into_iter().flatten().collect();
+        self.store.mark_published(&delivered).await?;
+        match delivered.len() {
+            0 => Err(RoundError::Stalled {
+                failed: total,
+                total,
+            }),
+            n => Ok(n),
+        }
+    }
+
+    async fn publish(&self, resource: &Resource) -> bool {
+        let work = match work_of(resource) {
+            Ok(work) => work,
+            Err(err) => {
+                self.metrics.count_publish("invalid");
+                error!(%err, "cannot publish a stored resource");
+                return false;
+            }
+        };
+        match self.client.publish(&event_type(resource), &work).await {
+            Ok(()) => {
+                self.metrics.count_publish("ok");
+                debug!(resource_id = %resource.id, version = resource.version, deleting = resource.deleted_at.is_some(), "published");
+                true
+            }
+            Err(err) => {
+                self.metrics.count_publish("failed");
+                debug!(resource_id = %resource.id, %err, "publish failed");
+                false
+            }
+        }
+    }
+}
