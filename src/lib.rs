@@ -18,6 +18,7 @@
 //!
 //! The binary (`src/main.rs`) only parses the command line and calls [`cli::run`].
 
+pub mod agent;
 pub mod broker;
 pub mod cli;
 pub mod cloudevents;

@@ -8,5 +8,6 @@ pub mod error;
 pub mod lister;
 pub mod metrics;
 pub mod publisher;
+pub mod service;
 pub mod state;
 pub mod status;

@@ -83,7 +83,16 @@ impl TestApi {
         let db = TestDb::new().await;
         let store = db.store().await;
         let state = AppState::new(store.clone(), connections, Arc::new(HubMetrics::new()));
-        let app = api::router(state.clone(), tokens);
+        Self::serve(api::router(state.clone(), tokens), state, store, db).await
+    }
+
+    /// Serves `app` on a loopback port.
+    pub async fn serve(
+        app: axum::Router,
+        state: AppState,
+        store: Arc<PgStore>,
+        db: TestDb,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -189,4 +198,57 @@ pub fn resource_body(consumer: &str, name: Option<&str>, value: &str) -> serde_j
         body["name"] = name.into();
     }
     body
+}
+
+/// A whole hub (REST API, publisher, status writer, source client) over a given transport.
+pub struct TestHub {
+    pub api: TestApi,
+    pub service: baton::hub::service::HubService,
+}
+
+impl TestHub {
+    pub async fn start(db: TestDb, transport: Arc<dyn baton::cloudevents::Transport>) -> Self {
+        let store = db.store().await;
+        let service = baton::hub::service::HubService::start(
+            store.clone(),
+            transport,
+            Arc::new(NoConnections),
+            Arc::new(HubMetrics::new()),
+            baton::hub::service::HubOptions {
+                source_id: "baton".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let api = TestApi::serve(service.router(None), service.state().clone(), store, db).await;
+        Self { api, service }
+    }
+
+    /// The resource as the API shows it, or `None` once it is gone (404).
+    pub async fn resource(&self, id: &str) -> Option<serde_json::Value> {
+        let (status, body) = self.api.get(&format!("/api/v1/resources/{id}")).await;
+        match status {
+            200 => Some(body),
+            404 => None,
+            other => panic!("GET resource {id}: {other} {body}"),
+        }
+    }
+
+    /// True when the resource's reported status says Applied=`want` for its current version.
+    pub async fn applied(&self, id: &str, want: &str) -> bool {
+        let Some(resource) = self.resource(id).await else {
+            return false;
+        };
+        let version = resource["version"].as_i64();
+        resource["status"]["conditions"]
+            .as_array()
+            .is_some_and(|conditions| {
+                conditions.iter().any(|c| {
+                    c["type"] == "Applied"
+                        && c["status"] == want
+                        && c["observedGeneration"].as_i64() == version
+                })
+            })
+    }
 }

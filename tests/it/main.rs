@@ -6,6 +6,7 @@
 mod api;
 mod clients;
 mod harness;
+mod hub_flow;
 mod support;
 mod vectors;
 mod widget;

@@ -1,0 +1,117 @@
+//! [`HubService`]: the hub's moving parts started together over one transport: the source
+//! client (status in, resyncs answered from the database), the status writer, the publisher.
+//! The HTTP listener and the built-in broker are bound by the caller (`baton serve`, tests).
+
+use std::sync::Arc;
+
+use axum::Router;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::info;
+
+use super::api::{self, ApiTokens};
+use super::lister::DbLister;
+use super::metrics::HubMetrics;
+use super::publisher::{Publisher, PublisherConfig};
+use super::state::{AppState, Connections};
+use super::status::StatusWriter;
+use crate::cloudevents::stats::StatsSnapshot;
+use crate::cloudevents::{ClientError, SourceClient, Transport};
+use crate::store::Store;
+use crate::work::codec::BundleSourceCodec;
+use crate::work::model::ManifestWork;
+use crate::work::status_hash::WorkStatusHasher;
+
+/// How the hub's source client behaves.
+#[derive(Debug, Clone)]
+pub struct HubOptions {
+    /// The CloudEvent `source` of everything the hub sends; agents address status to it.
+    pub source_id: String,
+    /// Optional publish throttle (events/s, burst); none by default.
+    pub rate_limit: Option<(f64, u32)>,
+    pub publisher: PublisherConfig,
+}
+
+impl Default for HubOptions {
+    fn default() -> Self {
+        Self {
+            source_id: "baton".into(),
+            rate_limit: None,
+            publisher: PublisherConfig::default(),
+        }
+    }
+}
+
+pub struct HubService {
+    state: AppState,
+    client: Arc<SourceClient<ManifestWork>>,
+    tasks: TaskTracker,
+    stop: CancellationToken,
+}
+
+impl HubService {
+    /// Subscribes the source client and starts the publisher. Pending changes left by an
+    /// earlier hub are published right away.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        transport: Arc<dyn Transport>,
+        connections: Arc<dyn Connections>,
+        metrics: Arc<HubMetrics>,
+        options: HubOptions,
+    ) -> Result<Self, ClientError> {
+        let state = AppState::new(store.clone(), connections, metrics.clone());
+        let mut builder = SourceClient::builder(
+            &options.source_id,
+            transport,
+            Arc::new(DbLister::new(store.clone())),
+            WorkStatusHasher,
+        )
+        .codec(BundleSourceCodec::new());
+        if let Some((qps, burst)) = options.rate_limit {
+            builder = builder.rate_limit(qps, burst);
+        }
+        let client = Arc::new(builder.build());
+        client
+            .subscribe(Arc::new(StatusWriter::new(store.clone(), metrics.clone())))
+            .await?;
+        let stop = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let publisher = Publisher::new(
+            store,
+            client.clone(),
+            state.publish_wakeup.clone(),
+            metrics,
+            options.publisher,
+        );
+        tasks.spawn(publisher.run(stop.clone()));
+        info!(source_id = %options.source_id, "hub source client subscribed; publisher running");
+        Ok(Self {
+            state,
+            client,
+            tasks,
+            stop,
+        })
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The HTTP application over this hub.
+    pub fn router(&self, tokens: ApiTokens) -> Router {
+        api::router(self.state.clone(), tokens)
+    }
+
+    /// Traffic counters of the source client.
+    pub fn client_stats(&self) -> StatsSnapshot {
+        self.client.stats()
+    }
+
+    /// Stops the publisher, then the source client and its transport.
+    pub async fn shutdown(&self) {
+        self.stop.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+        self.client.shutdown().await;
+    }
+}

@@ -1,0 +1,274 @@
+//! The hub's whole loop with a simulated agent: REST → DB → publisher → transport → agent →
+//! status → DB (PROTOCOL.md §4.8, §5.2, §6.5). Over the in-memory transport here; the real
+//! transports run the same flows in their own modules.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use baton::agent::run::SimulatedAgent;
+use baton::cloudevents::TransportRole;
+use baton::cloudevents::transport::memory::MemoryBroker;
+use serde_json::json;
+
+use crate::harness::{TestDb, TestHub, configmap, resource_body};
+use crate::support::eventually;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn hub_and_agent(cluster: &str) -> (TestHub, SimulatedAgent, MemoryBroker) {
+    let broker = MemoryBroker::new();
+    let hub = TestHub::start(
+        TestDb::new().await,
+        Arc::new(broker.transport(TransportRole::source("baton"))),
+    )
+    .await;
+    hub.api.consumer(cluster).await;
+    let agent = SimulatedAgent::start(
+        cluster,
+        Arc::new(broker.transport(TransportRole::agent(cluster))),
+        None,
+    )
+    .await
+    .unwrap();
+    (hub, agent, broker)
+}
+
+#[tokio::test]
+async fn created_resource_is_applied_and_its_status_lands_in_the_row() {
+    let (hub, agent, _broker) = hub_and_agent("c1").await;
+    let id = hub.api.resource("c1", Some("web")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    eventually("Applied=True stored", WAIT, || hub.applied(&id, "True")).await;
+    let resource = hub.resource(&id).await.unwrap();
+    assert_eq!(
+        resource["status"]["resourceStatus"]["manifests"][0]["resourceMeta"]["kind"],
+        "ConfigMap"
+    );
+    assert_eq!(resource["status_hash"].as_str().unwrap().len(), 64);
+    assert_eq!(agent.controller().object_count().await, 1);
+    let metrics = hub
+        .api
+        .http
+        .get(hub.api.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("baton_publishes_total{outcome=\"ok\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn updates_replace_the_applied_spec_and_deletes_remove_the_row() {
+    let (hub, agent, _broker) = hub_and_agent("c1").await;
+    let id = hub.api.resource("c1", None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    eventually("v1 applied", WAIT, || hub.applied(&id, "True")).await;
+    let (status, _) = hub
+        .api
+        .put(
+            &format!("/api/v1/resources/{id}"),
+            json!({"version": 1, "manifests": [configmap("v2")]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    eventually("v2 applied", WAIT, || async {
+        hub.applied(&id, "True").await && hub.resource(&id).await.unwrap()["version"] == 2
+    })
+    .await;
+    let key = baton::agent::cluster::ObjectKey::of(&configmap("v2")).unwrap();
+    assert_eq!(
+        agent.controller().object(&key).await.unwrap()["data"]["value"],
+        "v2"
+    );
+
+    let (status, _) = hub.api.delete(&format!("/api/v1/resources/{id}")).await;
+    assert_eq!(status, 202);
+    eventually("row removed after the agent confirms", WAIT, || async {
+        hub.resource(&id).await.is_none()
+    })
+    .await;
+    assert_eq!(
+        agent.controller().object_count().await,
+        0,
+        "Foreground delete removes the objects"
+    );
+}
+
+#[tokio::test]
+async fn apply_failures_are_visible_over_rest() {
+    let (hub, _agent, _broker) = hub_and_agent("c1").await;
+    let mut failing = configmap("x");
+    failing["metadata"]["annotations"] =
+        json!({ baton::agent::controller::FAIL_ANNOTATION: "quota exceeded" });
+    let mut body = resource_body("c1", None, "x");
+    body["manifests"] = json!([failing]);
+    let (_, created) = hub.api.post("/api/v1/resources", body).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    eventually("Applied=False stored", WAIT, || hub.applied(&id, "False")).await;
+    let resource = hub.resource(&id).await.unwrap();
+    let manifest_conditions = &resource["status"]["resourceStatus"]["manifests"][0]["conditions"];
+    assert!(
+        manifest_conditions
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["message"] == "quota exceeded"),
+        "{resource}"
+    );
+}
+
+#[tokio::test]
+async fn changes_committed_while_the_broker_is_down_are_delivered_when_it_is_back() {
+    let (hub, _agent, broker) = hub_and_agent("c1").await;
+    broker.set_down(true);
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(
+            hub.api.resource("c1", Some(&format!("r{i}"))).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    eventually("publisher tried and failed", WAIT, || async {
+        hub.api
+            .http
+            .get(hub.api.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains("outcome=\"failed\"")
+    })
+    .await;
+    assert!(!hub.applied(&ids[0], "True").await);
+    broker.set_down(false);
+    for id in &ids {
+        eventually("applied after the broker is back", WAIT, || {
+            hub.applied(id, "True")
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn a_new_hub_on_the_same_database_delivers_what_the_old_one_committed() {
+    let broker = MemoryBroker::new();
+    let db = TestDb::new().await;
+    let url = db.url.clone();
+    let first = TestHub::start(
+        db,
+        Arc::new(broker.transport(TransportRole::source("baton"))),
+    )
+    .await;
+    first.api.consumer("c1").await;
+    broker.set_down(true); // the first hub can commit but not publish
+    let id = first.api.resource("c1", None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    first.service.shutdown().await;
+    broker.set_down(false);
+
+    let agent = SimulatedAgent::start(
+        "c1",
+        Arc::new(broker.transport(TransportRole::agent("c1"))),
+        None,
+    )
+    .await
+    .unwrap();
+    let second = TestHub::start(
+        TestDb {
+            url,
+            name: String::new(),
+        },
+        Arc::new(broker.transport(TransportRole::source("baton"))),
+    )
+    .await;
+    eventually("delivered by the second hub", WAIT, || {
+        second.applied(&id, "True")
+    })
+    .await;
+    assert_eq!(agent.controller().object_count().await, 1);
+}
+
+#[tokio::test]
+async fn an_agent_restarted_from_its_state_dir_converges_by_resync() {
+    let broker = MemoryBroker::new();
+    let hub = TestHub::start(
+        TestDb::new().await,
+        Arc::new(broker.transport(TransportRole::source("baton"))),
+    )
+    .await;
+    hub.api.consumer("c1").await;
+    let state = tempfile::tempdir().unwrap();
+    let agent = SimulatedAgent::start(
+        "c1",
+        Arc::new(broker.transport(TransportRole::agent("c1"))),
+        Some(state.path().into()),
+    )
+    .await
+    .unwrap();
+    let keep = hub.api.resource("c1", Some("keep")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let change = hub.api.resource("c1", Some("change")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let gone = hub.api.resource("c1", Some("gone")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for id in [&keep, &change, &gone] {
+        eventually("applied", WAIT, || hub.applied(id, "True")).await;
+    }
+    agent.shutdown().await;
+
+    // While the agent is away: one update, one delete, one create.
+    hub.api
+        .put(
+            &format!("/api/v1/resources/{change}"),
+            json!({"version": 1, "manifests": [configmap("v2")]}),
+        )
+        .await;
+    hub.api.delete(&format!("/api/v1/resources/{gone}")).await;
+    let new = hub.api.resource("c1", Some("new")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let agent = SimulatedAgent::start(
+        "c1",
+        Arc::new(broker.transport(TransportRole::agent("c1"))),
+        Some(state.path().into()),
+    )
+    .await
+    .unwrap();
+    eventually("update applied", WAIT, || async {
+        hub.applied(&change, "True").await && hub.resource(&change).await.unwrap()["version"] == 2
+    })
+    .await;
+    eventually("new applied", WAIT, || hub.applied(&new, "True")).await;
+    eventually("delete confirmed", WAIT, || async {
+        hub.resource(&gone).await.is_none()
+    })
+    .await;
+    assert!(hub.applied(&keep, "True").await);
+    eventually("the cluster holds keep, change and new", WAIT, || async {
+        agent.controller().object_count().await == 1
+    })
+    .await;
+}
