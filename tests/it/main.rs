@@ -3,3 +3,4 @@
 
 mod support;
 mod vectors;
+mod grpc_vectors;
