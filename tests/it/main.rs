@@ -4,3 +4,5 @@
 mod support;
 mod vectors;
 mod grpc_vectors;
+mod grpc_flow;
+mod grpc_harness;
