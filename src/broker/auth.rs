@@ -200,6 +200,7 @@ mod tests {
             data_type: "a.b.c".parse::<DataType>().unwrap(),
             target: Target::AllSources,
             cluster: cluster.into(),
+            is_resync: false,
         }
     }
 

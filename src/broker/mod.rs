@@ -144,6 +144,11 @@ impl Broker {
         self.shared.registry.len()
     }
 
+    /// Agents' spec resync requests waiting for a source to subscribe.
+    pub fn parked_resyncs(&self) -> usize {
+        self.shared.registry.parked()
+    }
+
     pub fn stats(&self) -> BrokerStatsSnapshot {
         self.shared.stats.snapshot()
     }

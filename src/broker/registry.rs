@@ -2,6 +2,11 @@
 //! queue. Delivery never waits: a full queue ends that subscriber (its stream closes with
 //! `RESOURCE_EXHAUSTED`, the client reconnects and resyncs), so one slow subscriber never
 //! blocks a publisher or the other subscribers.
+//!
+//! One exception to "forward, don't store": an agent's spec resync request that reaches no
+//! source is parked (the latest per cluster and data type) and handed to the next source that
+//! subscribes for it. Agents resync when *they* (re)subscribe; after a broker restart an agent
+//! often reconnects before the hub's source does, and its request would otherwise be lost.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -41,6 +46,8 @@ pub struct Subscription {
 struct Table {
     next_id: u64,
     subscribers: HashMap<u64, Subscriber>,
+    /// Undelivered spec resync requests by (cluster, data type).
+    parked: HashMap<(String, DataType), (Target, CloudEvent)>,
 }
 
 /// Shared by the service and every subscriber stream.
@@ -69,6 +76,9 @@ impl Registry {
         let mut table = self.lock();
         table.next_id += 1;
         let id = table.next_id;
+        if let Party::Source { .. } = &party {
+            unpark(&mut table.parked, &party, &data_type, &queue);
+        }
         table.subscribers.insert(
             id,
             Subscriber {
@@ -112,7 +122,16 @@ impl Registry {
         for id in dropped {
             table.subscribers.remove(&id);
         }
+        if delivered == 0 && route.parks_when_undelivered() {
+            let key = (route.cluster.clone(), route.data_type.clone());
+            table.parked.insert(key, (route.target.clone(), message.clone()));
+        }
         delivered
+    }
+
+    /// Spec resync requests waiting for a source.
+    pub fn parked(&self) -> usize {
+        self.lock().parked.len()
     }
 
     /// Clusters with at least one agent subscribed right now.
@@ -134,6 +153,21 @@ impl Registry {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Moves the parked requests `party` is addressed by into its fresh queue (as many as fit).
+fn unpark(
+    parked: &mut HashMap<(String, DataType), (Target, CloudEvent)>,
+    party: &Party,
+    data_type: &DataType,
+    queue: &mpsc::Sender<CloudEvent>,
+) {
+    parked.retain(|(_, parked_type), (target, message)| {
+        if parked_type != data_type || !addressed(target, party) {
+            return true;
+        }
+        queue.try_send(message.clone()).is_err()
+    });
 }
 
 fn addressed(target: &Target, party: &Party) -> bool {

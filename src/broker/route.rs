@@ -37,6 +37,17 @@ pub struct Route {
     pub target: Target,
     /// The `clustername` extension (`""` on a status resync broadcast).
     pub cluster: String,
+    /// A resync request (either direction).
+    pub is_resync: bool,
+}
+
+impl Route {
+    /// An agent's spec resync request: kept for a later source if no source is there now.
+    pub fn parks_when_undelivered(&self) -> bool {
+        self.direction == Direction::AgentToSources
+            && matches!(self.target, Target::AllSources | Target::Source(_))
+            && self.is_resync
+    }
 }
 
 /// Why an event cannot be routed; becomes `InvalidArgument`.
@@ -104,6 +115,7 @@ pub fn classify(event: &Event) -> Result<Route, RouteError> {
         data_type: event_type.data_type,
         target,
         cluster,
+        is_resync: resync,
     })
 }
 

@@ -158,3 +158,16 @@ async fn two_hundred_agents_on_one_broker() {
     }
     eventually("statuses of 10 agents", WAIT, || async { source.statuses.len() == 10 }).await;
 }
+
+#[tokio::test]
+async fn an_agent_that_subscribes_before_any_source_still_gets_its_specs() {
+    let broker = TestBroker::start(BrokerConfig::default()).await;
+    let agent = Agent::start(broker.options(), "c1").await;
+    // The agent's spec resync found no source: the broker parks it.
+    eventually("the resync request is parked", WAIT, || async { broker.broker.parked_resyncs() == 1 }).await;
+    let desired = Arc::new(Store::default());
+    desired.put(Widget::new("hub", "c1", "early", "x"));
+    let _source = Source::start_with(broker.options(), "hub", desired).await;
+    eventually("the agent gets the spec", WAIT, || async { agent.store.get("early").is_some() }).await;
+    assert_eq!(broker.broker.parked_resyncs(), 0);
+}

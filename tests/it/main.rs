@@ -6,3 +6,4 @@ mod vectors;
 mod grpc_vectors;
 mod grpc_flow;
 mod grpc_harness;
+mod grpc_resilience;
