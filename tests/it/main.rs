@@ -7,3 +7,4 @@ mod grpc_vectors;
 mod grpc_flow;
 mod grpc_harness;
 mod grpc_resilience;
+mod grpc_auth;
