@@ -68,7 +68,11 @@ impl TryFrom<BrokerArgs> for BrokerConfig {
                 .then_some(args.heartbeat_interval),
             queue_capacity: args.queue_capacity,
             tls,
-            tokens: args.token_file.as_deref().map(TokenTable::load).transpose()?,
+            tokens: args
+                .token_file
+                .as_deref()
+                .map(TokenTable::load)
+                .transpose()?,
         })
     }
 }

@@ -45,8 +45,12 @@ pub enum Principal {
     /// Authentication is off: everything is allowed.
     Anyone,
     Admin(String),
-    Agent { cluster: String },
-    Source { source: String },
+    Agent {
+        cluster: String,
+    },
+    Source {
+        source: String,
+    },
     /// Authenticated, but in no baton group: may do nothing.
     NoRole(String),
 }
@@ -171,7 +175,10 @@ pub fn authorize_publish(
         Principal::NoRole(_) => false,
     };
     deny_unless(allowed, principal, || {
-        format!("publish {:?} for cluster {:?} as {sender:?}", route.direction, route.cluster)
+        format!(
+            "publish {:?} for cluster {:?} as {sender:?}",
+            route.direction, route.cluster
+        )
     })
 }
 
@@ -185,14 +192,16 @@ fn deny_unless(
     }
     let what = what();
     warn!(?principal, what, "permission denied");
-    Err(RequestError::Denied(format!("{principal:?} may not {what}")))
+    Err(RequestError::Denied(format!(
+        "{principal:?} may not {what}"
+    )))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloudevents::DataType;
     use crate::broker::route::Target;
+    use crate::cloudevents::DataType;
 
     fn route(direction: Direction, cluster: &str) -> Route {
         Route {
@@ -217,7 +226,9 @@ mod tests {
         assert!(authorize_publish(&agent, "x", &route(Direction::AgentToSources, "c2")).is_err());
         assert!(authorize_publish(&agent, "x", &route(Direction::SourceToAgents, "c1")).is_err());
         assert!(authorize_publish(&source, "hub", &route(Direction::SourceToAgents, "c1")).is_ok());
-        assert!(authorize_publish(&source, "evil", &route(Direction::SourceToAgents, "c1")).is_err());
+        assert!(
+            authorize_publish(&source, "evil", &route(Direction::SourceToAgents, "c1")).is_err()
+        );
         let nobody = Principal::of(&Identity::new("x", vec![]));
         assert!(authorize_subscribe(&nobody, "", "x").is_err());
     }

@@ -194,10 +194,19 @@ mod tests {
     #[test]
     fn token_file_errors_are_clear() {
         let dup = "tokens:\n  - {token: a, user: x}\n  - {token: a, user: y}\n";
-        assert!(matches!(TokenTable::from_yaml(dup), Err(BrokerError::DuplicateToken(..))));
+        assert!(matches!(
+            TokenTable::from_yaml(dup),
+            Err(BrokerError::DuplicateToken(..))
+        ));
         let empty = "tokens:\n  - {token: ' ', user: x}\n";
-        assert!(matches!(TokenTable::from_yaml(empty), Err(BrokerError::EmptyToken(_))));
+        assert!(matches!(
+            TokenTable::from_yaml(empty),
+            Err(BrokerError::EmptyToken(_))
+        ));
         let typo = "tokens:\n  - {tokn: a, user: x}\n";
-        assert!(matches!(TokenTable::from_yaml(typo), Err(BrokerError::TokenFile(_))));
+        assert!(matches!(
+            TokenTable::from_yaml(typo),
+            Err(BrokerError::TokenFile(_))
+        ));
     }
 }

@@ -125,10 +125,15 @@ impl Broker {
     fn log_startup(&self, addr: Option<std::net::SocketAddr>) {
         let config = &self.shared.config;
         let tls = config.tls.is_some();
-        let mtls = config.tls.as_ref().is_some_and(|t| t.client_ca_pem.is_some());
+        let mtls = config
+            .tls
+            .as_ref()
+            .is_some_and(|t| t.client_ca_pem.is_some());
         info!(?addr, tls, mtls, tokens = config.tokens.is_some(), heartbeat = ?config.heartbeat_interval, "gRPC broker listening");
         if !config.auth_enabled() {
-            warn!("no authentication configured: every client may subscribe and publish for any cluster or source");
+            warn!(
+                "no authentication configured: every client may subscribe and publish for any cluster or source"
+            );
         } else if config.tokens.is_some() && !tls {
             warn!("bearer tokens are accepted over plaintext: use TLS outside loopback");
         }

@@ -124,7 +124,9 @@ impl Registry {
         }
         if delivered == 0 && route.parks_when_undelivered() {
             let key = (route.cluster.clone(), route.data_type.clone());
-            table.parked.insert(key, (route.target.clone(), message.clone()));
+            table
+                .parked
+                .insert(key, (route.target.clone(), message.clone()));
         }
         delivered
     }

@@ -125,9 +125,10 @@ mod tests {
     use crate::cloudevents::EventBuilder;
 
     fn event(suffix: &str, cluster: &str, original: &str) -> Event {
-        let ty: EventType = format!("io.open-cluster-management.works.v1alpha1.manifestbundles.{suffix}")
-            .parse()
-            .unwrap();
+        let ty: EventType =
+            format!("io.open-cluster-management.works.v1alpha1.manifestbundles.{suffix}")
+                .parse()
+                .unwrap();
         EventBuilder::new("s", &ty)
             .cluster_name(cluster)
             .original_source(original)
@@ -139,18 +140,45 @@ mod tests {
     fn routes_each_kind_of_event() {
         let target = |suffix, c, o| classify(&event(suffix, c, o)).map(|r| (r.direction, r.target));
         use Direction::*;
-        assert_eq!(target("spec.create_request", "c1", ""), Ok((SourceToAgents, Target::Cluster("c1".into()))));
-        assert_eq!(target("status.update_request", "c1", "hub"), Ok((AgentToSources, Target::Source("hub".into()))));
-        assert_eq!(target("spec.resync_request", "c1", ""), Ok((AgentToSources, Target::AllSources)));
-        assert_eq!(target("spec.resync_request", "c1", "hub"), Ok((AgentToSources, Target::Source("hub".into()))));
-        assert_eq!(target("status.resync_request", "", ""), Ok((SourceToAgents, Target::AllClusters)));
-        assert_eq!(target("status.resync_request", "c2", ""), Ok((SourceToAgents, Target::Cluster("c2".into()))));
+        assert_eq!(
+            target("spec.create_request", "c1", ""),
+            Ok((SourceToAgents, Target::Cluster("c1".into())))
+        );
+        assert_eq!(
+            target("status.update_request", "c1", "hub"),
+            Ok((AgentToSources, Target::Source("hub".into())))
+        );
+        assert_eq!(
+            target("spec.resync_request", "c1", ""),
+            Ok((AgentToSources, Target::AllSources))
+        );
+        assert_eq!(
+            target("spec.resync_request", "c1", "hub"),
+            Ok((AgentToSources, Target::Source("hub".into())))
+        );
+        assert_eq!(
+            target("status.resync_request", "", ""),
+            Ok((SourceToAgents, Target::AllClusters))
+        );
+        assert_eq!(
+            target("status.resync_request", "c2", ""),
+            Ok((SourceToAgents, Target::Cluster("c2".into())))
+        );
     }
 
     #[test]
     fn refuses_unroutable_events() {
-        assert!(matches!(classify(&event("spec.create_request", "", "")), Err(RouteError::Empty { .. })));
-        assert!(matches!(classify(&event("status.update_request", "c1", "")), Err(RouteError::Empty { .. })));
-        assert!(matches!(classify(&event("status.update_request", "", "hub")), Err(RouteError::Empty { .. })));
+        assert!(matches!(
+            classify(&event("spec.create_request", "", "")),
+            Err(RouteError::Empty { .. })
+        ));
+        assert!(matches!(
+            classify(&event("status.update_request", "c1", "")),
+            Err(RouteError::Empty { .. })
+        ));
+        assert!(matches!(
+            classify(&event("status.update_request", "", "hub")),
+            Err(RouteError::Empty { .. })
+        ));
     }
 }

@@ -50,18 +50,28 @@ impl Service {
             .map_err(|e| self.refuse(e))
     }
 
-    fn publish_inner(&self, principal: &Principal, request: PublishRequest) -> Result<usize, RequestError> {
+    fn publish_inner(
+        &self,
+        principal: &Principal,
+        request: PublishRequest,
+    ) -> Result<usize, RequestError> {
         let message = request
             .event
             .ok_or_else(|| RequestError::Invalid("PublishRequest has no event".into()))?;
         let event = binding::from_proto(message.clone())
             .map_err(|e| RequestError::Invalid(format!("not a valid CloudEvent: {e}")))?;
-        let route = route::classify(&event)
-            .map_err(|e| RequestError::Invalid(format!("cannot route event {}: {e}", event.id())))?;
+        let route = route::classify(&event).map_err(|e| {
+            RequestError::Invalid(format!("cannot route event {}: {e}", event.id()))
+        })?;
         auth::authorize_publish(principal, &event.source().to_string(), &route)?;
         // The received message is forwarded as is: no re-encoding, no loss.
         let delivered = self.shared.registry.deliver(&route, &message);
-        debug!(event_id = event.id(), event_type = event.ty(), delivered, "routed");
+        debug!(
+            event_id = event.id(),
+            event_type = event.ty(),
+            delivered,
+            "routed"
+        );
         Ok(delivered)
     }
 }

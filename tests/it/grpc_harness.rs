@@ -1,8 +1,8 @@
 //! Helpers for the gRPC tests: a broker on 127.0.0.1:0 in this process, a small test resource
 //! (`Widget`) with a JSON codec and in-memory stores, and source / agent parties built from the
 //! real `SourceClient` / `AgentClient` over `GrpcTransport`.
-
-#![allow(dead_code)]
+// Test helpers panic on failure by design.
+#![allow(clippy::unwrap_used, dead_code)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -87,7 +87,11 @@ impl Codec<Widget> for WidgetCodec {
     }
 
     fn encode(&self, source: &str, ty: &EventType, w: &Widget) -> Result<Event, CodecError> {
-        let original = if ty.sub_resource == SubResource::Status { w.source.as_str() } else { "" };
+        let original = if ty.sub_resource == SubResource::Status {
+            w.source.as_str()
+        } else {
+            ""
+        };
         let mut builder = EventBuilder::new(source, ty)
             .cluster_name(&w.cluster)
             .original_source(original)
@@ -95,7 +99,9 @@ impl Codec<Widget> for WidgetCodec {
             .resource_version(w.version);
         builder = match w.deleting {
             Some(at) if ty.sub_resource == SubResource::Spec => builder.deletion_timestamp(at),
-            _ => builder.json_data(serde_json::to_vec(w).map_err(|e| CodecError::Invalid(e.into()))?),
+            _ => {
+                builder.json_data(serde_json::to_vec(w).map_err(|e| CodecError::Invalid(e.into()))?)
+            }
         };
         Ok(builder.build()?)
     }
@@ -181,13 +187,22 @@ impl TestBroker {
             let (broker, stop) = (broker.clone(), stop.clone());
             async move { broker.serve(listener, stop).await }
         });
-        Self { broker, addr, stop, task }
+        Self {
+            broker,
+            addr,
+            stop,
+            task,
+        }
     }
 
     /// Stops serving and waits until the port is released.
     pub async fn stop(self) -> (Broker, SocketAddr) {
         self.stop.cancel();
-        tokio::time::timeout(WAIT, self.task).await.expect("broker stops").unwrap().unwrap();
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("broker stops")
+            .unwrap()
+            .unwrap();
         (self.broker, self.addr)
     }
 
@@ -215,11 +230,13 @@ impl Source {
 
     /// A source whose desired state is `store` from the start.
     pub async fn start_with(options: GrpcOptions, source_id: &str, store: Arc<Store>) -> Self {
-        let transport = Arc::new(GrpcTransport::new(TransportRole::source(source_id), options).unwrap());
+        let transport =
+            Arc::new(GrpcTransport::new(TransportRole::source(source_id), options).unwrap());
         let statuses = Arc::new(Store::default());
-        let client = SourceClient::builder(source_id, transport.clone(), store.clone(), status_hash)
-            .codec(WidgetCodec::new())
-            .build();
+        let client =
+            SourceClient::builder(source_id, transport.clone(), store.clone(), status_hash)
+                .codec(WidgetCodec::new())
+                .build();
         let sink = statuses.clone();
         client
             .subscribe(handler_fn(move |_action, w: Widget| {
@@ -231,13 +248,21 @@ impl Source {
             }))
             .await
             .unwrap();
-        Self { client, transport, store, statuses }
+        Self {
+            client,
+            transport,
+            store,
+            statuses,
+        }
     }
 
     /// Stores and publishes `w` with `action`.
     pub async fn send(&self, action: Action, w: Widget) {
         self.store.put(w.clone());
-        self.client.publish(&event_type(SubResource::Spec, action), &w).await.unwrap();
+        self.client
+            .publish(&event_type(SubResource::Spec, action), &w)
+            .await
+            .unwrap();
     }
 }
 
@@ -254,7 +279,8 @@ impl Agent {
     }
 
     pub async fn start_with(options: GrpcOptions, cluster: &str, store: Arc<Store>) -> Self {
-        let transport = Arc::new(GrpcTransport::new(TransportRole::agent(cluster), options).unwrap());
+        let transport =
+            Arc::new(GrpcTransport::new(TransportRole::agent(cluster), options).unwrap());
         let client = AgentClient::builder(cluster, transport.clone(), store.clone(), status_hash)
             .codec(WidgetCodec::new())
             .build();
@@ -272,7 +298,11 @@ impl Agent {
             }))
             .await
             .unwrap();
-        Self { client, transport, store }
+        Self {
+            client,
+            transport,
+            store,
+        }
     }
 
     /// Sets the status of a held widget and reports it.

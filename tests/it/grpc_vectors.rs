@@ -1,6 +1,8 @@
 //! The gRPC binding against sdk-go's own bytes (PROTOCOL.md §8.1, §8.2, §2.5; C21, C22):
 //! every `*.pb.hex` decodes to its `*.pb.json` message and its `*.json` event, and our encoding
 //! of the event is byte-identical to the vector.
+// Test helpers panic on failure by design.
+#![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 
@@ -24,7 +26,12 @@ fn pb_vectors() -> Vec<String> {
             if path.is_dir() {
                 walk(&path, root, out);
             } else if path.to_string_lossy().ends_with(".pb.hex") {
-                out.push(path.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+                out.push(
+                    path.strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                );
             }
         }
     }
@@ -108,9 +115,17 @@ fn assert_same_event(decoded: &Event, expected: &Event, name: &str) {
     assert_eq!(decoded.id(), expected.id(), "{name}: id");
     assert_eq!(decoded.source(), expected.source(), "{name}: source");
     assert_eq!(decoded.ty(), expected.ty(), "{name}: type");
-    assert_eq!(decoded.specversion(), expected.specversion(), "{name}: specversion");
+    assert_eq!(
+        decoded.specversion(),
+        expected.specversion(),
+        "{name}: specversion"
+    );
     assert_eq!(decoded.time(), expected.time(), "{name}: time");
-    assert_eq!(decoded.datacontenttype(), expected.datacontenttype(), "{name}: content type");
+    assert_eq!(
+        decoded.datacontenttype(),
+        expected.datacontenttype(),
+        "{name}: content type"
+    );
     let extensions = |e: &Event| {
         let mut all: Vec<(String, String)> = e
             .iter_extensions()
@@ -119,19 +134,31 @@ fn assert_same_event(decoded: &Event, expected: &Event, name: &str) {
         all.sort();
         all
     };
-    assert_eq!(extensions(decoded), extensions(expected), "{name}: extensions");
+    assert_eq!(
+        extensions(decoded),
+        extensions(expected),
+        "{name}: extensions"
+    );
     assert_eq!(data_json(decoded), data_json(expected), "{name}: data");
 }
 
 #[test]
 fn every_pb_vector_decodes_to_its_message_and_event_and_encodes_back_to_the_same_bytes() {
     let vectors = pb_vectors();
-    assert!(vectors.len() >= 30, "found only {} pb vectors", vectors.len());
+    assert!(
+        vectors.len() >= 30,
+        "found only {} pb vectors",
+        vectors.len()
+    );
     for hex_path in vectors {
         let stem = hex_path.trim_end_matches(".pb.hex");
         let bytes = hex_bytes(&hex_path);
         let message = CloudEvent::decode(bytes.as_slice()).unwrap();
-        assert_eq!(protojson(&message), vector_json(&format!("{stem}.pb.json")), "{stem}.pb.json");
+        assert_eq!(
+            protojson(&message),
+            vector_json(&format!("{stem}.pb.json")),
+            "{stem}.pb.json"
+        );
         if binding::is_heartbeat(&message) {
             assert_eq!(binding::heartbeat().r#type, message.r#type);
             continue;
@@ -141,7 +168,11 @@ fn every_pb_vector_decodes_to_its_message_and_event_and_encodes_back_to_the_same
         assert_same_event(&decoded, &expected, stem);
         // Round trip of what we received: byte-identical.
         let reencoded = binding::to_proto(&decoded).unwrap().encode_to_vec();
-        assert_eq!(hex::encode(&reencoded), hex::encode(&bytes), "{stem}: round trip");
+        assert_eq!(
+            hex::encode(&reencoded),
+            hex::encode(&bytes),
+            "{stem}: round trip"
+        );
         // The structured event encoded by us. Its data is pretty-printed JSON in the `.json`
         // file (not Go's compact bytes), so the payload bytes are taken from the vector; every
         // attribute, kind and key is ours.
@@ -150,7 +181,11 @@ fn every_pb_vector_decodes_to_its_message_and_event_and_encodes_back_to_the_same
             ours.set_data_unchecked(payload.clone());
         }
         let encoded = binding::to_proto(&ours).unwrap().encode_to_vec();
-        assert_eq!(hex::encode(&encoded), hex::encode(&bytes), "{stem}: our encoding");
+        assert_eq!(
+            hex::encode(&encoded),
+            hex::encode(&bytes),
+            "{stem}: our encoding"
+        );
     }
 }
 
@@ -187,7 +222,11 @@ fn text_data_and_structured_mode_are_accepted() {
         data: Some(Data::BinaryData(serde_json::to_vec(&binary).unwrap())),
         ..CloudEvent::default()
     };
-    assert_same_event(&binding::from_proto(structured).unwrap(), &binary, "structured");
+    assert_same_event(
+        &binding::from_proto(structured).unwrap(),
+        &binary,
+        "structured",
+    );
 }
 
 #[test]

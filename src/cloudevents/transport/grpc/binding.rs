@@ -66,7 +66,10 @@ pub fn to_proto(event: &Event) -> Result<CloudEvent, BindingError> {
         attributes.insert(SUBJECT.to_owned(), string_value(subject));
     }
     if let Some(schema) = event.dataschema() {
-        attributes.insert(DATA_SCHEMA.to_owned(), attr(Attr::CeUri(schema.to_string())));
+        attributes.insert(
+            DATA_SCHEMA.to_owned(),
+            attr(Attr::CeUri(schema.to_string())),
+        );
     }
     for (name, value) in event.iter_extensions() {
         attributes.insert(format!("{PREFIX}{name}"), extension_value(name, value)?);
@@ -202,7 +205,9 @@ fn int32(name: &str, value: i64) -> Result<i32, BindingError> {
 fn string_of(key: &str, value: &CloudEventAttributeValue) -> Result<String, BindingError> {
     match &value.attr {
         Some(Attr::CeString(s) | Attr::CeUri(s) | Attr::CeUriRef(s)) => Ok(s.clone()),
-        _ => Err(BindingError::AttributeKind { key: key.to_owned() }),
+        _ => Err(BindingError::AttributeKind {
+            key: key.to_owned(),
+        }),
     }
 }
 
@@ -215,7 +220,9 @@ fn time_of(key: &str, value: &CloudEventAttributeValue) -> Result<DateTime<Utc>,
                 name: key.to_owned(),
                 value: s.clone(),
             }),
-        _ => Err(BindingError::AttributeKind { key: key.to_owned() }),
+        _ => Err(BindingError::AttributeKind {
+            key: key.to_owned(),
+        }),
     }
 }
 
@@ -231,7 +238,10 @@ fn timestamp_to_chrono(key: &str, ts: &Timestamp) -> Result<DateTime<Utc>, Bindi
 
 /// An extension as the SDK event stores it: timestamps become RFC 3339 strings (the SDK has
 /// no timestamp kind, see [`ext`]), bytes their base64 text, URIs their text.
-fn extension_of(key: &str, value: &CloudEventAttributeValue) -> Result<ExtensionValue, BindingError> {
+fn extension_of(
+    key: &str,
+    value: &CloudEventAttributeValue,
+) -> Result<ExtensionValue, BindingError> {
     use base64::Engine as _;
     Ok(match &value.attr {
         Some(Attr::CeString(s) | Attr::CeUri(s) | Attr::CeUriRef(s)) => {
@@ -245,6 +255,10 @@ fn extension_of(key: &str, value: &CloudEventAttributeValue) -> Result<Extension
         Some(Attr::CeTimestamp(ts)) => {
             ExtensionValue::String(ext::format_timestamp(&timestamp_to_chrono(key, ts)?))
         }
-        None => return Err(BindingError::AttributeKind { key: key.to_owned() }),
+        None => {
+            return Err(BindingError::AttributeKind {
+                key: key.to_owned(),
+            });
+        }
     })
 }

@@ -38,9 +38,13 @@ pub enum ConfigError {
     HalfIdentity,
     #[error("setting token requires authority certificates (caFile or caData)")]
     TokenWithoutCa,
-    #[error("TLS is on (token or client certificate) but no CA is set; baton has no system trust store, set caFile or caData")]
+    #[error(
+        "TLS is on (token or client certificate) but no CA is set; baton has no system trust store, set caFile or caData"
+    )]
     TlsWithoutCa,
-    #[error("the token is not a valid header value (a tokenFile is used verbatim: remove its trailing newline)")]
+    #[error(
+        "the token is not a valid header value (a tokenFile is used verbatim: remove its trailing newline)"
+    )]
     InvalidToken,
     #[error("invalid url {url:?}: {reason}")]
     Url { url: String, reason: String },
@@ -147,7 +151,12 @@ impl GrpcOptions {
         if raw.url.trim().is_empty() {
             return Err(ConfigError::MissingUrl);
         }
-        let ca = pem("caData", raw.ca_data.as_deref(), "caFile", raw.ca_file.as_deref())?;
+        let ca = pem(
+            "caData",
+            raw.ca_data.as_deref(),
+            "caFile",
+            raw.ca_file.as_deref(),
+        )?;
         let cert = pem(
             "clientCertData",
             raw.client_cert_data.as_deref(),
@@ -227,11 +236,14 @@ impl GrpcOptions {
                 .keep_alive_while_idle(keep.permit_without_stream);
         }
         if let Some(tls) = &self.tls {
-            let mut config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&tls.ca_pem));
+            let mut config =
+                ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&tls.ca_pem));
             if let Some((cert, key)) = &tls.identity {
                 config = config.identity(Identity::from_pem(cert, key));
             }
-            endpoint = endpoint.tls_config(config).map_err(|e| bad(e.to_string()))?;
+            endpoint = endpoint
+                .tls_config(config)
+                .map_err(|e| bad(e.to_string()))?;
         }
         Ok(endpoint)
     }
@@ -275,24 +287,45 @@ mod tests {
         )
         .unwrap();
         assert!(options.tls.is_none());
-        assert_eq!(options.server_healthiness_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(
+            options.server_healthiness_timeout,
+            Some(Duration::from_secs(30))
+        );
         let keep = options.keep_alive.unwrap();
-        assert_eq!((keep.time, keep.timeout), (Duration::from_secs(20), Duration::from_secs(10)));
-        assert_eq!(options.endpoint().unwrap().uri().to_string(), "http://broker:8090/");
+        assert_eq!(
+            (keep.time, keep.timeout),
+            (Duration::from_secs(20), Duration::from_secs(10))
+        );
+        assert_eq!(
+            options.endpoint().unwrap().uri().to_string(),
+            "http://broker:8090/"
+        );
     }
 
     #[test]
     fn clear_errors_for_bad_configs() {
         let err = |yaml: &str| GrpcOptions::from_yaml(yaml).unwrap_err();
         assert!(matches!(err("caFile: x\n"), ConfigError::MissingUrl));
-        assert!(matches!(err("url: a:1\ntoken: t\n"), ConfigError::TokenWithoutCa));
-        assert!(matches!(err("url: a:1\nclientCertData: YQ==\n"), ConfigError::HalfIdentity));
-        assert!(matches!(err("url: a:1\ncaData: '%%'\n"), ConfigError::Base64("caData")));
+        assert!(matches!(
+            err("url: a:1\ntoken: t\n"),
+            ConfigError::TokenWithoutCa
+        ));
+        assert!(matches!(
+            err("url: a:1\nclientCertData: YQ==\n"),
+            ConfigError::HalfIdentity
+        ));
+        assert!(matches!(
+            err("url: a:1\ncaData: '%%'\n"),
+            ConfigError::Base64("caData")
+        ));
         assert!(matches!(
             err("url: a:1\ncaFile: /nonexistent/ca.pem\n"),
             ConfigError::Read { what: "caFile", .. }
         ));
-        assert!(matches!(err("url: a:1\nserverHealthinessTimeout: soon\n"), ConfigError::Yaml(_)));
+        assert!(matches!(
+            err("url: a:1\nserverHealthinessTimeout: soon\n"),
+            ConfigError::Yaml(_)
+        ));
     }
 
     #[test]

@@ -86,7 +86,9 @@ impl Shared {
     fn request<T>(&self, message: T) -> Request<T> {
         let mut request = Request::new(message);
         if let Some(value) = &self.authorization {
-            request.metadata_mut().insert("authorization", value.clone());
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
         }
         request
     }
@@ -115,7 +117,10 @@ impl Shared {
                 .subscribe(self.request(self.subscription(data_type)))
                 .await?;
             log_subscription_id(response.metadata(), data_type);
-            let messages = response.into_inner().map(Some).chain(stream::once(async { None }));
+            let messages = response
+                .into_inner()
+                .map(Some)
+                .chain(stream::once(async { None }));
             streams.push(messages.boxed());
         }
         Ok(stream::select_all(streams).boxed())
@@ -158,11 +163,15 @@ async fn run(
                 }
                 match session(&shared, messages, &inbox, &stop).await {
                     SessionEnd::Stopped | SessionEnd::InboxClosed => return,
-                    SessionEnd::Lost(why) => warn!(role = ?shared.role, why, "gRPC subscription lost; reconnecting"),
+                    SessionEnd::Lost(why) => {
+                        warn!(role = ?shared.role, why, "gRPC subscription lost; reconnecting")
+                    }
                 }
                 backoff.connection_ended(started.elapsed());
             }
-            Err(status) => warn!(role = ?shared.role, code = ?status.code(), message = status.message(), "gRPC subscribe failed; retrying"),
+            Err(status) => {
+                warn!(role = ?shared.role, code = ?status.code(), message = status.message(), "gRPC subscribe failed; retrying")
+            }
         }
         let delay = backoff.next_delay();
         tokio::select! {
@@ -262,14 +271,16 @@ impl Transport for GrpcTransport {
         if self.stop.is_cancelled() {
             return Err(TransportError::Closed);
         }
-        let message = binding::to_proto(event).map_err(|e| TransportError::Encode(e.to_string()))?;
+        let message =
+            binding::to_proto(event).map_err(|e| TransportError::Encode(e.to_string()))?;
         let shared = &self.shared;
         let mut request = shared.request(PublishRequest {
             event: Some(message),
         });
         request.set_timeout(shared.options.request_timeout);
         let mut client = CloudEventServiceClient::new(shared.channel.clone());
-        let outcome = tokio::time::timeout(shared.options.request_timeout, client.publish(request)).await;
+        let outcome =
+            tokio::time::timeout(shared.options.request_timeout, client.publish(request)).await;
         match outcome {
             Ok(Ok(_)) => {
                 Stats::bump(&shared.stats.published);
