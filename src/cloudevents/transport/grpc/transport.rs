@@ -150,9 +150,12 @@ async fn run(
     let mut backoff = Backoff::new(shared.options.backoff);
     loop {
         let started = Instant::now();
+        // Bounded: a broker that accepts the connection but never answers must not hang us.
+        let opening =
+            tokio::time::timeout(shared.options.request_timeout, shared.open(&data_types));
         let opened = tokio::select! {
             () = stop.cancelled() => return,
-            opened = shared.open(&data_types) => opened,
+            opened = opening => opened.unwrap_or_else(|_| Err(Status::deadline_exceeded("subscribe timed out"))),
         };
         match opened {
             Ok(messages) => {
