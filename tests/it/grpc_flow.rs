@@ -185,10 +185,17 @@ async fn agents_see_only_their_cluster_and_sources_only_their_status() {
         }
     }
     // A status marker for s2, reported after s1's: anything misrouted to s2 would come first.
-    s2.send(Action::CreateRequest, Widget::new("s2", "c1", "of-s2", "x")).await;
-    eventually("c1 gets s2's widget", WAIT, || async { a1.store.get("of-s2").is_some() }).await;
+    s2.send(Action::CreateRequest, Widget::new("s2", "c1", "of-s2", "x"))
+        .await;
+    eventually("c1 gets s2's widget", WAIT, || async {
+        a1.store.get("of-s2").is_some()
+    })
+    .await;
     a1.report("of-s2", "done").await;
-    eventually("s2 gets its status", WAIT, || async { s2.statuses.get("of-s2").is_some() }).await;
+    eventually("s2 gets its status", WAIT, || async {
+        s2.statuses.get("of-s2").is_some()
+    })
+    .await;
     assert_eq!(s2.statuses.len(), 1, "s2 must not see s1's status");
     assert_eq!(s1.statuses.len(), 1, "s1 must not see s2's status");
 }
