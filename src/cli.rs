@@ -31,6 +31,18 @@ pub enum Command {
     /// Print the hub's OpenAPI document (regenerate the committed copy with
     /// `baton openapi > openapi/openapi.json`).
     Openapi,
+    /// Run the gRPC CloudEvents broker alone (the hub embeds the same broker).
+    ///
+    /// Routes spec events from sources to the agents of their cluster, status events from
+    /// agents to the source named by `originalsource`, and resync requests to one or all
+    /// parties. Compatible with OCM sdk-go gRPC clients (subscription-id header, heartbeats).
+    ///
+    /// Authentication is off unless --token-file or --client-ca is given. Then a caller is a
+    /// token's identity, or a client certificate's CN (user) and O (groups). Group
+    /// `baton:agents`: the user is a cluster name; it may subscribe and publish only for that
+    /// cluster. Group `baton:sources`: the user is a source id; it may act only as that source.
+    /// Group `baton:admins`: anything. Details: docs/broker.md.
+    Broker(crate::broker::args::BrokerArgs),
 }
 
 /// Runs the parsed command line to completion.
@@ -48,5 +60,40 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", crate::hub::api::openapi_json());
             Ok(())
         }
+        Command::Broker(args) => runtime()?.block_on(crate::broker::args::run(args)),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Resolves on Ctrl-C or (Unix) SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
     }
 }

@@ -1,2 +1,160 @@
-//! The built-in gRPC broker (`io.cloudevents.v1.CloudEventService`, PROTOCOL.md §8.5).
-//! Arrives with the *gRPC transport* issue.
+//! The built-in gRPC broker (`io.cloudevents.v1.CloudEventService`, PROTOCOL.md §8.5–§8.9):
+//! routes events between sources and agents so that agents can reach the hub with no MQTT
+//! broker. The hub embeds it ([`Broker::new`] + [`Broker::serve`] on a bound listener, its own
+//! source client connecting over loopback like any other); `baton broker` runs it alone.
+//!
+//! - [`config`]: [`BrokerConfig`], TLS material and the token file.
+//! - [`auth`]: authentication (token, mTLS) and authorization (own cluster / own source).
+//! - [`route`]: where an event goes, from its type and extensions.
+//! - [`registry`]: subscribers, bounded queues, overflow.
+//! - `stream`: one subscriber's response stream with heartbeats.
+//! - `service`: the tonic service tying them together.
+//!
+//! The broker keeps no state beyond its live subscriptions: it forwards, it does not store.
+//! Resync requests are forwarded to the other party (allowed by §8.5), which answers them.
+
+pub mod args;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod registry;
+pub mod route;
+mod service;
+pub mod stats;
+mod stream;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tracing::{info, warn};
+
+pub use auth::{Authenticator, Identity as CallerIdentity, Principal};
+pub use config::{BrokerConfig, ServerTls, TokenTable};
+pub use error::{BrokerError, RequestError};
+pub use stats::BrokerStatsSnapshot;
+
+use crate::cloudevents::transport::grpc::proto::cloud_event_service_server::CloudEventServiceServer;
+use registry::Registry;
+use stats::BrokerStats;
+
+/// State shared by every serving of one broker.
+struct Shared {
+    config: BrokerConfig,
+    auth: Authenticator,
+    registry: Arc<Registry>,
+    stats: Arc<BrokerStats>,
+}
+
+/// The broker. Cheap to clone; clones share subscriptions and counters.
+#[derive(Clone)]
+pub struct Broker {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Broker {
+    /// Checks `config`; nothing is bound yet.
+    pub fn new(config: BrokerConfig) -> Result<Self, BrokerError> {
+        config.check()?;
+        let stats = Arc::new(BrokerStats::default());
+        let mtls = config
+            .tls
+            .as_ref()
+            .is_some_and(|t| t.client_ca_pem.is_some());
+        Ok(Self {
+            shared: Arc::new(Shared {
+                auth: Authenticator::new(config.tokens.clone(), mtls),
+                registry: Arc::new(Registry::new(config.queue_capacity, stats.clone())),
+                stats,
+                config,
+            }),
+        })
+    }
+
+    /// Serves on `listener` until `shutdown` fires; then every subscriber stream ends with
+    /// `UNAVAILABLE` (clients reconnect) and the server drains. May be called again after.
+    pub async fn serve(
+        &self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> Result<(), BrokerError> {
+        let config = &self.shared.config;
+        let addr = listener.local_addr().ok();
+        let mut server = Server::builder()
+            .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)));
+        if let Some(tls) = &config.tls {
+            let mut tls_config =
+                ServerTlsConfig::new().identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem));
+            if let Some(ca) = &tls.client_ca_pem {
+                // Optional at the TLS layer so that token clients get in too; a request with
+                // neither is refused as Unauthenticated.
+                tls_config = tls_config
+                    .client_ca_root(Certificate::from_pem(ca))
+                    .client_auth_optional(true);
+            }
+            server = server.tls_config(tls_config)?;
+        }
+        self.log_startup(addr);
+        let service = service::Service {
+            shared: self.shared.clone(),
+            shutdown: shutdown.clone(),
+        };
+        let service = CloudEventServiceServer::new(service)
+            .max_decoding_message_size(config::MAX_MESSAGE)
+            .max_encoding_message_size(usize::MAX);
+        server
+            .add_service(service)
+            .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown.cancelled_owned())
+            .await?;
+        info!(?addr, "gRPC broker stopped");
+        Ok(())
+    }
+
+    fn log_startup(&self, addr: Option<std::net::SocketAddr>) {
+        let config = &self.shared.config;
+        let tls = config.tls.is_some();
+        let mtls = config
+            .tls
+            .as_ref()
+            .is_some_and(|t| t.client_ca_pem.is_some());
+        info!(?addr, tls, mtls, tokens = config.tokens.is_some(), heartbeat = ?config.heartbeat_interval, "gRPC broker listening");
+        if !config.auth_enabled() {
+            warn!(
+                "no authentication configured: every client may subscribe and publish for any cluster or source"
+            );
+        } else if config.tokens.is_some() && !tls {
+            warn!("bearer tokens are accepted over plaintext: use TLS outside loopback");
+        }
+    }
+
+    /// Clusters with at least one agent subscribed now (the hub shows them as connected).
+    pub fn connected_clusters(&self) -> BTreeSet<String> {
+        self.shared.registry.connected_clusters()
+    }
+
+    /// Subscriptions open now.
+    pub fn subscriber_count(&self) -> usize {
+        self.shared.registry.len()
+    }
+
+    /// Agents' spec resync requests waiting for a source to subscribe.
+    pub fn parked_resyncs(&self) -> usize {
+        self.shared.registry.parked()
+    }
+
+    pub fn stats(&self) -> BrokerStatsSnapshot {
+        self.shared.stats.snapshot()
+    }
+}

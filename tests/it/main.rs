@@ -5,6 +5,11 @@
 
 mod api;
 mod clients;
+mod grpc_auth;
+mod grpc_flow;
+mod grpc_harness;
+mod grpc_resilience;
+mod grpc_vectors;
 mod harness;
 mod hub_flow;
 mod support;

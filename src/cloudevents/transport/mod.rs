@@ -6,6 +6,7 @@
 //! Implementations: [`memory`] (in-process, for unit tests of client logic), `mqtt` (§7) and
 //! `grpc` (§8).
 
+pub mod grpc;
 pub mod memory;
 
 use async_trait::async_trait;

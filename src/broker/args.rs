@@ -1,0 +1,95 @@
+//! `baton broker`: the command-line arguments of the stand-alone broker and the function that
+//! runs it until Ctrl-C / SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::config::{BrokerConfig, DEFAULT_QUEUE, ServerTls, TokenTable};
+use super::{Broker, BrokerError};
+use crate::cloudevents::transport::grpc::parse_go_duration;
+
+/// Arguments of `baton broker` (the long help is on `cli::Command::Broker`).
+#[derive(Debug, clap::Args)]
+pub struct BrokerArgs {
+    /// Address to listen on (sdk-go's broker uses port 8090).
+    #[arg(long, default_value = "127.0.0.1:8090", env = "BATON_BROKER_ADDR")]
+    pub addr: SocketAddr,
+
+    /// Heartbeat interval on every subscribe stream, Go syntax (10s, 1m); 0 disables.
+    #[arg(long, default_value = "10s", value_parser = duration, env = "BATON_BROKER_HEARTBEAT_INTERVAL")]
+    pub heartbeat_interval: Duration,
+
+    /// Events queued per subscriber; a subscriber that falls further behind is disconnected
+    /// (it reconnects and resyncs).
+    #[arg(long, default_value_t = DEFAULT_QUEUE, env = "BATON_BROKER_QUEUE_CAPACITY")]
+    pub queue_capacity: usize,
+
+    /// Server certificate (PEM); with --tls-key turns TLS on.
+    #[arg(long, requires = "tls_key", env = "BATON_BROKER_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Server private key (PEM).
+    #[arg(long, requires = "tls_cert", env = "BATON_BROKER_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+
+    /// CA (PEM) that signs client certificates: turns on mTLS authentication (needs TLS).
+    #[arg(long, requires = "tls_cert", env = "BATON_BROKER_CLIENT_CA")]
+    pub client_ca: Option<PathBuf>,
+
+    /// YAML file mapping bearer tokens to identities (tokens: [{token, user, groups}]).
+    #[arg(long, env = "BATON_BROKER_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    parse_go_duration(text).map_err(|e| e.to_string())
+}
+
+impl TryFrom<BrokerArgs> for BrokerConfig {
+    type Error = BrokerError;
+
+    fn try_from(args: BrokerArgs) -> Result<Self, Self::Error> {
+        let tls = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => {
+                Some(ServerTls::from_files(cert, key, args.client_ca.as_deref())?)
+            }
+            (None, None) if args.client_ca.is_some() => {
+                return Err(BrokerError::ClientCaWithoutTls);
+            }
+            (None, None) => None,
+            _ => return Err(BrokerError::HalfTls),
+        };
+        Ok(Self {
+            heartbeat_interval: (!args.heartbeat_interval.is_zero())
+                .then_some(args.heartbeat_interval),
+            queue_capacity: args.queue_capacity,
+            tls,
+            tokens: args
+                .token_file
+                .as_deref()
+                .map(TokenTable::load)
+                .transpose()?,
+        })
+    }
+}
+
+/// Binds, serves until a shutdown signal, then drains.
+pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
+    let addr = args.addr;
+    let broker = Broker::new(BrokerConfig::try_from(args)?)?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
+    let shutdown = CancellationToken::new();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        crate::cli::shutdown_signal().await;
+        signal.cancel();
+    });
+    broker.serve(listener, shutdown).await?;
+    Ok(())
+}

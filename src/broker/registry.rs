@@ -1,0 +1,195 @@
+//! The subscriber table: who listens for what, and delivery into each subscriber's bounded
+//! queue. Delivery never waits: a full queue ends that subscriber (its stream closes with
+//! `RESOURCE_EXHAUSTED`, the client reconnects and resyncs), so one slow subscriber never
+//! blocks a publisher or the other subscribers.
+//!
+//! One exception to "forward, don't store": an agent's spec resync request that reaches no
+//! source is parked (the latest per cluster and data type) and handed to the next source that
+//! subscribes for it. Agents resync when *they* (re)subscribe; after a broker restart an agent
+//! often reconnects before the hub's source does, and its request would otherwise be lost.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+
+use super::route::{Route, Target};
+use super::stats::BrokerStats;
+use crate::cloudevents::event_type::DataType;
+use crate::cloudevents::transport::grpc::proto::CloudEvent;
+
+/// Who a subscription is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Party {
+    Agent { cluster: String },
+    Source { source: String },
+}
+
+struct Subscriber {
+    party: Party,
+    data_type: DataType,
+    queue: mpsc::Sender<CloudEvent>,
+    /// Fired when the queue overflowed: the stream ends with an error.
+    overflow: CancellationToken,
+}
+
+/// What a new subscription gets: its queue and the token that ends it on overflow.
+pub struct Subscription {
+    pub id: u64,
+    pub queue: mpsc::Receiver<CloudEvent>,
+    pub overflow: CancellationToken,
+}
+
+#[derive(Default)]
+struct Table {
+    next_id: u64,
+    subscribers: HashMap<u64, Subscriber>,
+    /// Undelivered spec resync requests by (cluster, data type).
+    parked: HashMap<(String, DataType), (Target, CloudEvent)>,
+}
+
+/// Shared by the service and every subscriber stream.
+pub struct Registry {
+    table: Mutex<Table>,
+    capacity: usize,
+    stats: Arc<BrokerStats>,
+}
+
+impl Registry {
+    pub fn new(capacity: usize, stats: Arc<BrokerStats>) -> Self {
+        Self {
+            table: Mutex::default(),
+            capacity,
+            stats,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn add(&self, party: Party, data_type: DataType) -> Subscription {
+        let (queue, rx) = mpsc::channel(self.capacity);
+        let overflow = CancellationToken::new();
+        let mut table = self.lock();
+        table.next_id += 1;
+        let id = table.next_id;
+        if let Party::Source { .. } = &party {
+            unpark(&mut table.parked, &party, &data_type, &queue);
+        }
+        table.subscribers.insert(
+            id,
+            Subscriber {
+                party,
+                data_type,
+                queue,
+                overflow: overflow.clone(),
+            },
+        );
+        Subscription {
+            id,
+            queue: rx,
+            overflow,
+        }
+    }
+
+    pub fn remove(&self, id: u64) {
+        self.lock().subscribers.remove(&id);
+    }
+
+    /// Queues `message` for every subscriber `route` addresses; returns how many got it.
+    pub fn deliver(&self, route: &Route, message: &CloudEvent) -> usize {
+        let mut table = self.lock();
+        let mut delivered = 0;
+        let mut dropped = Vec::new();
+        for (id, sub) in &table.subscribers {
+            if sub.data_type != route.data_type || !addressed(&route.target, &sub.party) {
+                continue;
+            }
+            match sub.queue.try_send(message.clone()) {
+                Ok(()) => delivered += 1,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    warn!(party = ?sub.party, capacity = self.capacity, "subscriber too slow: queue full, ending its stream");
+                    BrokerStats::bump(&self.stats.overflows);
+                    sub.overflow.cancel();
+                    dropped.push(*id);
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => dropped.push(*id),
+            }
+        }
+        for id in dropped {
+            table.subscribers.remove(&id);
+        }
+        if delivered == 0 && route.parks_when_undelivered() {
+            let key = (route.cluster.clone(), route.data_type.clone());
+            table
+                .parked
+                .insert(key, (route.target.clone(), message.clone()));
+        }
+        delivered
+    }
+
+    /// Spec resync requests waiting for a source.
+    pub fn parked(&self) -> usize {
+        self.lock().parked.len()
+    }
+
+    /// Clusters with at least one agent subscribed right now.
+    pub fn connected_clusters(&self) -> BTreeSet<String> {
+        self.lock()
+            .subscribers
+            .values()
+            .filter_map(|s| match &s.party {
+                Party::Agent { cluster } => Some(cluster.clone()),
+                Party::Source { .. } => None,
+            })
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().subscribers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Moves the parked requests `party` is addressed by into its fresh queue (as many as fit).
+fn unpark(
+    parked: &mut HashMap<(String, DataType), (Target, CloudEvent)>,
+    party: &Party,
+    data_type: &DataType,
+    queue: &mpsc::Sender<CloudEvent>,
+) {
+    parked.retain(|(_, parked_type), (target, message)| {
+        if parked_type != data_type || !addressed(target, party) {
+            return true;
+        }
+        queue.try_send(message.clone()).is_err()
+    });
+}
+
+fn addressed(target: &Target, party: &Party) -> bool {
+    match (target, party) {
+        (Target::Cluster(name), Party::Agent { cluster }) => name == cluster,
+        (Target::AllClusters, Party::Agent { .. }) => true,
+        (Target::Source(name), Party::Source { source }) => name == source,
+        (Target::AllSources, Party::Source { .. }) => true,
+        _ => false,
+    }
+}
+
+/// Removes a subscriber when its stream is dropped (client gone, overflow, shutdown).
+pub struct Unregister {
+    pub registry: Arc<Registry>,
+    pub id: u64,
+}
+
+impl Drop for Unregister {
+    fn drop(&mut self) {
+        self.registry.remove(self.id);
+    }
+}

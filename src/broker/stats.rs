@@ -1,0 +1,57 @@
+//! The broker's counters: what it routed, refused and dropped. Labels stay bounded (no cluster
+//! or source ids), so the hub can export them as metrics.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, Default)]
+pub struct BrokerStats {
+    /// Events accepted by Publish.
+    pub published: AtomicU64,
+    /// Copies queued to subscribers.
+    pub delivered: AtomicU64,
+    /// Publishes refused as malformed or unroutable (`InvalidArgument`).
+    pub malformed: AtomicU64,
+    /// Requests refused by authorization (`PermissionDenied`).
+    pub denied: AtomicU64,
+    /// Requests refused by authentication (`Unauthenticated`).
+    pub unauthenticated: AtomicU64,
+    /// Subscriber streams ended because their queue overflowed.
+    pub overflows: AtomicU64,
+    /// Subscribe streams opened.
+    pub subscriptions: AtomicU64,
+}
+
+/// A point-in-time copy of [`BrokerStats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BrokerStatsSnapshot {
+    pub published: u64,
+    pub delivered: u64,
+    pub malformed: u64,
+    pub denied: u64,
+    pub unauthenticated: u64,
+    pub overflows: u64,
+    pub subscriptions: u64,
+}
+
+impl BrokerStats {
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> BrokerStatsSnapshot {
+        let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        BrokerStatsSnapshot {
+            published: read(&self.published),
+            delivered: read(&self.delivered),
+            malformed: read(&self.malformed),
+            denied: read(&self.denied),
+            unauthenticated: read(&self.unauthenticated),
+            overflows: read(&self.overflows),
+            subscriptions: read(&self.subscriptions),
+        }
+    }
+}
