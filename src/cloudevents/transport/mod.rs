@@ -7,6 +7,7 @@
 //! `grpc` (§8).
 
 pub mod memory;
+pub mod mqtt;
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
