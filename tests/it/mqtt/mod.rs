@@ -1,0 +1,5 @@
+//! The MQTT transport (PROTOCOL.md §7) against a private Mosquitto per test.
+
+mod broker;
+mod clients;
+mod fixtures;
