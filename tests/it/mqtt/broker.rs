@@ -127,8 +127,12 @@ impl Mosquitto {
 
     /// A transport for `role` against this broker, with fast reconnects.
     pub fn transport(&self, role: TransportRole, extra: &str) -> MqttTransport {
+        self.transport_with(role, extra, BackoffPolicy::fast())
+    }
+
+    pub fn transport_with(&self, role: TransportRole, extra: &str, backoff: BackoffPolicy) -> MqttTransport {
         MqttTransport::builder(self.config(extra), role)
-            .backoff(BackoffPolicy::fast())
+            .backoff(backoff)
             .publish_timeout(Duration::from_secs(10))
             .build()
             .expect("transport builds")

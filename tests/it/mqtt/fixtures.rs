@@ -118,9 +118,6 @@ impl Store {
     pub fn get(&self, id: &str) -> Option<Thing> {
         self.0.lock().unwrap().get(id).cloned()
     }
-    pub fn len(&self) -> usize {
-        self.0.lock().unwrap().len()
-    }
 }
 
 #[async_trait::async_trait]
@@ -167,8 +164,16 @@ pub async fn source_client(
 
 /// An agent client over MQTT whose handler applies specs to `store` (the agent's store).
 pub async fn agent_client(broker: &Mosquitto, cluster: &str, store: &Store) -> AgentClient<Thing> {
-    let transport: Arc<dyn Transport> =
-        Arc::new(broker.transport(TransportRole::agent(cluster), ""));
+    let transport = broker.transport(TransportRole::agent(cluster), "");
+    agent_client_over(Arc::new(transport), cluster, store).await
+}
+
+/// Like [`agent_client`] over a given transport.
+pub async fn agent_client_over(
+    transport: Arc<dyn Transport>,
+    cluster: &str,
+    store: &Store,
+) -> AgentClient<Thing> {
     let client = AgentClient::builder(cluster, transport, Arc::new(store.clone()), hash)
         .codec(ThingCodec::new())
         .build();

@@ -3,3 +3,6 @@
 mod broker;
 mod clients;
 mod fixtures;
+mod restart;
+mod shared;
+mod wire;
