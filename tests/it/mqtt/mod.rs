@@ -6,3 +6,5 @@ mod fixtures;
 mod restart;
 mod shared;
 mod wire;
+mod tls;
+mod vectors;
