@@ -8,3 +8,4 @@ mod shared;
 mod wire;
 mod tls;
 mod vectors;
+mod config_files;
