@@ -91,16 +91,25 @@ impl Mosquitto {
         self.child = Some(child);
         let port = self.port;
         let log = self.log_path();
-        eventually(&format!("mosquitto listening on {port}"), Duration::from_secs(10), || {
-            let log = log.clone();
-            async move {
-                let up = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok();
-                if !up && fs::read_to_string(&log).is_ok_and(|l| l.contains("Error")) {
-                    panic!("mosquitto failed: {}", fs::read_to_string(&log).unwrap_or_default());
+        eventually(
+            &format!("mosquitto listening on {port}"),
+            Duration::from_secs(10),
+            || {
+                let log = log.clone();
+                async move {
+                    let up = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                        .await
+                        .is_ok();
+                    if !up && fs::read_to_string(&log).is_ok_and(|l| l.contains("Error")) {
+                        panic!(
+                            "mosquitto failed: {}",
+                            fs::read_to_string(&log).unwrap_or_default()
+                        );
+                    }
+                    up
                 }
-                up
-            }
-        })
+            },
+        )
         .await;
     }
 
@@ -130,7 +139,12 @@ impl Mosquitto {
         self.transport_with(role, extra, BackoffPolicy::fast())
     }
 
-    pub fn transport_with(&self, role: TransportRole, extra: &str, backoff: BackoffPolicy) -> MqttTransport {
+    pub fn transport_with(
+        &self,
+        role: TransportRole,
+        extra: &str,
+        backoff: BackoffPolicy,
+    ) -> MqttTransport {
         MqttTransport::builder(self.config(extra), role)
             .backoff(backoff)
             .publish_timeout(Duration::from_secs(10))

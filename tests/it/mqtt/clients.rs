@@ -1,8 +1,8 @@
 //! Source ⇄ agent through a real Mosquitto with the generic clients (§7, §6.1): spec to one
 //! cluster, status back, and both resync directions over the broadcast topics.
 
-use baton::cloudevents::transport::TransportError;
 use baton::cloudevents::ClientError;
+use baton::cloudevents::transport::TransportError;
 
 use super::broker::Mosquitto;
 use super::fixtures::{Store, Thing, agent_client, event_type, has, source_client};
@@ -23,9 +23,18 @@ async fn spec_reaches_only_its_cluster_and_status_comes_back() {
     let db = Thing::new("db", "cluster2", 1, "replicas: 1");
     source_store.put(web.clone());
     source_store.put(db.clone());
-    source.publish(&event_type("spec.create_request"), &web).await.unwrap();
-    source.publish(&event_type("spec.create_request"), &db).await.unwrap();
-    has(&store1, "cluster1 has web", "web", |t| t.spec == "replicas: 2").await;
+    source
+        .publish(&event_type("spec.create_request"), &web)
+        .await
+        .unwrap();
+    source
+        .publish(&event_type("spec.create_request"), &db)
+        .await
+        .unwrap();
+    has(&store1, "cluster1 has web", "web", |t| {
+        t.spec == "replicas: 2"
+    })
+    .await;
     has(&store2, "cluster2 has db", "db", |t| t.version == 1).await;
     assert!(store1.get("db").is_none(), "cluster1 got cluster2's spec");
     assert!(store2.get("web").is_none(), "cluster2 got cluster1's spec");
@@ -35,11 +44,16 @@ async fn spec_reaches_only_its_cluster_and_status_comes_back() {
         .publish(&event_type("status.update_request"), &applied)
         .await
         .unwrap();
-    has(&seen, "source sees web's status", "web", |t| t.status.as_deref() == Some("applied")).await;
+    has(&seen, "source sees web's status", "web", |t| {
+        t.status.as_deref() == Some("applied")
+    })
+    .await;
 
     // Agents may not send specs, sources may not send status: refused before the wire.
     assert!(matches!(
-        agent1.publish(&event_type("spec.create_request"), &web).await,
+        agent1
+            .publish(&event_type("spec.create_request"), &web)
+            .await,
         Err(ClientError::WrongDirection { .. })
     ));
     for client in [&agent1, &agent2] {
@@ -88,7 +102,10 @@ async fn a_source_that_starts_late_gets_status_by_broadcast_status_resync() {
     // A resync of one cluster goes over that cluster's sourceevents topic.
     agent_store.put(Thing::new("web", "cluster1", 1, "v1").with_status("degraded"));
     source.resync(Some("cluster1")).await.unwrap();
-    has(&seen, "single-cluster resync", "web", |t| t.status.as_deref() == Some("degraded")).await;
+    has(&seen, "single-cluster resync", "web", |t| {
+        t.status.as_deref() == Some("degraded")
+    })
+    .await;
     assert!(agent.stats().resyncs_answered >= 2);
     agent.shutdown().await;
     source.shutdown().await;
@@ -100,9 +117,13 @@ async fn publishing_after_close_fails_with_closed() {
     let (source_store, seen) = (Store::default(), Store::default());
     let (source, transport) = source_client(&broker, &source_store, &seen).await;
     source.shutdown().await;
-    let event = baton::cloudevents::EventBuilder::new("maestro", &event_type("spec.create_request"))
-        .cluster_name("cluster1")
-        .build()
-        .unwrap();
-    assert!(matches!(transport.publish(&event).await, Err(TransportError::Closed)));
+    let event =
+        baton::cloudevents::EventBuilder::new("maestro", &event_type("spec.create_request"))
+            .cluster_name("cluster1")
+            .build()
+            .unwrap();
+    assert!(matches!(
+        transport.publish(&event).await,
+        Err(TransportError::Closed)
+    ));
 }

@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use baton::cloudevents::transport::{Transport, TransportRole};
 use baton::cloudevents::transport::mqtt::{MqttConfig, MqttError, MqttTransport};
+use baton::cloudevents::transport::{Transport, TransportRole};
 use tempfile::TempDir;
 
 use crate::support::vector_path;
@@ -13,8 +13,9 @@ const DOCS_PATH: &str = "/etc/baton/mqtt/";
 
 /// The ```yaml blocks of docs/mqtt.md, with their certificate paths moved into `dir`.
 fn documented_examples(dir: &Path) -> Vec<String> {
-    let docs = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/mqtt.md"))
-        .expect("docs/mqtt.md");
+    let docs =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/mqtt.md"))
+            .expect("docs/mqtt.md");
     docs.split("```yaml\n")
         .skip(1)
         .map(|block| block.split("```").next().unwrap_or_default())
@@ -30,7 +31,11 @@ fn certificates() -> TempDir {
     for name in ["hub", "cluster1"] {
         let leaf = rcgen::generate_simple_self_signed(vec![name.into()]).unwrap();
         std::fs::write(dir.path().join(format!("{name}.crt")), leaf.cert.pem()).unwrap();
-        std::fs::write(dir.path().join(format!("{name}.key")), leaf.signing_key.serialize_pem()).unwrap();
+        std::fs::write(
+            dir.path().join(format!("{name}.key")),
+            leaf.signing_key.serialize_pem(),
+        )
+        .unwrap();
     }
     dir
 }
@@ -50,8 +55,13 @@ async fn documented_and_sdk_go_examples_load() {
     assert_eq!(hub.dial_timeout.as_secs(), 30);
     let agent = MqttConfig::from_yaml(&examples[1]).expect("agent example loads");
     // Both build for their roles (the hub's source id is its topics' source segment).
-    for (config, role) in [(hub, TransportRole::source("baton")), (agent, TransportRole::agent("cluster1"))] {
-        let transport = MqttTransport::builder(config, role).build().expect("builds");
+    for (config, role) in [
+        (hub, TransportRole::source("baton")),
+        (agent, TransportRole::agent("cluster1")),
+    ] {
+        let transport = MqttTransport::builder(config, role)
+            .build()
+            .expect("builds");
         transport.close().await;
     }
     for version in ["v1.0.0", "v1.3.0"] {

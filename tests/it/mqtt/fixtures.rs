@@ -27,7 +27,9 @@ pub fn data_type() -> DataType {
 }
 
 pub fn event_type(suffix: &str) -> EventType {
-    format!("{}.{suffix}", data_type()).parse().expect("event type")
+    format!("{}.{suffix}", data_type())
+        .parse()
+        .expect("event type")
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,14 +97,16 @@ impl Codec<Thing> for ThingCodec {
         }
         builder = match thing.deleting {
             Some(at) => builder.deletion_timestamp(at),
-            None => builder.json_data(serde_json::to_vec(thing).map_err(|e| CodecError::Invalid(e.into()))?),
+            None => builder
+                .json_data(serde_json::to_vec(thing).map_err(|e| CodecError::Invalid(e.into()))?),
         };
         builder.build().map_err(|e| CodecError::Invalid(e.into()))
     }
 
     fn decode(&self, event: &Event) -> Result<Thing, CodecError> {
-        let data = baton::cloudevents::extensions::data_bytes(event)
-            .ok_or_else(|| CodecError::Invalid(format!("event {} has no data", event.id()).into()))?;
+        let data = baton::cloudevents::extensions::data_bytes(event).ok_or_else(|| {
+            CodecError::Invalid(format!("event {} has no data", event.id()).into())
+        })?;
         serde_json::from_slice(&data).map_err(|e| CodecError::Invalid(e.into()))
     }
 }
@@ -142,7 +146,8 @@ pub async fn source_client(
     store: &Store,
     seen: &Store,
 ) -> (SourceClient<Thing>, Arc<dyn Transport>) {
-    let transport: Arc<dyn Transport> = Arc::new(broker.transport(TransportRole::source(SOURCE), ""));
+    let transport: Arc<dyn Transport> =
+        Arc::new(broker.transport(TransportRole::source(SOURCE), ""));
     let client = SourceClient::builder(SOURCE, transport.clone(), Arc::new(store.clone()), hash)
         .codec(ThingCodec::new())
         .build();
@@ -158,7 +163,10 @@ pub async fn source_client(
         }))
         .await
         .expect("source subscribes");
-    eventually("source subscribed", LIMIT, || async { client.stats().subscriptions >= 1 }).await;
+    eventually("source subscribed", LIMIT, || async {
+        client.stats().subscriptions >= 1
+    })
+    .await;
     (client, transport)
 }
 
@@ -188,7 +196,10 @@ pub async fn agent_client_over(
         }))
         .await
         .expect("agent subscribes");
-    eventually("agent subscribed", LIMIT, || async { client.stats().subscriptions >= 1 }).await;
+    eventually("agent subscribed", LIMIT, || async {
+        client.stats().subscriptions >= 1
+    })
+    .await;
     client
 }
 

@@ -31,7 +31,10 @@ async fn clients_reconnect_resubscribe_and_resync_after_a_broker_restart() {
 
     let before = Thing::new("before", "cluster1", 1, "v1");
     source_store.put(before.clone());
-    source.publish(&event_type("spec.create_request"), &before).await.unwrap();
+    source
+        .publish(&event_type("spec.create_request"), &before)
+        .await
+        .unwrap();
     has(&agent_store, "spec before the restart", "before", |_| true).await;
 
     broker.stop().await;
@@ -41,9 +44,14 @@ async fn clients_reconnect_resubscribe_and_resync_after_a_broker_restart() {
     source_store.put(during.clone());
     let create = event_type("spec.create_request");
     let publish = source.publish(&create, &during);
-    let failed = tokio::time::timeout(LIMIT, publish).await.expect("fails fast, not hangs");
+    let failed = tokio::time::timeout(LIMIT, publish)
+        .await
+        .expect("fails fast, not hangs");
     assert!(
-        matches!(failed, Err(ClientError::Transport(TransportError::NotConnected))),
+        matches!(
+            failed,
+            Err(ClientError::Transport(TransportError::NotConnected))
+        ),
         "{failed:?}"
     );
 
@@ -52,22 +60,43 @@ async fn clients_reconnect_resubscribe_and_resync_after_a_broker_restart() {
         source.stats().subscriptions >= 2 && agent.stats().subscriptions >= 2
     })
     .await;
-    has(&agent_store, "agent's spec resync brings the change made while down", "during", |_| true).await;
+    has(
+        &agent_store,
+        "agent's spec resync brings the change made while down",
+        "during",
+        |_| true,
+    )
+    .await;
 
     // Everything published after the restart arrives, in both directions.
     for n in 0..50 {
         let thing = Thing::new(&format!("after-{n}"), "cluster1", 1, "after");
         source_store.put(thing.clone());
-        source.publish(&event_type("spec.create_request"), &thing).await.unwrap();
+        source
+            .publish(&event_type("spec.create_request"), &thing)
+            .await
+            .unwrap();
         agent
-            .publish(&event_type("status.update_request"), &thing.with_status("ok"))
+            .publish(
+                &event_type("status.update_request"),
+                &thing.with_status("ok"),
+            )
             .await
             .unwrap();
     }
     for n in 0..50 {
         let id = format!("after-{n}");
-        has(&agent_store, "spec published after the restart", &id, |_| true).await;
-        has(&seen, "status published after the restart", &id, |t| t.status.as_deref() == Some("ok")).await;
+        has(
+            &agent_store,
+            "spec published after the restart",
+            &id,
+            |_| true,
+        )
+        .await;
+        has(&seen, "status published after the restart", &id, |t| {
+            t.status.as_deref() == Some("ok")
+        })
+        .await;
     }
     agent.shutdown().await;
     source.shutdown().await;

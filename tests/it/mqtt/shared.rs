@@ -32,7 +32,9 @@ fn replica(broker: &Mosquitto, client_id: &str) -> MqttTransport {
 }
 
 /// Collects the ids of the events a replica receives, counting its subscriptions.
-fn collect(mut inbound: tokio::sync::mpsc::Receiver<Inbound>) -> (Arc<Mutex<Vec<String>>>, Arc<Mutex<u32>>) {
+fn collect(
+    mut inbound: tokio::sync::mpsc::Receiver<Inbound>,
+) -> (Arc<Mutex<Vec<String>>>, Arc<Mutex<u32>>) {
     let ids = Arc::new(Mutex::new(Vec::new()));
     let subscribed = Arc::new(Mutex::new(0));
     let (ids_out, subscribed_out) = (ids.clone(), subscribed.clone());
@@ -53,7 +55,10 @@ async fn each_agent_event_reaches_exactly_one_replica() {
     let (hub_a, hub_b) = (replica(&broker, "hub-a"), replica(&broker, "hub-b"));
     assert_eq!(
         hub_a.subscription_filters(),
-        ["$share/hub/sources/maestro/consumers/+/agentevents", "$share/hub/consumers/+/agentbroadcast"]
+        [
+            "$share/hub/sources/maestro/consumers/+/agentevents",
+            "$share/hub/consumers/+/agentbroadcast"
+        ]
     );
     let (got_a, subscribed_a) = collect(hub_a.subscribe(&[data_type()]).await.unwrap());
     let (got_b, subscribed_b) = collect(hub_b.subscribe(&[data_type()]).await.unwrap());
@@ -95,7 +100,11 @@ async fn each_agent_event_reaches_exactly_one_replica() {
     .await;
     let a: HashSet<String> = got_a.lock().unwrap().iter().cloned().collect();
     let b: HashSet<String> = got_b.lock().unwrap().iter().cloned().collect();
-    assert_eq!(got_a.lock().unwrap().len() + got_b.lock().unwrap().len(), total, "duplicates");
+    assert_eq!(
+        got_a.lock().unwrap().len() + got_b.lock().unwrap().len(),
+        total,
+        "duplicates"
+    );
     assert!(a.is_disjoint(&b), "an event reached both replicas");
     assert_eq!(&a | &b, sent);
     for transport in [&hub_a, &hub_b, &agent] {

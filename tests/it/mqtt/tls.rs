@@ -24,7 +24,9 @@ struct Pki {
 fn pki(name: &str) -> Pki {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(DnType::CommonName, format!("{name} test CA"));
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, format!("{name} test CA"));
     let ca_key = KeyPair::generate().unwrap();
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let issuer = Issuer::new(ca_params, ca_key);

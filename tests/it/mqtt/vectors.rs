@@ -48,7 +48,11 @@ fn data_json(event: &Event) -> Option<Value> {
 }
 
 fn check_vector(path: &Path, config: &MqttConfig) {
-    let name = path.file_name().unwrap().to_string_lossy().replace(".mqtt.json", "");
+    let name = path
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .replace(".mqtt.json", "");
     let dir = path.parent().unwrap();
     let vector: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let structured: Event =
@@ -63,16 +67,25 @@ fn check_vector(path: &Path, config: &MqttConfig) {
         user_properties: properties(&vector, "capturedUserPropertyOrder"),
         ..PublishProperties::default()
     };
-    let decoded = binding::decode(Some(&received), payload).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let decoded =
+        binding::decode(Some(&received), payload).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_eq!(decoded.id(), structured.id(), "{name}");
     assert_eq!(decoded.ty(), structured.ty(), "{name}");
     assert_eq!(decoded.source(), structured.source(), "{name}");
     assert_eq!(decoded.time(), structured.time(), "{name}");
-    assert_eq!(decoded.datacontenttype(), structured.datacontenttype(), "{name}");
-    let mut ours: Vec<(String, String)> =
-        decoded.iter_extensions().map(|(k, v)| (k.to_owned(), v.to_string())).collect();
-    let mut theirs: Vec<(String, String)> =
-        structured.iter_extensions().map(|(k, v)| (k.to_owned(), v.to_string())).collect();
+    assert_eq!(
+        decoded.datacontenttype(),
+        structured.datacontenttype(),
+        "{name}"
+    );
+    let mut ours: Vec<(String, String)> = decoded
+        .iter_extensions()
+        .map(|(k, v)| (k.to_owned(), v.to_string()))
+        .collect();
+    let mut theirs: Vec<(String, String)> = structured
+        .iter_extensions()
+        .map(|(k, v)| (k.to_owned(), v.to_string()))
+        .collect();
     ours.sort();
     theirs.sort();
     assert_eq!(ours, theirs, "{name}: extensions");
@@ -91,22 +104,50 @@ fn check_vector(path: &Path, config: &MqttConfig) {
     // Send: re-encoding gives sdk-go's properties and payload bytes exactly.
     for (what, event) in [("decoded", &decoded), ("structured", &structured)] {
         let (sent, bytes) = binding::encode(event);
-        assert_eq!(sent.user_properties, properties(&vector, "userProperties"), "{name} ({what})");
-        assert_eq!(sent.content_type.as_deref(), content_type, "{name} ({what})");
+        assert_eq!(
+            sent.user_properties,
+            properties(&vector, "userProperties"),
+            "{name} ({what})"
+        );
+        assert_eq!(
+            sent.content_type.as_deref(),
+            content_type,
+            "{name} ({what})"
+        );
         assert!(sent.payload_format_indicator.is_none() && sent.response_topic.is_none());
-        assert_eq!(data_json(event).is_none(), bytes.is_empty(), "{name} ({what})");
+        assert_eq!(
+            data_json(event).is_none(),
+            bytes.is_empty(),
+            "{name} ({what})"
+        );
     }
-    assert_eq!(binding::encode(&decoded).1.as_ref(), payload, "{name}: payload bytes");
+    assert_eq!(
+        binding::encode(&decoded).1.as_ref(),
+        payload,
+        "{name}: payload bytes"
+    );
 
     // Topic (§7.4) from the sample config, and QoS.
     let ty: EventType = decoded.ty().parse().unwrap();
     let read = |n| ext::string(&decoded, n).unwrap().unwrap_or_default();
     let topic = match vector["publisherRole"].as_str().unwrap() {
-        "source" => config.topics.source_publish_topic("maestro", &ty, read(ext::CLUSTER_NAME)),
-        _ => config.topics.agent_publish_topic("cluster1", &ty, read(ext::ORIGINAL_SOURCE)),
+        "source" => config
+            .topics
+            .source_publish_topic("maestro", &ty, read(ext::CLUSTER_NAME)),
+        _ => config
+            .topics
+            .agent_publish_topic("cluster1", &ty, read(ext::ORIGINAL_SOURCE)),
     };
-    assert_eq!(topic.unwrap(), vector["topic"].as_str().unwrap(), "{name}: topic");
-    assert_eq!(config.pub_qos as u64, vector["qos"].as_u64().unwrap(), "{name}: qos");
+    assert_eq!(
+        topic.unwrap(),
+        vector["topic"].as_str().unwrap(),
+        "{name}: topic"
+    );
+    assert_eq!(
+        config.pub_qos as u64,
+        vector["qos"].as_u64().unwrap(),
+        "{name}: qos"
+    );
     assert_eq!(vector["retain"], false);
 }
 
@@ -154,8 +195,14 @@ async fn connect_and_subscribe_match_the_captured_session() {
             &format!("{version}/mqtt/agent-config.yaml"),
             TransportRole::agent("cluster1"),
         );
-        for (transport, expected) in [&source, &agent].into_iter().zip(session["subscribes"].as_array().unwrap()) {
-            assert_eq!(transport.client_id(), expected["clientId"].as_str().unwrap());
+        for (transport, expected) in [&source, &agent]
+            .into_iter()
+            .zip(session["subscribes"].as_array().unwrap())
+        {
+            assert_eq!(
+                transport.client_id(),
+                expected["clientId"].as_str().unwrap()
+            );
             let filters: Vec<&str> = expected["subscriptions"]
                 .as_array()
                 .unwrap()
@@ -186,8 +233,15 @@ async fn connect_and_subscribe_match_the_captured_session() {
         }
         for subscribe in session["subscribes"].as_array().unwrap() {
             for filter in subscribe["subscriptions"].as_array().unwrap() {
-                let line = format!("{} (QoS {})", filter["topicFilter"].as_str().unwrap(), filter["qos"]);
-                assert!(broker.log().contains(&line), "{version}: no SUBSCRIBE of {line}");
+                let line = format!(
+                    "{} (QoS {})",
+                    filter["topicFilter"].as_str().unwrap(),
+                    filter["qos"]
+                );
+                assert!(
+                    broker.log().contains(&line),
+                    "{version}: no SUBSCRIBE of {line}"
+                );
             }
         }
         source.close().await;

@@ -22,7 +22,11 @@ use crate::support::{eventually, vector_json};
 const SPEC_TOPIC: &str = "sources/maestro/consumers/cluster1/sourceevents";
 
 /// A plain rumqttc v5 client subscribed to `filter`; received PUBLISHes come out of the channel.
-async fn raw_client(broker: &Mosquitto, id: &str, filter: &str) -> (AsyncClient, mpsc::Receiver<Publish>) {
+async fn raw_client(
+    broker: &Mosquitto,
+    id: &str,
+    filter: &str,
+) -> (AsyncClient, mpsc::Receiver<Publish>) {
     let mut options = MqttOptions::new(id, "127.0.0.1", broker.port);
     options.set_max_packet_size(Some(1 << 20));
     let (client, mut eventloop) = AsyncClient::new(options, 64);
@@ -39,15 +43,16 @@ async fn raw_client(broker: &Mosquitto, id: &str, filter: &str) -> (AsyncClient,
                     }
                 }
                 MqttEvent::Incoming(Packet::Publish(p)) => {
-                    if tx.send(p).await.is_err() {
-                        break;
-                    }
+                    let _receiver_gone = tx.send(p).await;
                 }
                 _ => {}
             }
         }
     });
-    tokio::time::timeout(LIMIT, subacked).await.unwrap().unwrap();
+    tokio::time::timeout(LIMIT, subacked)
+        .await
+        .unwrap()
+        .unwrap();
     (client, rx)
 }
 
@@ -61,12 +66,23 @@ async fn what_baton_publishes_matches_the_vectors() {
     let (_raw, mut received) = raw_client(&broker, "observer", "sources/#").await;
     let source = broker.transport(TransportRole::source("maestro"), "");
     source.wait_connected(LIMIT).await.unwrap();
-    for name in ["01-spec-create", "03-spec-delete", "07-status-resync-request-broadcast"] {
+    for name in [
+        "01-spec-create",
+        "03-spec-delete",
+        "07-status-resync-request-broadcast",
+    ] {
         let vector = vector_json(&format!("v1.3.0/manifestbundles/{name}.mqtt.json"));
         let event = structured(&format!("v1.3.0/manifestbundles/{name}.json"));
         source.publish(&event).await.unwrap();
-        let publish = tokio::time::timeout(LIMIT, received.recv()).await.unwrap().unwrap();
-        assert_eq!(String::from_utf8_lossy(&publish.topic), vector["topic"].as_str().unwrap(), "{name}");
+        let publish = tokio::time::timeout(LIMIT, received.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&publish.topic),
+            vector["topic"].as_str().unwrap(),
+            "{name}"
+        );
         assert_eq!(publish.qos, QoS::AtLeastOnce);
         assert!(!publish.retain);
         let properties = publish.properties.clone().unwrap_or_default();
@@ -77,7 +93,12 @@ async fn what_baton_publishes_matches_the_vectors() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|p| (p["key"].as_str().unwrap().into(), p["value"].as_str().unwrap().into()))
+            .map(|p| {
+                (
+                    p["key"].as_str().unwrap().into(),
+                    p["value"].as_str().unwrap().into(),
+                )
+            })
             .collect();
         assert_eq!(properties.user_properties, expected, "{name}");
         let text = vector["payloadText"].as_str().unwrap();
@@ -109,7 +130,13 @@ async fn binary_and_structured_messages_decode_and_garbage_is_counted() {
         let sender = sender.clone();
         async move {
             sender
-                .publish_with_properties(SPEC_TOPIC, QoS::AtLeastOnce, false, Bytes::from(payload), properties)
+                .publish_with_properties(
+                    SPEC_TOPIC,
+                    QoS::AtLeastOnce,
+                    false,
+                    Bytes::from(payload),
+                    properties,
+                )
                 .await
                 .unwrap();
         }
@@ -119,9 +146,14 @@ async fn binary_and_structured_messages_decode_and_garbage_is_counted() {
     send(PublishProperties::default(), b"not a cloudevent".to_vec()).await;
     // An unknown type: counted as malformed.
     let unknown = PublishProperties {
-        user_properties: [("ce-specversion", "1.0"), ("ce-id", "x"), ("ce-source", "s"), ("ce-type", "nonsense")]
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .to_vec(),
+        user_properties: [
+            ("ce-specversion", "1.0"),
+            ("ce-id", "x"),
+            ("ce-source", "s"),
+            ("ce-type", "nonsense"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .to_vec(),
         ..PublishProperties::default()
     };
     send(unknown, Vec::new()).await;
@@ -131,7 +163,11 @@ async fn binary_and_structured_messages_decode_and_garbage_is_counted() {
         content_type: Some(STRUCTURED_CONTENT_TYPE.into()),
         ..PublishProperties::default()
     };
-    send(as_structured, serde_json::to_vec(&structured_event).unwrap()).await;
+    send(
+        as_structured,
+        serde_json::to_vec(&structured_event).unwrap(),
+    )
+    .await;
     // Binary mode exactly as sdk-go sent it, properties in the order of that capture.
     let vector = vector_json("v1.0.0/manifestbundles/01-spec-create.mqtt.json");
     let by_key = |key: &str| {
@@ -153,7 +189,11 @@ async fn binary_and_structured_messages_decode_and_garbage_is_counted() {
             .collect(),
         ..PublishProperties::default()
     };
-    send(binary, vector["payloadText"].as_str().unwrap().as_bytes().to_vec()).await;
+    send(
+        binary,
+        vector["payloadText"].as_str().unwrap().as_bytes().to_vec(),
+    )
+    .await;
 
     let mut ids = Vec::new();
     while ids.len() < 2 {
@@ -164,10 +204,14 @@ async fn binary_and_structured_messages_decode_and_garbage_is_counted() {
     }
     let binary_id = by_key("ce-id").1;
     assert_eq!(ids, [structured_event.id().to_owned(), binary_id]);
-    eventually("garbage and unknown type counted", Duration::from_secs(5), || {
-        let stats = agent.stats();
-        async move { stats.malformed == 2 && stats.received == 2 }
-    })
+    eventually(
+        "garbage and unknown type counted",
+        Duration::from_secs(5),
+        || {
+            let stats = agent.stats();
+            async move { stats.malformed == 2 && stats.received == 2 }
+        },
+    )
     .await;
     agent.close().await;
 }

@@ -103,7 +103,10 @@ mod tests {
         acks.on_ack(2, Ok(()));
         assert!(matches!(second.try_recv(), Ok(Ok(()))));
         acks.on_ack(1, Err(TransportError::Rejected("NotAuthorized".into())));
-        assert!(matches!(first.try_recv(), Ok(Err(TransportError::Rejected(_)))));
+        assert!(matches!(
+            first.try_recv(),
+            Ok(Err(TransportError::Rejected(_)))
+        ));
     }
 
     #[test]
@@ -136,8 +139,14 @@ mod tests {
         acks.on_written(7);
         let mut queued = slot(&mut acks);
         acks.fail_all(|| TransportError::NotConnected);
-        assert!(matches!(written.try_recv(), Ok(Err(TransportError::NotConnected))));
-        assert!(matches!(queued.try_recv(), Ok(Err(TransportError::NotConnected))));
+        assert!(matches!(
+            written.try_recv(),
+            Ok(Err(TransportError::NotConnected))
+        ));
+        assert!(matches!(
+            queued.try_recv(),
+            Ok(Err(TransportError::NotConnected))
+        ));
         assert_eq!(acks.queued_len(), 0);
     }
 }

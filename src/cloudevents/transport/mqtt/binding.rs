@@ -6,7 +6,9 @@
 //! of topics or of the connection.
 
 use ::cloudevents::event::{ExtensionValue, TryIntoUrl};
-use ::cloudevents::{AttributesReader, AttributesWriter, Event, EventBuilder as _, EventBuilderV10};
+use ::cloudevents::{
+    AttributesReader, AttributesWriter, Event, EventBuilder as _, EventBuilderV10,
+};
 use bytes::Bytes;
 use rumqttc::v5::mqttbytes::v5::PublishProperties;
 
@@ -20,7 +22,9 @@ pub const STRUCTURED_CONTENT_TYPE: &str = "application/cloudevents+json";
 /// A received message that is not a (valid) CloudEvent.
 #[derive(Debug, thiserror::Error)]
 pub enum BindingError {
-    #[error("not a CloudEvent: no {ATTRIBUTE_PREFIX}specversion user property and not {STRUCTURED_CONTENT_TYPE}")]
+    #[error(
+        "not a CloudEvent: no {ATTRIBUTE_PREFIX}specversion user property and not {STRUCTURED_CONTENT_TYPE}"
+    )]
     NotCloudEvent,
     #[error("unsupported CloudEvents specversion {0:?}")]
     SpecVersion(String),
@@ -74,7 +78,10 @@ fn attribute(name: &str, value: String) -> (String, String) {
 
 /// Reads a received PUBLISH back into an event (§7.7): structured mode when the Content Type is
 /// `application/cloudevents+json`, else binary mode when `ce-specversion` is present.
-pub fn decode(properties: Option<&PublishProperties>, payload: &[u8]) -> Result<Event, BindingError> {
+pub fn decode(
+    properties: Option<&PublishProperties>,
+    payload: &[u8],
+) -> Result<Event, BindingError> {
     let content_type = properties
         .and_then(|p| p.content_type.as_deref())
         .filter(|ct| !ct.is_empty());
@@ -101,8 +108,12 @@ fn decode_binary(
         .iter()
         .filter_map(|(key, value)| {
             let name = key.get(..ATTRIBUTE_PREFIX.len())?;
-            name.eq_ignore_ascii_case(ATTRIBUTE_PREFIX)
-                .then(|| (key[ATTRIBUTE_PREFIX.len()..].to_ascii_lowercase(), value.as_str()))
+            name.eq_ignore_ascii_case(ATTRIBUTE_PREFIX).then(|| {
+                (
+                    key[ATTRIBUTE_PREFIX.len()..].to_ascii_lowercase(),
+                    value.as_str(),
+                )
+            })
         })
         .collect();
     // Later duplicates win; sdk-go never sends any (§7.7).
@@ -159,7 +170,13 @@ fn decode_binary(
 fn is_context_attribute(name: &str) -> bool {
     matches!(
         name,
-        "id" | "source" | "specversion" | "type" | "time" | "subject" | "dataschema" | "datacontenttype"
+        "id" | "source"
+            | "specversion"
+            | "type"
+            | "time"
+            | "subject"
+            | "dataschema"
+            | "datacontenttype"
     )
 }
 
@@ -188,14 +205,24 @@ mod tests {
         let event = status_event();
         let (properties, payload) = encode(&event);
         assert_eq!(properties.content_type.as_deref(), Some("application/json"));
-        let names: Vec<&str> = properties.user_properties.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(&names[..5], ["ce-id", "ce-source", "ce-specversion", "ce-type", "ce-time"]);
+        let names: Vec<&str> = properties
+            .user_properties
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect();
+        assert_eq!(
+            &names[..5],
+            ["ce-id", "ce-source", "ce-specversion", "ce-type", "ce-time"]
+        );
         assert!(properties.payload_format_indicator.is_none());
         let back = decode(Some(&properties), &payload).unwrap();
         assert_eq!(back.id(), event.id());
         assert_eq!(back.time(), event.time());
         assert_eq!(ext::integer(&back, ext::RESOURCE_VERSION), Ok(Some(3)));
-        assert_eq!(ext::data_bytes(&back).unwrap().as_ref(), br#"{"conditions":null}"#);
+        assert_eq!(
+            ext::data_bytes(&back).unwrap().as_ref(),
+            br#"{"conditions":null}"#
+        );
     }
 
     #[test]
@@ -221,7 +248,10 @@ mod tests {
 
     #[test]
     fn garbage_is_not_a_cloud_event() {
-        assert!(matches!(decode(None, b"hello"), Err(BindingError::NotCloudEvent)));
+        assert!(matches!(
+            decode(None, b"hello"),
+            Err(BindingError::NotCloudEvent)
+        ));
         let properties = PublishProperties {
             content_type: Some(STRUCTURED_CONTENT_TYPE.into()),
             ..PublishProperties::default()

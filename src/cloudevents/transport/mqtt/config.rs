@@ -40,9 +40,13 @@ pub enum ConfigError {
     BadBrokerHost(String),
     #[error("{key} is not valid base64")]
     Base64 { key: &'static str },
-    #[error("clientCertFile/clientCertData is set but clientKeyFile/clientKeyData is not: set both or neither")]
+    #[error(
+        "clientCertFile/clientCertData is set but clientKeyFile/clientKeyData is not: set both or neither"
+    )]
     CertWithoutKey,
-    #[error("clientKeyFile/clientKeyData is set but clientCertFile/clientCertData is not: set both or neither")]
+    #[error(
+        "clientKeyFile/clientKeyData is set but clientCertFile/clientCertData is not: set both or neither"
+    )]
     KeyWithoutCert,
     #[error("keepAlive {0} is below the {MIN_KEEP_ALIVE} s minimum baton's MQTT client supports")]
     KeepAlive(u16),
@@ -287,7 +291,8 @@ mod tests {
 
     #[test]
     fn defaults_follow_sdk_go() {
-        let config = MqttConfig::from_yaml(&format!("brokerHost: 127.0.0.1:1883\n{TOPICS}")).unwrap();
+        let config =
+            MqttConfig::from_yaml(&format!("brokerHost: 127.0.0.1:1883\n{TOPICS}")).unwrap();
         assert_eq!(config.keep_alive, Duration::from_secs(60));
         assert_eq!(config.dial_timeout, Duration::from_secs(60));
         assert_eq!(config.pub_qos, QoS::AtLeastOnce);
@@ -332,20 +337,32 @@ mod tests {
         assert_eq!(error_of(TOPICS), "brokerHost is required");
         assert_eq!(error_of("brokerHost: h:1\n"), "the topics must be set");
         assert!(error_of(&format!("brokerHost: nohost\n{TOPICS}")).contains("brokerHost"));
-        assert!(error_of(&format!("brokerHost: h:1\nkeepAlive: 0\n{TOPICS}")).contains("keepAlive"));
+        assert!(
+            error_of(&format!("brokerHost: h:1\nkeepAlive: 0\n{TOPICS}")).contains("keepAlive")
+        );
         assert!(error_of(&format!("brokerHost: h:1\npubQoS: 3\n{TOPICS}")).contains("pubQoS"));
-        assert!(error_of(&format!("brokerHost: h:1\ndialTimeout: soon\n{TOPICS}")).contains("dialTimeout"));
+        assert!(
+            error_of(&format!("brokerHost: h:1\ndialTimeout: soon\n{TOPICS}"))
+                .contains("dialTimeout")
+        );
         assert!(error_of(&format!("brokerHost: h:1\ncaData: '!!'\n{TOPICS}")).contains("caData"));
         assert!(
-            error_of(&format!("brokerHost: h:1\ncaFile: /nonexistent/ca.pem\n{TOPICS}"))
-                .starts_with("caFile: reading /nonexistent/ca.pem")
+            error_of(&format!(
+                "brokerHost: h:1\ncaFile: /nonexistent/ca.pem\n{TOPICS}"
+            ))
+            .starts_with("caFile: reading /nonexistent/ca.pem")
         );
         let cert = BASE64.encode("-----BEGIN CERTIFICATE-----\n");
         assert!(
-            error_of(&format!("brokerHost: h:1\nclientCertData: {cert}\n{TOPICS}"))
-                .starts_with("clientCertFile/clientCertData is set but clientKeyFile")
+            error_of(&format!(
+                "brokerHost: h:1\nclientCertData: {cert}\n{TOPICS}"
+            ))
+            .starts_with("clientCertFile/clientCertData is set but clientKeyFile")
         );
         let bad_topic = "brokerHost: h:1\ntopics:\n  sourceEvents: a/b\n  agentEvents: sources/maestro/consumers/+/agentevents\n";
-        assert!(error_of(bad_topic).contains("invalid source events topic \"a/b\" (topics.sourceEvents)"));
+        assert!(
+            error_of(bad_topic)
+                .contains("invalid source events topic \"a/b\" (topics.sourceEvents)")
+        );
     }
 }

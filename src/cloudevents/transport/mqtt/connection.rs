@@ -73,7 +73,11 @@ impl Connection {
     }
 
     /// Handles one event; `Ok(false)` means shutdown was requested while delivering.
-    async fn on_event(&mut self, event: Event, up_since: &mut Option<Instant>) -> Result<bool, Lost> {
+    async fn on_event(
+        &mut self,
+        event: Event,
+        up_since: &mut Option<Instant>,
+    ) -> Result<bool, Lost> {
         match event {
             Event::Incoming(Packet::ConnAck(_)) => {
                 {
@@ -99,7 +103,12 @@ impl Connection {
                     return Err(format!("the broker refused the subscription: {refused:?}"));
                 }
                 Stats::bump(&self.shared.stats.subscriptions);
-                let inbox = self.shared.lock().subscription.as_ref().map(|s| s.inbox.clone());
+                let inbox = self
+                    .shared
+                    .lock()
+                    .subscription
+                    .as_ref()
+                    .map(|s| s.inbox.clone());
                 if let Some(inbox) = inbox {
                     debug!(client_id = %self.client_id, "subscribed");
                     return Ok(deliver(&self.stop, &inbox, Inbound::Subscribed).await);
@@ -191,7 +200,8 @@ impl Connection {
         }
         warn!(broker = %self.broker, client_id = %self.client_id, error = %reason,
             "MQTT connection down; reconnecting with backoff");
-        self.state.send_replace(ConnectionState::Down { error: reason });
+        self.state
+            .send_replace(ConnectionState::Down { error: reason });
     }
 
     async fn shutdown(mut self) {
@@ -215,7 +225,10 @@ impl Connection {
                     }
                 }
             };
-            if tokio::time::timeout(DISCONNECT_GRACE, disconnect).await.is_err() {
+            if tokio::time::timeout(DISCONNECT_GRACE, disconnect)
+                .await
+                .is_err()
+            {
                 debug!("no clean DISCONNECT within {DISCONNECT_GRACE:?}");
             }
         }
@@ -231,7 +244,9 @@ impl Connection {
                 "TLS connection to {broker} failed: {tls} (check caFile/caData and the client certificate)"
             ),
             ConnectionError::Io(io) if io.get_ref().is_some_and(|e| e.is::<rustls::Error>()) => {
-                format!("TLS connection to {broker} failed: {io} (check caFile/caData and the client certificate)")
+                format!(
+                    "TLS connection to {broker} failed: {io} (check caFile/caData and the client certificate)"
+                )
             }
             ConnectionError::ConnectionRefused(
                 code @ (ConnectReturnCode::BadUserNamePassword | ConnectReturnCode::NotAuthorized),

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 /// A duration that is not a non-negative Go duration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a Go duration (e.g. \"30s\", \"1m30s\") or a non-negative number of nanoseconds")]
+#[error(
+    "{0:?} is not a Go duration (e.g. \"30s\", \"1m30s\") or a non-negative number of nanoseconds"
+)]
 pub struct InvalidDuration(pub String);
 
 /// Integer nanoseconds, as yaml.v2 decodes a number into a `time.Duration`.

@@ -26,7 +26,9 @@ pub enum ConnectionState {
     Connected,
     /// The connection is down (or never came up); the transport retries with backoff.
     /// `error` says why, without credentials.
-    Down { error: String },
+    Down {
+        error: String,
+    },
     Closed,
 }
 

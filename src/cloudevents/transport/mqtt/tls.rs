@@ -83,16 +83,17 @@ impl TlsSettings {
         let mut roots = RootCertStore::empty();
         let system = rustls_native_certs::load_native_certs();
         if !system.errors.is_empty() {
-            debug!(errors = system.errors.len(), "some system root certificates could not be loaded");
+            debug!(
+                errors = system.errors.len(),
+                "some system root certificates could not be loaded"
+            );
         }
         roots.add_parsable_certificates(system.certs);
         for cert in &self.ca {
-            roots
-                .add(cert.clone())
-                .map_err(|err| TlsError::BadCa {
-                    key: "caFile/caData",
-                    reason: err.to_string(),
-                })?;
+            roots.add(cert.clone()).map_err(|err| TlsError::BadCa {
+                key: "caFile/caData",
+                reason: err.to_string(),
+            })?;
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ClientConfig::builder_with_provider(provider)

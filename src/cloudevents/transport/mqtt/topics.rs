@@ -12,9 +12,11 @@ use regex::Regex;
 use crate::cloudevents::event_type::{Action, EventType};
 
 /// sdk-go `MQTTSourceEventsTopicPattern` (§7.3).
-pub const SOURCE_EVENTS_PATTERN: &str = r"^(\$share/[a-z0-9-]+/)?([a-z]+)/([a-z0-9-]+|\+)/([a-z]+)/([a-z0-9-]+|\+)/sourceevents$";
+pub const SOURCE_EVENTS_PATTERN: &str =
+    r"^(\$share/[a-z0-9-]+/)?([a-z]+)/([a-z0-9-]+|\+)/([a-z]+)/([a-z0-9-]+|\+)/sourceevents$";
 /// sdk-go `MQTTAgentEventsTopicPattern` (§7.3).
-pub const AGENT_EVENTS_PATTERN: &str = r"^(\$share/[a-z0-9-]+/)?([a-z]+)/([a-z0-9-]+|\+)/([a-z]+)/([a-z0-9-]+|\+)/agentevents$";
+pub const AGENT_EVENTS_PATTERN: &str =
+    r"^(\$share/[a-z0-9-]+/)?([a-z]+)/([a-z0-9-]+|\+)/([a-z]+)/([a-z0-9-]+|\+)/agentevents$";
 /// sdk-go `MQTTSourceBroadcastTopicPattern` (§7.3).
 pub const SOURCE_BROADCAST_PATTERN: &str =
     r"^(\$share/[a-z0-9-]+/)?([a-z]+)/([a-z0-9-]+|\+)/sourcebroadcast$";
@@ -105,7 +107,9 @@ impl fmt::Display for InvalidTopics {
 pub enum RouteError {
     #[error("the source broadcast topic (topics.sourceBroadcast) is not set")]
     NoSourceBroadcast,
-    #[error("the topic source {topic_source:?} of topics.agentEvents does not match the source id {source_id:?}")]
+    #[error(
+        "the topic source {topic_source:?} of topics.agentEvents does not match the source id {source_id:?}"
+    )]
     SourceMismatch {
         topic_source: String,
         source_id: String,
@@ -302,7 +306,8 @@ mod tests {
         let spec = ty("spec.create_request");
         let resync = ty("status.resync_request");
         assert_eq!(
-            t.source_publish_topic("maestro", &spec, "cluster1").unwrap(),
+            t.source_publish_topic("maestro", &spec, "cluster1")
+                .unwrap(),
             "sources/maestro/consumers/cluster1/sourceevents"
         );
         assert_eq!(
@@ -397,7 +402,9 @@ mod tests {
         // sdk-go puts the cluster into the first `+` (the source segment).
         assert_eq!(
             t.source_publish_topic("maestro", &ty("spec.create_request"), "c1"),
-            Err(RouteError::Wildcard("sources/c1/consumers/+/sourceevents".into()))
+            Err(RouteError::Wildcard(
+                "sources/c1/consumers/+/sourceevents".into()
+            ))
         );
         assert!(matches!(
             t.agent_publish_topic("c1", &ty("spec.resync_request"), ""),
@@ -415,7 +422,10 @@ mod tests {
         )
         .unwrap_err();
         let keys: Vec<TopicKey> = err.0.iter().map(|i| i.key).collect();
-        assert_eq!(keys, vec![TopicKey::SourceEvents, TopicKey::SourceBroadcast]);
+        assert_eq!(
+            keys,
+            vec![TopicKey::SourceEvents, TopicKey::SourceBroadcast]
+        );
         let message = err.to_string();
         assert!(message.contains("invalid source events topic \"sources/Maestro/consumers/+/sourceevents\" (topics.sourceEvents)"), "{message}");
         assert!(message.contains("topics.sourceBroadcast"), "{message}");

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use ::cloudevents::AttributesReader;
 use async_trait::async_trait;
-use rumqttc::v5::mqttbytes::v5::Filter;
 use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::Filter;
 use rumqttc::v5::{AsyncClient, MqttOptions};
 use rumqttc::{TlsConfiguration, Transport as Wire};
 use secrecy::ExposeSecret;
@@ -25,7 +25,9 @@ use super::MqttError;
 use super::binding;
 use super::config::MqttConfig;
 use super::connection::Connection;
-use super::session::{ConnectionState, MAX_QUEUED_PUBLISHES, REQUEST_CAPACITY, Shared, Subscription};
+use super::session::{
+    ConnectionState, MAX_QUEUED_PUBLISHES, REQUEST_CAPACITY, Shared, Subscription,
+};
 use super::topics::Topics;
 use crate::cloudevents::Event;
 use crate::cloudevents::backoff::{Backoff, BackoffPolicy};
@@ -79,7 +81,8 @@ impl MqttTransportBuilder {
         let (filters, client_id) = match &self.role {
             TransportRole::Source { source_id } => (
                 config.topics.source_subscriptions(source_id)?,
-                self.client_id.unwrap_or_else(|| format!("{source_id}-client")),
+                self.client_id
+                    .unwrap_or_else(|| format!("{source_id}-client")),
             ),
             TransportRole::Agent {
                 cluster_name,
@@ -249,7 +252,8 @@ impl MqttTransport {
         let topic = self.publish_topic(event)?;
         let (properties, payload) = binding::encode(event);
         let deadline = tokio::time::Instant::now() + self.publish_timeout;
-        let timed_out = || TransportError::Other(Box::new(MqttError::AckTimeout(self.publish_timeout)));
+        let timed_out =
+            || TransportError::Other(Box::new(MqttError::AckTimeout(self.publish_timeout)));
         let reply = loop {
             let room = self.shared.room.notified();
             tokio::pin!(room);
