@@ -1,7 +1,8 @@
 //! MQTT v5 transport, wire-compatible with sdk-go's MQTT clients (PROTOCOL.md §7, C17–C20).
 //!
 //! - [`config`]: the sdk-go/Maestro config file (§7.2) and its checks.
-//! - [`topics`]: topic patterns, publish topics and subscription filters (§7.3–§7.5).
+//! - [`patterns`], [`topics`]: topic validation (§7.3), publish topics and subscription filters
+//!   (§7.4, §7.5).
 //! - [`binding`]: CloudEvent ⇄ PUBLISH, binary mode out, binary and structured in (§7.6, §7.7).
 //! - [`tls`]: rustls client configuration (§7.1).
 //! - [`MqttTransport`] (`transport`): the [`crate::cloudevents::Transport`] implementation;
@@ -14,6 +15,7 @@ pub mod binding;
 pub mod config;
 mod connection;
 pub mod duration;
+pub mod patterns;
 mod session;
 pub mod tls;
 pub mod topics;
