@@ -246,5 +246,14 @@ async fn connect_and_subscribe_match_the_captured_session() {
         }
         source.close().await;
         agent.close().await;
+        // Closing sends DISCONNECT (Mosquitto logs an unannounced drop as "closed its connection").
+        for id in ["maestro-source-client", "cluster1-work-agent-client"] {
+            let line = format!("Client {id} disconnected");
+            eventually(&format!("mosquitto logged {line}"), LIMIT, || {
+                let found = broker.log().contains(&line);
+                async move { found }
+            })
+            .await;
+        }
     }
 }
