@@ -2,6 +2,7 @@
 //! cluster, status back, and both resync directions over the broadcast topics.
 
 use baton::cloudevents::ClientError;
+use baton::cloudevents::transport::Transport;
 use baton::cloudevents::transport::TransportError;
 
 use super::broker::Mosquitto;
@@ -126,4 +127,39 @@ async fn publishing_after_close_fails_with_closed() {
         transport.publish(&event).await,
         Err(TransportError::Closed)
     ));
+}
+
+/// `Ok` from `publish` means the broker acknowledged the message: a PUBACK that refuses it
+/// (here Mosquitto's ACL) comes back as `Rejected`, matched to the right publish.
+#[tokio::test]
+async fn a_publish_the_broker_refuses_is_rejected_not_ok() {
+    let broker = Mosquitto::start_with(|dir| {
+        let acl = dir.join("acl");
+        super::broker::write_readable(
+            &acl,
+            b"topic read sources/#\ntopic write sources/maestro/consumers/cluster1/sourceevents\n",
+        );
+        format!("acl_file {}\n", acl.display())
+    })
+    .await;
+    let source = broker.transport(baton::cloudevents::TransportRole::source("maestro"), "");
+    source.wait_connected(LIMIT).await.unwrap();
+    let spec = |cluster: &str| {
+        baton::cloudevents::EventBuilder::new("maestro", &event_type("spec.create_request"))
+            .cluster_name(cluster)
+            .json_data(b"{}".to_vec())
+            .build()
+            .unwrap()
+    };
+    for _ in 0..3 {
+        source.publish(&spec("cluster1")).await.unwrap();
+        let refused = source.publish(&spec("cluster2")).await;
+        assert!(
+            matches!(&refused, Err(TransportError::Rejected(reason)) if reason == "NotAuthorized"),
+            "{refused:?}"
+        );
+    }
+    let stats = source.stats();
+    assert_eq!((stats.published, stats.publish_failures), (3, 3));
+    source.close().await;
 }
