@@ -8,6 +8,7 @@
 
 pub mod grpc;
 pub mod memory;
+pub mod mqtt;
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
