@@ -283,7 +283,10 @@ async fn a_stale_status_is_ignored() {
     use baton::work::sequence::SequenceId;
 
     let (hub, agent, broker) = hub_and_agent("c1").await;
-    let id = hub.api.resource("c1", None).await["id"].as_str().unwrap().to_owned();
+    let id = hub.api.resource("c1", None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     eventually("applied", WAIT, || hub.applied(&id, "True")).await;
     let stored_hash = hub.resource(&id).await.unwrap()["status_hash"].clone();
 
@@ -292,18 +295,36 @@ async fn a_stale_status_is_ignored() {
     for condition in &mut work.status.conditions {
         condition.status = "False".into();
     }
-    let event_type = EventType::new(manifest_bundles_data_type(), SubResource::Status, Action::UpdateRequest);
-    let mut event = BundleAgentCodec::new().encode("c1-work-agent", &event_type, &work).unwrap();
+    let event_type = EventType::new(
+        manifest_bundles_data_type(),
+        SubResource::Status,
+        Action::UpdateRequest,
+    );
+    let mut event = BundleAgentCodec::new()
+        .encode("c1-work-agent", &event_type, &work)
+        .unwrap();
     let old = SequenceId::new(chrono::Utc::now().timestamp_millis() - 60_000, 1, 0);
     event.set_extension(ext::SEQUENCE_ID, old.as_i64().to_string());
     let stale_sender = broker.transport(TransportRole::agent("c1"));
     stale_sender.publish(&event).await.unwrap();
 
     eventually("the stale status was handled", WAIT, || async {
-        let metrics = hub.api.http.get(hub.api.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let metrics = hub
+            .api
+            .http
+            .get(hub.api.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         metrics.contains("baton_status_updates_total{outcome=\"ignored\"}")
     })
     .await;
-    assert!(hub.applied(&id, "True").await, "row still has the newer status");
+    assert!(
+        hub.applied(&id, "True").await,
+        "row still has the newer status"
+    );
     assert_eq!(hub.resource(&id).await.unwrap()["status_hash"], stored_hash);
 }

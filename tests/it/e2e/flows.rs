@@ -243,7 +243,10 @@ async fn mqtt_changes_committed_while_the_broker_is_down_are_delivered_when_it_i
     stack.rest.consumer(&cluster).await;
     let agent = stack.start_agent(&cluster);
     let first = create(&stack, &cluster, "before").await;
-    eventually("applied before the outage", WAIT, || stack.applied(&first, "True")).await;
+    eventually("applied before the outage", WAIT, || {
+        stack.applied(&first, "True")
+    })
+    .await;
 
     mosquitto.stop().await;
     let mut during = Vec::new();
@@ -252,7 +255,12 @@ async fn mqtt_changes_committed_while_the_broker_is_down_are_delivered_when_it_i
     }
     mosquitto.restart().await;
     for id in &during {
-        eventually("committed during the outage, applied after it", WAIT, || stack.applied(id, "True")).await;
+        eventually(
+            "committed during the outage, applied after it",
+            WAIT,
+            || stack.applied(id, "True"),
+        )
+        .await;
     }
     agent.stop().await;
     hub.stop().await;
