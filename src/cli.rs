@@ -58,6 +58,9 @@ pub enum Command {
     /// cluster. Group `baton:sources`: the user is a source id; it may act only as that source.
     /// Group `baton:admins`: anything. Details: docs/broker.md.
     Broker(crate::broker::args::BrokerArgs),
+    /// Run a benchmark scenario against a hub it starts (docs/benchmarks.md); prints a table
+    /// and one JSON line. Build with --release for meaningful figures.
+    Bench(crate::bench::BenchArgs),
 }
 
 /// Runs the parsed command line to completion.
@@ -79,6 +82,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => runtime()?.block_on(crate::hub::serve::run(args)),
         Command::Agent(args) => runtime()?.block_on(crate::agent::args::run(args)),
         Command::Migrate(args) => runtime()?.block_on(crate::hub::serve::migrate(args)),
+        Command::Bench(args) => runtime()?.block_on(crate::bench::run(args)),
     }
 }
 

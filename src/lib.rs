@@ -19,6 +19,7 @@
 //! The binary (`src/main.rs`) only parses the command line and calls [`cli::run`].
 
 pub mod agent;
+pub mod bench;
 pub mod broker;
 pub mod cli;
 pub mod cloudevents;

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 mod api;
+mod bench_smoke;
 mod clients;
 mod e2e;
 mod grpc_auth;

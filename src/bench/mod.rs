@@ -1,0 +1,31 @@
+//! `baton bench <scenario>`: load scenarios that measure the hub against Maestro's published
+//! figures and the machine's own limits (issue 11, docs/benchmarks.md).
+//!
+//! Each scenario starts what it needs: a fresh PostgreSQL database ([`env::BenchDb`]), the hub
+//! as a child process of this binary ([`env::HubProcess`]), simulated agents in this process
+//! ([`env::start_agents`]); it prints a table and one JSON line ([`report::Report`]).
+//! Must not assert on speed: a benchmark reports, the smoke test only checks it runs.
+//!
+//! - [`create`]: REST create throughput and latency;
+//! - [`applied`]: REST 201 → first status stored, at a fixed rate across many clusters;
+//! - [`list`]: paging through 600 × 49 KB bundles;
+//! - [`resync`]: every agent restarts without state at once; time until all is back;
+//! - [`idle`]: hub RSS per connected cluster;
+//! - [`limit`]: the raw PostgreSQL insert rate for the same rows (the ceiling of `create`);
+//! - [`sdk`]: the SDK's source and work-agent pair through the whole lifecycle over MQTT.
+
+pub mod applied;
+pub mod args;
+pub mod create;
+pub mod env;
+pub mod idle;
+pub mod limit;
+pub mod list;
+pub mod payload;
+pub mod report;
+pub mod rest;
+pub mod resync;
+pub mod sdk;
+pub mod stats;
+
+pub use args::{BenchArgs, run};
