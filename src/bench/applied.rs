@@ -54,6 +54,7 @@ pub async fn run(args: AppliedArgs) -> anyhow::Result<()> {
             "size": args.size,
             "transport": args.common.transport,
             "store": args.common.store,
+            "hub_status_writers": args.common.hub_status_writers,
         }),
         results,
     }

@@ -72,6 +72,10 @@ pub struct Common {
     /// The hub's database pool size (`baton serve --db-max-connections`).
     #[arg(long, default_value_t = 16)]
     pub hub_db_connections: u32,
+
+    /// The hub's concurrent status writers (`baton serve --status-writers`; 1 = one at a time).
+    #[arg(long, default_value_t = 8)]
+    pub hub_status_writers: usize,
 }
 
 /// `500ms`, `10s`, `2m`, or a plain number of seconds.

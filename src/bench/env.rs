@@ -147,6 +147,7 @@ impl HubProcess {
             format!("--grpc-addr=127.0.0.1:{grpc_port}"),
             format!("--source-id={source_id}"),
             format!("--db-max-connections={}", common.hub_db_connections),
+            format!("--status-writers={}", common.hub_status_writers),
         ];
         let mut mqtt = None;
         if common.transport == TransportKind::Mqtt {

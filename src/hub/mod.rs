@@ -13,4 +13,5 @@ pub mod serve;
 pub mod service;
 pub mod state;
 pub mod status;
+pub mod status_shards;
 pub mod tls;

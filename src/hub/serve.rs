@@ -99,6 +99,10 @@ pub struct ServeArgs {
     #[arg(long, env = "BATON_GRPC_TOKEN_FILE")]
     pub grpc_token_file: Option<PathBuf>,
 
+    /// Agent statuses written to the database at once (each resource's in arrival order).
+    #[arg(long, env = "BATON_STATUS_WRITERS", default_value_t = 8)]
+    pub status_writers: usize,
+
     /// Optional publish throttle in events/s (burst: twice that). Off by default.
     #[arg(long, env = "BATON_PUBLISH_RATE_LIMIT")]
     pub publish_rate_limit: Option<f64>,
@@ -254,6 +258,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .publish_rate_limit
             .map(|qps| (qps, (qps * 2.0).ceil().max(1.0) as u32)),
         publisher: PublisherConfig::default(),
+        status_writers: args.status_writers.max(1),
     };
     let service = HubService::start(
         store,

@@ -15,6 +15,7 @@ use super::metrics::HubMetrics;
 use super::publisher::{Publisher, PublisherConfig};
 use super::state::{AppState, Connections};
 use super::status::StatusWriter;
+use super::status_shards::ShardedStatusWriter;
 use crate::cloudevents::stats::StatsSnapshot;
 use crate::cloudevents::{ClientError, SourceClient, Transport};
 use crate::store::Store;
@@ -30,6 +31,8 @@ pub struct HubOptions {
     /// Optional publish throttle (events/s, burst); none by default.
     pub rate_limit: Option<(f64, u32)>,
     pub publisher: PublisherConfig,
+    /// Status writes in flight at once, each resource's in order (1 = one at a time).
+    pub status_writers: usize,
 }
 
 impl Default for HubOptions {
@@ -38,6 +41,7 @@ impl Default for HubOptions {
             source_id: "baton".into(),
             rate_limit: None,
             publisher: PublisherConfig::default(),
+            status_writers: 8,
         }
     }
 }
@@ -71,11 +75,17 @@ impl HubService {
             builder = builder.rate_limit(qps, burst);
         }
         let client = Arc::new(builder.build());
-        client
-            .subscribe(Arc::new(StatusWriter::new(store.clone(), metrics.clone())))
-            .await?;
         let stop = CancellationToken::new();
         let tasks = TaskTracker::new();
+        let writer = Arc::new(StatusWriter::new(store.clone(), metrics.clone()));
+        let sharded = ShardedStatusWriter::start(
+            writer,
+            metrics.clone(),
+            options.status_writers,
+            &tasks,
+            &stop,
+        );
+        client.subscribe(Arc::new(sharded)).await?;
         let publisher = Publisher::new(
             store,
             client.clone(),
