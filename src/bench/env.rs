@@ -184,7 +184,10 @@ impl HubProcess {
             mqtt,
             dir,
         };
-        hub.wait_ready(common).await?;
+        if let Err(err) = hub.wait_ready(common).await {
+            hub.stop().await;
+            return Err(err);
+        }
         Ok(hub)
     }
 
@@ -248,10 +251,14 @@ impl HubProcess {
         })
     }
 
-    /// Stops the hub and removes its directory.
+    /// Stops the hub and removes its directory, unless BATON_BENCH_HUB_LOG asked for a log.
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if std::env::var_os("BATON_BENCH_HUB_LOG").is_some() {
+            eprintln!("hub log kept: {}", self.dir.join("hub.log").display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

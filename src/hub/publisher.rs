@@ -122,10 +122,12 @@ impl Publisher {
 
     /// Publishes one batch of pending changes; returns how many were delivered.
     async fn round(&self) -> Result<usize, RoundError> {
+        let started = std::time::Instant::now();
         let pending = self.store.pending_publications(self.config.batch).await?;
         if pending.is_empty() {
             return Ok(0);
         }
+        let read = started.elapsed();
         let total = pending.len();
         let outcomes: Vec<Option<(uuid::Uuid, i64, bool)>> = futures::stream::iter(pending)
             .map(|resource| async move {
@@ -139,7 +141,9 @@ impl Publisher {
             .collect()
             .await;
         let delivered: Vec<_> = outcomes.into_iter().flatten().collect();
+        let sent = started.elapsed();
         self.store.mark_published(&delivered).await?;
+        debug!(total, ?read, ?sent, marked = ?started.elapsed(), "publish round");
         match delivered.len() {
             0 => Err(RoundError::Stalled {
                 failed: total,
