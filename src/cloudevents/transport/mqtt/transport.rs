@@ -117,6 +117,11 @@ impl MqttTransportBuilder {
                 tls.client_config()?,
             )));
         }
+        // TCP_NODELAY: with Nagle on, a publish written while an earlier one awaits its
+        // PUBACK waits for the broker's delayed ACK (~40 ms).
+        let mut network = options.network_options();
+        network.set_tcp_nodelay(true);
+        options.set_network_options(network);
         let (client, eventloop) = AsyncClient::new(options, REQUEST_CAPACITY);
         let shared = Arc::new(Shared::default());
         let (state_tx, state) = watch::channel(ConnectionState::Connecting);
