@@ -89,6 +89,9 @@ async fn measure(
     wait_statuses(&pool, epoch, total, args.timeout).await?;
     let setup_s = setup.elapsed().as_secs_f64();
     env::stop_agents(agents).await;
+    // Conditions carry whole-second times: let a second pass so that the re-reported statuses
+    // differ from the stored ones and are written, not skipped as unchanged.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
 
     // Status timestamps are whole microseconds of the DB clock; the same machine's clock.
     let restart_at = chrono::Utc::now();
