@@ -1,6 +1,6 @@
 //! The hub's whole loop with a simulated agent: REST → DB → publisher → transport → agent →
-//! status → DB (PROTOCOL.md §4.8, §5.2, §6.5). Over the in-memory transport here; the real
-//! transports run the same flows in their own modules.
+//! status → DB (PROTOCOL.md §4.8, §5.2, §6.5), on both store backends. Over the in-memory
+//! transport here; the real transports run the same flows in their own modules.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,15 +10,15 @@ use baton::cloudevents::TransportRole;
 use baton::cloudevents::transport::memory::MemoryBroker;
 use serde_json::json;
 
-use crate::harness::{TestDb, TestHub, configmap, resource_body};
+use crate::harness::{Backend, TestDb, TestHub, backend_tests, configmap, resource_body};
 use crate::support::eventually;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-async fn hub_and_agent(cluster: &str) -> (TestHub, SimulatedAgent, MemoryBroker) {
+async fn hub_and_agent(backend: Backend, cluster: &str) -> (TestHub, SimulatedAgent, MemoryBroker) {
     let broker = MemoryBroker::new();
     let hub = TestHub::start(
-        TestDb::new().await,
+        TestDb::new(backend).await,
         Arc::new(broker.transport(TransportRole::source("baton"))),
     )
     .await;
@@ -33,9 +33,8 @@ async fn hub_and_agent(cluster: &str) -> (TestHub, SimulatedAgent, MemoryBroker)
     (hub, agent, broker)
 }
 
-#[tokio::test]
-async fn created_resource_is_applied_and_its_status_lands_in_the_row() {
-    let (hub, agent, _broker) = hub_and_agent("c1").await;
+async fn created_resource_is_applied_and_its_status_lands_in_the_row(backend: Backend) {
+    let (hub, agent, _broker) = hub_and_agent(backend, "c1").await;
     let id = hub.api.resource("c1", Some("web")).await["id"]
         .as_str()
         .unwrap()
@@ -64,9 +63,8 @@ async fn created_resource_is_applied_and_its_status_lands_in_the_row() {
     );
 }
 
-#[tokio::test]
-async fn updates_replace_the_applied_spec_and_deletes_remove_the_row() {
-    let (hub, agent, _broker) = hub_and_agent("c1").await;
+async fn updates_replace_the_applied_spec_and_deletes_remove_the_row(backend: Backend) {
+    let (hub, agent, _broker) = hub_and_agent(backend, "c1").await;
     let id = hub.api.resource("c1", None).await["id"]
         .as_str()
         .unwrap()
@@ -103,9 +101,8 @@ async fn updates_replace_the_applied_spec_and_deletes_remove_the_row() {
     );
 }
 
-#[tokio::test]
-async fn apply_failures_are_visible_over_rest() {
-    let (hub, _agent, _broker) = hub_and_agent("c1").await;
+async fn apply_failures_are_visible_over_rest(backend: Backend) {
+    let (hub, _agent, _broker) = hub_and_agent(backend, "c1").await;
     let mut failing = configmap("x");
     failing["metadata"]["annotations"] =
         json!({ baton::agent::controller::FAIL_ANNOTATION: "quota exceeded" });
@@ -126,9 +123,10 @@ async fn apply_failures_are_visible_over_rest() {
     );
 }
 
-#[tokio::test]
-async fn changes_committed_while_the_broker_is_down_are_delivered_when_it_is_back() {
-    let (hub, _agent, broker) = hub_and_agent("c1").await;
+async fn changes_committed_while_the_broker_is_down_are_delivered_when_it_is_back(
+    backend: Backend,
+) {
+    let (hub, _agent, broker) = hub_and_agent(backend, "c1").await;
     broker.set_down(true);
     let mut ids = Vec::new();
     for i in 0..5 {
@@ -162,13 +160,11 @@ async fn changes_committed_while_the_broker_is_down_are_delivered_when_it_is_bac
     }
 }
 
-#[tokio::test]
-async fn a_new_hub_on_the_same_database_delivers_what_the_old_one_committed() {
+async fn a_new_hub_on_the_same_database_delivers_what_the_old_one_committed(backend: Backend) {
     let broker = MemoryBroker::new();
-    let db = TestDb::new().await;
-    let url = db.url.clone();
+    let db = TestDb::new(backend).await;
     let first = TestHub::start(
-        db,
+        db.clone(),
         Arc::new(broker.transport(TransportRole::source("baton"))),
     )
     .await;
@@ -179,6 +175,7 @@ async fn a_new_hub_on_the_same_database_delivers_what_the_old_one_committed() {
         .unwrap()
         .to_owned();
     first.service.shutdown().await;
+    first.api.store.close().await; // a SQLite database admits one process (hub) at a time
     broker.set_down(false);
 
     let agent = SimulatedAgent::start(
@@ -189,10 +186,7 @@ async fn a_new_hub_on_the_same_database_delivers_what_the_old_one_committed() {
     .await
     .unwrap();
     let second = TestHub::start(
-        TestDb {
-            url,
-            name: String::new(),
-        },
+        db,
         Arc::new(broker.transport(TransportRole::source("baton"))),
     )
     .await;
@@ -203,11 +197,10 @@ async fn a_new_hub_on_the_same_database_delivers_what_the_old_one_committed() {
     assert_eq!(agent.controller().object_count().await, 1);
 }
 
-#[tokio::test]
-async fn an_agent_restarted_from_its_state_dir_converges_by_resync() {
+async fn an_agent_restarted_from_its_state_dir_converges_by_resync(backend: Backend) {
     let broker = MemoryBroker::new();
     let hub = TestHub::start(
-        TestDb::new().await,
+        TestDb::new(backend).await,
         Arc::new(broker.transport(TransportRole::source("baton"))),
     )
     .await;
@@ -272,3 +265,12 @@ async fn an_agent_restarted_from_its_state_dir_converges_by_resync() {
     })
     .await;
 }
+
+backend_tests!(
+    created_resource_is_applied_and_its_status_lands_in_the_row,
+    updates_replace_the_applied_spec_and_deletes_remove_the_row,
+    apply_failures_are_visible_over_rest,
+    changes_committed_while_the_broker_is_down_are_delivered_when_it_is_back,
+    a_new_hub_on_the_same_database_delivers_what_the_old_one_committed,
+    an_agent_restarted_from_its_state_dir_converges_by_resync,
+);
