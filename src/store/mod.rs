@@ -56,8 +56,8 @@ pub enum StoreError {
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error(
-        "the database is in use by another baton process{} (lock file {}); stop it or use another --data-dir",
-        holder.map(|pid| format!(" (pid {pid})")).unwrap_or_default(),
+        "the database is in use by another baton process ({}lock file {}); stop it or use another --data-dir",
+        holder.map(|pid| format!("pid {pid}, ")).unwrap_or_default(),
         lock.display()
     )]
     Locked { lock: PathBuf, holder: Option<u32> },
