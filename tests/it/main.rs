@@ -5,6 +5,7 @@
 
 mod api;
 mod clients;
+mod embedded_serve;
 mod grpc_auth;
 mod grpc_flow;
 mod grpc_harness;
