@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Backend, TestApi, backend_tests, configmap, resource_body};
+use crate::harness::{Backend, Rest, TestApi, backend_tests, configmap, resource_body};
 
 fn assert_error(status: u16, body: &Value, want_status: u16, want_code: &str) {
     assert_eq!(status, want_status, "{body}");
@@ -294,9 +294,9 @@ async fn malformed_requests_get_json_errors_not_500s(backend: Backend) {
             .body(body)
             .send()
     };
-    let (status, body) = TestApi::read(raw("{not json", "application/json").await.unwrap()).await;
+    let (status, body) = Rest::read(raw("{not json", "application/json").await.unwrap()).await;
     assert_error(status, &body, 400, "malformed-json");
-    let (status, body) = TestApi::read(raw("{}", "text/plain").await.unwrap()).await;
+    let (status, body) = Rest::read(raw("{}", "text/plain").await.unwrap()).await;
     assert_error(status, &body, 415, "unsupported-media-type");
     let huge = format!(
         "{{\"consumer_name\":\"c1\",\"manifests\":[{{\"x\":\"{}\"}}]}}",
@@ -310,7 +310,7 @@ async fn malformed_requests_get_json_errors_not_500s(backend: Backend) {
         .send()
         .await
         .unwrap();
-    let (status, body) = TestApi::read(response).await;
+    let (status, body) = Rest::read(response).await;
     assert_error(status, &body, 413, "payload-too-large");
     let (status, body) = api.get("/api/v1/resources/not-a-uuid").await;
     assert_error(status, &body, 400, "invalid-field");

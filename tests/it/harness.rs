@@ -16,6 +16,7 @@ use sqlx::{Connection, PgConnection};
 use tempfile::TempDir;
 use tokio::sync::OnceCell;
 
+pub use crate::rest::Rest;
 use crate::support::database_url;
 
 static CLEANED: OnceCell<()> = OnceCell::const_new();
@@ -78,13 +79,22 @@ impl TestDb {
             .expect("connect to PostgreSQL (run scripts/services)");
         CLEANED
             .get_or_init(|| async {
-                // Databases left by earlier runs; this run's are created after this point.
-                let stale: Vec<String> = sqlx::query_scalar(
+                // Databases left by earlier runs, more than an hour old (other test processes
+                // may be running now: their databases are younger).
+                let names: Vec<String> = sqlx::query_scalar(
                     "SELECT datname FROM pg_database WHERE datname LIKE 'baton_test_%'",
                 )
                 .fetch_all(&mut admin)
                 .await
                 .unwrap();
+                let hour_ago = chrono::Utc::now().timestamp() - 3600;
+                let created = |name: &str| {
+                    let rest = name.trim_start_matches("baton_test_");
+                    rest.split('_').next().and_then(|t| t.parse::<i64>().ok())
+                };
+                let stale = names
+                    .into_iter()
+                    .filter(|n| created(n).is_none_or(|t| t < hour_ago));
                 for name in stale {
                     let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
                     let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
@@ -93,7 +103,11 @@ impl TestDb {
                 }
             })
             .await;
-        let name = format!("baton_test_{}", uuid::Uuid::new_v4().simple());
+        let name = format!(
+            "baton_test_{}_{}",
+            chrono::Utc::now().timestamp(),
+            uuid::Uuid::new_v4().simple()
+        );
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
             .execute(&mut admin)
             .await
@@ -122,10 +136,10 @@ impl TestDb {
     }
 }
 
-/// The REST API alone (no transport) on a loopback port.
+/// The REST API alone (no transport) on a loopback port; its [`Rest`] client helpers are
+/// reached through `Deref`.
 pub struct TestApi {
-    pub base: String,
-    pub http: reqwest::Client,
+    pub rest: Rest,
     pub store: Arc<dyn Store>,
     pub state: AppState,
     pub db: TestDb,
@@ -155,91 +169,21 @@ impl TestApi {
         db: TestDb,
     ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let rest = Rest::new(format!("http://{}", listener.local_addr().unwrap()));
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self {
-            base,
-            http: reqwest::Client::new(),
+            rest,
             store,
             state,
             db,
         }
     }
+}
 
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-        let response = self
-            .http
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        Self::read(response).await
-    }
-
-    pub async fn put(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-        let response = self
-            .http
-            .put(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        Self::read(response).await
-    }
-
-    pub async fn patch(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-        let response = self
-            .http
-            .patch(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        Self::read(response).await
-    }
-
-    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
-        let response = self.http.get(self.url(path)).send().await.unwrap();
-        Self::read(response).await
-    }
-
-    pub async fn delete(&self, path: &str) -> (u16, serde_json::Value) {
-        let response = self.http.delete(self.url(path)).send().await.unwrap();
-        Self::read(response).await
-    }
-
-    pub async fn read(response: reqwest::Response) -> (u16, serde_json::Value) {
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        let body = if text.is_empty() {
-            serde_json::Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
-        };
-        (status, body)
-    }
-
-    /// Registers a consumer and returns its id.
-    pub async fn consumer(&self, name: &str) -> String {
-        let (status, body) = self
-            .post("/api/v1/consumers", serde_json::json!({ "name": name }))
-            .await;
-        assert_eq!(status, 201, "{body}");
-        body["id"].as_str().unwrap().to_owned()
-    }
-
-    /// Creates a resource with one ConfigMap and returns its view.
-    pub async fn resource(&self, consumer: &str, name: Option<&str>) -> serde_json::Value {
-        let (status, body) = self
-            .post("/api/v1/resources", resource_body(consumer, name, "v1"))
-            .await;
-        assert_eq!(status, 201, "{body}");
-        body
+impl std::ops::Deref for TestApi {
+    type Target = Rest;
+    fn deref(&self) -> &Rest {
+        &self.rest
     }
 }
 

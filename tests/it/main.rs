@@ -5,7 +5,7 @@
 
 mod api;
 mod clients;
-mod embedded_serve;
+mod e2e;
 mod grpc_auth;
 mod grpc_flow;
 mod grpc_harness;
@@ -14,6 +14,7 @@ mod grpc_vectors;
 mod harness;
 mod hub_flow;
 mod mqtt;
+mod rest;
 mod store_fixtures;
 mod store_publish;
 mod store_records;
