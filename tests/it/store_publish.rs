@@ -178,7 +178,7 @@ async fn concurrent_status_updates_are_serialised(backend: Backend) {
     store.create_consumer(new_consumer("c1")).await.unwrap();
     let r = resource(&*store, "c1", None).await;
     // Each writer reads the stored counter and stores it + 1: a lost update shows as < N.
-    const N: u64 = 12;
+    const N: u64 = 50;
     let writers = (0..N).map(|_| {
         let store = store.clone();
         tokio::spawn(async move {

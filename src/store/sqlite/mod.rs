@@ -19,9 +19,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
 use sqlx::{Sqlite, Transaction};
+use tokio::sync::{Mutex as AsyncMutex, MutexGuard};
 use tracing::info;
 
 use super::StoreError;
@@ -30,8 +32,12 @@ use super::lock::DirLock;
 /// How long a writer waits for another one before failing with "database is locked".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The one-writer-at-a-time queue of a store (see the module docs).
+type WriteGate = AsyncMutex<()>;
+
 pub struct SqliteStore {
     pool: SqlitePool,
+    writers: WriteGate,
     /// Held for the store's lifetime; `None` for in-memory databases and once closed.
     lock: Mutex<Option<DirLock>>,
 }
@@ -51,6 +57,7 @@ impl SqliteStore {
                 .await?;
             return Ok(Self {
                 pool,
+                writers: WriteGate::default(),
                 lock: Mutex::new(None),
             });
         }
@@ -85,6 +92,7 @@ impl SqliteStore {
         info!(database = %path.display(), "SQLite store open");
         Ok(Self {
             pool,
+            writers: WriteGate::default(),
             lock: Mutex::new(Some(lock)),
         })
     }
@@ -93,17 +101,51 @@ impl SqliteStore {
         &self.pool
     }
 
-    /// A transaction that holds the write lock from its first statement: read-check-write
-    /// sequences never fail half-way on a lock upgrade, concurrent writers queue on the
-    /// busy timeout instead.
-    async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    /// Waits for this store's turn to write; hold the guard until the write is done.
+    async fn write_turn(&self) -> MutexGuard<'_, ()> {
+        self.writers.lock().await
+    }
+
+    /// Waits for the turn to write, then opens a transaction that holds SQLite's write lock
+    /// from its first statement (a read-check-write never fails half-way on a lock upgrade).
+    /// The transaction ends (commit or rollback on drop) before the turn passes on.
+    async fn write_tx(&self) -> Result<WriteTx<'_>, StoreError> {
+        let turn = self.write_turn().await;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(WriteTx { tx, _turn: turn })
     }
 
     fn release_lock(&self) {
         if let Ok(mut lock) = self.lock.lock() {
             lock.take();
         }
+    }
+}
+
+/// A write transaction and the write turn it holds. Fields drop in order: the transaction
+/// ends before the turn is released.
+struct WriteTx<'a> {
+    tx: Transaction<'static, Sqlite>,
+    _turn: MutexGuard<'a, ()>,
+}
+
+impl WriteTx<'_> {
+    async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.tx.commit().await?)
+    }
+}
+
+/// `&mut *tx` is the transaction's connection, as with a plain `Transaction`.
+impl std::ops::Deref for WriteTx<'_> {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
     }
 }
 

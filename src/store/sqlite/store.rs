@@ -1,7 +1,8 @@
 //! The [`Store`] operations in SQLite's SQL. Mirrors `postgres.rs` statement by statement where
 //! the dialects agree; differs where they do not: `BEGIN IMMEDIATE` instead of `FOR UPDATE`,
 //! `json_each` instead of `@>` for label filters, a statement per row in `mark_published`
-//! instead of `UNNEST`, timestamps bound from Rust instead of `now()`.
+//! instead of `UNNEST`, timestamps bound from Rust instead of `now()`. Every write waits for
+//! its turn first (`write_turn`, or `write_tx` which takes it).
 
 use async_trait::async_trait;
 use sqlx::types::Json;
@@ -68,6 +69,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_consumer(&self, new: NewConsumer) -> Result<Consumer, StoreError> {
+        let _turn = self.write_turn().await;
         let now = now();
         let row: ConsumerRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "INSERT INTO consumers (id, name, labels, created_at, updated_at) \
@@ -119,6 +121,7 @@ impl Store for SqliteStore {
         key: &ConsumerKey,
         labels: Labels,
     ) -> Result<Consumer, StoreError> {
+        let _turn = self.write_turn().await;
         let mut q = QueryBuilder::<Sqlite>::new("UPDATE consumers SET updated_at = ");
         q.push_bind(now())
             .push(", labels = ")
@@ -158,6 +161,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_resource(&self, new: NewResource) -> Result<Resource, StoreError> {
+        let _turn = self.write_turn().await;
         let sql = format!(
             "INSERT INTO resources (id, consumer_id, consumer_name, name, version, manifests, delete_option, \
              manifest_configs, labels, annotations, created_at, updated_at) \
@@ -277,6 +281,7 @@ impl Store for SqliteStore {
     }
 
     async fn delete_resource(&self, id: Uuid) -> Result<Resource, StoreError> {
+        let _turn = self.write_turn().await;
         // SET expressions all see the row as it was: pending is set only by the first delete.
         let sql = format!(
             "UPDATE resources SET deleted_at = COALESCE(deleted_at, ?2), \
