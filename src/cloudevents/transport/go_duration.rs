@@ -121,7 +121,10 @@ mod tests {
         }
         let read = |yaml: &str| serde_yaml_ng::from_str::<Holder>(yaml).map(|h| h.d);
         assert_eq!(read("d: 1m30s\n").unwrap(), Some(Duration::from_secs(90)));
-        assert_eq!(read("d: 2000000000\n").unwrap(), Some(Duration::from_secs(2)));
+        assert_eq!(
+            read("d: 2000000000\n").unwrap(),
+            Some(Duration::from_secs(2))
+        );
         assert_eq!(read("{}\n").unwrap(), None);
         assert!(read("d: soon\n").is_err());
     }

@@ -14,9 +14,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
+use crate::cloudevents::backoff::BackoffPolicy;
 use crate::cloudevents::transport::credentials::{self, PemError};
 use crate::cloudevents::transport::go_duration;
-use crate::cloudevents::backoff::BackoffPolicy;
 
 /// The config file could not be used. Never contains a secret.
 #[derive(Debug, thiserror::Error)]

@@ -9,10 +9,10 @@ use rumqttc::v5::mqttbytes::QoS;
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer};
 
-use crate::cloudevents::transport::credentials::{self, PemError};
-use crate::cloudevents::transport::go_duration::{InvalidDuration, RawDuration};
 use super::tls::{TlsError, TlsSettings};
 use super::topics::{InvalidTopics, Topics};
+use crate::cloudevents::transport::credentials::{self, PemError};
+use crate::cloudevents::transport::go_duration::{InvalidDuration, RawDuration};
 
 /// The smallest keep alive rumqttc accepts (it panics below 5 s).
 const MIN_KEEP_ALIVE: u16 = 5;
