@@ -216,9 +216,14 @@ impl<T: ResourceObject> Shared<T> {
             source: self.core.sender_id.clone(),
             data_type: event_type.data_type.clone(),
         };
-        // baton's lister is authoritative, so an empty list is answered like any other (the
-        // SHOULD of §6.5 step 1): stale resources on the agent get their deletes.
+        // §6.5 step 1, as sdk-go: a source with nothing for this cluster answers nothing. An
+        // agent's resync to all sources reaches every source sharing the broker; a source that
+        // does not know the cluster must not tell its agent to delete other sources' work.
         let objects = self.lister.list(&options).await?;
+        if objects.is_empty() {
+            Stats::bump(&self.core.stats.resyncs_answered);
+            return Ok(());
+        }
         let response = EventType::new(
             event_type.data_type.clone(),
             SubResource::Spec,
