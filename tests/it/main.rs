@@ -5,6 +5,7 @@
 
 mod api;
 mod clients;
+mod compose;
 mod grpc_auth;
 mod grpc_flow;
 mod grpc_harness;
