@@ -231,8 +231,14 @@ mod tests {
         let data_type: DataType = "io.baton.test.v1.widgets".parse().unwrap();
         let role = TransportRole::agent("c1");
         let (first, second) = (broker.transport(role.clone()), broker.transport(role));
-        let _first_inbox = first.subscribe(&[data_type.clone()]).await.unwrap();
-        let mut second_inbox = second.subscribe(&[data_type.clone()]).await.unwrap();
+        let _first_inbox = first
+            .subscribe(std::slice::from_ref(&data_type))
+            .await
+            .unwrap();
+        let mut second_inbox = second
+            .subscribe(std::slice::from_ref(&data_type))
+            .await
+            .unwrap();
         assert!(matches!(
             second_inbox.recv().await,
             Some(Inbound::Subscribed)

@@ -312,7 +312,7 @@ fn image(compose: &Compose, root: &Path, out: &mut Vec<String>) {
     match runtime
         .lines()
         .filter_map(|l| l.strip_prefix("USER "))
-        .last()
+        .next_back()
     {
         Some(user) if !user.starts_with("root") && !user.starts_with('0') => {}
         _ => out.push("Dockerfile: the runtime stage does not switch to a non-root user".into()),
