@@ -8,18 +8,15 @@ use std::sync::Arc;
 use ::cloudevents::AttributesReader;
 use async_trait::async_trait;
 use chrono::Utc;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use super::Event;
 use super::builder::EventBuilder;
-use super::client_core::{self, ClientCore, Receiver};
+use super::client_core::{self, ClientCore, Lifecycle, Receiver};
 use super::error::ClientError;
-use super::event_type::{Action, DataType, EventType, SubResource};
+use super::event_type::{Action, EventType, SubResource};
 use super::extensions as ext;
 use super::payload::{ResourceStatusHash, ResourceVersionList, StatusHashList};
-use super::rate_limit::RateLimiter;
 use super::resource::{
     Codec, ListOptions, Lister, ResourceAction, ResourceHandler, ResourceObject, StatusHasher,
 };
@@ -28,43 +25,32 @@ use super::transport::Transport;
 
 /// Builds a [`SourceClient`].
 pub struct SourceClientBuilder<T> {
-    source_id: String,
-    transport: Arc<dyn Transport>,
+    core: ClientCore<T>,
     lister: Arc<dyn Lister<T>>,
     hasher: Arc<dyn StatusHasher<T>>,
-    codecs: HashMap<DataType, Arc<dyn Codec<T>>>,
-    limiter: Option<RateLimiter>,
 }
 
 impl<T: ResourceObject> SourceClientBuilder<T> {
     /// Registers the codec of one data type; events of other types are ignored.
     pub fn codec(mut self, codec: impl Codec<T>) -> Self {
-        self.codecs
-            .insert(codec.data_type().clone(), Arc::new(codec));
+        self.core.add_codec(codec);
         self
     }
 
     /// Throttles publishes to `qps` events/s with `burst` (sdk-go: 50 and 100). Off by default.
     pub fn rate_limit(mut self, qps: f64, burst: u32) -> Self {
-        self.limiter = Some(RateLimiter::new(qps, burst));
+        self.core.set_rate_limit(qps, burst);
         self
     }
 
     pub fn build(self) -> SourceClient<T> {
         SourceClient {
             shared: Arc::new(Shared {
-                core: ClientCore {
-                    sender_id: self.source_id,
-                    codecs: self.codecs,
-                    transport: self.transport,
-                    limiter: self.limiter,
-                    stats: Arc::default(),
-                },
+                core: self.core,
                 lister: self.lister,
                 hasher: self.hasher,
             }),
-            tasks: TaskTracker::new(),
-            stop: CancellationToken::new(),
+            lifecycle: Lifecycle::default(),
         }
     }
 }
@@ -72,8 +58,7 @@ impl<T: ResourceObject> SourceClientBuilder<T> {
 /// The source (hub-side) client for resources of type `T`.
 pub struct SourceClient<T> {
     shared: Arc<Shared<T>>,
-    tasks: TaskTracker,
-    stop: CancellationToken,
+    lifecycle: Lifecycle,
 }
 
 struct Shared<T> {
@@ -92,12 +77,9 @@ impl<T: ResourceObject> SourceClient<T> {
         hasher: impl StatusHasher<T>,
     ) -> SourceClientBuilder<T> {
         SourceClientBuilder {
-            source_id: source_id.into(),
-            transport,
+            core: ClientCore::new(source_id.into(), transport),
             lister,
             hasher: Arc::new(hasher),
-            codecs: HashMap::new(),
-            limiter: None,
         }
     }
 
@@ -107,18 +89,10 @@ impl<T: ResourceObject> SourceClient<T> {
 
     /// Publishes `object` as a spec event of `event_type` (create, update or delete request).
     pub async fn publish(&self, event_type: &EventType, object: &T) -> Result<(), ClientError> {
-        if event_type.sub_resource != SubResource::Spec {
-            return Err(ClientError::WrongDirection {
-                role: "source",
-                allowed: SubResource::Spec,
-                event_type: event_type.to_string(),
-            });
-        }
-        let core = &self.shared.core;
-        let event =
-            core.codec(&event_type.data_type)?
-                .encode(&core.sender_id, event_type, object)?;
-        core.send(&event).await
+        self.shared
+            .core
+            .publish("source", SubResource::Spec, event_type, object)
+            .await
     }
 
     /// Asks agents for the status of resources: one cluster, or every cluster (`None`, a
@@ -130,19 +104,11 @@ impl<T: ResourceObject> SourceClient<T> {
     /// Subscribes and starts the receive loop: status events and spec resync requests from
     /// now on; a status resync to every cluster each time the subscription is (re)established.
     pub async fn subscribe(&self, handler: Arc<dyn ResourceHandler<T>>) -> Result<(), ClientError> {
-        let core = &self.shared.core;
-        let inbound = core.transport.subscribe(&core.data_types()).await?;
-        let receiver: Arc<dyn Receiver> = Arc::new(SourceReceiver {
+        let receiver = Arc::new(SourceReceiver {
             shared: self.shared.clone(),
             handler,
         });
-        self.tasks.spawn(client_core::receive_loop(
-            inbound,
-            receiver,
-            core.stats.clone(),
-            self.stop.clone(),
-        ));
-        Ok(())
+        self.lifecycle.start(&self.shared.core, receiver).await
     }
 
     pub fn stats(&self) -> StatsSnapshot {
@@ -151,10 +117,9 @@ impl<T: ResourceObject> SourceClient<T> {
 
     /// Stops the receive loop and closes the transport.
     pub async fn shutdown(&self) {
-        self.stop.cancel();
-        self.tasks.close();
-        self.tasks.wait().await;
-        self.shared.core.transport.close().await;
+        self.lifecycle
+            .shutdown(self.shared.core.transport.as_ref())
+            .await;
     }
 }
 
