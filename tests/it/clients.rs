@@ -508,6 +508,19 @@ async fn agent_spec_decisions_replay_the_sdk_go_table() {
     }
 }
 
+/// Hands the resync `request` to the party playing `to`, waits until it has answered, and
+/// counts the `reply` events published so far.
+async fn count_replies(p: &Pair, to: &TransportRole, request: Event, reply: &EventType) -> u64 {
+    let answered = || match to {
+        TransportRole::Agent { .. } => p.agent.stats().resyncs_answered,
+        TransportRole::Source { .. } => p.source.stats().resyncs_answered,
+    };
+    let before = answered();
+    assert!(p.broker.deliver(to, request).await);
+    eventually("resync answered", WAIT, || async { answered() > before }).await;
+    published(&p.broker, reply).len() as u64
+}
+
 /// Reply counts sdk-go's clients produce for resync requests (`resync-behaviour.json`).
 #[tokio::test]
 async fn resync_reply_counts_match_sdk_go() {
@@ -535,17 +548,8 @@ async fn resync_reply_counts_match_sdk_go() {
                 .json_data(serde_json::to_vec(&body).unwrap())
                 .build()
                 .unwrap();
-            let before = p.agent.stats().resyncs_answered;
-            assert!(
-                p.broker
-                    .deliver(&TransportRole::agent("cluster1"), request)
-                    .await
-            );
-            eventually("status resync answered", WAIT, || async {
-                p.agent.stats().resyncs_answered > before
-            })
-            .await;
-            published(&p.broker, &status(Action::ResyncResponse)).len() as u64
+            let to = TransportRole::agent("cluster1");
+            count_replies(&p, &to, request, &status(Action::ResyncResponse)).await
         };
         assert_eq!(
             count_status_replies(vec![]).await,
@@ -585,17 +589,8 @@ async fn resync_reply_counts_match_sdk_go() {
                         .json_data(serde_json::to_vec(&body).unwrap())
                         .build()
                         .unwrap();
-                let before = p.source.stats().resyncs_answered;
-                assert!(
-                    p.broker
-                        .deliver(&TransportRole::source("hub"), request)
-                        .await
-                );
-                eventually("spec resync answered", WAIT, || async {
-                    p.source.stats().resyncs_answered > before
-                })
-                .await;
-                published(&p.broker, &spec(Action::ResyncResponse)).len() as u64
+                let to = TransportRole::source("hub");
+                count_replies(&p, &to, request, &spec(Action::ResyncResponse)).await
             };
         assert_eq!(
             count_spec_replies(vec![("w1", 2)], vec![("w1", 1), ("gone", 1)]).await,
