@@ -180,6 +180,20 @@ impl TestApi {
         assert_eq!(status, 201, "{body}");
         body
     }
+
+    /// Creates a resource like [`TestApi::resource`] and returns its id.
+    pub async fn resource_id(&self, consumer: &str, name: Option<&str>) -> String {
+        self.resource(consumer, name).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let response = self.http.get(self.url("/metrics")).send().await.unwrap();
+        response.text().await.unwrap()
+    }
 }
 
 /// A bundle with one ConfigMap whose data carries `value`.

@@ -36,10 +36,7 @@ async fn hub_and_agent(cluster: &str) -> (TestHub, SimulatedAgent, MemoryBroker)
 #[tokio::test]
 async fn created_resource_is_applied_and_its_status_lands_in_the_row() {
     let (hub, agent, _broker) = hub_and_agent("c1").await;
-    let id = hub.api.resource("c1", Some("web")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = hub.api.resource_id("c1", Some("web")).await;
     eventually("Applied=True stored", WAIT, || hub.applied(&id, "True")).await;
     let resource = hub.resource(&id).await.unwrap();
     assert_eq!(
@@ -48,16 +45,7 @@ async fn created_resource_is_applied_and_its_status_lands_in_the_row() {
     );
     assert_eq!(resource["status_hash"].as_str().unwrap().len(), 64);
     assert_eq!(agent.controller().object_count().await, 1);
-    let metrics = hub
-        .api
-        .http
-        .get(hub.api.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = hub.api.metrics().await;
     assert!(
         metrics.contains("baton_publishes_total{outcome=\"ok\"} 1"),
         "{metrics}"
@@ -67,10 +55,7 @@ async fn created_resource_is_applied_and_its_status_lands_in_the_row() {
 #[tokio::test]
 async fn updates_replace_the_applied_spec_and_deletes_remove_the_row() {
     let (hub, agent, _broker) = hub_and_agent("c1").await;
-    let id = hub.api.resource("c1", None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = hub.api.resource_id("c1", None).await;
     eventually("v1 applied", WAIT, || hub.applied(&id, "True")).await;
     let (status, _) = hub
         .api
@@ -132,24 +117,10 @@ async fn changes_committed_while_the_broker_is_down_are_delivered_when_it_is_bac
     broker.set_down(true);
     let mut ids = Vec::new();
     for i in 0..5 {
-        ids.push(
-            hub.api.resource("c1", Some(&format!("r{i}"))).await["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        ids.push(hub.api.resource_id("c1", Some(&format!("r{i}"))).await);
     }
     eventually("publisher tried and failed", WAIT, || async {
-        hub.api
-            .http
-            .get(hub.api.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .contains("outcome=\"failed\"")
+        hub.api.metrics().await.contains("outcome=\"failed\"")
     })
     .await;
     assert!(!hub.applied(&ids[0], "True").await);
@@ -174,10 +145,7 @@ async fn a_new_hub_on_the_same_database_delivers_what_the_old_one_committed() {
     .await;
     first.api.consumer("c1").await;
     broker.set_down(true); // the first hub can commit but not publish
-    let id = first.api.resource("c1", None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = first.api.resource_id("c1", None).await;
     first.service.shutdown().await;
     broker.set_down(false);
 
@@ -220,18 +188,9 @@ async fn an_agent_restarted_from_its_state_dir_converges_by_resync() {
     )
     .await
     .unwrap();
-    let keep = hub.api.resource("c1", Some("keep")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let change = hub.api.resource("c1", Some("change")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let gone = hub.api.resource("c1", Some("gone")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let keep = hub.api.resource_id("c1", Some("keep")).await;
+    let change = hub.api.resource_id("c1", Some("change")).await;
+    let gone = hub.api.resource_id("c1", Some("gone")).await;
     for id in [&keep, &change, &gone] {
         eventually("applied", WAIT, || hub.applied(id, "True")).await;
     }
@@ -245,10 +204,7 @@ async fn an_agent_restarted_from_its_state_dir_converges_by_resync() {
         )
         .await;
     hub.api.delete(&format!("/api/v1/resources/{gone}")).await;
-    let new = hub.api.resource("c1", Some("new")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let new = hub.api.resource_id("c1", Some("new")).await;
 
     let agent = SimulatedAgent::start(
         "c1",
