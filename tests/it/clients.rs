@@ -371,18 +371,13 @@ async fn a_failing_handler_or_a_malformed_event_does_not_stop_the_loop() {
     use baton::cloudevents::Transport as _;
     let codec = WidgetCodec::new();
     use baton::cloudevents::Codec as _;
-    source
-        .publish(
-            &codec
-                .encode(
-                    "hub",
-                    &spec(Action::CreateRequest),
-                    &Widget::new("bad", "cluster1", 1, "x"),
-                )
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let create = |id: &str, spec_text: &str| {
+        let w = Widget::new(id, "cluster1", 1, spec_text);
+        codec
+            .encode("hub", &spec(Action::CreateRequest), &w)
+            .unwrap()
+    };
+    source.publish(&create("bad", "x")).await.unwrap();
     // Not decodable: no resourceid.
     let garbage = EventBuilder::new("hub", &spec(Action::CreateRequest))
         .cluster_name("cluster1")
@@ -393,18 +388,7 @@ async fn a_failing_handler_or_a_malformed_event_does_not_stop_the_loop() {
     let mut nonsense = garbage.clone();
     nonsense.set_type("not-a-type");
     assert!(broker.deliver(&agent_role, nonsense).await);
-    source
-        .publish(
-            &codec
-                .encode(
-                    "hub",
-                    &spec(Action::CreateRequest),
-                    &Widget::new("good", "cluster1", 1, "y"),
-                )
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    source.publish(&create("good", "y")).await.unwrap();
 
     eventually("the good one after the bad ones", WAIT, || async {
         calls.count() == 2

@@ -181,13 +181,11 @@ async fn an_agent_restarted_from_its_state_dir_converges_by_resync() {
     .await;
     hub.api.consumer("c1").await;
     let state = tempfile::tempdir().unwrap();
-    let agent = SimulatedAgent::start(
-        "c1",
-        Arc::new(broker.transport(TransportRole::agent("c1"))),
-        Some(state.path().into()),
-    )
-    .await
-    .unwrap();
+    let start_agent = || {
+        let transport = Arc::new(broker.transport(TransportRole::agent("c1")));
+        SimulatedAgent::start("c1", transport, Some(state.path().into()))
+    };
+    let agent = start_agent().await.unwrap();
     let keep = hub.api.resource_id("c1", Some("keep")).await;
     let change = hub.api.resource_id("c1", Some("change")).await;
     let gone = hub.api.resource_id("c1", Some("gone")).await;
@@ -206,13 +204,7 @@ async fn an_agent_restarted_from_its_state_dir_converges_by_resync() {
     hub.api.delete(&format!("/api/v1/resources/{gone}")).await;
     let new = hub.api.resource_id("c1", Some("new")).await;
 
-    let agent = SimulatedAgent::start(
-        "c1",
-        Arc::new(broker.transport(TransportRole::agent("c1"))),
-        Some(state.path().into()),
-    )
-    .await
-    .unwrap();
+    let agent = start_agent().await.unwrap();
     eventually("update applied", WAIT, || async {
         hub.applied(&change, "True").await && hub.resource(&change).await.unwrap()["version"] == 2
     })
