@@ -16,21 +16,41 @@ use super::client_core::{self, ClientCore, Lifecycle, Receiver};
 use super::error::ClientError;
 use super::event_type::{Action, EventType, SubResource};
 use super::extensions as ext;
-use super::payload::{ResourceStatusHash, ResourceVersionList, StatusHashList};
+use super::payload::{ResourceStatusHash, ResourceVersionList};
 use super::resource::{
     Codec, ListOptions, Lister, ResourceAction, ResourceHandler, ResourceObject, StatusHasher,
 };
 use super::stats::{Stats, StatsSnapshot};
 use super::transport::Transport;
 
+/// Most status hashes in one status resync request: ~120 bytes each, so ~500 KB a request.
+pub const STATUS_RESYNC_CHUNK: usize = 4096;
+
+/// [`StatusHashList`] over borrowed entries, for chunked requests.
+#[derive(serde::Serialize)]
+struct StatusHashListRef<'a> {
+    #[serde(rename = "statusHashes")]
+    status_hashes: &'a [ResourceStatusHash],
+}
+
 /// Builds a [`SourceClient`].
 pub struct SourceClientBuilder<T> {
     core: ClientCore<T>,
     lister: Arc<dyn Lister<T>>,
     hasher: Arc<dyn StatusHasher<T>>,
+    status_after_spec_resync: bool,
 }
 
 impl<T: ResourceObject> SourceClientBuilder<T> {
+    /// After answering an agent's spec resync, also ask that cluster for its status (on by
+    /// default). An agent resyncs when it (re)connects; statuses it sent while the source or
+    /// the broker was away, or the source's own broadcast status resync, may have been lost.
+    /// sdk-go sources do not do this; Go agents answer the request like any other (§6.6).
+    pub fn status_after_spec_resync(mut self, enabled: bool) -> Self {
+        self.status_after_spec_resync = enabled;
+        self
+    }
+
     /// Registers the codec of one data type; events of other types are ignored.
     pub fn codec(mut self, codec: impl Codec<T>) -> Self {
         self.core.add_codec(codec);
@@ -49,6 +69,7 @@ impl<T: ResourceObject> SourceClientBuilder<T> {
                 core: self.core,
                 lister: self.lister,
                 hasher: self.hasher,
+                status_after_spec_resync: self.status_after_spec_resync,
             }),
             lifecycle: Lifecycle::default(),
         }
@@ -65,6 +86,7 @@ struct Shared<T> {
     core: ClientCore<T>,
     lister: Arc<dyn Lister<T>>,
     hasher: Arc<dyn StatusHasher<T>>,
+    status_after_spec_resync: bool,
 }
 
 impl<T: ResourceObject> SourceClient<T> {
@@ -80,6 +102,7 @@ impl<T: ResourceObject> SourceClient<T> {
             core: ClientCore::new(source_id.into(), transport),
             lister,
             hasher: Arc::new(hasher),
+            status_after_spec_resync: true,
         }
     }
 
@@ -139,15 +162,25 @@ impl<T: ResourceObject> Shared<T> {
                     status_hash: self.hasher.status_hash(object)?,
                 });
             }
-            let body = serde_json::to_vec(&StatusHashList {
-                status_hashes: hashes,
-            })?;
             let event_type = EventType::new(data_type, SubResource::Status, Action::ResyncRequest);
-            let event = EventBuilder::new(&self.core.sender_id, &event_type)
-                .cluster_name(cluster_name.unwrap_or_default())
-                .json_data(body)
-                .build()?;
-            self.core.send(&event).await?;
+            // An empty list asks for everything, so it is sent only when there is nothing to
+            // list; a long list goes in chunks that each stay far below message size limits
+            // (gRPC 4 MiB). Agents answer per request, only for the ids it lists (§6.6).
+            let chunks: Vec<&[ResourceStatusHash]> = if hashes.is_empty() {
+                vec![&[]]
+            } else {
+                hashes.chunks(STATUS_RESYNC_CHUNK).collect()
+            };
+            for chunk in chunks {
+                let body = serde_json::to_vec(&StatusHashListRef {
+                    status_hashes: chunk,
+                })?;
+                let event = EventBuilder::new(&self.core.sender_id, &event_type)
+                    .cluster_name(cluster_name.unwrap_or_default())
+                    .json_data(body)
+                    .build()?;
+                self.core.send(&event).await?;
+            }
             Stats::bump(&self.core.stats.resyncs_sent);
         }
         Ok(())
@@ -215,6 +248,9 @@ impl<T: ResourceObject> Shared<T> {
             self.core.send(&event).await?;
         }
         Stats::bump(&self.core.stats.resyncs_answered);
+        if self.status_after_spec_resync {
+            self.resync(Some(cluster)).await?;
+        }
         Ok(())
     }
 }

@@ -6,12 +6,14 @@
 mod api;
 mod clients;
 mod compose;
+mod e2e;
 mod grpc_auth;
 mod grpc_flow;
 mod grpc_harness;
 mod grpc_resilience;
 mod grpc_vectors;
 mod harness;
+mod https;
 mod hub_flow;
 mod mqtt;
 mod support;
