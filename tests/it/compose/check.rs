@@ -2,7 +2,8 @@
 //! `depends_on` agree with each other; baton's commands parse with baton's own CLI (so every
 //! flag exists); the MQTT config files they name exist, load with baton's loader and agree with
 //! the broker service, the hub's source id and each other; the database URL matches the
-//! postgres service; the image has what the healthchecks run. Each problem is one line.
+//! postgres service; the build context holds what the Dockerfile copies; the image has what the
+//! healthchecks run. Each problem is one line.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -301,10 +302,50 @@ fn state_volume(name: &str, service: &Service, dir: Option<&Path>, out: &mut Vec
     }
 }
 
+/// What the Dockerfile copies from the build context but `.dockerignore` leaves out (or that
+/// does not exist), for an ignore file in the "`*`, then `!path` for each kept path" style.
+pub fn missing_from_context(root: &Path, dockerfile: &str, dockerignore: &str) -> Vec<String> {
+    let rules: Vec<&str> = dockerignore
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let excludes_all = rules.contains(&"*");
+    let kept = |path: &str| {
+        let path = path.trim_end_matches('/');
+        !excludes_all
+            || rules
+                .iter()
+                .any(|r| r.strip_prefix('!').map(|k| k.trim_end_matches('/')) == Some(path))
+    };
+    let mut out = Vec::new();
+    for line in dockerfile
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("COPY "))
+    {
+        if line.contains("--from") {
+            continue;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        for source in words.iter().take(words.len().saturating_sub(1)) {
+            if !root.join(source).exists() {
+                out.push(format!("Dockerfile: COPY {source}: not in the repository"));
+            } else if !kept(source) {
+                out.push(format!(
+                    "Dockerfile: COPY {source}: left out by .dockerignore"
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// The image runs as a non-root user, with `baton` as entry point, and has what the
 /// healthchecks of the services built from it call.
 fn image(compose: &Compose, root: &Path, out: &mut Vec<String>) {
     let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).unwrap_or_default();
+    let dockerignore = std::fs::read_to_string(root.join(".dockerignore")).unwrap_or_default();
+    out.extend(missing_from_context(root, &dockerfile, &dockerignore));
     let runtime = dockerfile.rsplit("\nFROM ").next().unwrap_or_default();
     if !runtime.contains("ENTRYPOINT [\"baton\"]") {
         out.push("Dockerfile: the runtime stage's entry point is not [\"baton\"]".into());
