@@ -106,10 +106,7 @@ async fn resources_are_created_at_version_1_and_read_back(backend: Backend) {
 async fn updates_bump_the_version_once_and_identical_specs_change_nothing(backend: Backend) {
     let api = TestApi::spawn(backend).await;
     api.consumer("c1").await;
-    let id = api.resource("c1", None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.resource_id("c1", None).await;
     let path = format!("/api/v1/resources/{id}");
     let mut update = resource_body("c1", None, "v2");
     update.as_object_mut().unwrap().remove("consumer_name");
@@ -133,10 +130,7 @@ async fn updates_bump_the_version_once_and_identical_specs_change_nothing(backen
 async fn two_concurrent_puts_on_the_same_version_exactly_one_wins(backend: Backend) {
     let api = TestApi::spawn(backend).await;
     api.consumer("c1").await;
-    let id = api.resource("c1", None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.resource_id("c1", None).await;
     let path = format!("/api/v1/resources/{id}");
     let body = |v: &str| json!({"version": 1, "manifests": [configmap(v)]});
     let (a, b) = tokio::join!(api.put(&path, body("a")), api.put(&path, body("b")));
@@ -150,10 +144,7 @@ async fn two_concurrent_puts_on_the_same_version_exactly_one_wins(backend: Backe
 async fn delete_marks_deleting_and_refuses_later_updates(backend: Backend) {
     let api = TestApi::spawn(backend).await;
     api.consumer("c1").await;
-    let id = api.resource("c1", None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.resource_id("c1", None).await;
     let path = format!("/api/v1/resources/{id}");
     let (status, body) = api.delete(&path).await;
     assert_eq!(status, 202);
@@ -331,15 +322,7 @@ async fn every_response_carries_a_request_id_and_ops_endpoints_answer(backend: B
     let (status, ready) = api.get("/readyz").await;
     assert_eq!((status, ready["database"].as_str()), (200, Some("ok")));
     api.get("/api/v1/consumers").await;
-    let metrics = api
-        .http
-        .get(api.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = api.metrics().await;
     assert!(
         metrics.contains("baton_http_request_duration_seconds"),
         "{metrics}"

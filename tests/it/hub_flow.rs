@@ -35,10 +35,7 @@ async fn hub_and_agent(backend: Backend, cluster: &str) -> (TestHub, SimulatedAg
 
 async fn created_resource_is_applied_and_its_status_lands_in_the_row(backend: Backend) {
     let (hub, agent, _broker) = hub_and_agent(backend, "c1").await;
-    let id = hub.api.resource("c1", Some("web")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = hub.api.resource_id("c1", Some("web")).await;
     eventually("Applied=True stored", WAIT, || hub.applied(&id, "True")).await;
     let resource = hub.resource(&id).await.unwrap();
     assert_eq!(
@@ -47,16 +44,7 @@ async fn created_resource_is_applied_and_its_status_lands_in_the_row(backend: Ba
     );
     assert_eq!(resource["status_hash"].as_str().unwrap().len(), 64);
     assert_eq!(agent.controller().object_count().await, 1);
-    let metrics = hub
-        .api
-        .http
-        .get(hub.api.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = hub.api.metrics().await;
     assert!(
         metrics.contains("baton_publishes_total{outcome=\"ok\"} 1"),
         "{metrics}"
@@ -65,10 +53,7 @@ async fn created_resource_is_applied_and_its_status_lands_in_the_row(backend: Ba
 
 async fn updates_replace_the_applied_spec_and_deletes_remove_the_row(backend: Backend) {
     let (hub, agent, _broker) = hub_and_agent(backend, "c1").await;
-    let id = hub.api.resource("c1", None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = hub.api.resource_id("c1", None).await;
     eventually("v1 applied", WAIT, || hub.applied(&id, "True")).await;
     let (status, _) = hub
         .api
@@ -130,24 +115,10 @@ async fn changes_committed_while_the_broker_is_down_are_delivered_when_it_is_bac
     broker.set_down(true);
     let mut ids = Vec::new();
     for i in 0..5 {
-        ids.push(
-            hub.api.resource("c1", Some(&format!("r{i}"))).await["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        ids.push(hub.api.resource_id("c1", Some(&format!("r{i}"))).await);
     }
     eventually("publisher tried and failed", WAIT, || async {
-        hub.api
-            .http
-            .get(hub.api.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .contains("outcome=\"failed\"")
+        hub.api.metrics().await.contains("outcome=\"failed\"")
     })
     .await;
     assert!(!hub.applied(&ids[0], "True").await);
@@ -170,10 +141,7 @@ async fn a_new_hub_on_the_same_database_delivers_what_the_old_one_committed(back
     .await;
     first.api.consumer("c1").await;
     broker.set_down(true); // the first hub can commit but not publish
-    let id = first.api.resource("c1", None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = first.api.resource_id("c1", None).await;
     first.service.shutdown().await;
     first.api.store.close().await; // a SQLite database admits one process (hub) at a time
     broker.set_down(false);
@@ -206,25 +174,14 @@ async fn an_agent_restarted_from_its_state_dir_converges_by_resync(backend: Back
     .await;
     hub.api.consumer("c1").await;
     let state = tempfile::tempdir().unwrap();
-    let agent = SimulatedAgent::start(
-        "c1",
-        Arc::new(broker.transport(TransportRole::agent("c1"))),
-        Some(state.path().into()),
-    )
-    .await
-    .unwrap();
-    let keep = hub.api.resource("c1", Some("keep")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let change = hub.api.resource("c1", Some("change")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let gone = hub.api.resource("c1", Some("gone")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let start_agent = || {
+        let transport = Arc::new(broker.transport(TransportRole::agent("c1")));
+        SimulatedAgent::start("c1", transport, Some(state.path().into()))
+    };
+    let agent = start_agent().await.unwrap();
+    let keep = hub.api.resource_id("c1", Some("keep")).await;
+    let change = hub.api.resource_id("c1", Some("change")).await;
+    let gone = hub.api.resource_id("c1", Some("gone")).await;
     for id in [&keep, &change, &gone] {
         eventually("applied", WAIT, || hub.applied(id, "True")).await;
     }
@@ -238,18 +195,9 @@ async fn an_agent_restarted_from_its_state_dir_converges_by_resync(backend: Back
         )
         .await;
     hub.api.delete(&format!("/api/v1/resources/{gone}")).await;
-    let new = hub.api.resource("c1", Some("new")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let new = hub.api.resource_id("c1", Some("new")).await;
 
-    let agent = SimulatedAgent::start(
-        "c1",
-        Arc::new(broker.transport(TransportRole::agent("c1"))),
-        Some(state.path().into()),
-    )
-    .await
-    .unwrap();
+    let agent = start_agent().await.unwrap();
     eventually("update applied", WAIT, || async {
         hub.applied(&change, "True").await && hub.resource(&change).await.unwrap()["version"] == 2
     })
@@ -266,6 +214,61 @@ async fn an_agent_restarted_from_its_state_dir_converges_by_resync(backend: Back
     .await;
 }
 
+/// §5.2: a status older than the last accepted one (sequence id) changes nothing.
+async fn a_stale_status_is_ignored(backend: Backend) {
+    use baton::cloudevents::extensions as ext;
+    use baton::cloudevents::{Action, Codec, EventType, SubResource, Transport};
+    use baton::work::codec::BundleAgentCodec;
+    use baton::work::model::manifest_bundles_data_type;
+    use baton::work::sequence::SequenceId;
+
+    let (hub, agent, broker) = hub_and_agent(backend, "c1").await;
+    let id = hub.api.resource("c1", None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    eventually("applied", WAIT, || hub.applied(&id, "True")).await;
+    let stored_hash = hub.resource(&id).await.unwrap()["status_hash"].clone();
+
+    // The agent's work, with a status that says the opposite, sent with an old sequence id.
+    let mut work = agent.controller().client().get(&id).await.unwrap();
+    for condition in &mut work.status.conditions {
+        condition.status = "False".into();
+    }
+    let event_type = EventType::new(
+        manifest_bundles_data_type(),
+        SubResource::Status,
+        Action::UpdateRequest,
+    );
+    let mut event = BundleAgentCodec::new()
+        .encode("c1-work-agent", &event_type, &work)
+        .unwrap();
+    let old = SequenceId::new(chrono::Utc::now().timestamp_millis() - 60_000, 1, 0);
+    event.set_extension(ext::SEQUENCE_ID, old.as_i64().to_string());
+    let stale_sender = broker.transport(TransportRole::agent("c1"));
+    stale_sender.publish(&event).await.unwrap();
+
+    eventually("the stale status was handled", WAIT, || async {
+        let metrics = hub
+            .api
+            .http
+            .get(hub.api.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        metrics.contains("baton_status_updates_total{outcome=\"ignored\"}")
+    })
+    .await;
+    assert!(
+        hub.applied(&id, "True").await,
+        "row still has the newer status"
+    );
+    assert_eq!(hub.resource(&id).await.unwrap()["status_hash"], stored_hash);
+}
+
 backend_tests!(
     created_resource_is_applied_and_its_status_lands_in_the_row,
     updates_replace_the_applied_spec_and_deletes_remove_the_row,
@@ -273,4 +276,5 @@ backend_tests!(
     changes_committed_while_the_broker_is_down_are_delivered_when_it_is_back,
     a_new_hub_on_the_same_database_delivers_what_the_old_one_committed,
     an_agent_restarted_from_its_state_dir_converges_by_resync,
+    a_stale_status_is_ignored,
 );

@@ -5,6 +5,7 @@
 
 mod api;
 mod clients;
+mod compose;
 mod e2e;
 mod grpc_auth;
 mod grpc_flow;
@@ -12,6 +13,7 @@ mod grpc_harness;
 mod grpc_resilience;
 mod grpc_vectors;
 mod harness;
+mod https;
 mod hub_flow;
 mod mqtt;
 mod rest;

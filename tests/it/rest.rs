@@ -91,4 +91,18 @@ impl Rest {
         assert_eq!(status, 201, "{body}");
         body
     }
+
+    /// Creates a resource like [`Rest::resource`] and returns its id.
+    pub async fn resource_id(&self, consumer: &str, name: Option<&str>) -> String {
+        self.resource(consumer, name).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let response = self.http.get(self.url("/metrics")).send().await.unwrap();
+        response.text().await.unwrap()
+    }
 }
