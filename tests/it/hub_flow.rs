@@ -44,11 +44,14 @@ async fn created_resource_is_applied_and_its_status_lands_in_the_row(backend: Ba
     );
     assert_eq!(resource["status_hash"].as_str().unwrap().len(), 64);
     assert_eq!(agent.controller().object_count().await, 1);
-    let metrics = hub.api.metrics().await;
-    assert!(
-        metrics.contains("baton_publishes_total{outcome=\"ok\"} 1"),
-        "{metrics}"
-    );
+    // The agent may have had it by its startup resync before the publisher's round sent it.
+    eventually("the publish counted", WAIT, || async {
+        hub.api
+            .metrics()
+            .await
+            .contains("baton_publishes_total{outcome=\"ok\"} 1")
+    })
+    .await;
 }
 
 async fn updates_replace_the_applied_spec_and_deletes_remove_the_row(backend: Backend) {

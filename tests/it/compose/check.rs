@@ -66,10 +66,10 @@ pub fn problems(compose: &Compose, root: &Path) -> Vec<String> {
                 }
                 database(compose, name, service, &mut out);
                 let config = mqtt(compose, root, name, service, args.mqtt_config, &mut out);
-                if let Some(config) = &config {
-                    if let Err(err) = config.topics.source_subscriptions(&args.source_id) {
-                        out.push(format!("{name}: {err}"));
-                    }
+                if let Some(config) = &config
+                    && let Err(err) = config.topics.source_subscriptions(&args.source_id)
+                {
+                    out.push(format!("{name}: {err}"));
                 }
                 hub_mqtt = config.map(|c| (name.clone(), c));
             }
@@ -130,10 +130,10 @@ fn wiring(compose: &Compose, root: &Path, out: &mut Vec<String>) {
                 )),
             }
         }
-        if let Some(context) = &service.build {
-            if !root.join(context).join("Dockerfile").is_file() {
-                out.push(format!("{name}: build context {context} has no Dockerfile"));
-            }
+        if let Some(context) = &service.build
+            && !root.join(context).join("Dockerfile").is_file()
+        {
+            out.push(format!("{name}: build context {context} has no Dockerfile"));
         }
     }
     for volume in compose.volumes.keys().filter(|v| !used.contains(*v)) {
