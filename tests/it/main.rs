@@ -12,6 +12,7 @@ mod grpc_resilience;
 mod grpc_vectors;
 mod harness;
 mod hub_flow;
+mod interop;
 mod mqtt;
 mod support;
 mod vectors;

@@ -1,0 +1,1 @@
+//! Scenario 1 (todo)
