@@ -228,7 +228,7 @@ async fn spec_events_from_sdk_go_decode_in_baton() {
     let reply = go
         .request(json!({"op": "encode-spec", "type": delete, "source": "maestro", "work": deleting}))
         .await;
-    assert_eq!(reply["extensions"]["deletiontimestamp"]["goType"], "time.Time");
+    assert_eq!(reply["extensions"]["deletiontimestamp"]["goType"], "types.Timestamp");
     let decoded = BundleAgentCodec::new().decode(&from_pb(&reply["pb"])).unwrap();
     let at = decoded.metadata.deletion_timestamp.expect("deleting");
     assert_eq!(at.0.to_rfc3339(), "2025-06-01T12:00:07+00:00");
