@@ -39,6 +39,11 @@ type watchEvent struct {
 }
 
 func runAgent(configType, configPath, cluster, statePath string) {
+	// client-go >= 0.35 informers use watch-list (initial state streamed by Watch) unless told
+	// otherwise; sdk-go's agent watcher store answers Watch with a bookmark only, so works
+	// already in the store at start would never reach the informer (docs/interop.md).
+	// Read lazily by client-go, so setting it here, before any informer, is enough.
+	os.Setenv("KUBE_FEATURE_WatchListClient", "false")
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 
