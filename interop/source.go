@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/signal"
 	"sync"
@@ -26,6 +27,7 @@ type sourceCommand struct {
 	Action  string               `json:"action,omitempty"`
 	Work    *workv1.ManifestWork `json:"work,omitempty"`
 	Cluster string               `json:"cluster,omitempty"`
+	UID     string               `json:"uid,omitempty"`
 }
 
 // workList is the source's own store: what it published, with the status it last accepted.
@@ -58,6 +60,17 @@ func (l *workList) setStatus(w *workv1.ManifestWork) {
 	if cur, ok := l.works[string(w.UID)]; ok {
 		cur.Status = w.Status
 	}
+}
+
+// forgetStatus clears the status the source holds for uid, so its hash no longer matches.
+func (l *workList) forgetStatus(uid string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cur, ok := l.works[uid]
+	if ok {
+		cur.Status = workv1.ManifestWorkStatus{}
+	}
+	return ok
 }
 
 func runSource(configType, configPath, sourceID string) {
@@ -110,6 +123,12 @@ func runSource(configType, configPath, sourceID string) {
 					store.put(cmd.Work)
 				}
 				emitResult("publish", cmd.Action, client.Publish(ctx, ty, cmd.Work))
+			case "forget-status":
+				var err error
+				if !store.forgetStatus(cmd.UID) {
+					err = fmt.Errorf("no work %s", cmd.UID)
+				}
+				emitResult("forget-status", cmd.UID, err)
 			case "resync":
 				emitResult("resync", cmd.Cluster, client.Resync(ctx, cmd.Cluster))
 			case "quit":

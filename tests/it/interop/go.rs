@@ -160,6 +160,27 @@ impl GoProcess {
             .await
     }
 
+    /// Sends a command and waits (bounded) for its `result` line (the Go side handles commands
+    /// in order); fails on an error result.
+    pub async fn command(&mut self, command: Value) -> Value {
+        let before = self.matching(|l| l["kind"] == "result").len();
+        self.send(&command).await;
+        let what = format!("result of {command}");
+        self.wait_for(&what, |_| {
+            self.lines
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|l| l["kind"] == "result")
+                .count()
+                > before
+        })
+        .await;
+        let result = self.matching(|l| l["kind"] == "result")[before].clone();
+        assert!(result["error"].is_null(), "{what} failed: {result}");
+        result
+    }
+
     /// The Go program's stderr (klog), last lines.
     pub fn log(&self) -> String {
         self.stderr.lock().unwrap().join("\n")

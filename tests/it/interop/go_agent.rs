@@ -69,21 +69,6 @@ async fn watched(go: &GoProcess, what: &str, uid: &str, check: impl Fn(&Value) -
         .clone()
 }
 
-async fn command(go: &mut GoProcess, cmd: Value) {
-    let (name, verb) = (cmd["name"].clone(), cmd["cmd"].clone());
-    let already = go.matching(|l| l["kind"] == "result").len();
-    go.send(&cmd).await;
-    let result = go
-        .wait_for(&format!("result of {verb}"), |l| {
-            l["kind"] == "result"
-                && l["cmd"] == verb
-                && (name.is_null() || l["name"] == name)
-        })
-        .await;
-    let _ = already;
-    assert!(result["error"].is_null(), "{verb} failed: {result}");
-}
-
 async fn start_agent(wire: &Wire, config: &str, state: &str) -> GoProcess {
     let go = GoProcess::spawn(&["agent", wire.config_type(), config, CLUSTER, state]).await;
     go.wait_for("Go agent ready", |l| l["kind"] == "ready").await;
@@ -115,7 +100,7 @@ async fn go_agent_against_the_hub(kind: Kind) {
 
     // Status from Go lands in the row.
     let status = serde_json::to_value(web_status(1)).unwrap();
-    command(&mut go, json!({"cmd": "status", "name": "web", "status": status})).await;
+    go.command(json!({"cmd": "status", "name": "web", "status": status})).await;
     eventually("Go status stored", super::go::WAIT, || async {
         hub.resource(&web).await.is_some_and(|r| r["status"] == status)
     })
@@ -132,7 +117,7 @@ async fn go_agent_against_the_hub(kind: Kind) {
     .await;
 
     // Restart with works in hand; `cache` changes while the agent is away.
-    command(&mut go, json!({"cmd": "save", "name": state})).await;
+    go.command(json!({"cmd": "save", "name": state})).await;
     go.stop().await;
     update(&hub, &cache, 1, "c2").await;
     let mut go = start_agent(&wire, config, state).await;
@@ -157,7 +142,7 @@ async fn go_agent_against_the_hub(kind: Kind) {
     let (code, _) = hub.api.delete(&format!("/api/v1/resources/{web}")).await;
     assert_eq!(code, 202);
     watched(&go, "web deleting", &web, |w| w["metadata"]["deletionTimestamp"].is_string()).await;
-    command(&mut go, json!({"cmd": "finalize", "name": "web"})).await;
+    go.command(json!({"cmd": "finalize", "name": "web"})).await;
     go.wait_for("web removed on the Go side", |l| {
         l["kind"] == "watch" && l["type"] == "deleted" && l["work"]["metadata"]["uid"] == web.as_str()
     })
