@@ -26,6 +26,21 @@ pub struct Cli {
 /// What to run.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the hub: the REST API on PostgreSQL, publishing to agents over the built-in gRPC
+    /// broker (default) or MQTT, writing their status back.
+    ///
+    /// Every change is committed to the database first and delivered to its agent afterwards,
+    /// even across broker outages and hub restarts. See README.md for a walkthrough.
+    Serve(crate::hub::serve::ServeArgs),
+    /// Run a reference agent that plays one managed cluster (or N, with --simulate): applies
+    /// manifest bundles into a simulated cluster and reports status like the OCM work agent.
+    ///
+    /// Fault injection for tests and demos, per manifest: the annotation
+    /// baton.io/simulate-apply-error: <reason> makes the apply fail (Applied=False with that
+    /// reason); baton.io/simulate-apply-delay-ms: <ms> delays it.
+    Agent(crate::agent::args::AgentArgs),
+    /// Apply the database migrations and exit (`baton serve` also applies them on start).
+    Migrate(crate::hub::serve::MigrateArgs),
     /// Print the version and the protocol versions this build speaks.
     Version,
     /// Print the hub's OpenAPI document (regenerate the committed copy with
@@ -61,6 +76,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Broker(args) => runtime()?.block_on(crate::broker::args::run(args)),
+        Command::Serve(args) => runtime()?.block_on(crate::hub::serve::run(args)),
+        Command::Agent(args) => runtime()?.block_on(crate::agent::args::run(args)),
+        Command::Migrate(args) => runtime()?.block_on(crate::hub::serve::migrate(args)),
     }
 }
 

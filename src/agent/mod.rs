@@ -7,6 +7,7 @@
 //! - [`controller`]: the watch loop that applies, deletes and reports, with fault injection;
 //! - [`run`]: starting agents for one or many clusters over a transport.
 
+pub mod args;
 pub mod cluster;
 pub mod controller;
 pub mod report;

@@ -89,12 +89,32 @@ impl Broker {
         listener: TcpListener,
         shutdown: CancellationToken,
     ) -> Result<(), BrokerError> {
+        self.serve_with(listener, shutdown, true).await
+    }
+
+    /// Like [`Broker::serve`] but always plaintext, for a loopback listener that only the
+    /// embedding process connects to (the hub's own source client): the same subscriptions,
+    /// authentication and routing, without a certificate the loopback address would not match.
+    pub async fn serve_loopback(
+        &self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> Result<(), BrokerError> {
+        self.serve_with(listener, shutdown, false).await
+    }
+
+    async fn serve_with(
+        &self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+        use_tls: bool,
+    ) -> Result<(), BrokerError> {
         let config = &self.shared.config;
         let addr = listener.local_addr().ok();
         let mut server = Server::builder()
             .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)));
-        if let Some(tls) = &config.tls {
+        if let Some(tls) = config.tls.as_ref().filter(|_| use_tls) {
             let mut tls_config =
                 ServerTlsConfig::new().identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem));
             if let Some(ca) = &tls.client_ca_pem {
@@ -142,6 +162,20 @@ impl Broker {
     /// Clusters with at least one agent subscribed now (the hub shows them as connected).
     pub fn connected_clusters(&self) -> BTreeSet<String> {
         self.shared.registry.connected_clusters()
+    }
+
+    /// Whether an agent of `cluster` is subscribed now.
+    pub fn is_agent_connected(&self, cluster: &str) -> bool {
+        self.shared.registry.has(&registry::Party::Agent {
+            cluster: cluster.to_owned(),
+        })
+    }
+
+    /// Whether the source `source` is subscribed now.
+    pub fn is_source_connected(&self, source: &str) -> bool {
+        self.shared.registry.has(&registry::Party::Source {
+            source: source.to_owned(),
+        })
     }
 
     /// Subscriptions open now.

@@ -148,6 +148,11 @@ impl Registry {
             .collect()
     }
 
+    /// Whether `party` has at least one subscription open.
+    pub fn has(&self, party: &Party) -> bool {
+        self.lock().subscribers.values().any(|s| &s.party == party)
+    }
+
     pub fn len(&self) -> usize {
         self.lock().subscribers.len()
     }

@@ -291,6 +291,16 @@ impl<T: ResourceObject> Shared<T> {
         let incoming = codec.decode(event)?;
         let options = self.list_options("", &event_type.data_type);
         let held = self.lister.get(incoming.resource_id(), &options).await?;
+        if let Some(owner) = held.as_ref().and_then(ResourceObject::owner_source)
+            && owner != event.source().as_str()
+        {
+            client_core::ignored(
+                stats,
+                event,
+                "spec from a source that does not own the resource",
+            );
+            return Ok(None);
+        }
         match classify_spec(held.as_ref(), &incoming) {
             Some(action) => Ok(Some((action, incoming))),
             None => {

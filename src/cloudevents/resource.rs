@@ -22,6 +22,12 @@ pub trait ResourceObject: Clone + Send + Sync + 'static {
     fn resource_version(&self) -> i64;
     /// Set while the resource is being deleted.
     fn deletion_timestamp(&self) -> Option<DateTime<Utc>>;
+    /// Agent side: the source that owns the resource (the `source` of its spec events), when
+    /// known. An agent ignores specs about a resource from any other source, so that one source
+    /// answering a resync for ids it does not know cannot delete another source's work.
+    fn owner_source(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Which objects a [`Lister`] should return. Empty strings mean "all".

@@ -34,9 +34,19 @@ pub struct SourceClientBuilder<T> {
     hasher: Arc<dyn StatusHasher<T>>,
     codecs: HashMap<DataType, Arc<dyn Codec<T>>>,
     limiter: Option<RateLimiter>,
+    status_after_spec_resync: bool,
 }
 
 impl<T: ResourceObject> SourceClientBuilder<T> {
+    /// After answering an agent's spec resync, also ask that cluster for its status (on by
+    /// default). An agent resyncs when it (re)connects; statuses it sent while the source or
+    /// the broker was away, or the source's own broadcast status resync, may have been lost.
+    /// sdk-go sources do not do this; Go agents answer the request like any other (§6.6).
+    pub fn status_after_spec_resync(mut self, enabled: bool) -> Self {
+        self.status_after_spec_resync = enabled;
+        self
+    }
+
     /// Registers the codec of one data type; events of other types are ignored.
     pub fn codec(mut self, codec: impl Codec<T>) -> Self {
         self.codecs
@@ -62,6 +72,7 @@ impl<T: ResourceObject> SourceClientBuilder<T> {
                 },
                 lister: self.lister,
                 hasher: self.hasher,
+                status_after_spec_resync: self.status_after_spec_resync,
             }),
             tasks: TaskTracker::new(),
             stop: CancellationToken::new(),
@@ -80,6 +91,7 @@ struct Shared<T> {
     core: ClientCore<T>,
     lister: Arc<dyn Lister<T>>,
     hasher: Arc<dyn StatusHasher<T>>,
+    status_after_spec_resync: bool,
 }
 
 impl<T: ResourceObject> SourceClient<T> {
@@ -98,6 +110,7 @@ impl<T: ResourceObject> SourceClient<T> {
             hasher: Arc::new(hasher),
             codecs: HashMap::new(),
             limiter: None,
+            status_after_spec_resync: true,
         }
     }
 
@@ -216,9 +229,14 @@ impl<T: ResourceObject> Shared<T> {
             source: self.core.sender_id.clone(),
             data_type: event_type.data_type.clone(),
         };
-        // baton's lister is authoritative, so an empty list is answered like any other (the
-        // SHOULD of §6.5 step 1): stale resources on the agent get their deletes.
+        // §6.5 step 1, as sdk-go: a source with nothing for this cluster answers nothing. An
+        // agent's resync to all sources reaches every source sharing the broker; a source that
+        // does not know the cluster must not tell its agent to delete other sources' work.
         let objects = self.lister.list(&options).await?;
+        if objects.is_empty() {
+            Stats::bump(&self.core.stats.resyncs_answered);
+            return Ok(());
+        }
         let response = EventType::new(
             event_type.data_type.clone(),
             SubResource::Spec,
@@ -245,6 +263,9 @@ impl<T: ResourceObject> Shared<T> {
             self.core.send(&event).await?;
         }
         Stats::bump(&self.core.stats.resyncs_answered);
+        if self.status_after_spec_resync {
+            self.resync(Some(cluster)).await?;
+        }
         Ok(())
     }
 }

@@ -3,11 +3,14 @@
 //! wiring that starts them with the built-in broker or MQTT.
 
 pub mod api;
+pub mod connections;
 pub mod convert;
 pub mod error;
 pub mod lister;
 pub mod metrics;
 pub mod publisher;
+pub mod serve;
 pub mod service;
 pub mod state;
 pub mod status;
+pub mod tls;

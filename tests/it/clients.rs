@@ -611,11 +611,44 @@ async fn resync_reply_counts_match_sdk_go() {
             count_spec_replies(vec![("w1", 2)], vec![("w1", 2)]).await,
             source["same_version_replies"].as_u64().unwrap()
         );
-        // sdk-go cannot tell "no resources" from "cache not ready" and answers nothing when it
-        // lists nothing for the cluster; baton's lister is authoritative, so it deletes what the
-        // agent still holds (the SHOULD of §6.5 step 1).
-        assert_eq!(source["source_lists_nothing_replies"].as_u64().unwrap(), 0);
-        assert_eq!(count_spec_replies(vec![], vec![("w1", 1)]).await, 1);
-        assert_eq!(count_spec_replies(vec![], vec![]).await, 0);
+        // A source with nothing for the cluster answers nothing, even for ids the agent lists:
+        // they may belong to another source on the same broker (§6.5 step 1).
+        assert_eq!(
+            count_spec_replies(vec![], vec![("w1", 1)]).await,
+            source["source_lists_nothing_replies"].as_u64().unwrap()
+        );
     }
+}
+
+#[tokio::test]
+async fn an_agent_ignores_specs_about_its_work_from_a_source_that_does_not_own_it() {
+    let p = pair().await;
+    p.source
+        .publish(
+            &spec(Action::CreateRequest),
+            &Widget::new("w1", "cluster1", 1, "mine"),
+        )
+        .await
+        .unwrap();
+    eventually("created", WAIT, || async { p.specs.count() == 1 }).await;
+    // Another source on the same broker resyncs and thinks w1 is stale: it sends a delete.
+    let intruder = EventBuilder::new("intruder", &spec(Action::ResyncResponse))
+        .cluster_name("cluster1")
+        .resource_id("w1")
+        .resource_version(1)
+        .deletion_timestamp(Utc::now())
+        .build()
+        .unwrap();
+    let ignored_before = p.agent.stats().ignored;
+    assert!(
+        p.broker
+            .deliver(&TransportRole::agent("cluster1"), intruder)
+            .await
+    );
+    eventually("intruder ignored", WAIT, || async {
+        p.agent.stats().ignored > ignored_before
+    })
+    .await;
+    assert_eq!(p.specs.count(), 1, "no Deleted reached the handler");
+    assert!(p.agent_store.get("w1").unwrap().deleting.is_none());
 }

@@ -31,13 +31,22 @@ impl TestDb {
             .expect("connect to PostgreSQL (run scripts/services)");
         CLEANED
             .get_or_init(|| async {
-                // Databases left by earlier runs; this run's are created after this point.
-                let stale: Vec<String> = sqlx::query_scalar(
+                // Databases left by earlier runs, more than an hour old (other test processes
+                // may be running now: their databases are younger).
+                let names: Vec<String> = sqlx::query_scalar(
                     "SELECT datname FROM pg_database WHERE datname LIKE 'baton_test_%'",
                 )
                 .fetch_all(&mut admin)
                 .await
                 .unwrap();
+                let hour_ago = chrono::Utc::now().timestamp() - 3600;
+                let created = |name: &str| {
+                    let rest = name.trim_start_matches("baton_test_");
+                    rest.split('_').next().and_then(|t| t.parse::<i64>().ok())
+                };
+                let stale = names
+                    .into_iter()
+                    .filter(|n| created(n).is_none_or(|t| t < hour_ago));
                 for name in stale {
                     let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
                     let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
@@ -46,7 +55,11 @@ impl TestDb {
                 }
             })
             .await;
-        let name = format!("baton_test_{}", uuid::Uuid::new_v4().simple());
+        let name = format!(
+            "baton_test_{}_{}",
+            chrono::Utc::now().timestamp(),
+            uuid::Uuid::new_v4().simple()
+        );
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
             .execute(&mut admin)
             .await

@@ -5,6 +5,7 @@
 
 mod api;
 mod clients;
+mod e2e;
 mod grpc_auth;
 mod grpc_flow;
 mod grpc_harness;

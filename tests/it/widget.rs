@@ -61,6 +61,9 @@ impl ResourceObject for Widget {
     fn deletion_timestamp(&self) -> Option<DateTime<Utc>> {
         self.deleting
     }
+    fn owner_source(&self) -> Option<&str> {
+        Some(&self.source)
+    }
 }
 
 #[derive(Serialize, Deserialize)]

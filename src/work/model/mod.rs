@@ -99,4 +99,9 @@ impl ResourceObject for ManifestWork {
     fn deletion_timestamp(&self) -> Option<DateTime<Utc>> {
         self.metadata.deletion_timestamp.map(|t| t.0)
     }
+
+    /// The `originalsource` label the agent codec records from the spec event (§4.4).
+    fn owner_source(&self) -> Option<&str> {
+        self.original_source()
+    }
 }

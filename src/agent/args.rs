@@ -1,0 +1,128 @@
+//! `baton agent`: its command-line arguments and the function that runs one simulated cluster,
+//! or N of them (`--simulate`), until SIGTERM / Ctrl-C.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tracing::info;
+
+use super::run::SimulatedAgent;
+use crate::cloudevents::backoff::BackoffPolicy;
+use crate::cloudevents::transport::grpc::{GrpcOptions, GrpcTransport};
+use crate::cloudevents::transport::mqtt::{MqttConfig, MqttTransport};
+use crate::cloudevents::{Transport, TransportRole};
+
+/// Arguments of `baton agent`.
+#[derive(Debug, clap::Args)]
+pub struct AgentArgs {
+    /// The managed cluster this agent plays (a DNS-1123 label: the consumer name in the hub).
+    #[arg(long, env = "BATON_CLUSTER", required_unless_present = "simulate")]
+    pub cluster: Option<String>,
+
+    /// The hub's built-in broker (gRPC); used unless --mqtt-config or --grpc-config is given.
+    #[arg(long, env = "BATON_GRPC_URL", default_value = "http://127.0.0.1:8090")]
+    pub grpc_url: String,
+
+    /// sdk-go gRPC config file (url, TLS, token, keepalive; docs/broker.md) instead of --grpc-url.
+    #[arg(long, env = "BATON_GRPC_CONFIG", conflicts_with = "mqtt_config")]
+    pub grpc_config: Option<PathBuf>,
+
+    /// MQTT config file (sdk-go format, docs/mqtt.md): connect through an MQTT broker instead.
+    #[arg(long, env = "BATON_MQTT_CONFIG")]
+    pub mqtt_config: Option<PathBuf>,
+
+    /// Where the simulated cluster keeps what it holds and applied, so a restart resyncs from
+    /// its real state (with --simulate, one sub-directory per cluster). Without it, state is
+    /// kept in memory only.
+    #[arg(long, env = "BATON_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Play N clusters in this process (load tests), named <cluster-prefix><i> for i in 1..=N.
+    #[arg(long, env = "BATON_SIMULATE")]
+    pub simulate: Option<usize>,
+
+    /// Name prefix of simulated clusters.
+    #[arg(long, env = "BATON_CLUSTER_PREFIX", default_value = "sim-")]
+    pub cluster_prefix: String,
+}
+
+impl AgentArgs {
+    fn clusters(&self) -> Vec<String> {
+        match (self.simulate, &self.cluster) {
+            (Some(n), _) => (1..=n)
+                .map(|i| format!("{}{i}", self.cluster_prefix))
+                .collect(),
+            (None, Some(cluster)) => vec![cluster.clone()],
+            (None, None) => Vec::new(),
+        }
+    }
+
+    fn transport(&self, cluster: &str) -> anyhow::Result<Arc<dyn Transport>> {
+        let role = TransportRole::agent(cluster);
+        if let Some(path) = &self.mqtt_config {
+            let config = MqttConfig::load(path)
+                .with_context(|| format!("--mqtt-config {}", path.display()))?;
+            return Ok(Arc::new(
+                MqttTransport::builder(config, role)
+                    .backoff(reconnect_backoff())
+                    .build()?,
+            ));
+        }
+        let mut options = match &self.grpc_config {
+            Some(path) => GrpcOptions::load(path)
+                .with_context(|| format!("--grpc-config {}", path.display()))?,
+            None => GrpcOptions::plaintext(&self.grpc_url),
+        };
+        options.backoff = reconnect_backoff();
+        Ok(Arc::new(GrpcTransport::new(role, options)?))
+    }
+}
+
+/// Reconnect quicker than sdk-go's 5 s start: a reference agent is often started beside (or
+/// before) its hub, and a newcomer should not wait.
+fn reconnect_backoff() -> BackoffPolicy {
+    BackoffPolicy {
+        initial: std::time::Duration::from_millis(500),
+        factor: 2.0,
+        max: std::time::Duration::from_secs(30),
+        ..BackoffPolicy::default()
+    }
+}
+
+/// Runs the agent(s) until a shutdown signal.
+pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
+    let clusters = args.clusters();
+    anyhow::ensure!(!clusters.is_empty(), "give --cluster NAME or --simulate N");
+    for cluster in &clusters {
+        cluster
+            .parse::<crate::store::ConsumerName>()
+            .with_context(|| format!("cluster name {cluster:?}"))?;
+    }
+    let mut agents = Vec::with_capacity(clusters.len());
+    for cluster in &clusters {
+        let state_dir = args.state_dir.as_ref().map(|d| {
+            if args.simulate.is_some() {
+                d.join(cluster)
+            } else {
+                d.clone()
+            }
+        });
+        let agent = SimulatedAgent::start(cluster, args.transport(cluster)?, state_dir)
+            .await
+            .with_context(|| format!("starting the agent of cluster {cluster}"))?;
+        agents.push(agent);
+    }
+    let via = match (&args.mqtt_config, &args.grpc_config) {
+        (Some(path), _) => format!("mqtt ({})", path.display()),
+        (None, Some(path)) => format!("grpc ({})", path.display()),
+        (None, None) => format!("grpc {}", args.grpc_url),
+    };
+    info!(clusters = agents.len(), first = %clusters[0], via = %via, "agent running");
+    crate::cli::shutdown_signal().await;
+    info!("shutting down");
+    for agent in &agents {
+        agent.shutdown().await;
+    }
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! What the hub can tell about live connections, per transport: with the built-in broker it
+//! knows exactly which clusters have an agent subscribed; over MQTT only its own link.
+
+use std::sync::Arc;
+
+use super::state::Connections;
+use crate::broker::Broker;
+use crate::cloudevents::transport::mqtt::{ConnectionState, MqttTransport};
+
+/// The embedded broker's view.
+pub struct BrokerConnections {
+    pub broker: Broker,
+    pub source_id: String,
+}
+
+impl Connections for BrokerConnections {
+    fn is_connected(&self, cluster: &str) -> Option<bool> {
+        Some(self.broker.is_agent_connected(cluster))
+    }
+
+    fn source_connected(&self) -> bool {
+        self.broker.is_source_connected(&self.source_id)
+    }
+}
+
+/// Over MQTT the broker does not tell who is subscribed.
+pub struct MqttConnections(pub Arc<MqttTransport>);
+
+impl Connections for MqttConnections {
+    fn is_connected(&self, _cluster: &str) -> Option<bool> {
+        None
+    }
+
+    fn source_connected(&self) -> bool {
+        self.0.connection_state() == ConnectionState::Connected
+    }
+}

@@ -1,0 +1,324 @@
+//! `baton serve`: its command-line arguments, the checked configuration they become, and the
+//! function that binds the listeners, starts the hub over the chosen transport and runs until
+//! SIGTERM / Ctrl-C (then drains: HTTP first, then the publisher and the source client, then
+//! the broker).
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use super::connections::{BrokerConnections, MqttConnections};
+use super::metrics::HubMetrics;
+use super::publisher::PublisherConfig;
+use super::service::{HubOptions, HubService};
+use super::state::Connections;
+use crate::broker::auth::SOURCES_GROUP;
+use crate::broker::config::{BrokerConfig, ServerTls, TokenTable};
+use crate::broker::{Broker, auth::Identity};
+use crate::cloudevents::backoff::BackoffPolicy;
+use crate::cloudevents::transport::grpc::{GrpcOptions, GrpcTransport};
+use crate::cloudevents::transport::mqtt::{MqttConfig, MqttTransport};
+use crate::cloudevents::{Transport, TransportRole};
+use crate::store::Store;
+use crate::store::postgres::PgStore;
+
+/// Which transport the hub publishes over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TransportKind {
+    /// The built-in gRPC broker on --grpc-addr: agents connect to the hub directly.
+    Grpc,
+    /// An external MQTT v5 broker described by --mqtt-config.
+    Mqtt,
+}
+
+/// Arguments of `baton serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// REST API listen address.
+    #[arg(long, env = "BATON_HTTP_ADDR", default_value = "127.0.0.1:8000")]
+    pub http_addr: SocketAddr,
+
+    /// Built-in gRPC broker listen address (with --transport grpc); agents connect here.
+    #[arg(long, env = "BATON_GRPC_ADDR", default_value = "127.0.0.1:8090")]
+    pub grpc_addr: SocketAddr,
+
+    /// PostgreSQL URL, e.g. postgres://user:pass@host/db (the value is never logged).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<SecretString>,
+
+    /// Largest number of database connections.
+    #[arg(long, env = "BATON_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+
+    /// How specs reach agents.
+    #[arg(long, value_enum, env = "BATON_TRANSPORT", default_value = "grpc")]
+    pub transport: TransportKind,
+
+    /// MQTT config file (sdk-go / Maestro format, see docs/mqtt.md); needed with --transport mqtt.
+    #[arg(long, env = "BATON_MQTT_CONFIG")]
+    pub mqtt_config: Option<PathBuf>,
+
+    /// The CloudEvent source id of the hub; agents address status to it.
+    #[arg(long, env = "BATON_SOURCE_ID", default_value = "baton")]
+    pub source_id: String,
+
+    /// File of bearer tokens for the REST API, one per line; without it the API is open.
+    #[arg(long, env = "BATON_API_TOKEN_FILE")]
+    pub api_token_file: Option<PathBuf>,
+
+    /// HTTPS certificate chain (PEM) for the REST API; with --http-tls-key.
+    #[arg(long, env = "BATON_HTTP_TLS_CERT", requires = "http_tls_key")]
+    pub http_tls_cert: Option<PathBuf>,
+
+    /// HTTPS private key (PEM) for the REST API.
+    #[arg(long, env = "BATON_HTTP_TLS_KEY", requires = "http_tls_cert")]
+    pub http_tls_key: Option<PathBuf>,
+
+    /// TLS certificate (PEM) of the built-in broker; with --grpc-tls-key.
+    #[arg(long, env = "BATON_GRPC_TLS_CERT", requires = "grpc_tls_key")]
+    pub grpc_tls_cert: Option<PathBuf>,
+
+    /// TLS private key (PEM) of the built-in broker.
+    #[arg(long, env = "BATON_GRPC_TLS_KEY", requires = "grpc_tls_cert")]
+    pub grpc_tls_key: Option<PathBuf>,
+
+    /// CA (PEM) of agents' client certificates: turns on mTLS authentication at the broker.
+    #[arg(long, env = "BATON_GRPC_CLIENT_CA", requires = "grpc_tls_cert")]
+    pub grpc_client_ca: Option<PathBuf>,
+
+    /// Broker token file (tokens: [{token, user, groups}], see docs/broker.md).
+    #[arg(long, env = "BATON_GRPC_TOKEN_FILE")]
+    pub grpc_token_file: Option<PathBuf>,
+
+    /// Optional publish throttle in events/s (burst: twice that). Off by default.
+    #[arg(long, env = "BATON_PUBLISH_RATE_LIMIT")]
+    pub publish_rate_limit: Option<f64>,
+}
+
+/// Bearer tokens from a file: one per line, blank lines and `#` comments ignored.
+fn load_api_tokens(path: &std::path::Path) -> anyhow::Result<Arc<HashSet<String>>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--api-token-file {}", path.display()))?;
+    let tokens: HashSet<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
+    anyhow::ensure!(
+        !tokens.is_empty(),
+        "--api-token-file {}: no tokens in the file",
+        path.display()
+    );
+    Ok(Arc::new(tokens))
+}
+
+async fn open_store(args: &ServeArgs) -> anyhow::Result<Arc<dyn Store>> {
+    let url = args
+        .database_url
+        .as_ref()
+        .context("--database-url (DATABASE_URL) is required: a postgres:// URL")?;
+    let store = PgStore::connect(url.expose_secret(), args.db_max_connections)
+        .await
+        .context("connecting to the database given by --database-url (DATABASE_URL)")?;
+    store
+        .migrate()
+        .await
+        .context("running database migrations")?;
+    Ok(Arc::new(store))
+}
+
+/// The built-in broker on `--grpc-addr`, plus a plaintext loopback listener for the hub's own
+/// source client; returns the client's transport and the broker's view of connections.
+async fn start_broker(
+    args: &ServeArgs,
+    tasks: &TaskTracker,
+    stop: &CancellationToken,
+) -> anyhow::Result<(Arc<dyn Transport>, Arc<dyn Connections>)> {
+    let tls = match (&args.grpc_tls_cert, &args.grpc_tls_key) {
+        (Some(cert), Some(key)) => Some(ServerTls::from_files(
+            cert,
+            key,
+            args.grpc_client_ca.as_deref(),
+        )?),
+        _ => None,
+    };
+    let mut config = BrokerConfig {
+        tls,
+        tokens: args
+            .grpc_token_file
+            .as_deref()
+            .map(TokenTable::load)
+            .transpose()?,
+        ..BrokerConfig::default()
+    };
+    // With authentication on, the hub's own client authenticates like any source: with a
+    // token that exists only in this process.
+    let internal_token = if config.auth_enabled() {
+        let token = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        config
+            .tokens
+            .get_or_insert_with(TokenTable::default)
+            .insert(
+                token.clone(),
+                Identity::new(&args.source_id, vec![SOURCES_GROUP.to_owned()]),
+            )?;
+        Some(token)
+    } else {
+        None
+    };
+    let broker = Broker::new(config)?;
+    let public = TcpListener::bind(args.grpc_addr)
+        .await
+        .with_context(|| format!("--grpc-addr {}: cannot listen", args.grpc_addr))?;
+    let loopback = TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding the broker's loopback listener")?;
+    let loopback_addr = loopback.local_addr()?;
+    for (listener, public) in [(public, true), (loopback, false)] {
+        let (broker, stop) = (broker.clone(), stop.clone());
+        tasks.spawn(async move {
+            let served = if public {
+                broker.serve(listener, stop).await
+            } else {
+                broker.serve_loopback(listener, stop).await
+            };
+            if let Err(err) = served {
+                tracing::error!(%err, "the built-in broker stopped with an error");
+            }
+        });
+    }
+    let mut options = GrpcOptions::plaintext(format!("http://{loopback_addr}"));
+    options.token = internal_token.map(SecretString::from);
+    options.backoff = BackoffPolicy::fast();
+    let transport = GrpcTransport::new(TransportRole::source(&args.source_id), options)?;
+    let connections = BrokerConnections {
+        broker,
+        source_id: args.source_id.clone(),
+    };
+    Ok((Arc::new(transport), Arc::new(connections)))
+}
+
+fn start_mqtt(args: &ServeArgs) -> anyhow::Result<(Arc<dyn Transport>, Arc<dyn Connections>)> {
+    let path = args
+        .mqtt_config
+        .as_ref()
+        .context("--mqtt-config (BATON_MQTT_CONFIG) is required with --transport mqtt")?;
+    let config =
+        MqttConfig::load(path).with_context(|| format!("--mqtt-config {}", path.display()))?;
+    let transport =
+        Arc::new(MqttTransport::builder(config, TransportRole::source(&args.source_id)).build()?);
+    Ok((transport.clone(), Arc::new(MqttConnections(transport))))
+}
+
+/// Runs the hub until a shutdown signal.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let api_tokens = args
+        .api_token_file
+        .as_deref()
+        .map(load_api_tokens)
+        .transpose()?;
+    let http_tls = match (&args.http_tls_cert, &args.http_tls_key) {
+        (Some(cert), Some(key)) => Some(super::tls::server_config(cert, key)?),
+        _ => None,
+    };
+    if let Some(rate) = args.publish_rate_limit {
+        anyhow::ensure!(
+            rate > 0.0,
+            "--publish-rate-limit must be positive, got {rate}"
+        );
+    }
+    let store = open_store(&args).await?;
+    let stop = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let (transport, connections) = match args.transport {
+        TransportKind::Grpc => start_broker(&args, &tasks, &stop).await?,
+        TransportKind::Mqtt => start_mqtt(&args)?,
+    };
+    let options = HubOptions {
+        source_id: args.source_id.clone(),
+        rate_limit: args
+            .publish_rate_limit
+            .map(|qps| (qps, (qps * 2.0).ceil().max(1.0) as u32)),
+        publisher: PublisherConfig::default(),
+    };
+    let service = HubService::start(
+        store,
+        transport,
+        connections,
+        Arc::new(HubMetrics::new()),
+        options,
+    )
+    .await?;
+    let http = TcpListener::bind(args.http_addr)
+        .await
+        .with_context(|| format!("--http-addr {}: cannot listen", args.http_addr))?;
+    if api_tokens.is_none() {
+        warn!("no --api-token-file: the REST API accepts every caller");
+    }
+    let scheme = if http_tls.is_some() { "https" } else { "http" };
+    info!(
+        api = %format!("{scheme}://{}/api/v1", args.http_addr),
+        transport = ?args.transport,
+        broker = %if args.transport == TransportKind::Grpc { args.grpc_addr.to_string() } else { "external".into() },
+        source_id = %args.source_id,
+        "baton hub ready"
+    );
+    let app = service.router(api_tokens);
+    let shutdown = async { crate::cli::shutdown_signal().await };
+    match http_tls {
+        Some(config) => {
+            axum::serve(super::tls::TlsListener::new(http, config), app)
+                .with_graceful_shutdown(shutdown)
+                .await?
+        }
+        None => {
+            axum::serve(http, app)
+                .with_graceful_shutdown(shutdown)
+                .await?
+        }
+    }
+    info!("shutting down: draining the publisher and the transport");
+    service.shutdown().await;
+    stop.cancel();
+    tasks.close();
+    if tokio::time::timeout(Duration::from_secs(10), tasks.wait())
+        .await
+        .is_err()
+    {
+        warn!("the broker did not stop within 10 s");
+    }
+    info!("stopped");
+    Ok(())
+}
+
+/// Arguments of `baton migrate`.
+#[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    /// PostgreSQL URL.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: SecretString,
+}
+
+/// Runs the embedded migrations and exits.
+pub async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    let store = PgStore::connect(args.database_url.expose_secret(), 1)
+        .await
+        .context("connecting to --database-url")?;
+    store.migrate().await?;
+    info!("migrations applied");
+    Ok(())
+}

@@ -1,0 +1,270 @@
+//! End-to-end tests of the whole path with the real binaries: `baton serve` and `baton agent`
+//! processes, a real PostgreSQL, and either the hub's built-in gRPC broker or the Mosquitto that
+//! `scripts/services` runs. Each test gets its own database, ports, source id and cluster names,
+//! so tests can share one Mosquitto without hearing each other.
+
+mod flows;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::process::{Child, Command};
+
+use crate::harness::{TestApi, TestDb};
+use crate::support::eventually;
+
+pub const WAIT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Grpc,
+    Mqtt,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `baton` child process whose output goes to a log file; killed on drop.
+pub struct Proc {
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    fn spawn(args: &[String], log: PathBuf) -> Self {
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_baton"))
+            .args(args)
+            .env("RUST_LOG", "info")
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::from(out.try_clone().unwrap()))
+            .stderr(Stdio::from(out))
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        Self { child, log }
+    }
+
+    /// SIGTERM, then wait for a graceful exit.
+    pub async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+        }
+        match tokio::time::timeout(Duration::from_secs(15), self.child.wait()).await {
+            Ok(status) => assert!(
+                status.unwrap().success(),
+                "unclean exit; log: {}",
+                self.log.display()
+            ),
+            Err(_) => panic!(
+                "did not stop within 15 s after SIGTERM; log: {}",
+                self.log.display()
+            ),
+        }
+    }
+
+    /// SIGKILL: a crash.
+    pub async fn kill(mut self) {
+        self.child.kill().await.unwrap();
+    }
+}
+
+/// One hub, its agents and everything they share.
+pub struct Stack {
+    pub via: Via,
+    pub db: TestDb,
+    pub rest: TestApi,
+    pub dir: tempfile::TempDir,
+    pub suffix: String,
+    http_port: u16,
+    grpc_port: u16,
+}
+
+impl Stack {
+    pub async fn new(via: Via) -> Self {
+        let db = TestDb::new().await;
+        let store = db.store().await; // migrated; the REST helper talks HTTP only
+        let suffix = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+        let http_port = free_port();
+        let rest_state = baton::hub::state::AppState::new(
+            store.clone(),
+            std::sync::Arc::new(baton::hub::state::NoConnections),
+            std::sync::Arc::new(baton::hub::metrics::HubMetrics::new()),
+        );
+        let rest = TestApi {
+            base: format!("http://127.0.0.1:{http_port}"),
+            http: reqwest::Client::new(),
+            store,
+            state: rest_state,
+            db: TestDb {
+                url: db.url.clone(),
+                name: db.name.clone(),
+            },
+        };
+        let stack = Self {
+            via,
+            db,
+            rest,
+            dir: tempfile::tempdir().unwrap(),
+            suffix,
+            http_port,
+            grpc_port: free_port(),
+        };
+        if via == Via::Mqtt {
+            stack.write_mqtt_configs();
+        }
+        stack
+    }
+
+    pub fn source_id(&self) -> String {
+        format!("e2e-{}", self.suffix)
+    }
+
+    /// A cluster name unique to this test.
+    pub fn cluster(&self, name: &str) -> String {
+        format!("{name}-{}", self.suffix)
+    }
+
+    fn mqtt_config(&self) -> PathBuf {
+        self.dir.path().join("mqtt.yaml")
+    }
+
+    fn write_mqtt_configs(&self) {
+        let host = std::env::var("MQTT_BROKER_HOST").unwrap_or_else(|_| "127.0.0.1:1883".into());
+        let sid = self.source_id();
+        let yaml = format!(
+            "brokerHost: {host}\ntopics:\n  sourceEvents: sources/{sid}/consumers/+/sourceevents\n  agentEvents: sources/{sid}/consumers/+/agentevents\n  sourceBroadcast: sources/{sid}/sourcebroadcast\n"
+        );
+        std::fs::write(self.mqtt_config(), yaml).unwrap();
+    }
+
+    pub async fn start_hub(&self) -> Proc {
+        let mut args: Vec<String> = vec![
+            "serve".into(),
+            "--database-url".into(),
+            self.db.url.clone(),
+            "--http-addr".into(),
+            format!("127.0.0.1:{}", self.http_port),
+            "--grpc-addr".into(),
+            format!("127.0.0.1:{}", self.grpc_port),
+            "--source-id".into(),
+            self.source_id(),
+        ];
+        if self.via == Via::Mqtt {
+            args.extend([
+                "--transport".into(),
+                "mqtt".into(),
+                "--mqtt-config".into(),
+                self.mqtt_config().display().to_string(),
+            ]);
+        }
+        let log = self
+            .dir
+            .path()
+            .join(format!("hub-{}.log", uuid::Uuid::new_v4().simple()));
+        let hub = Proc::spawn(&args, log);
+        eventually("hub ready (/readyz 200)", WAIT, || async {
+            self.rest
+                .http
+                .get(self.rest.url("/readyz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+        })
+        .await;
+        hub
+    }
+
+    fn agent_args(&self) -> Vec<String> {
+        match self.via {
+            Via::Grpc => vec![
+                "--grpc-url".into(),
+                format!("http://127.0.0.1:{}", self.grpc_port),
+            ],
+            Via::Mqtt => vec![
+                "--mqtt-config".into(),
+                self.mqtt_config().display().to_string(),
+            ],
+        }
+    }
+
+    /// `baton agent --cluster <cluster>` with a state directory kept across restarts.
+    pub fn start_agent(&self, cluster: &str) -> Proc {
+        let mut args = vec![
+            "agent".into(),
+            "--cluster".into(),
+            cluster.to_owned(),
+            "--state-dir".into(),
+            self.dir.path().join(cluster).display().to_string(),
+        ];
+        args.extend(self.agent_args());
+        Proc::spawn(
+            &args,
+            self.dir.path().join(format!(
+                "agent-{cluster}-{}.log",
+                uuid::Uuid::new_v4().simple()
+            )),
+        )
+    }
+
+    /// `baton agent --simulate n --cluster-prefix <prefix>`.
+    pub fn start_simulated(&self, n: usize, prefix: &str) -> Proc {
+        let mut args = vec![
+            "agent".into(),
+            "--simulate".into(),
+            n.to_string(),
+            "--cluster-prefix".into(),
+            prefix.to_owned(),
+        ];
+        args.extend(self.agent_args());
+        Proc::spawn(&args, self.dir.path().join(format!("agents-{prefix}.log")))
+    }
+
+    /// Waits until the hub sees the cluster's agent (built-in broker only; MQTT cannot tell).
+    pub async fn await_connected(&self, cluster: &str) {
+        if self.via == Via::Grpc {
+            eventually(&format!("agent of {cluster} connected"), WAIT, || async {
+                self.rest
+                    .get(&format!("/api/v1/consumers/{cluster}"))
+                    .await
+                    .1["connected"]
+                    == true
+            })
+            .await;
+        }
+    }
+
+    pub async fn resource(&self, id: &str) -> Option<Value> {
+        let (status, body) = self.rest.get(&format!("/api/v1/resources/{id}")).await;
+        match status {
+            200 => Some(body),
+            404 => None,
+            other => panic!("GET resource {id}: {other} {body}"),
+        }
+    }
+
+    /// Applied=`want` reported for the resource's current version.
+    pub async fn applied(&self, id: &str, want: &str) -> bool {
+        let Some(r) = self.resource(id).await else {
+            return false;
+        };
+        let version = r["version"].as_i64();
+        r["status"]["conditions"].as_array().is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c["type"] == "Applied"
+                    && c["status"] == want
+                    && c["observedGeneration"].as_i64() == version
+            })
+        })
+    }
+}
