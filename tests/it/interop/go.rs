@@ -32,7 +32,7 @@ async fn build() -> PathBuf {
     let out = repo_root().join("target/interop-bin/baton-interop");
     let mut command = Command::new(std::env::var("GO").unwrap_or_else(|_| "go".into()));
     command
-        .args(["build", "-o"])
+        .args(["build", "-buildvcs=false", "-o"])
         .arg(&out)
         .arg(".")
         .current_dir(repo_root().join("interop"))

@@ -1,22 +1,17 @@
-//! Scenario 2: sdk-go's generic source client (manifestbundles codec) → baton's agent
-//! (`SimulatedAgent`), over baton's gRPC broker and over Mosquitto. Specs published by Go are
+//! Scenario 2: sdk-go's generic source client (manifestbundles codec) → a `baton agent`
+//! process, over the built-in gRPC broker of a `baton serve` and over Mosquitto. Specs published by Go are
 //! applied by baton, whose status reaches the Go handler (§4.6, §5.2); updates and deletes flow
 //! (§4.7); a Go status resync is answered for the work whose hash differs (§6.3, §6.6).
 
-use baton::agent::run::SimulatedAgent;
-use baton::cloudevents::TransportRole;
 use serde_json::{Value, json};
 
 use super::codec::web_work;
 use super::go::GoProcess;
-use super::transports::{Kind, Wire};
-use crate::support::eventually;
+use super::{config_type, go_config};
+use crate::e2e::{Stack, Via};
 
-const CLUSTER: &str = "cluster-b";
-const SOURCE: &str = "maestro";
-
-fn work(uid: &str, name: &str, generation: i64) -> Value {
-    let mut work = serde_json::to_value(web_work(CLUSTER, uid, generation)).unwrap();
+fn work(cluster: &str, uid: &str, name: &str, generation: i64) -> Value {
+    let mut work = serde_json::to_value(web_work(cluster, uid, generation)).unwrap();
     work["metadata"]["name"] = name.into();
     work
 }
@@ -45,14 +40,31 @@ async fn applied(go: &GoProcess, uid: &str, generation: i64) -> Value {
         .clone()
 }
 
-async fn go_source_against_baton_agent(kind: Kind) {
-    let wire = Wire::start(kind, SOURCE).await;
-    let agent = SimulatedAgent::start(CLUSTER, wire.transport(TransportRole::agent(CLUSTER)), None)
-        .await
-        .unwrap();
-    let config = wire.go_config();
-    let mut go = GoProcess::spawn(&["source", wire.config_type(), config.to_str().unwrap(), SOURCE]).await;
+async fn go_source_against_baton_agent(via: Via) {
+    let stack = Stack::new(via).await;
+    let cluster = stack.cluster("gosrc");
+    // gRPC: the hub only provides the broker; the Go source has an id of its own. MQTT: the
+    // topics of the shared config name the stack's source id, so Go takes it and no hub runs.
+    let (hub, source_id) = match via {
+        Via::Grpc => {
+            let hub = stack.start_hub().await;
+            stack.rest.consumer(&cluster).await;
+            (Some(hub), format!("go-{}", stack.suffix))
+        }
+        Via::Mqtt => (None, stack.source_id()),
+    };
+    let agent = stack.start_agent(&cluster);
+    stack.await_connected(&cluster).await;
+    let config = go_config(&stack);
+    let mut go = GoProcess::spawn(&[
+        "source",
+        config_type(via),
+        config.to_str().unwrap(),
+        &source_id,
+    ])
+    .await;
     go.wait_for("Go source ready", |l| l["kind"] == "ready").await;
+    let work = |uid: &str, name: &str, generation: i64| work(&cluster, uid, name, generation);
 
     let (web, cache) = (
         "7d0b7a43-6a0e-4d51-8a46-5d2f3c1b9e01",
@@ -70,10 +82,6 @@ async fn go_source_against_baton_agent(kind: Kind) {
             .is_string(),
         "sdk-go kept baton's sequence id: {status}"
     );
-    eventually("objects applied", super::go::WAIT, || async {
-        agent.controller().object_count().await == 2
-    })
-    .await;
     go.command(json!({"cmd": "publish", "action": "create_request", "work": work(cache, "cache", 1)}))
         .await;
     applied(&go, cache, 1).await;
@@ -87,10 +95,11 @@ async fn go_source_against_baton_agent(kind: Kind) {
     let cache_before = statuses(&go, cache).len();
     let web_before = statuses(&go, web).len();
     go.command(json!({"cmd": "forget-status", "uid": web})).await;
-    go.command(json!({"cmd": "resync", "cluster": CLUSTER})).await;
+    go.command(json!({"cmd": "resync", "cluster": cluster})).await;
     go.wait_for("web status re-sent after the resync", |_| statuses(&go, web).len() > web_before)
         .await;
     let resent = statuses(&go, web).pop().unwrap();
+    assert_eq!(resent["work"]["metadata"]["namespace"], cluster.as_str());
     assert!(condition(&resent["work"], "Applied").is_some_and(|c| c["observedGeneration"] == 2));
     assert_eq!(
         statuses(&go, cache).len(),
@@ -110,15 +119,18 @@ async fn go_source_against_baton_agent(kind: Kind) {
     })
     .await;
     go.stop().await;
-    agent.shutdown().await;
+    agent.stop().await;
+    if let Some(hub) = hub {
+        hub.stop().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_source_against_baton_agent_over_grpc() {
-    go_source_against_baton_agent(Kind::Grpc).await;
+    go_source_against_baton_agent(Via::Grpc).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_source_against_baton_agent_over_mqtt() {
-    go_source_against_baton_agent(Kind::Mqtt).await;
+    go_source_against_baton_agent(Via::Mqtt).await;
 }
