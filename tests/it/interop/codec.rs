@@ -15,6 +15,9 @@ use serde_json::{Value, json};
 use super::go::GoProcess;
 use crate::support::vector_json;
 
+/// An annotation the codecs carry in the `logtracing` extension (§3.1).
+const LOG_TRACE: &str = "logging.open-cluster-management.io/trace-id";
+
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 fn ty(sub: SubResource, action: Action) -> EventType {
@@ -37,7 +40,8 @@ pub fn web_work(cluster: &str, uid: &str, generation: i64) -> ManifestWork {
         "metadata": {
             "name": "web-work", "namespace": cluster, "uid": uid,
             "resourceVersion": generation.to_string(), "generation": generation,
-            "labels": {"app": "web"}, "annotations": {"note": "<a & b> é"}
+            "labels": {"app": "web"},
+            "annotations": {"note": "<a & b> é", LOG_TRACE: "trace-42"}
         },
         "spec": {
             "workload": {"manifests": [
@@ -103,7 +107,8 @@ async fn go_and_baton_compute_the_same_status_hash() {
         .collect();
     statuses.push(serde_json::to_value(web_status(3)).unwrap());
     for status in statuses {
-        let ours = status_hash::status_hash(&serde_json::from_value(status.clone()).unwrap()).unwrap();
+        let ours =
+            status_hash::status_hash(&serde_json::from_value(status.clone()).unwrap()).unwrap();
         let reply = go.request(json!({"op": "hash", "status": status})).await;
         assert_eq!(reply["error"], Value::Null, "{reply}");
         assert_eq!(reply["hash"], ours.as_str(), "status {status}");
@@ -117,11 +122,17 @@ async fn go_and_baton_compute_the_same_status_hash() {
 async fn spec_events_from_baton_decode_in_sdk_go() {
     let mut go = GoProcess::spawn(&["codec"]).await;
     let work = web_work("cluster1", "03f36550-d4de-565a-b59e-268477dbea7f", 2);
-    for action in [Action::CreateRequest, Action::UpdateRequest, Action::ResyncResponse] {
+    for action in [
+        Action::CreateRequest,
+        Action::UpdateRequest,
+        Action::ResyncResponse,
+    ] {
         let event = BundleSourceCodec::new()
             .encode("baton", &ty(SubResource::Spec, action.clone()), &work)
             .unwrap();
-        let reply = go.request(json!({"op": "decode-spec", "pb": pb_bytes(&event)})).await;
+        let reply = go
+            .request(json!({"op": "decode-spec", "pb": pb_bytes(&event)}))
+            .await;
         assert_eq!(reply["error"], Value::Null, "{action:?}: {reply}");
         let got = &reply["work"];
         assert_eq!(got["metadata"]["uid"], work.metadata.uid.as_str());
@@ -134,7 +145,13 @@ async fn spec_events_from_baton_decode_in_sdk_go() {
             "baton"
         );
         assert_eq!(got["metadata"]["annotations"]["note"], "<a & b> é");
-        assert_eq!(got["spec"], serde_json::to_value(&work.spec).unwrap(), "{action:?}");
+        assert_eq!(got["metadata"]["annotations"][LOG_TRACE], "trace-42");
+        assert_eq!(reply["extensions"]["logtracing"]["goType"], "string");
+        assert_eq!(
+            got["spec"],
+            serde_json::to_value(&work.spec).unwrap(),
+            "{action:?}"
+        );
         let exts = &reply["extensions"];
         assert_eq!(exts["resourceversion"]["goType"], "int32", "{exts}");
         assert_eq!(exts["resourceversion"]["value"], "2");
@@ -146,12 +163,21 @@ async fn spec_events_from_baton_decode_in_sdk_go() {
     let at: chrono::DateTime<chrono::Utc> = "2025-06-01T12:00:07.123456789Z".parse().unwrap();
     deleting.metadata.deletion_timestamp = Some(baton::work::model::Time(at));
     let event = BundleSourceCodec::new()
-        .encode("baton", &ty(SubResource::Spec, Action::DeleteRequest), &deleting)
+        .encode(
+            "baton",
+            &ty(SubResource::Spec, Action::DeleteRequest),
+            &deleting,
+        )
         .unwrap();
-    let reply = go.request(json!({"op": "decode-spec", "pb": pb_bytes(&event)})).await;
+    let reply = go
+        .request(json!({"op": "decode-spec", "pb": pb_bytes(&event)}))
+        .await;
     assert_eq!(reply["error"], Value::Null, "{reply}");
     let exts = &reply["extensions"];
-    assert_eq!(exts["deletiontimestamp"]["goType"], "types.Timestamp", "{exts}");
+    assert_eq!(
+        exts["deletiontimestamp"]["goType"], "types.Timestamp",
+        "{exts}"
+    );
     let go_at: chrono::DateTime<chrono::Utc> = reply["event"]["deletiontimestamp"]
         .as_str()
         .unwrap()
@@ -163,7 +189,9 @@ async fn spec_events_from_baton_decode_in_sdk_go() {
         reply["work"]["metadata"]["finalizers"]
             .as_array()
             .unwrap()
-            .contains(&json!("cluster.open-cluster-management.io/manifest-work-cleanup"))
+            .contains(&json!(
+                "cluster.open-cluster-management.io/manifest-work-cleanup"
+            ))
     );
     go.stop().await;
 }
@@ -179,15 +207,23 @@ async fn status_events_from_baton_decode_in_sdk_go() {
     );
     work.status = web_status(3);
     let event = BundleAgentCodec::new()
-        .encode("cluster1-agent", &ty(SubResource::Status, Action::UpdateRequest), &work)
+        .encode(
+            "cluster1-agent",
+            &ty(SubResource::Status, Action::UpdateRequest),
+            &work,
+        )
         .unwrap();
-    let reply = go.request(json!({"op": "decode-status", "pb": pb_bytes(&event)})).await;
+    let reply = go
+        .request(json!({"op": "decode-status", "pb": pb_bytes(&event)}))
+        .await;
     assert_eq!(reply["error"], Value::Null, "{reply}");
     let got = &reply["work"];
     assert_eq!(got["metadata"]["uid"], work.metadata.uid.as_str());
     assert_eq!(got["metadata"]["generation"], 3);
     assert_eq!(got["status"], serde_json::to_value(&work.status).unwrap());
-    let seq = baton::cloudevents::extensions::string(&event, "sequenceid").unwrap().unwrap();
+    let seq = baton::cloudevents::extensions::string(&event, "sequenceid")
+        .unwrap()
+        .unwrap();
     assert_eq!(
         got["metadata"]["annotations"]["cloudevents.open-cluster-management.io/sequenceid"],
         seq
@@ -196,7 +232,9 @@ async fn status_events_from_baton_decode_in_sdk_go() {
     assert_eq!(exts["originalsource"]["value"], "maestro");
     assert_eq!(exts["resourceversion"]["goType"], "int32");
     // Go hashes the status it decoded to the hash baton put on the event.
-    let hash = go.request(json!({"op": "hash", "status": got["status"]})).await;
+    let hash = go
+        .request(json!({"op": "hash", "status": got["status"]}))
+        .await;
     assert_eq!(hash["hash"], exts["statushash"]["value"]);
     go.stop().await;
 }
@@ -211,11 +249,15 @@ async fn spec_events_from_sdk_go_decode_in_baton() {
         .request(json!({"op": "encode-spec", "type": create, "source": "maestro", "work": work}))
         .await;
     assert_eq!(reply["error"], Value::Null, "{reply}");
-    let decoded = BundleAgentCodec::new().decode(&from_pb(&reply["pb"])).unwrap();
+    let decoded = BundleAgentCodec::new()
+        .decode(&from_pb(&reply["pb"]))
+        .unwrap();
     assert_eq!(decoded.metadata.uid, work.metadata.uid);
     assert_eq!(decoded.metadata.name, "web-work");
     assert_eq!(decoded.metadata.generation, 4);
     assert_eq!(decoded.original_source(), Some("maestro"));
+    assert_eq!(reply["extensions"]["logtracing"]["goType"], "string");
+    assert_eq!(decoded.metadata.annotations[LOG_TRACE], "trace-42");
     // Manifests are kept as raw JSON text; Go escapes `<`, `>`, `&`, so compare as JSON.
     assert_eq!(
         serde_json::to_value(&decoded.spec).unwrap(),
@@ -226,10 +268,17 @@ async fn spec_events_from_sdk_go_decode_in_baton() {
     deleting["metadata"]["deletionTimestamp"] = "2025-06-01T12:00:07Z".into();
     let delete = ty(SubResource::Spec, Action::DeleteRequest).to_string();
     let reply = go
-        .request(json!({"op": "encode-spec", "type": delete, "source": "maestro", "work": deleting}))
+        .request(
+            json!({"op": "encode-spec", "type": delete, "source": "maestro", "work": deleting}),
+        )
         .await;
-    assert_eq!(reply["extensions"]["deletiontimestamp"]["goType"], "types.Timestamp");
-    let decoded = BundleAgentCodec::new().decode(&from_pb(&reply["pb"])).unwrap();
+    assert_eq!(
+        reply["extensions"]["deletiontimestamp"]["goType"],
+        "types.Timestamp"
+    );
+    let decoded = BundleAgentCodec::new()
+        .decode(&from_pb(&reply["pb"]))
+        .unwrap();
     let at = decoded.metadata.deletion_timestamp.expect("deleting");
     assert_eq!(at.0.to_rfc3339(), "2025-06-01T12:00:07+00:00");
     go.stop().await;
@@ -240,8 +289,14 @@ async fn spec_events_from_sdk_go_decode_in_baton() {
 #[tokio::test]
 async fn status_events_from_sdk_go_decode_in_baton() {
     let mut go = GoProcess::spawn(&["codec"]).await;
-    let mut work = serde_json::to_value(web_work("cluster1", "5b1e6f0e-6d1c-4a55-9a7e-0c8f3f7f2a10", 5)).unwrap();
-    work["metadata"]["labels"]["cloudevents.open-cluster-management.io/originalsource"] = "baton".into();
+    let mut work = serde_json::to_value(web_work(
+        "cluster1",
+        "5b1e6f0e-6d1c-4a55-9a7e-0c8f3f7f2a10",
+        5,
+    ))
+    .unwrap();
+    work["metadata"]["labels"]["cloudevents.open-cluster-management.io/originalsource"] =
+        "baton".into();
     work["status"] = serde_json::to_value(web_status(5)).unwrap();
     let update = ty(SubResource::Status, Action::UpdateRequest).to_string();
     let reply = go
@@ -253,7 +308,9 @@ async fn status_events_from_sdk_go_decode_in_baton() {
     assert_eq!(decoded.status, web_status(5));
     assert_eq!(decoded.metadata.generation, 5);
     assert!(!decoded.sequence_id().is_empty());
-    let sent = baton::cloudevents::extensions::string(&event, "statushash").unwrap().unwrap();
+    let sent = baton::cloudevents::extensions::string(&event, "statushash")
+        .unwrap()
+        .unwrap();
     assert_eq!(status_hash::status_hash(&decoded.status).unwrap(), sent);
     go.stop().await;
 }

@@ -110,7 +110,10 @@ impl GoProcess {
         let mut line = serde_json::to_vec(command).unwrap();
         line.push(b'\n');
         let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin.write_all(&line).await.expect("write to the Go program");
+        stdin
+            .write_all(&line)
+            .await
+            .expect("write to the Go program");
         stdin.flush().await.expect("flush to the Go program");
     }
 
@@ -133,7 +136,10 @@ impl GoProcess {
                 return found.clone();
             }
             if let Some(fatal) = lines.iter().find(|l| l["kind"] == "fatal") {
-                panic!("Go side failed while waiting for {what}: {fatal}\n{}", self.log());
+                panic!(
+                    "Go side failed while waiting for {what}: {fatal}\n{}",
+                    self.log()
+                );
             }
             if tokio::time::Instant::now() >= deadline {
                 panic!(
@@ -156,8 +162,10 @@ impl GoProcess {
         let id = self.next_id.to_string();
         request["id"] = id.clone().into();
         self.send(&request).await;
-        self.wait_for(&format!("reply to {}", request["op"]), |l| l["id"] == id.as_str())
-            .await
+        self.wait_for(&format!("reply to {}", request["op"]), |l| {
+            l["id"] == id.as_str()
+        })
+        .await
     }
 
     /// Sends a command and waits (bounded) for its `result` line (the Go side handles commands

@@ -71,7 +71,8 @@ async fn start_agent(stack: &Stack, cluster: &str, state: &str) -> GoProcess {
     let config = go_config(stack);
     let config = config.to_str().unwrap();
     let go = GoProcess::spawn(&["agent", config_type(stack.via), config, cluster, state]).await;
-    go.wait_for("Go agent ready", |l| l["kind"] == "ready").await;
+    go.wait_for("Go agent ready", |l| l["kind"] == "ready")
+        .await;
     go
 }
 
@@ -90,7 +91,10 @@ async fn go_agent_against_the_hub(via: Via) {
     assert_eq!(work["metadata"]["name"], "web");
     assert_eq!(work["metadata"]["namespace"], cluster.as_str());
     assert_eq!(work["metadata"]["generation"], 1);
-    assert_eq!(work["spec"]["workload"]["manifests"], json!([configmap("v1")]));
+    assert_eq!(
+        work["spec"]["workload"]["manifests"],
+        json!([configmap("v1")])
+    );
     assert_eq!(work["spec"]["deleteOption"], delete_option());
     assert_eq!(work["spec"]["manifestConfigs"], manifest_configs());
     let cache = create(&stack, &cluster, "cache", "c1").await;
@@ -98,9 +102,13 @@ async fn go_agent_against_the_hub(via: Via) {
 
     // Status from Go lands in the row.
     let status = serde_json::to_value(web_status(1)).unwrap();
-    go.command(json!({"cmd": "status", "name": "web", "status": status})).await;
+    go.command(json!({"cmd": "status", "name": "web", "status": status}))
+        .await;
     eventually("Go status stored", WAIT, || async {
-        stack.resource(&web).await.is_some_and(|r| r["status"] == status)
+        stack
+            .resource(&web)
+            .await
+            .is_some_and(|r| r["status"] == status)
     })
     .await;
     let row = stack.resource(&web).await.unwrap();
@@ -110,7 +118,8 @@ async fn go_agent_against_the_hub(via: Via) {
     // Update flows through.
     update(&stack, &web, 1, "v2").await;
     watched(&go, "web v2 arrives", &web, |w| {
-        w["metadata"]["generation"] == 2 && w["spec"]["workload"]["manifests"][0]["data"]["value"] == "v2"
+        w["metadata"]["generation"] == 2
+            && w["spec"]["workload"]["manifests"][0]["data"]["value"] == "v2"
     })
     .await;
 
@@ -121,7 +130,10 @@ async fn go_agent_against_the_hub(via: Via) {
     let mut go = start_agent(&stack, &cluster, state).await;
     let ready = go.wait_for("ready", |l| l["kind"] == "ready").await;
     assert_eq!(ready["preloaded"], 2);
-    watched(&go, "cache v2 after resync", &cache, |w| w["metadata"]["generation"] == 2).await;
+    watched(&go, "cache v2 after resync", &cache, |w| {
+        w["metadata"]["generation"] == 2
+    })
+    .await;
     // A resource created now is published after the resync answers, on the same stream.
     let marker = create(&stack, &cluster, "marker", "m1").await;
     watched(&go, "marker arrives", &marker, |_| true).await;
@@ -134,15 +146,26 @@ async fn go_agent_against_the_hub(via: Via) {
         go.log()
     );
     assert_eq!(web_events[0]["type"], "added");
-    assert_eq!(watch_events(&go, &cache).iter().filter(|e| e["type"] == "modified").count(), 1);
+    assert_eq!(
+        watch_events(&go, &cache)
+            .iter()
+            .filter(|e| e["type"] == "modified")
+            .count(),
+        1
+    );
 
     // Delete: the Go agent sees the deletion, finishes it, and the row goes away.
     let (code, _) = stack.rest.delete(&format!("/api/v1/resources/{web}")).await;
     assert_eq!(code, 202);
-    watched(&go, "web deleting", &web, |w| w["metadata"]["deletionTimestamp"].is_string()).await;
+    watched(&go, "web deleting", &web, |w| {
+        w["metadata"]["deletionTimestamp"].is_string()
+    })
+    .await;
     go.command(json!({"cmd": "finalize", "name": "web"})).await;
     go.wait_for("web removed on the Go side", |l| {
-        l["kind"] == "watch" && l["type"] == "deleted" && l["work"]["metadata"]["uid"] == web.as_str()
+        l["kind"] == "watch"
+            && l["type"] == "deleted"
+            && l["work"]["metadata"]["uid"] == web.as_str()
     })
     .await;
     eventually("row removed after Deleted=True", WAIT, || async {

@@ -32,9 +32,8 @@ async fn applied(go: &GoProcess, uid: &str, generation: i64) -> Value {
     go.wait_for(&format!("{uid} applied at generation {generation}"), |l| {
         l["kind"] == "status"
             && l["work"]["metadata"]["uid"] == uid
-            && condition(&l["work"], "Applied").is_some_and(|c| {
-                c["status"] == "True" && c["observedGeneration"] == generation
-            })
+            && condition(&l["work"], "Applied")
+                .is_some_and(|c| c["status"] == "True" && c["observedGeneration"] == generation)
     })
     .await["work"]
         .clone()
@@ -63,7 +62,8 @@ async fn go_source_against_baton_agent(via: Via) {
         &source_id,
     ])
     .await;
-    go.wait_for("Go source ready", |l| l["kind"] == "ready").await;
+    go.wait_for("Go source ready", |l| l["kind"] == "ready")
+        .await;
     let work = |uid: &str, name: &str, generation: i64| work(&cluster, uid, name, generation);
 
     let (web, cache) = (
@@ -74,7 +74,9 @@ async fn go_source_against_baton_agent(via: Via) {
     go.command(json!({"cmd": "publish", "action": "create_request", "work": work(web, "web", 1)}))
         .await;
     let status = applied(&go, web, 1).await;
-    let manifests = status["status"]["resourceStatus"]["manifests"].as_array().unwrap();
+    let manifests = status["status"]["resourceStatus"]["manifests"]
+        .as_array()
+        .unwrap();
     assert_eq!(manifests.len(), 2, "{status}");
     assert_eq!(manifests[1]["resourceMeta"]["kind"], "Deployment");
     assert!(
@@ -82,8 +84,10 @@ async fn go_source_against_baton_agent(via: Via) {
             .is_string(),
         "sdk-go kept baton's sequence id: {status}"
     );
-    go.command(json!({"cmd": "publish", "action": "create_request", "work": work(cache, "cache", 1)}))
-        .await;
+    go.command(
+        json!({"cmd": "publish", "action": "create_request", "work": work(cache, "cache", 1)}),
+    )
+    .await;
     applied(&go, cache, 1).await;
 
     // Update.
@@ -94,10 +98,14 @@ async fn go_source_against_baton_agent(via: Via) {
     // Status resync: the Go source forgets web's status; baton answers with it.
     let cache_before = statuses(&go, cache).len();
     let web_before = statuses(&go, web).len();
-    go.command(json!({"cmd": "forget-status", "uid": web})).await;
-    go.command(json!({"cmd": "resync", "cluster": cluster})).await;
-    go.wait_for("web status re-sent after the resync", |_| statuses(&go, web).len() > web_before)
+    go.command(json!({"cmd": "forget-status", "uid": web}))
         .await;
+    go.command(json!({"cmd": "resync", "cluster": cluster}))
+        .await;
+    go.wait_for("web status re-sent after the resync", |_| {
+        statuses(&go, web).len() > web_before
+    })
+    .await;
     let resent = statuses(&go, web).pop().unwrap();
     assert_eq!(resent["work"]["metadata"]["namespace"], cluster.as_str());
     assert!(condition(&resent["work"], "Applied").is_some_and(|c| c["observedGeneration"] == 2));
@@ -110,8 +118,10 @@ async fn go_source_against_baton_agent(via: Via) {
     // Delete: baton removes the objects and reports Deleted=True.
     let mut deleting = work(web, "web", 2);
     deleting["metadata"]["deletionTimestamp"] = "2025-06-01T12:00:07Z".into();
-    deleting["metadata"]["finalizers"] = json!(["cluster.open-cluster-management.io/manifest-work-cleanup"]);
-    go.command(json!({"cmd": "publish", "action": "delete_request", "work": deleting})).await;
+    deleting["metadata"]["finalizers"] =
+        json!(["cluster.open-cluster-management.io/manifest-work-cleanup"]);
+    go.command(json!({"cmd": "publish", "action": "delete_request", "work": deleting}))
+        .await;
     go.wait_for("Deleted=True from baton", |l| {
         l["kind"] == "status"
             && l["work"]["metadata"]["uid"] == web
