@@ -106,6 +106,8 @@ func runAgent(configType, configPath, cluster, statePath string) {
 				patch := []byte(`{"metadata":{"finalizers":null}}`)
 				_, err := works.Patch(ctx, cmd.Name, kubetypes.MergePatchType, patch, metav1.PatchOptions{})
 				emitResult("finalize", cmd.Name, err)
+			case "list":
+				emit(map[string]any{"kind": "result", "cmd": "list", "works": store.Store.List()})
 			case "save":
 				emitResult("save", statePath, saveState(store, statePath))
 			case "quit":
