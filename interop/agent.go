@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kubetypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
@@ -23,6 +24,7 @@ import (
 	"open-cluster-management.io/sdk-go/pkg/cloudevents/clients/work"
 	agentcodec "open-cluster-management.io/sdk-go/pkg/cloudevents/clients/work/agent/codec"
 	workstore "open-cluster-management.io/sdk-go/pkg/cloudevents/clients/work/store"
+	"open-cluster-management.io/sdk-go/pkg/cloudevents/generic/metrics"
 	"open-cluster-management.io/sdk-go/pkg/cloudevents/generic/options/builder"
 )
 
@@ -51,6 +53,8 @@ func runAgent(configType, configPath, cluster, statePath string) {
 	if err != nil {
 		fail("load %s config: %v", configType, err)
 	}
+	registry := prometheus.NewRegistry()
+	metrics.RegisterClientCloudEventsMetrics(registry)
 	store := workstore.NewAgentInformerWatcherStore()
 	preloaded := loadState(store, statePath)
 
@@ -107,7 +111,8 @@ func runAgent(configType, configPath, cluster, statePath string) {
 				_, err := works.Patch(ctx, cmd.Name, kubetypes.MergePatchType, patch, metav1.PatchOptions{})
 				emitResult("finalize", cmd.Name, err)
 			case "list":
-				emit(map[string]any{"kind": "result", "cmd": "list", "works": store.Store.List()})
+				emit(map[string]any{"kind": "result", "cmd": "list", "works": store.Store.List(),
+					"events": eventCounts(registry)})
 			case "save":
 				emitResult("save", statePath, saveState(store, statePath))
 			case "quit":
@@ -161,4 +166,33 @@ func saveState(store *workstore.AgentInformerWatcherStore, path string) error {
 		return err
 	}
 	return os.WriteFile(path, raw, 0o600)
+}
+
+// eventCounts sums sdk-go's own CloudEvents counters as "sent|received subresource action".
+func eventCounts(registry *prometheus.Registry) map[string]float64 {
+	out := map[string]float64{}
+	families, err := registry.Gather()
+	if err != nil {
+		return out
+	}
+	for _, family := range families {
+		direction := ""
+		switch family.GetName() {
+		case "cloudevents_sent_total":
+			direction = "sent"
+		case "cloudevents_received_total":
+			direction = "received"
+		default:
+			continue
+		}
+		for _, m := range family.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			key := direction + " " + labels["subresource"] + " " + labels["action"]
+			out[key] += m.GetCounter().GetValue()
+		}
+	}
+	return out
 }

@@ -167,6 +167,16 @@ async fn go_agent_against_the_hub(via: Via) {
         ["cache", "marker", "web"],
         "one work each, no duplicates"
     );
+    // sdk-go's own counters: only cache can differ, so the hub answers each spec resync request
+    // with at most one event. (cache may also come as the update the hub's publisher sends once
+    // the agent is back: at-least-once, and harmless.)
+    let events = &listed["events"];
+    let count = |key: &str| events[key].as_f64().unwrap_or(0.0);
+    assert!(count("sent spec resync_request") >= 1.0, "{events}");
+    assert!(
+        count("received spec resync_response") <= count("sent spec resync_request"),
+        "{events}"
+    );
 
     // Delete: the Go agent sees the deletion, finishes it, and the row goes away.
     let (code, _) = stack.rest.delete(&format!("/api/v1/resources/{web}")).await;
