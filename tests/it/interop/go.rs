@@ -15,20 +15,25 @@ use tokio::sync::OnceCell;
 /// Bound for one wait on the Go side (connects, deliveries).
 pub const WAIT: Duration = Duration::from_secs(30);
 /// Bound for building the Go program: the first build on 2 cores takes minutes.
-const BUILD_LIMIT: Duration = Duration::from_secs(1200);
+const BUILD_LIMIT: Duration = Duration::from_secs(900);
 
-static BINARY: OnceCell<PathBuf> = OnceCell::const_new();
+/// The build's outcome, kept either way: a failed build is not retried by every test.
+static BINARY: OnceCell<Result<PathBuf, String>> = OnceCell::const_new();
 
 fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The built Go program; the first caller builds it, the others wait.
+/// The built Go program; the first caller builds it, the others wait. Fails the calling test
+/// when the build failed.
 pub async fn binary() -> PathBuf {
-    BINARY.get_or_init(build).await.clone()
+    match BINARY.get_or_init(build).await {
+        Ok(path) => path.clone(),
+        Err(reason) => panic!("{reason}"),
+    }
 }
 
-async fn build() -> PathBuf {
+async fn build() -> Result<PathBuf, String> {
     let out = repo_root().join("target/interop-bin/baton-interop");
     let mut command = Command::new(std::env::var("GO").unwrap_or_else(|_| "go".into()));
     command
@@ -38,19 +43,27 @@ async fn build() -> PathBuf {
         .current_dir(repo_root().join("interop"))
         .kill_on_drop(true);
     let output = match tokio::time::timeout(BUILD_LIMIT, command.output()).await {
-        Err(_) => panic!("interop: `go build` in interop/ took over {BUILD_LIMIT:?}"),
-        Ok(Err(e)) => panic!(
-            "interop: cannot run the Go toolchain ({e}); install Go >= 1.25 (these tests need \
-             it and never skip)"
-        ),
+        Err(_) => {
+            return Err(format!(
+                "interop: `go build` in interop/ took over {BUILD_LIMIT:?}"
+            ));
+        }
+        Ok(Err(e)) => {
+            return Err(format!(
+                "interop: cannot run the Go toolchain ({e}); install Go >= 1.25 (these tests \
+                 need it and never skip)"
+            ));
+        }
         Ok(Ok(output)) => output,
     };
-    assert!(
-        output.status.success(),
-        "interop: `go build` in interop/ failed (Go toolchain or module download unavailable?):\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    out
+    if !output.status.success() {
+        return Err(format!(
+            "interop: `go build` in interop/ failed (Go toolchain or module download \
+             unavailable?):\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(out)
 }
 
 /// A running Go program: stdin for commands, every stdout line kept in order.
