@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+
 	workv1 "open-cluster-management.io/api/work/v1"
 
 	"open-cluster-management.io/sdk-go/pkg/cloudevents/clients/statushash"
@@ -54,9 +56,14 @@ func (l *workList) put(w *workv1.ManifestWork) {
 	l.works[string(w.UID)] = w.DeepCopy()
 }
 
+// setStatus keeps the status a work reported; Deleted=True ends the work (PROTOCOL.md §5.2).
 func (l *workList) setStatus(w *workv1.ManifestWork) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if meta.IsStatusConditionTrue(w.Status.Conditions, "Deleted") {
+		delete(l.works, string(w.UID))
+		return
+	}
 	if cur, ok := l.works[string(w.UID)]; ok {
 		cur.Status = w.Status
 	}
@@ -123,6 +130,9 @@ func runSource(configType, configPath, sourceID string) {
 					store.put(cmd.Work)
 				}
 				emitResult("publish", cmd.Action, client.Publish(ctx, ty, cmd.Work))
+			case "put": // change the store without publishing (an update the agent missed)
+				store.put(cmd.Work)
+				emitResult("put", string(cmd.Work.UID), nil)
 			case "forget-status":
 				var err error
 				if !store.forgetStatus(cmd.UID) {

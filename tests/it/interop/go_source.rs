@@ -1,7 +1,8 @@
 //! Scenario 2: sdk-go's generic source client (manifestbundles codec) → a `baton agent`
 //! process, over the built-in gRPC broker of a `baton serve` and over Mosquitto. Specs published by Go are
 //! applied by baton, whose status reaches the Go handler (§4.6, §5.2); updates and deletes flow
-//! (§4.7); a Go status resync is answered for the work whose hash differs (§6.3, §6.6).
+//! (§4.7); a Go status resync is answered for the work whose hash differs (§6.3, §6.6); a
+//! restarted baton agent's spec resync is answered by sdk-go's source (§6.2, §6.5).
 
 use serde_json::{Value, json};
 
@@ -128,6 +129,15 @@ async fn go_source_against_baton_agent(via: Via) {
             && condition(&l["work"], "Deleted").is_some_and(|c| c["status"] == "True")
     })
     .await;
+
+    // baton's agent restarts (same state dir) after missing an update: its spec resync request
+    // reaches sdk-go's source, whose answer (generation 3) baton applies.
+    agent.stop().await;
+    go.command(json!({"cmd": "put", "work": work(cache, "cache", 3)}))
+        .await;
+    let agent = stack.start_agent(&cluster);
+    applied(&go, cache, 3).await;
+
     go.stop().await;
     agent.stop().await;
     if let Some(hub) = hub {
