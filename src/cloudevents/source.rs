@@ -18,13 +18,23 @@ use super::client_core::{self, ClientCore, Receiver};
 use super::error::ClientError;
 use super::event_type::{Action, DataType, EventType, SubResource};
 use super::extensions as ext;
-use super::payload::{ResourceStatusHash, ResourceVersionList, StatusHashList};
+use super::payload::{ResourceStatusHash, ResourceVersionList};
 use super::rate_limit::RateLimiter;
 use super::resource::{
     Codec, ListOptions, Lister, ResourceAction, ResourceHandler, ResourceObject, StatusHasher,
 };
 use super::stats::{Stats, StatsSnapshot};
 use super::transport::Transport;
+
+/// Most status hashes in one status resync request: ~120 bytes each, so ~500 KB a request.
+pub const STATUS_RESYNC_CHUNK: usize = 4096;
+
+/// [`StatusHashList`] over borrowed entries, for chunked requests.
+#[derive(serde::Serialize)]
+struct StatusHashListRef<'a> {
+    #[serde(rename = "statusHashes")]
+    status_hashes: &'a [ResourceStatusHash],
+}
 
 /// Builds a [`SourceClient`].
 pub struct SourceClientBuilder<T> {
@@ -187,15 +197,25 @@ impl<T: ResourceObject> Shared<T> {
                     status_hash: self.hasher.status_hash(object)?,
                 });
             }
-            let body = serde_json::to_vec(&StatusHashList {
-                status_hashes: hashes,
-            })?;
             let event_type = EventType::new(data_type, SubResource::Status, Action::ResyncRequest);
-            let event = EventBuilder::new(&self.core.sender_id, &event_type)
-                .cluster_name(cluster_name.unwrap_or_default())
-                .json_data(body)
-                .build()?;
-            self.core.send(&event).await?;
+            // An empty list asks for everything, so it is sent only when there is nothing to
+            // list; a long list goes in chunks that each stay far below message size limits
+            // (gRPC 4 MiB). Agents answer per request, only for the ids it lists (§6.6).
+            let chunks: Vec<&[ResourceStatusHash]> = if hashes.is_empty() {
+                vec![&[]]
+            } else {
+                hashes.chunks(STATUS_RESYNC_CHUNK).collect()
+            };
+            for chunk in chunks {
+                let body = serde_json::to_vec(&StatusHashListRef {
+                    status_hashes: chunk,
+                })?;
+                let event = EventBuilder::new(&self.core.sender_id, &event_type)
+                    .cluster_name(cluster_name.unwrap_or_default())
+                    .json_data(body)
+                    .build()?;
+                self.core.send(&event).await?;
+            }
             Stats::bump(&self.core.stats.resyncs_sent);
         }
         Ok(())

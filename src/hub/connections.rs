@@ -21,6 +21,10 @@ impl Connections for BrokerConnections {
     fn source_connected(&self) -> bool {
         self.broker.is_source_connected(&self.source_id)
     }
+
+    fn connected_count(&self) -> Option<usize> {
+        Some(self.broker.connected_clusters().len())
+    }
 }
 
 /// Over MQTT the broker does not tell who is subscribed.

@@ -3,37 +3,49 @@
 
 use std::sync::Arc;
 
+use std::time::Instant;
+
 use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::convert::work_of;
+use super::metrics::HubMetrics;
 use crate::cloudevents::{ListError, ListOptions, Lister};
 use crate::store::{Store, StoreError};
 use crate::work::model::ManifestWork;
 
 pub struct DbLister {
     store: Arc<dyn Store>,
+    metrics: Arc<HubMetrics>,
 }
 
 impl DbLister {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+    pub fn new(store: Arc<dyn Store>, metrics: Arc<HubMetrics>) -> Self {
+        Self { store, metrics }
     }
 }
 
 #[async_trait]
 impl Lister<ManifestWork> for DbLister {
+    /// Every list is one resync (answering an agent's spec resync, or building a status
+    /// resync request), so this is where resync runs are counted and timed.
     async fn list(&self, options: &ListOptions) -> Result<Vec<ManifestWork>, ListError> {
+        let started = Instant::now();
         let cluster = Some(options.cluster_name.as_str()).filter(|c| !c.is_empty());
         let resources = self
             .store
             .resources_of(cluster)
             .await
             .map_err(ListError::new)?;
-        resources
+        let works = resources
             .iter()
             .map(|r| work_of(r).map_err(ListError::new))
-            .collect()
+            .collect();
+        self.metrics.resync_runs.inc();
+        self.metrics
+            .resync_seconds
+            .observe(started.elapsed().as_secs_f64());
+        works
     }
 
     async fn get(

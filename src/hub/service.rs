@@ -63,7 +63,7 @@ impl HubService {
         let mut builder = SourceClient::builder(
             &options.source_id,
             transport,
-            Arc::new(DbLister::new(store.clone())),
+            Arc::new(DbLister::new(store.clone(), metrics.clone())),
             WorkStatusHasher,
         )
         .codec(BundleSourceCodec::new());

@@ -13,6 +13,10 @@ pub trait Connections: Send + Sync + 'static {
     fn is_connected(&self, cluster: &str) -> Option<bool>;
     /// Whether the hub's own source client is connected (for `/readyz`).
     fn source_connected(&self) -> bool;
+    /// How many clusters have an agent connected; `None` when the transport cannot tell.
+    fn connected_count(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// For hubs that run without a transport (tests of the REST API alone).

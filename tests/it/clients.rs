@@ -652,3 +652,27 @@ async fn an_agent_ignores_specs_about_its_work_from_a_source_that_does_not_own_i
     assert_eq!(p.specs.count(), 1, "no Deleted reached the handler");
     assert!(p.agent_store.get("w1").unwrap().deleting.is_none());
 }
+
+#[tokio::test]
+async fn a_long_status_resync_goes_in_chunks_and_every_listed_status_is_answered() {
+    let p = pair().await;
+    let n = baton::cloudevents::source::STATUS_RESYNC_CHUNK + 1;
+    for i in 0..n {
+        let id = format!("w{i}");
+        p.source_store.put(Widget::new(&id, "cluster1", 1, "s"));
+        let mut held = Widget::new(&id, "cluster1", 1, "s");
+        held.status = "Applied".into(); // differs from the source's (empty) status
+        p.agent_store.put(held);
+    }
+    let before = published(&p.broker, &status(Action::ResyncRequest)).len();
+    p.source.resync(Some("cluster1")).await.unwrap();
+    assert_eq!(
+        published(&p.broker, &status(Action::ResyncRequest)).len() - before,
+        2,
+        "two chunks"
+    );
+    eventually("every status answered", WAIT, || async {
+        p.statuses.count() == n
+    })
+    .await;
+}

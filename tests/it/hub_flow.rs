@@ -272,3 +272,59 @@ async fn an_agent_restarted_from_its_state_dir_converges_by_resync() {
     })
     .await;
 }
+
+/// §5.2: a status older than the last accepted one (sequence id) changes nothing.
+#[tokio::test]
+async fn a_stale_status_is_ignored() {
+    use baton::cloudevents::extensions as ext;
+    use baton::cloudevents::{Action, Codec, EventType, SubResource, Transport};
+    use baton::work::codec::BundleAgentCodec;
+    use baton::work::model::manifest_bundles_data_type;
+    use baton::work::sequence::SequenceId;
+
+    let (hub, agent, broker) = hub_and_agent("c1").await;
+    let id = hub.api.resource("c1", None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    eventually("applied", WAIT, || hub.applied(&id, "True")).await;
+    let stored_hash = hub.resource(&id).await.unwrap()["status_hash"].clone();
+
+    // The agent's work, with a status that says the opposite, sent with an old sequence id.
+    let mut work = agent.controller().client().get(&id).await.unwrap();
+    for condition in &mut work.status.conditions {
+        condition.status = "False".into();
+    }
+    let event_type = EventType::new(
+        manifest_bundles_data_type(),
+        SubResource::Status,
+        Action::UpdateRequest,
+    );
+    let mut event = BundleAgentCodec::new()
+        .encode("c1-work-agent", &event_type, &work)
+        .unwrap();
+    let old = SequenceId::new(chrono::Utc::now().timestamp_millis() - 60_000, 1, 0);
+    event.set_extension(ext::SEQUENCE_ID, old.as_i64().to_string());
+    let stale_sender = broker.transport(TransportRole::agent("c1"));
+    stale_sender.publish(&event).await.unwrap();
+
+    eventually("the stale status was handled", WAIT, || async {
+        let metrics = hub
+            .api
+            .http
+            .get(hub.api.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        metrics.contains("baton_status_updates_total{outcome=\"ignored\"}")
+    })
+    .await;
+    assert!(
+        hub.applied(&id, "True").await,
+        "row still has the newer status"
+    );
+    assert_eq!(hub.resource(&id).await.unwrap()["status_hash"], stored_hash);
+}

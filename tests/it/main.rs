@@ -12,6 +12,7 @@ mod grpc_harness;
 mod grpc_resilience;
 mod grpc_vectors;
 mod harness;
+mod https;
 mod hub_flow;
 mod interop;
 mod mqtt;

@@ -178,6 +178,12 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     if let Ok(depth) = state.store.pending_count().await {
         state.metrics.outbox_depth.set(depth);
     }
+    if let Some(connected) = state.connections.connected_count() {
+        state
+            .metrics
+            .connected_clusters
+            .set(i64::try_from(connected).unwrap_or(i64::MAX));
+    }
     (
         [(
             header::CONTENT_TYPE,

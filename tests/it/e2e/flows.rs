@@ -233,3 +233,35 @@ async fn grpc_hundred_clusters_by_ten_resources_converge() {
 async fn mqtt_hundred_clusters_by_ten_resources_converge() {
     hundred_clusters_by_ten_resources_converge(Via::Mqtt).await;
 }
+
+#[tokio::test]
+async fn mqtt_changes_committed_while_the_broker_is_down_are_delivered_when_it_is_back() {
+    let mut mosquitto = crate::mqtt::broker::Mosquitto::start().await;
+    let stack = Stack::with_mqtt_host(Via::Mqtt, &mosquitto.host()).await;
+    let hub = stack.start_hub().await;
+    let cluster = stack.cluster("outage");
+    stack.rest.consumer(&cluster).await;
+    let agent = stack.start_agent(&cluster);
+    let first = create(&stack, &cluster, "before").await;
+    eventually("applied before the outage", WAIT, || {
+        stack.applied(&first, "True")
+    })
+    .await;
+
+    mosquitto.stop().await;
+    let mut during = Vec::new();
+    for i in 0..5 {
+        during.push(create(&stack, &cluster, &format!("during-{i}")).await); // 201: committed
+    }
+    mosquitto.restart().await;
+    for id in &during {
+        eventually(
+            "committed during the outage, applied after it",
+            WAIT,
+            || stack.applied(id, "True"),
+        )
+        .await;
+    }
+    agent.stop().await;
+    hub.stop().await;
+}

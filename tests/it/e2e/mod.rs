@@ -92,6 +92,12 @@ pub struct Stack {
 
 impl Stack {
     pub async fn new(via: Via) -> Self {
+        let host = std::env::var("MQTT_BROKER_HOST").unwrap_or_else(|_| "127.0.0.1:1883".into());
+        Self::with_mqtt_host(via, &host).await
+    }
+
+    /// Like [`Stack::new`], with MQTT through the broker at `mqtt_host`.
+    pub async fn with_mqtt_host(via: Via, mqtt_host: &str) -> Self {
         let db = TestDb::new().await;
         let store = db.store().await; // migrated; the REST helper talks HTTP only
         let suffix = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
@@ -121,7 +127,7 @@ impl Stack {
             grpc_port: free_port(),
         };
         if via == Via::Mqtt {
-            stack.write_mqtt_configs();
+            stack.write_mqtt_configs(mqtt_host);
         }
         stack
     }
@@ -145,8 +151,7 @@ impl Stack {
         self.dir.path().join("mqtt.yaml")
     }
 
-    fn write_mqtt_configs(&self) {
-        let host = std::env::var("MQTT_BROKER_HOST").unwrap_or_else(|_| "127.0.0.1:1883".into());
+    fn write_mqtt_configs(&self, host: &str) {
         let sid = self.source_id();
         let yaml = format!(
             "brokerHost: {host}\ntopics:\n  sourceEvents: sources/{sid}/consumers/+/sourceevents\n  agentEvents: sources/{sid}/consumers/+/agentevents\n  sourceBroadcast: sources/{sid}/sourcebroadcast\n"

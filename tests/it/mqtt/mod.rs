@@ -3,7 +3,7 @@
 // Test helpers unwrap like the tests they serve (clippy.toml only exempts `#[test]` fns).
 #![allow(clippy::unwrap_used)]
 
-mod broker;
+pub mod broker;
 mod clients;
 mod config_files;
 mod fixtures;
