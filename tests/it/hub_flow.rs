@@ -45,11 +45,14 @@ async fn created_resource_is_applied_and_its_status_lands_in_the_row() {
     );
     assert_eq!(resource["status_hash"].as_str().unwrap().len(), 64);
     assert_eq!(agent.controller().object_count().await, 1);
-    let metrics = hub.api.metrics().await;
-    assert!(
-        metrics.contains("baton_publishes_total{outcome=\"ok\"} 1"),
-        "{metrics}"
-    );
+    // The publisher counts after `publish` returns, which may be after the status is stored.
+    eventually("one publish counted", WAIT, || async {
+        hub.api
+            .metrics()
+            .await
+            .contains("baton_publishes_total{outcome=\"ok\"} 1")
+    })
+    .await;
 }
 
 #[tokio::test]
