@@ -166,7 +166,7 @@ async fn hundred_clusters_by_ten_resources_converge(via: Via) {
     }
     eventually(
         "1,000 resources Applied=True",
-        std::time::Duration::from_secs(120),
+        std::time::Duration::from_secs(240),
         || async {
             let mut applied = 0;
             for page in 1..=10 {
