@@ -15,6 +15,7 @@ mod grpc_vectors;
 mod harness;
 mod https;
 mod hub_flow;
+mod interop;
 mod mqtt;
 mod rest;
 mod store_fixtures;

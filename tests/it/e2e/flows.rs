@@ -167,7 +167,7 @@ async fn hundred_clusters_by_ten_resources_converge(via: Via, backend: Backend) 
     }
     eventually(
         "1,000 resources Applied=True",
-        std::time::Duration::from_secs(120),
+        std::time::Duration::from_secs(240),
         || async {
             let mut applied = 0;
             for page in 1..=10 {

@@ -119,6 +119,11 @@ impl Stack {
         stack
     }
 
+    /// The hub's built-in broker (`--grpc-addr`), as host:port.
+    pub fn grpc_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.grpc_port)
+    }
+
     pub fn source_id(&self) -> String {
         format!("e2e-{}", self.suffix)
     }
@@ -128,7 +133,8 @@ impl Stack {
         format!("{name}-{}", self.suffix)
     }
 
-    fn mqtt_config(&self) -> PathBuf {
+    /// The MQTT client config (topics for [`Stack::source_id`]) the hub and agents use.
+    pub fn mqtt_config(&self) -> PathBuf {
         self.dir.path().join("mqtt.yaml")
     }
 
