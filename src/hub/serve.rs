@@ -104,9 +104,18 @@ pub struct ServeArgs {
     #[arg(long, env = "BATON_GRPC_TOKEN_FILE")]
     pub grpc_token_file: Option<PathBuf>,
 
+    /// How often the hub asks every agent for status it may have missed, Go syntax (5m, 30s);
+    /// 0 turns the safety net off (resyncs on every reconnection still happen).
+    #[arg(long, env = "BATON_STATUS_RESYNC_INTERVAL", default_value = "5m", value_parser = go_duration)]
+    pub status_resync_interval: Duration,
+
     /// Optional publish throttle in events/s (burst: twice that). Off by default.
     #[arg(long, env = "BATON_PUBLISH_RATE_LIMIT")]
     pub publish_rate_limit: Option<f64>,
+}
+
+fn go_duration(text: &str) -> Result<Duration, String> {
+    crate::cloudevents::transport::go_duration::parse_go_duration(text).map_err(|e| e.to_string())
 }
 
 /// Bearer tokens from a file: one per line, blank lines and `#` comments ignored.
@@ -275,6 +284,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .publish_rate_limit
             .map(|qps| (qps, (qps * 2.0).ceil().max(1.0) as u32)),
         publisher: PublisherConfig::default(),
+        status_resync_every: (!args.status_resync_interval.is_zero())
+            .then_some(args.status_resync_interval),
     };
     let service = HubService::start(
         store.clone(),

@@ -272,7 +272,35 @@ async fn a_stale_status_is_ignored(backend: Backend) {
     assert_eq!(hub.resource(&id).await.unwrap()["status_hash"], stored_hash);
 }
 
+/// A status the agent could not send (broker down) is sent again without waiting for a resync.
+async fn a_status_that_could_not_be_sent_is_retried(backend: Backend) {
+    let (hub, agent, broker) = hub_and_agent(backend, "c1").await;
+    let mut slow = configmap("x");
+    slow["metadata"]["annotations"] = json!({ baton::agent::controller::DELAY_ANNOTATION: "300" });
+    let mut body = resource_body("c1", None, "x");
+    body["manifests"] = json!([slow]);
+    let (_, created) = hub.api.post("/api/v1/resources", body).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let client = agent.controller().client().clone();
+    eventually("the agent holds the work", WAIT, || async {
+        client.get(&id).await.is_some()
+    })
+    .await;
+    broker.set_down(true); // while the agent is still applying
+    eventually("the status publish failed", WAIT, || async {
+        client.stats().publish_failures > 0
+    })
+    .await;
+    assert!(!hub.applied(&id, "True").await);
+    broker.set_down(false);
+    eventually("the retried status landed", WAIT, || {
+        hub.applied(&id, "True")
+    })
+    .await;
+}
+
 backend_tests!(
+    a_status_that_could_not_be_sent_is_retried,
     created_resource_is_applied_and_its_status_lands_in_the_row,
     updates_replace_the_applied_spec_and_deletes_remove_the_row,
     apply_failures_are_visible_over_rest,

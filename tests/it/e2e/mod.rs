@@ -270,3 +270,24 @@ impl Stack {
         })
     }
 }
+
+/// A failing test leaves its process logs behind for the post-mortem (the temp dir goes).
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let keep = std::env::temp_dir().join(format!("baton-e2e-failed-{}", self.suffix));
+        if std::fs::create_dir_all(&keep).is_err() {
+            return;
+        }
+        if let Ok(entries) = std::fs::read_dir(self.dir.path()) {
+            for entry in entries.flatten() {
+                if entry.path().extension().is_some_and(|e| e == "log") {
+                    let _ = std::fs::copy(entry.path(), keep.join(entry.file_name()));
+                }
+            }
+        }
+        eprintln!("process logs of the failed test kept in {}", keep.display());
+    }
+}
