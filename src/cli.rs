@@ -26,8 +26,9 @@ pub struct Cli {
 /// What to run.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the hub: the REST API on PostgreSQL, publishing to agents over the built-in gRPC
-    /// broker (default) or MQTT, writing their status back.
+    /// Run the hub: the REST API on an embedded SQLite database (default, in --data-dir) or
+    /// PostgreSQL (--database-url), publishing to agents over the built-in gRPC broker
+    /// (default) or MQTT, writing their status back.
     ///
     /// Every change is committed to the database first and delivered to its agent afterwards,
     /// even across broker outages and hub restarts. See README.md for a walkthrough.

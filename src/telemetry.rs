@@ -1,5 +1,8 @@
 //! Logging set-up shared by every subcommand: `tracing` to stderr, filtered by `RUST_LOG`
-//! (default `info`), as plain text or JSON lines.
+//! (default `info`), as plain text or JSON lines. Colours only when stderr is a terminal, so
+//! redirected logs (files, `docker logs`, CI) carry no ANSI escape codes.
+
+use std::io::IsTerminal as _;
 
 use tracing_subscriber::EnvFilter;
 
@@ -18,7 +21,8 @@ pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let _already_set = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),

@@ -8,13 +8,14 @@
 //! `baton.io/simulate-apply-error: <reason>` makes that manifest fail to apply (Applied=False
 //! with the reason), `baton.io/simulate-apply-delay-ms: <ms>` delays its apply.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::cluster::{ObjectKey, SimulatedCluster};
 use super::report::{ManifestOutcome, work_status};
@@ -29,7 +30,19 @@ pub const DELAY_ANNOTATION: &str = "baton.io/simulate-apply-delay-ms";
 pub struct Controller {
     client: Arc<WorkClient>,
     cluster: Mutex<SimulatedCluster>,
+    /// Reports that could not be sent (broker down, no acknowledgement): retried every
+    /// [`RETRY_EVERY`] until they go through, so a lost report does not wait for a resync.
+    unsent: std::sync::Mutex<BTreeMap<String, Unsent>>,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unsent {
+    Status,
+    Deletion,
+}
+
+/// How often unsent reports are retried.
+pub const RETRY_EVERY: Duration = Duration::from_secs(2);
 
 fn annotation<'m>(manifest: &'m Value, name: &str) -> Option<&'m str> {
     manifest
@@ -53,6 +66,7 @@ impl Controller {
         Self {
             client,
             cluster: Mutex::new(cluster),
+            unsent: std::sync::Mutex::default(),
         }
     }
 
@@ -72,9 +86,15 @@ impl Controller {
 
     /// Handles watch events until the stream ends or `stop` fires.
     pub async fn run(self: Arc<Self>, mut watch: WorkWatch, stop: CancellationToken) {
+        let mut retry = tokio::time::interval(RETRY_EVERY);
+        retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let event = tokio::select! {
                 () = stop.cancelled() => break,
+                _ = retry.tick() => {
+                    self.retry_unsent().await;
+                    continue;
+                }
                 event = watch.recv() => match event { Some(e) => e, None => break },
             };
             match event {
@@ -126,8 +146,54 @@ impl Controller {
             cluster = %cluster_name, work = %work.metadata.name, resource_id = %work.metadata.uid,
             generation = work.metadata.generation, manifests = outcomes.len(), failed, "applied work"
         );
-        if let Err(err) = self.client.update_status(&work.metadata.uid, status).await {
-            warn!(cluster = %cluster_name, resource_id = %work.metadata.uid, %err, "status not sent; the next status resync will send it");
+        match self.client.update_status(&work.metadata.uid, status).await {
+            Ok(_) => self.sent(&work.metadata.uid),
+            Err(err) => {
+                warn!(cluster = %cluster_name, resource_id = %work.metadata.uid, %err, "status not sent; retrying");
+                self.remember(&work.metadata.uid, Unsent::Status);
+            }
+        }
+    }
+
+    fn remember(&self, id: &str, what: Unsent) {
+        self.unsent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id.to_owned(), what);
+    }
+
+    fn sent(&self, id: &str) {
+        self.unsent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(id);
+    }
+
+    /// Sends again what could not be sent: the work's current status, or its deletion.
+    async fn retry_unsent(&self) {
+        let pending: Vec<(String, Unsent)> = self
+            .unsent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(id, what)| (id.clone(), *what))
+            .collect();
+        for (id, what) in pending {
+            let Some(work) = self.client.get(&id).await else {
+                self.sent(&id); // gone meanwhile: nothing left to report
+                continue;
+            };
+            let outcome = match what {
+                Unsent::Status => self.client.update_status(&id, work.status).await.map(drop),
+                Unsent::Deletion => self.client.complete_deletion(&id).await,
+            };
+            match outcome {
+                Ok(()) => {
+                    self.sent(&id);
+                    info!(cluster = %self.client.cluster_name(), resource_id = %id, ?what, "report sent on retry");
+                }
+                Err(err) => debug!(resource_id = %id, %err, "report still not sent"),
+            }
         }
     }
 
@@ -155,10 +221,12 @@ impl Controller {
         }
         match self.client.complete_deletion(&work.metadata.uid).await {
             Ok(()) => {
+                self.sent(&work.metadata.uid);
                 info!(cluster = %cluster_name, work = %work.metadata.name, resource_id = %work.metadata.uid, policy = %if policy.is_empty() { "Foreground" } else { policy.as_str() }, "deleted work")
             }
             Err(err) => {
-                warn!(cluster = %cluster_name, resource_id = %work.metadata.uid, %err, "deletion not reported; it will be on the next delete")
+                warn!(cluster = %cluster_name, resource_id = %work.metadata.uid, %err, "deletion not reported; retrying");
+                self.remember(&work.metadata.uid, Unsent::Deletion);
             }
         }
     }

@@ -31,59 +31,60 @@ fn condition(type_: &str, ok: bool, generation: i64, reason: &str, message: &str
     }
 }
 
+/// The Applied and Available conditions to set: both True or both False, each with its
+/// (reason, message).
+struct Verdict<'a> {
+    ok: bool,
+    applied: (&'a str, &'a str),
+    available: (&'a str, &'a str),
+}
+
+impl Verdict<'_> {
+    fn record(&self, conditions: &mut Vec<Condition>, generation: i64) {
+        let (reason, message) = self.applied;
+        set_condition(
+            conditions,
+            condition("Applied", self.ok, generation, reason, message),
+        );
+        let (reason, message) = self.available;
+        set_condition(
+            conditions,
+            condition("Available", self.ok, generation, reason, message),
+        );
+    }
+}
+
 /// The work's new status, keeping transition times of conditions that did not change.
 pub fn work_status(work: &ManifestWork, outcomes: &[ManifestOutcome]) -> ManifestWorkStatus {
     let generation = work.metadata.generation;
     let failed: Vec<&ManifestOutcome> = outcomes.iter().filter(|o| o.error.is_some()).collect();
     let mut conditions = work.status.conditions.clone();
-    if failed.is_empty() {
-        set_condition(
-            &mut conditions,
-            condition(
-                "Applied",
-                true,
-                generation,
+    let message;
+    let verdict = if failed.is_empty() {
+        Verdict {
+            ok: true,
+            applied: (
                 "AppliedManifestWorkComplete",
                 "Apply manifest work complete",
             ),
-        );
-        set_condition(
-            &mut conditions,
-            condition(
-                "Available",
-                true,
-                generation,
-                "ResourcesAvailable",
-                "All resources are available",
-            ),
-        );
+            available: ("ResourcesAvailable", "All resources are available"),
+        }
     } else {
-        let message = format!(
+        message = format!(
             "Failed to apply manifest work: {} of {} manifests failed",
             failed.len(),
             outcomes.len()
         );
-        set_condition(
-            &mut conditions,
-            condition(
-                "Applied",
-                false,
-                generation,
-                "AppliedManifestWorkFailed",
-                &message,
-            ),
-        );
-        set_condition(
-            &mut conditions,
-            condition(
-                "Available",
-                false,
-                generation,
+        Verdict {
+            ok: false,
+            applied: ("AppliedManifestWorkFailed", &message),
+            available: (
                 "ResourcesNotAvailable",
                 "One or more resources are not available",
             ),
-        );
-    }
+        }
+    };
+    verdict.record(&mut conditions, generation);
     let previous = &work.status.resource_status.manifests;
     let manifests = outcomes
         .iter()
@@ -103,52 +104,19 @@ pub fn work_status(work: &ManifestWork, outcomes: &[ManifestOutcome]) -> Manifes
                 .find(|p| p.resource_meta == meta)
                 .and_then(|p| p.conditions.clone())
                 .unwrap_or_default();
-            match &outcome.error {
-                None => {
-                    set_condition(
-                        &mut conditions,
-                        condition(
-                            "Applied",
-                            true,
-                            generation,
-                            "AppliedManifestComplete",
-                            "Apply manifest complete",
-                        ),
-                    );
-                    set_condition(
-                        &mut conditions,
-                        condition(
-                            "Available",
-                            true,
-                            generation,
-                            "ResourceAvailable",
-                            "Resource is available",
-                        ),
-                    );
-                }
-                Some(reason) => {
-                    set_condition(
-                        &mut conditions,
-                        condition(
-                            "Applied",
-                            false,
-                            generation,
-                            "AppliedManifestFailed",
-                            reason,
-                        ),
-                    );
-                    set_condition(
-                        &mut conditions,
-                        condition(
-                            "Available",
-                            false,
-                            generation,
-                            "ResourceNotAvailable",
-                            "Resource is not applied",
-                        ),
-                    );
-                }
-            }
+            let verdict = match &outcome.error {
+                None => Verdict {
+                    ok: true,
+                    applied: ("AppliedManifestComplete", "Apply manifest complete"),
+                    available: ("ResourceAvailable", "Resource is available"),
+                },
+                Some(reason) => Verdict {
+                    ok: false,
+                    applied: ("AppliedManifestFailed", reason),
+                    available: ("ResourceNotAvailable", "Resource is not applied"),
+                },
+            };
+            verdict.record(&mut conditions, generation);
             let values = if outcome.error.is_none() {
                 feedback(&outcome.key, &outcome.manifest, &work.spec.manifest_configs)
             } else {

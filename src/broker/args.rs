@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::config::{BrokerConfig, DEFAULT_QUEUE, ServerTls, TokenTable};
 use super::{Broker, BrokerError};
-use crate::cloudevents::transport::grpc::parse_go_duration;
+use crate::cloudevents::transport::go_duration::parse_go_duration;
 
 /// Arguments of `baton broker` (the long help is on `cli::Command::Broker`).
 #[derive(Debug, clap::Args)]

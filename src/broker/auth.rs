@@ -105,10 +105,10 @@ impl Authenticator {
                 })?;
             return Ok(Principal::of(identity));
         }
-        if self.mtls {
-            if let Some(identity) = certificate_identity(request) {
-                return Ok(Principal::of(&identity));
-            }
+        if self.mtls
+            && let Some(identity) = certificate_identity(request)
+        {
+            return Ok(Principal::of(&identity));
         }
         warn!("refused a request without credentials");
         Err(RequestError::Unauthenticated(

@@ -8,18 +8,15 @@ use std::sync::Arc;
 
 use ::cloudevents::AttributesReader;
 use async_trait::async_trait;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use super::Event;
 use super::builder::EventBuilder;
-use super::client_core::{self, ClientCore, Receiver};
+use super::client_core::{self, ClientCore, Lifecycle, Receiver};
 use super::error::{ClientError, CodecError};
 use super::event_type::{Action, DataType, EventType, SubResource};
 use super::extensions as ext;
 use super::payload::{ResourceVersion, ResourceVersionList, StatusHashList};
-use super::rate_limit::RateLimiter;
 use super::resource::{
     Codec, ListOptions, Lister, ResourceAction, ResourceHandler, ResourceObject, StatusHasher,
 };
@@ -52,48 +49,37 @@ pub fn classify_spec<T: ResourceObject>(held: Option<&T>, incoming: &T) -> Optio
 /// Builds an [`AgentClient`].
 pub struct AgentClientBuilder<T> {
     cluster_name: String,
-    agent_id: String,
-    transport: Arc<dyn Transport>,
+    core: ClientCore<T>,
     lister: Arc<dyn Lister<T>>,
     hasher: Arc<dyn StatusHasher<T>>,
-    codecs: HashMap<DataType, Arc<dyn Codec<T>>>,
-    limiter: Option<RateLimiter>,
 }
 
 impl<T: ResourceObject> AgentClientBuilder<T> {
     pub fn codec(mut self, codec: impl Codec<T>) -> Self {
-        self.codecs
-            .insert(codec.data_type().clone(), Arc::new(codec));
+        self.core.add_codec(codec);
         self
     }
 
     /// The CloudEvent `source` of this agent's events (default `<cluster>-work-agent`).
     pub fn agent_id(mut self, agent_id: impl Into<String>) -> Self {
-        self.agent_id = agent_id.into();
+        self.core.sender_id = agent_id.into();
         self
     }
 
     pub fn rate_limit(mut self, qps: f64, burst: u32) -> Self {
-        self.limiter = Some(RateLimiter::new(qps, burst));
+        self.core.set_rate_limit(qps, burst);
         self
     }
 
     pub fn build(self) -> AgentClient<T> {
         AgentClient {
             shared: Arc::new(Shared {
-                core: ClientCore {
-                    sender_id: self.agent_id,
-                    codecs: self.codecs,
-                    transport: self.transport,
-                    limiter: self.limiter,
-                    stats: Arc::default(),
-                },
+                core: self.core,
                 cluster_name: self.cluster_name,
                 lister: self.lister,
                 hasher: self.hasher,
             }),
-            tasks: TaskTracker::new(),
-            stop: CancellationToken::new(),
+            lifecycle: Lifecycle::default(),
         }
     }
 }
@@ -101,8 +87,7 @@ impl<T: ResourceObject> AgentClientBuilder<T> {
 /// The agent (cluster-side) client for resources of type `T`.
 pub struct AgentClient<T> {
     shared: Arc<Shared<T>>,
-    tasks: TaskTracker,
-    stop: CancellationToken,
+    lifecycle: Lifecycle,
 }
 
 struct Shared<T> {
@@ -123,13 +108,10 @@ impl<T: ResourceObject> AgentClient<T> {
     ) -> AgentClientBuilder<T> {
         let cluster_name = cluster_name.into();
         AgentClientBuilder {
-            agent_id: format!("{cluster_name}-work-agent"),
+            core: ClientCore::new(format!("{cluster_name}-work-agent"), transport),
             cluster_name,
-            transport,
             lister,
             hasher: Arc::new(hasher),
-            codecs: HashMap::new(),
-            limiter: None,
         }
     }
 
@@ -139,18 +121,10 @@ impl<T: ResourceObject> AgentClient<T> {
 
     /// Publishes the status of `object` (status `update_request`, usually).
     pub async fn publish(&self, event_type: &EventType, object: &T) -> Result<(), ClientError> {
-        if event_type.sub_resource != SubResource::Status {
-            return Err(ClientError::WrongDirection {
-                role: "agent",
-                allowed: SubResource::Status,
-                event_type: event_type.to_string(),
-            });
-        }
-        let core = &self.shared.core;
-        let event =
-            core.codec(&event_type.data_type)?
-                .encode(&core.sender_id, event_type, object)?;
-        core.send(&event).await
+        self.shared
+            .core
+            .publish("agent", SubResource::Status, event_type, object)
+            .await
     }
 
     /// Asks for the specs this agent is missing: from one source, or all (`None`, §6.2).
@@ -161,19 +135,11 @@ impl<T: ResourceObject> AgentClient<T> {
     /// Subscribes and starts the receive loop; a spec resync to every source is sent each time
     /// the subscription is (re)established.
     pub async fn subscribe(&self, handler: Arc<dyn ResourceHandler<T>>) -> Result<(), ClientError> {
-        let core = &self.shared.core;
-        let inbound = core.transport.subscribe(&core.data_types()).await?;
-        let receiver: Arc<dyn Receiver> = Arc::new(AgentReceiver {
+        let receiver = Arc::new(AgentReceiver {
             shared: self.shared.clone(),
             handler,
         });
-        self.tasks.spawn(client_core::receive_loop(
-            inbound,
-            receiver,
-            core.stats.clone(),
-            self.stop.clone(),
-        ));
-        Ok(())
+        self.lifecycle.start(&self.shared.core, receiver).await
     }
 
     pub fn stats(&self) -> StatsSnapshot {
@@ -181,10 +147,9 @@ impl<T: ResourceObject> AgentClient<T> {
     }
 
     pub async fn shutdown(&self) {
-        self.stop.cancel();
-        self.tasks.close();
-        self.tasks.wait().await;
-        self.shared.core.transport.close().await;
+        self.lifecycle
+            .shutdown(self.shared.core.transport.as_ref())
+            .await;
     }
 }
 

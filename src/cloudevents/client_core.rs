@@ -1,7 +1,7 @@
-//! What the source and agent clients share: the codec table, the rate-limited publish path,
-//! the counters, and the receive loop that turns a transport's [`Inbound`] stream into calls
-//! on a [`Receiver`] (resync on every (re)subscription, one event at a time, never stopping
-//! on a bad event).
+//! What the source and agent clients share: the codec table, the direction-checked,
+//! rate-limited publish path, the counters, the receive loop that turns a transport's
+//! [`Inbound`] stream into calls on a [`Receiver`] (resync on every (re)subscription, one event
+//! at a time, never stopping on a bad event) and the [`Lifecycle`] of that loop.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,13 +10,14 @@ use ::cloudevents::AttributesReader;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
 use super::Event;
 use super::error::ClientError;
-use super::event_type::{DataType, HEARTBEAT_TYPE};
+use super::event_type::{DataType, EventType, HEARTBEAT_TYPE, SubResource};
 use super::rate_limit::RateLimiter;
-use super::resource::Codec;
+use super::resource::{Codec, ResourceObject};
 use super::stats::Stats;
 use super::transport::{Inbound, Transport};
 
@@ -28,6 +29,50 @@ pub(crate) struct ClientCore<T> {
     pub transport: Arc<dyn Transport>,
     pub limiter: Option<RateLimiter>,
     pub stats: Arc<Stats>,
+}
+
+impl<T: ResourceObject> ClientCore<T> {
+    /// A core with no codec and no rate limit yet.
+    pub fn new(sender_id: String, transport: Arc<dyn Transport>) -> Self {
+        Self {
+            sender_id,
+            codecs: HashMap::new(),
+            transport,
+            limiter: None,
+            stats: Arc::default(),
+        }
+    }
+
+    pub fn add_codec(&mut self, codec: impl Codec<T>) {
+        self.codecs
+            .insert(codec.data_type().clone(), Arc::new(codec));
+    }
+
+    pub fn set_rate_limit(&mut self, qps: f64, burst: u32) {
+        self.limiter = Some(RateLimiter::new(qps, burst));
+    }
+
+    /// Encodes `object` as `event_type` and publishes it, if this client's `role` may send
+    /// that sub-resource (`allowed`): sources send spec, agents status.
+    pub async fn publish(
+        &self,
+        role: &'static str,
+        allowed: SubResource,
+        event_type: &EventType,
+        object: &T,
+    ) -> Result<(), ClientError> {
+        if event_type.sub_resource != allowed {
+            return Err(ClientError::WrongDirection {
+                role,
+                allowed,
+                event_type: event_type.to_string(),
+            });
+        }
+        let event =
+            self.codec(&event_type.data_type)?
+                .encode(&self.sender_id, event_type, object)?;
+        self.send(&event).await
+    }
 }
 
 impl<T> ClientCore<T> {
@@ -68,6 +113,40 @@ pub(crate) trait Receiver: Send + Sync + 'static {
     async fn on_subscribed(&self);
     /// One received CloudEvent (heartbeats already filtered out).
     async fn on_event(&self, event: Event);
+}
+
+/// A client's receive task and the token that stops it.
+#[derive(Default)]
+pub(crate) struct Lifecycle {
+    tasks: TaskTracker,
+    stop: CancellationToken,
+}
+
+impl Lifecycle {
+    /// Subscribes to `core`'s data types and drives `receiver` from the stream on a tracked
+    /// task until [`Lifecycle::shutdown`].
+    pub async fn start<T>(
+        &self,
+        core: &ClientCore<T>,
+        receiver: Arc<dyn Receiver>,
+    ) -> Result<(), ClientError> {
+        let inbound = core.transport.subscribe(&core.data_types()).await?;
+        self.tasks.spawn(receive_loop(
+            inbound,
+            receiver,
+            core.stats.clone(),
+            self.stop.clone(),
+        ));
+        Ok(())
+    }
+
+    /// Stops the receive loop, waits for it, then closes `transport`.
+    pub async fn shutdown(&self, transport: &dyn Transport) {
+        self.stop.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+        transport.close().await;
+    }
 }
 
 /// Drives `receiver` from `inbound` until the stream ends or `stop` fires.

@@ -8,32 +8,36 @@ use std::sync::Arc;
 use ::cloudevents::AttributesReader;
 use async_trait::async_trait;
 use chrono::Utc;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use super::Event;
 use super::builder::EventBuilder;
-use super::client_core::{self, ClientCore, Receiver};
+use super::client_core::{self, ClientCore, Lifecycle, Receiver};
 use super::error::ClientError;
-use super::event_type::{Action, DataType, EventType, SubResource};
+use super::event_type::{Action, EventType, SubResource};
 use super::extensions as ext;
-use super::payload::{ResourceStatusHash, ResourceVersionList, StatusHashList};
-use super::rate_limit::RateLimiter;
+use super::payload::{ResourceStatusHash, ResourceVersionList};
 use super::resource::{
     Codec, ListOptions, Lister, ResourceAction, ResourceHandler, ResourceObject, StatusHasher,
 };
 use super::stats::{Stats, StatsSnapshot};
 use super::transport::Transport;
 
+/// Most status hashes in one status resync request: ~120 bytes each, so ~500 KB a request.
+pub const STATUS_RESYNC_CHUNK: usize = 4096;
+
+/// [`StatusHashList`] over borrowed entries, for chunked requests.
+#[derive(serde::Serialize)]
+struct StatusHashListRef<'a> {
+    #[serde(rename = "statusHashes")]
+    status_hashes: &'a [ResourceStatusHash],
+}
+
 /// Builds a [`SourceClient`].
 pub struct SourceClientBuilder<T> {
-    source_id: String,
-    transport: Arc<dyn Transport>,
+    core: ClientCore<T>,
     lister: Arc<dyn Lister<T>>,
     hasher: Arc<dyn StatusHasher<T>>,
-    codecs: HashMap<DataType, Arc<dyn Codec<T>>>,
-    limiter: Option<RateLimiter>,
     status_after_spec_resync: bool,
 }
 
@@ -49,33 +53,25 @@ impl<T: ResourceObject> SourceClientBuilder<T> {
 
     /// Registers the codec of one data type; events of other types are ignored.
     pub fn codec(mut self, codec: impl Codec<T>) -> Self {
-        self.codecs
-            .insert(codec.data_type().clone(), Arc::new(codec));
+        self.core.add_codec(codec);
         self
     }
 
     /// Throttles publishes to `qps` events/s with `burst` (sdk-go: 50 and 100). Off by default.
     pub fn rate_limit(mut self, qps: f64, burst: u32) -> Self {
-        self.limiter = Some(RateLimiter::new(qps, burst));
+        self.core.set_rate_limit(qps, burst);
         self
     }
 
     pub fn build(self) -> SourceClient<T> {
         SourceClient {
             shared: Arc::new(Shared {
-                core: ClientCore {
-                    sender_id: self.source_id,
-                    codecs: self.codecs,
-                    transport: self.transport,
-                    limiter: self.limiter,
-                    stats: Arc::default(),
-                },
+                core: self.core,
                 lister: self.lister,
                 hasher: self.hasher,
                 status_after_spec_resync: self.status_after_spec_resync,
             }),
-            tasks: TaskTracker::new(),
-            stop: CancellationToken::new(),
+            lifecycle: Lifecycle::default(),
         }
     }
 }
@@ -83,8 +79,7 @@ impl<T: ResourceObject> SourceClientBuilder<T> {
 /// The source (hub-side) client for resources of type `T`.
 pub struct SourceClient<T> {
     shared: Arc<Shared<T>>,
-    tasks: TaskTracker,
-    stop: CancellationToken,
+    lifecycle: Lifecycle,
 }
 
 struct Shared<T> {
@@ -104,12 +99,9 @@ impl<T: ResourceObject> SourceClient<T> {
         hasher: impl StatusHasher<T>,
     ) -> SourceClientBuilder<T> {
         SourceClientBuilder {
-            source_id: source_id.into(),
-            transport,
+            core: ClientCore::new(source_id.into(), transport),
             lister,
             hasher: Arc::new(hasher),
-            codecs: HashMap::new(),
-            limiter: None,
             status_after_spec_resync: true,
         }
     }
@@ -120,18 +112,10 @@ impl<T: ResourceObject> SourceClient<T> {
 
     /// Publishes `object` as a spec event of `event_type` (create, update or delete request).
     pub async fn publish(&self, event_type: &EventType, object: &T) -> Result<(), ClientError> {
-        if event_type.sub_resource != SubResource::Spec {
-            return Err(ClientError::WrongDirection {
-                role: "source",
-                allowed: SubResource::Spec,
-                event_type: event_type.to_string(),
-            });
-        }
-        let core = &self.shared.core;
-        let event =
-            core.codec(&event_type.data_type)?
-                .encode(&core.sender_id, event_type, object)?;
-        core.send(&event).await
+        self.shared
+            .core
+            .publish("source", SubResource::Spec, event_type, object)
+            .await
     }
 
     /// Asks agents for the status of resources: one cluster, or every cluster (`None`, a
@@ -143,19 +127,11 @@ impl<T: ResourceObject> SourceClient<T> {
     /// Subscribes and starts the receive loop: status events and spec resync requests from
     /// now on; a status resync to every cluster each time the subscription is (re)established.
     pub async fn subscribe(&self, handler: Arc<dyn ResourceHandler<T>>) -> Result<(), ClientError> {
-        let core = &self.shared.core;
-        let inbound = core.transport.subscribe(&core.data_types()).await?;
-        let receiver: Arc<dyn Receiver> = Arc::new(SourceReceiver {
+        let receiver = Arc::new(SourceReceiver {
             shared: self.shared.clone(),
             handler,
         });
-        self.tasks.spawn(client_core::receive_loop(
-            inbound,
-            receiver,
-            core.stats.clone(),
-            self.stop.clone(),
-        ));
-        Ok(())
+        self.lifecycle.start(&self.shared.core, receiver).await
     }
 
     pub fn stats(&self) -> StatsSnapshot {
@@ -164,10 +140,9 @@ impl<T: ResourceObject> SourceClient<T> {
 
     /// Stops the receive loop and closes the transport.
     pub async fn shutdown(&self) {
-        self.stop.cancel();
-        self.tasks.close();
-        self.tasks.wait().await;
-        self.shared.core.transport.close().await;
+        self.lifecycle
+            .shutdown(self.shared.core.transport.as_ref())
+            .await;
     }
 }
 
@@ -187,15 +162,25 @@ impl<T: ResourceObject> Shared<T> {
                     status_hash: self.hasher.status_hash(object)?,
                 });
             }
-            let body = serde_json::to_vec(&StatusHashList {
-                status_hashes: hashes,
-            })?;
             let event_type = EventType::new(data_type, SubResource::Status, Action::ResyncRequest);
-            let event = EventBuilder::new(&self.core.sender_id, &event_type)
-                .cluster_name(cluster_name.unwrap_or_default())
-                .json_data(body)
-                .build()?;
-            self.core.send(&event).await?;
+            // An empty list asks for everything, so it is sent only when there is nothing to
+            // list; a long list goes in chunks that each stay far below message size limits
+            // (gRPC 4 MiB). Agents answer per request, only for the ids it lists (§6.6).
+            let chunks: Vec<&[ResourceStatusHash]> = if hashes.is_empty() {
+                vec![&[]]
+            } else {
+                hashes.chunks(STATUS_RESYNC_CHUNK).collect()
+            };
+            for chunk in chunks {
+                let body = serde_json::to_vec(&StatusHashListRef {
+                    status_hashes: chunk,
+                })?;
+                let event = EventBuilder::new(&self.core.sender_id, &event_type)
+                    .cluster_name(cluster_name.unwrap_or_default())
+                    .json_data(body)
+                    .build()?;
+                self.core.send(&event).await?;
+            }
             Stats::bump(&self.core.stats.resyncs_sent);
         }
         Ok(())

@@ -137,9 +137,12 @@ impl From<StoreError> for ApiError {
             StoreError::Database(sqlx::Error::PoolTimedOut) => {
                 Self::Unavailable("database unavailable".into())
             }
-            StoreError::Database(_) | StoreError::Migration(_) | StoreError::Corrupt(_) => {
-                Self::Internal(err.to_string())
-            }
+            StoreError::Database(_)
+            | StoreError::Migration(_)
+            | StoreError::Corrupt(_)
+            | StoreError::Locked { .. }
+            | StoreError::Io { .. }
+            | StoreError::UnsupportedUrl(_) => Self::Internal(err.to_string()),
         }
     }
 }

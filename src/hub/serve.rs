@@ -28,8 +28,7 @@ use crate::cloudevents::backoff::BackoffPolicy;
 use crate::cloudevents::transport::grpc::{GrpcOptions, GrpcTransport};
 use crate::cloudevents::transport::mqtt::{MqttConfig, MqttTransport};
 use crate::cloudevents::{Transport, TransportRole};
-use crate::store::Store;
-use crate::store::postgres::PgStore;
+use crate::store::{self, Store};
 
 /// Which transport the hub publishes over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -51,9 +50,15 @@ pub struct ServeArgs {
     #[arg(long, env = "BATON_GRPC_ADDR", default_value = "127.0.0.1:8090")]
     pub grpc_addr: SocketAddr,
 
-    /// PostgreSQL URL, e.g. postgres://user:pass@host/db (the value is never logged).
+    /// Database URL: postgres://user:pass@host/db (production) or sqlite://path/file.db.
+    /// Without it the hub keeps an embedded SQLite database in --data-dir. Never logged.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<SecretString>,
+
+    /// Where the embedded SQLite database lives when no --database-url is given (created on
+    /// first start; one hub process at a time).
+    #[arg(long, env = "BATON_DATA_DIR", default_value = store::DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
 
     /// Largest number of database connections.
     #[arg(long, env = "BATON_DB_MAX_CONNECTIONS", default_value_t = 16)]
@@ -103,9 +108,18 @@ pub struct ServeArgs {
     #[arg(long, env = "BATON_STATUS_WRITERS", default_value_t = 8)]
     pub status_writers: usize,
 
+    /// How often the hub asks every agent for status it may have missed, Go syntax (5m, 30s);
+    /// 0 turns the safety net off (resyncs on every reconnection still happen).
+    #[arg(long, env = "BATON_STATUS_RESYNC_INTERVAL", default_value = "5m", value_parser = go_duration)]
+    pub status_resync_interval: Duration,
+
     /// Optional publish throttle in events/s (burst: twice that). Off by default.
     #[arg(long, env = "BATON_PUBLISH_RATE_LIMIT")]
     pub publish_rate_limit: Option<f64>,
+}
+
+fn go_duration(text: &str) -> Result<Duration, String> {
+    crate::cloudevents::transport::go_duration::parse_go_duration(text).map_err(|e| e.to_string())
 }
 
 /// Bearer tokens from a file: one per line, blank lines and `#` comments ignored.
@@ -126,19 +140,30 @@ fn load_api_tokens(path: &std::path::Path) -> anyhow::Result<Arc<HashSet<String>
     Ok(Arc::new(tokens))
 }
 
-async fn open_store(args: &ServeArgs) -> anyhow::Result<Arc<dyn Store>> {
-    let url = args
-        .database_url
-        .as_ref()
-        .context("--database-url (DATABASE_URL) is required: a postgres:// URL")?;
-    let store = PgStore::connect(url.expose_secret(), args.db_max_connections)
-        .await
-        .context("connecting to the database given by --database-url (DATABASE_URL)")?;
+/// The store `--database-url` names, or SQLite in `--data-dir`; migrated.
+async fn open_store(
+    database_url: Option<&SecretString>,
+    data_dir: &std::path::Path,
+    max_connections: u32,
+) -> anyhow::Result<Arc<dyn Store>> {
+    let store = store::open(
+        database_url.map(ExposeSecret::expose_secret),
+        data_dir,
+        max_connections,
+    )
+    .await
+    .with_context(|| match database_url {
+        Some(_) => "opening the database given by --database-url (DATABASE_URL)".to_owned(),
+        None => format!(
+            "opening the embedded database in --data-dir {}",
+            data_dir.display()
+        ),
+    })?;
     store
         .migrate()
         .await
         .context("running database migrations")?;
-    Ok(Arc::new(store))
+    Ok(store)
 }
 
 /// The built-in broker on `--grpc-addr`, plus a plaintext loopback listener for the hub's own
@@ -245,7 +270,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             "--publish-rate-limit must be positive, got {rate}"
         );
     }
-    let store = open_store(&args).await?;
+    let store = open_store(
+        args.database_url.as_ref(),
+        &args.data_dir,
+        args.db_max_connections,
+    )
+    .await?;
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
     let (transport, connections) = match args.transport {
@@ -259,9 +289,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .map(|qps| (qps, (qps * 2.0).ceil().max(1.0) as u32)),
         publisher: PublisherConfig::default(),
         status_writers: args.status_writers.max(1),
+        status_resync_every: (!args.status_resync_interval.is_zero())
+            .then_some(args.status_resync_interval),
     };
     let service = HubService::start(
-        store,
+        store.clone(),
         transport,
         connections,
         Arc::new(HubMetrics::new()),
@@ -306,6 +338,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     {
         warn!("the broker did not stop within 10 s");
     }
+    store.close().await;
     info!("stopped");
     Ok(())
 }
@@ -313,17 +346,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 /// Arguments of `baton migrate`.
 #[derive(Debug, clap::Args)]
 pub struct MigrateArgs {
-    /// PostgreSQL URL.
+    /// Database URL (postgres:// or sqlite:); without it, the SQLite database in --data-dir.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: SecretString,
+    pub database_url: Option<SecretString>,
+
+    /// The embedded SQLite database's directory, when no --database-url is given.
+    #[arg(long, env = "BATON_DATA_DIR", default_value = store::DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
 }
 
 /// Runs the embedded migrations and exits.
 pub async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
-    let store = PgStore::connect(args.database_url.expose_secret(), 1)
-        .await
-        .context("connecting to --database-url")?;
-    store.migrate().await?;
+    let store = open_store(args.database_url.as_ref(), &args.data_dir, 1).await?;
+    store.close().await;
     info!("migrations applied");
     Ok(())
 }

@@ -3,11 +3,12 @@
 //! The HTTP listener and the built-in broker are bound by the caller (`baton serve`, tests).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::api::{self, ApiTokens};
 use super::lister::DbLister;
@@ -33,7 +34,13 @@ pub struct HubOptions {
     pub publisher: PublisherConfig,
     /// Status writes in flight at once, each resource's in order (1 = one at a time).
     pub status_writers: usize,
+    /// How often to ask every agent for the status the hub may have missed (a safety net
+    /// beside the resyncs on every (re)connection); `None` disables it.
+    pub status_resync_every: Option<Duration>,
 }
+
+/// The default period of the safety-net status resync.
+pub const STATUS_RESYNC_EVERY: Duration = Duration::from_secs(300);
 
 impl Default for HubOptions {
     fn default() -> Self {
@@ -42,6 +49,27 @@ impl Default for HubOptions {
             rate_limit: None,
             publisher: PublisherConfig::default(),
             status_writers: 8,
+            status_resync_every: Some(STATUS_RESYNC_EVERY),
+        }
+    }
+}
+
+/// Asks every agent for the status whose hash differs from the hub's, every `period`.
+async fn periodic_status_resync(
+    client: Arc<SourceClient<ManifestWork>>,
+    period: Duration,
+    stop: CancellationToken,
+) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            _ = ticks.tick() => {
+                if let Err(err) = client.resync(None).await {
+                    warn!(%err, "periodic status resync failed; next in {period:?}");
+                }
+            }
         }
     }
 }
@@ -94,6 +122,9 @@ impl HubService {
             options.publisher,
         );
         tasks.spawn(publisher.run(stop.clone()));
+        if let Some(period) = options.status_resync_every {
+            tasks.spawn(periodic_status_resync(client.clone(), period, stop.clone()));
+        }
         info!(source_id = %options.source_id, "hub source client subscribed; publisher running");
         Ok(Self {
             state,

@@ -6,14 +6,25 @@
 //! always either published or still pending. The publisher reads pending rows, publishes their
 //! *current* state (several quick updates coalesce into one event) and clears the flag only if
 //! the row still has the state it published.
+//!
+//! Two backends implement [`Store`], each with its own SQL where it matters: [`postgres`] (the
+//! production store) and [`sqlite`] (the embedded default of `baton serve`). [`open`] picks one
+//! from the database URL.
 
+pub mod lock;
 pub mod model;
+mod open;
 pub mod postgres;
+mod rows;
+pub mod sqlite;
+
+use std::path::PathBuf;
 
 use async_trait::async_trait;
 use uuid::Uuid;
 
 pub use model::*;
+pub use open::{DEFAULT_DATA_DIR, SQLITE_FILE, open};
 
 /// What the store can fail with; the hub maps these to HTTP statuses in one place.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +55,19 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error(
+        "the database is in use by another baton process ({}lock file {}); stop it or use another --data-dir",
+        holder.map(|pid| format!("pid {pid}, ")).unwrap_or_default(),
+        lock.display()
+    )]
+    Locked { lock: PathBuf, holder: Option<u32> },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("--database-url: scheme must be postgres:// or sqlite:, got {0:?}")]
+    UnsupportedUrl(String),
 }
 
 /// The row a status handler decides on.
@@ -88,6 +112,9 @@ pub trait Store: Send + Sync + 'static {
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Cheap liveness check for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Closes the connections (waiting for those in use) and releases what the store holds,
+    /// such as the SQLite lock file. Calls after this fail.
+    async fn close(&self);
 
     async fn create_consumer(&self, new: NewConsumer) -> Result<Consumer, StoreError>;
     async fn get_consumer(&self, key: &ConsumerKey) -> Result<Consumer, StoreError>;

@@ -3,17 +3,13 @@
 //! status updates.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use serde_json::Value;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::types::Json;
-use sqlx::{FromRow, Postgres, QueryBuilder};
+use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
+use super::rows::{self, CONSUMER_COLUMNS, RESOURCE_COLUMNS, is_unique_violation, order_clause};
 use super::*;
-
-/// Postgres error code for unique violations.
-const UNIQUE_VIOLATION: &str = "23505";
 
 pub struct PgStore {
     pool: PgPool,
@@ -39,101 +35,11 @@ impl PgStore {
     }
 }
 
-const RESOURCE_COLUMNS: &str = "id, consumer_id, consumer_name, name, version, manifests, delete_option, \
-     manifest_configs, labels, annotations, status, status_hash, status_sequence_id, status_updated_at, \
-     created_at, updated_at, deleted_at";
-
-#[derive(FromRow)]
-struct ResourceRow {
-    id: Uuid,
-    consumer_id: Uuid,
-    consumer_name: String,
-    name: Option<String>,
-    version: i64,
-    manifests: Json<Vec<Value>>,
-    delete_option: Option<Json<Value>>,
-    manifest_configs: Option<Json<Value>>,
-    labels: Json<Labels>,
-    annotations: Json<Labels>,
-    status: Option<Json<Value>>,
-    status_hash: Option<String>,
-    status_sequence_id: Option<String>,
-    status_updated_at: Option<DateTime<Utc>>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    deleted_at: Option<DateTime<Utc>>,
-}
-
-impl From<ResourceRow> for Resource {
-    fn from(row: ResourceRow) -> Self {
-        let status = match (row.status, row.status_updated_at) {
-            (Some(Json(status)), Some(updated_at)) => Some(ReportedStatus {
-                status,
-                hash: row.status_hash.unwrap_or_default(),
-                sequence_id: row.status_sequence_id.unwrap_or_default(),
-                updated_at,
-            }),
-            _ => None,
-        };
-        Resource {
-            id: row.id,
-            consumer_id: row.consumer_id,
-            consumer_name: row.consumer_name,
-            name: row.name,
-            version: row.version,
-            spec: ResourceSpec {
-                manifests: row.manifests.0,
-                delete_option: row.delete_option.map(|j| j.0),
-                manifest_configs: row.manifest_configs.map(|j| j.0),
-                labels: row.labels.0,
-                annotations: row.annotations.0,
-            },
-            status,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-            deleted_at: row.deleted_at,
-        }
-    }
-}
-
-#[derive(FromRow)]
-struct ConsumerRow {
-    id: Uuid,
-    name: String,
-    labels: Json<Labels>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl From<ConsumerRow> for Consumer {
-    fn from(row: ConsumerRow) -> Self {
-        Consumer {
-            id: row.id,
-            name: row.name,
-            labels: row.labels.0,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        }
-    }
-}
-
-fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some(UNIQUE_VIOLATION))
-}
-
-fn order_clause(page: PageRequest) -> &'static str {
-    match (page.order_by, page.direction) {
-        (OrderBy::CreatedAt, Direction::Asc) => " ORDER BY created_at ASC, id ASC",
-        (OrderBy::CreatedAt, Direction::Desc) => " ORDER BY created_at DESC, id DESC",
-        (OrderBy::UpdatedAt, Direction::Asc) => " ORDER BY updated_at ASC, id ASC",
-        (OrderBy::UpdatedAt, Direction::Desc) => " ORDER BY updated_at DESC, id DESC",
-        (OrderBy::Name, Direction::Asc) => " ORDER BY name ASC NULLS LAST, id ASC",
-        (OrderBy::Name, Direction::Desc) => " ORDER BY name DESC NULLS LAST, id DESC",
-    }
-}
+type ResourceRow = rows::ResourceRow<Uuid>;
+type ConsumerRow = rows::ConsumerRow<Uuid>;
 
 impl PgStore {
-    fn consumer_query(key: &ConsumerKey, tail: &'static str) -> QueryBuilder<Postgres> {
+    fn consumer_query(key: &ConsumerKey, tail: String) -> QueryBuilder<Postgres> {
         let mut q = QueryBuilder::new(tail);
         match key {
             ConsumerKey::Id(id) => q.push(" WHERE id = ").push_bind(*id),
@@ -171,10 +77,15 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
     async fn create_consumer(&self, new: NewConsumer) -> Result<Consumer, StoreError> {
         let row: ConsumerRow = sqlx::query_as(
-            "INSERT INTO consumers (id, name, labels) VALUES ($1, $2, $3) \
-             RETURNING id, name, labels, created_at, updated_at",
+            sqlx::AssertSqlSafe(format!(
+                "INSERT INTO consumers (id, name, labels) VALUES ($1, $2, $3) RETURNING {CONSUMER_COLUMNS}"
+            )),
         )
         .bind(Uuid::new_v4())
         .bind(new.name.as_str())
@@ -192,10 +103,7 @@ impl Store for PgStore {
     }
 
     async fn get_consumer(&self, key: &ConsumerKey) -> Result<Consumer, StoreError> {
-        let mut q = Self::consumer_query(
-            key,
-            "SELECT id, name, labels, created_at, updated_at FROM consumers",
-        );
+        let mut q = Self::consumer_query(key, format!("SELECT {CONSUMER_COLUMNS} FROM consumers"));
         let row: Option<ConsumerRow> = q.build_query_as().fetch_optional(&self.pool).await?;
         row.map(Into::into)
             .ok_or_else(|| StoreError::ConsumerNotFound(key.to_string()))
@@ -205,9 +113,8 @@ impl Store for PgStore {
         let total: i64 = sqlx::query_scalar("SELECT count(*) FROM consumers")
             .fetch_one(&self.pool)
             .await?;
-        let mut q = QueryBuilder::<Postgres>::new(
-            "SELECT id, name, labels, created_at, updated_at FROM consumers",
-        );
+        let mut q =
+            QueryBuilder::<Postgres>::new(format!("SELECT {CONSUMER_COLUMNS} FROM consumers"));
         q.push(order_clause(page))
             .push(" LIMIT ")
             .push_bind(i64::from(page.size))
@@ -232,7 +139,7 @@ impl Store for PgStore {
             ConsumerKey::Id(id) => q.push(" WHERE id = ").push_bind(*id),
             ConsumerKey::Name(name) => q.push(" WHERE name = ").push_bind(name.clone()),
         };
-        q.push(" RETURNING id, name, labels, created_at, updated_at");
+        q.push(" RETURNING ").push(CONSUMER_COLUMNS);
         let row: Option<ConsumerRow> = q.build_query_as().fetch_optional(&self.pool).await?;
         row.map(Into::into)
             .ok_or_else(|| StoreError::ConsumerNotFound(key.to_string()))
@@ -240,10 +147,7 @@ impl Store for PgStore {
 
     async fn delete_consumer(&self, key: &ConsumerKey) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let mut q = Self::consumer_query(
-            key,
-            "SELECT id, name, labels, created_at, updated_at FROM consumers",
-        );
+        let mut q = Self::consumer_query(key, format!("SELECT {CONSUMER_COLUMNS} FROM consumers"));
         q.push(" FOR UPDATE");
         let consumer: ConsumerRow = q
             .build_query_as()

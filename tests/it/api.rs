@@ -1,9 +1,9 @@
-//! The REST API on a real PostgreSQL: every route, every error status with its JSON body,
+//! The REST API on both store backends (PostgreSQL, SQLite): every route, every error status with its JSON body,
 //! paging, filters, optimistic concurrency, limits.
 
 use serde_json::{Value, json};
 
-use crate::harness::{TestApi, configmap, resource_body};
+use crate::harness::{Backend, Rest, TestApi, backend_tests, configmap, resource_body};
 
 fn assert_error(status: u16, body: &Value, want_status: u16, want_code: &str) {
     assert_eq!(status, want_status, "{body}");
@@ -20,9 +20,8 @@ fn assert_error(status: u16, body: &Value, want_status: u16, want_code: &str) {
     );
 }
 
-#[tokio::test]
-async fn consumers_are_created_read_patched_listed_and_deleted() {
-    let api = TestApi::spawn().await;
+async fn consumers_are_created_read_patched_listed_and_deleted(backend: Backend) {
+    let api = TestApi::spawn(backend).await;
     let id = api.consumer("cluster-a").await;
     let (status, by_name) = api.get("/api/v1/consumers/cluster-a").await;
     assert_eq!(status, 200);
@@ -56,9 +55,8 @@ async fn consumers_are_created_read_patched_listed_and_deleted() {
     assert_error(status, &body, 404, "not-found");
 }
 
-#[tokio::test]
-async fn consumer_errors_name_the_problem() {
-    let api = TestApi::spawn().await;
+async fn consumer_errors_name_the_problem(backend: Backend) {
+    let api = TestApi::spawn(backend).await;
     let (status, body) = api
         .post("/api/v1/consumers", json!({"name": "Not_A_Label"}))
         .await;
@@ -83,9 +81,8 @@ async fn consumer_errors_name_the_problem() {
     );
 }
 
-#[tokio::test]
-async fn resources_are_created_at_version_1_and_read_back() {
-    let api = TestApi::spawn().await;
+async fn resources_are_created_at_version_1_and_read_back(backend: Backend) {
+    let api = TestApi::spawn(backend).await;
     api.consumer("c1").await;
     let created = api.resource("c1", Some("web")).await;
     let id = created["id"].as_str().unwrap();
@@ -106,14 +103,10 @@ async fn resources_are_created_at_version_1_and_read_back() {
     );
 }
 
-#[tokio::test]
-async fn updates_bump_the_version_once_and_identical_specs_change_nothing() {
-    let api = TestApi::spawn().await;
+async fn updates_bump_the_version_once_and_identical_specs_change_nothing(backend: Backend) {
+    let api = TestApi::spawn(backend).await;
     api.consumer("c1").await;
-    let id = api.resource("c1", None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.resource_id("c1", None).await;
     let path = format!("/api/v1/resources/{id}");
     let mut update = resource_body("c1", None, "v2");
     update.as_object_mut().unwrap().remove("consumer_name");
@@ -134,14 +127,10 @@ async fn updates_bump_the_version_once_and_identical_specs_change_nothing() {
     assert_error(status, &body, 409, "conflict");
 }
 
-#[tokio::test]
-async fn two_concurrent_puts_on_the_same_version_exactly_one_wins() {
-    let api = TestApi::spawn().await;
+async fn two_concurrent_puts_on_the_same_version_exactly_one_wins(backend: Backend) {
+    let api = TestApi::spawn(backend).await;
     api.consumer("c1").await;
-    let id = api.resource("c1", None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.resource_id("c1", None).await;
     let path = format!("/api/v1/resources/{id}");
     let body = |v: &str| json!({"version": 1, "manifests": [configmap(v)]});
     let (a, b) = tokio::join!(api.put(&path, body("a")), api.put(&path, body("b")));
@@ -152,14 +141,10 @@ async fn two_concurrent_puts_on_the_same_version_exactly_one_wins() {
     assert_eq!(now["version"], 2);
 }
 
-#[tokio::test]
-async fn delete_marks_deleting_and_refuses_later_updates() {
-    let api = TestApi::spawn().await;
+async fn delete_marks_deleting_and_refuses_later_updates(backend: Backend) {
+    let api = TestApi::spawn(backend).await;
     api.consumer("c1").await;
-    let id = api.resource("c1", None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.resource_id("c1", None).await;
     let path = format!("/api/v1/resources/{id}");
     let (status, body) = api.delete(&path).await;
     assert_eq!(status, 202);
@@ -176,9 +161,8 @@ async fn delete_marks_deleting_and_refuses_later_updates() {
     assert_error(status, &body, 409, "conflict");
 }
 
-#[tokio::test]
-async fn lists_page_filter_and_order() {
-    let api = TestApi::spawn().await;
+async fn lists_page_filter_and_order(backend: Backend) {
+    let api = TestApi::spawn(backend).await;
     api.consumer("c1").await;
     api.consumer("c2").await;
     for i in 0..5 {
@@ -230,9 +214,8 @@ async fn lists_page_filter_and_order() {
     }
 }
 
-#[tokio::test]
-async fn bad_resources_are_refused_naming_the_field() {
-    let api = TestApi::spawn().await;
+async fn bad_resources_are_refused_naming_the_field(backend: Backend) {
+    let api = TestApi::spawn(backend).await;
     api.consumer("c1").await;
     let cases = [
         (json!({"consumer_name": "c1", "manifests": []}), "manifests"),
@@ -293,9 +276,8 @@ async fn bad_resources_are_refused_naming_the_field() {
     );
 }
 
-#[tokio::test]
-async fn malformed_requests_get_json_errors_not_500s() {
-    let api = TestApi::spawn().await;
+async fn malformed_requests_get_json_errors_not_500s(backend: Backend) {
+    let api = TestApi::spawn(backend).await;
     let raw = |body: &'static str, content_type: &'static str| {
         api.http
             .post(api.url("/api/v1/resources"))
@@ -303,9 +285,9 @@ async fn malformed_requests_get_json_errors_not_500s() {
             .body(body)
             .send()
     };
-    let (status, body) = TestApi::read(raw("{not json", "application/json").await.unwrap()).await;
+    let (status, body) = Rest::read(raw("{not json", "application/json").await.unwrap()).await;
     assert_error(status, &body, 400, "malformed-json");
-    let (status, body) = TestApi::read(raw("{}", "text/plain").await.unwrap()).await;
+    let (status, body) = Rest::read(raw("{}", "text/plain").await.unwrap()).await;
     assert_error(status, &body, 415, "unsupported-media-type");
     let huge = format!(
         "{{\"consumer_name\":\"c1\",\"manifests\":[{{\"x\":\"{}\"}}]}}",
@@ -319,7 +301,7 @@ async fn malformed_requests_get_json_errors_not_500s() {
         .send()
         .await
         .unwrap();
-    let (status, body) = TestApi::read(response).await;
+    let (status, body) = Rest::read(response).await;
     assert_error(status, &body, 413, "payload-too-large");
     let (status, body) = api.get("/api/v1/resources/not-a-uuid").await;
     assert_error(status, &body, 400, "invalid-field");
@@ -332,24 +314,15 @@ async fn malformed_requests_get_json_errors_not_500s() {
     assert_error(status, &body, 404, "not-found");
 }
 
-#[tokio::test]
-async fn every_response_carries_a_request_id_and_ops_endpoints_answer() {
-    let api = TestApi::spawn().await;
+async fn every_response_carries_a_request_id_and_ops_endpoints_answer(backend: Backend) {
+    let api = TestApi::spawn(backend).await;
     let response = api.http.get(api.url("/healthz")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(response.headers().get("x-request-id").is_some());
     let (status, ready) = api.get("/readyz").await;
     assert_eq!((status, ready["database"].as_str()), (200, Some("ok")));
     api.get("/api/v1/consumers").await;
-    let metrics = api
-        .http
-        .get(api.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = api.metrics().await;
     assert!(
         metrics.contains("baton_http_request_duration_seconds"),
         "{metrics}"
@@ -364,10 +337,10 @@ async fn every_response_carries_a_request_id_and_ops_endpoints_answer() {
     assert!(doc["paths"]["/api/v1/resources/{id}"]["put"].is_object());
 }
 
-#[tokio::test]
-async fn api_tokens_guard_the_api_but_not_health() {
+async fn api_tokens_guard_the_api_but_not_health(backend: Backend) {
     let tokens = std::sync::Arc::new(["s3cret".to_owned()].into_iter().collect());
     let api = TestApi::spawn_with(
+        backend,
         std::sync::Arc::new(baton::hub::state::NoConnections),
         Some(tokens),
     )
@@ -394,3 +367,17 @@ fn committed_openapi_matches_the_code() {
         baton::hub::api::openapi_json().trim_end()
     );
 }
+
+backend_tests!(
+    consumers_are_created_read_patched_listed_and_deleted,
+    consumer_errors_name_the_problem,
+    resources_are_created_at_version_1_and_read_back,
+    updates_bump_the_version_once_and_identical_specs_change_nothing,
+    two_concurrent_puts_on_the_same_version_exactly_one_wins,
+    delete_marks_deleting_and_refuses_later_updates,
+    lists_page_filter_and_order,
+    bad_resources_are_refused_naming_the_field,
+    malformed_requests_get_json_errors_not_500s,
+    every_response_carries_a_request_id_and_ops_endpoints_answer,
+    api_tokens_guard_the_api_but_not_health,
+);

@@ -371,18 +371,13 @@ async fn a_failing_handler_or_a_malformed_event_does_not_stop_the_loop() {
     use baton::cloudevents::Transport as _;
     let codec = WidgetCodec::new();
     use baton::cloudevents::Codec as _;
-    source
-        .publish(
-            &codec
-                .encode(
-                    "hub",
-                    &spec(Action::CreateRequest),
-                    &Widget::new("bad", "cluster1", 1, "x"),
-                )
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let create = |id: &str, spec_text: &str| {
+        let w = Widget::new(id, "cluster1", 1, spec_text);
+        codec
+            .encode("hub", &spec(Action::CreateRequest), &w)
+            .unwrap()
+    };
+    source.publish(&create("bad", "x")).await.unwrap();
     // Not decodable: no resourceid.
     let garbage = EventBuilder::new("hub", &spec(Action::CreateRequest))
         .cluster_name("cluster1")
@@ -393,18 +388,7 @@ async fn a_failing_handler_or_a_malformed_event_does_not_stop_the_loop() {
     let mut nonsense = garbage.clone();
     nonsense.set_type("not-a-type");
     assert!(broker.deliver(&agent_role, nonsense).await);
-    source
-        .publish(
-            &codec
-                .encode(
-                    "hub",
-                    &spec(Action::CreateRequest),
-                    &Widget::new("good", "cluster1", 1, "y"),
-                )
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    source.publish(&create("good", "y")).await.unwrap();
 
     eventually("the good one after the bad ones", WAIT, || async {
         calls.count() == 2
@@ -508,6 +492,19 @@ async fn agent_spec_decisions_replay_the_sdk_go_table() {
     }
 }
 
+/// Hands the resync `request` to the party playing `to`, waits until it has answered, and
+/// counts the `reply` events published so far.
+async fn count_replies(p: &Pair, to: &TransportRole, request: Event, reply: &EventType) -> u64 {
+    let answered = || match to {
+        TransportRole::Agent { .. } => p.agent.stats().resyncs_answered,
+        TransportRole::Source { .. } => p.source.stats().resyncs_answered,
+    };
+    let before = answered();
+    assert!(p.broker.deliver(to, request).await);
+    eventually("resync answered", WAIT, || async { answered() > before }).await;
+    published(&p.broker, reply).len() as u64
+}
+
 /// Reply counts sdk-go's clients produce for resync requests (`resync-behaviour.json`).
 #[tokio::test]
 async fn resync_reply_counts_match_sdk_go() {
@@ -535,17 +532,8 @@ async fn resync_reply_counts_match_sdk_go() {
                 .json_data(serde_json::to_vec(&body).unwrap())
                 .build()
                 .unwrap();
-            let before = p.agent.stats().resyncs_answered;
-            assert!(
-                p.broker
-                    .deliver(&TransportRole::agent("cluster1"), request)
-                    .await
-            );
-            eventually("status resync answered", WAIT, || async {
-                p.agent.stats().resyncs_answered > before
-            })
-            .await;
-            published(&p.broker, &status(Action::ResyncResponse)).len() as u64
+            let to = TransportRole::agent("cluster1");
+            count_replies(&p, &to, request, &status(Action::ResyncResponse)).await
         };
         assert_eq!(
             count_status_replies(vec![]).await,
@@ -585,17 +573,8 @@ async fn resync_reply_counts_match_sdk_go() {
                         .json_data(serde_json::to_vec(&body).unwrap())
                         .build()
                         .unwrap();
-                let before = p.source.stats().resyncs_answered;
-                assert!(
-                    p.broker
-                        .deliver(&TransportRole::source("hub"), request)
-                        .await
-                );
-                eventually("spec resync answered", WAIT, || async {
-                    p.source.stats().resyncs_answered > before
-                })
-                .await;
-                published(&p.broker, &spec(Action::ResyncResponse)).len() as u64
+                let to = TransportRole::source("hub");
+                count_replies(&p, &to, request, &spec(Action::ResyncResponse)).await
             };
         assert_eq!(
             count_spec_replies(vec![("w1", 2)], vec![("w1", 1), ("gone", 1)]).await,
@@ -651,4 +630,28 @@ async fn an_agent_ignores_specs_about_its_work_from_a_source_that_does_not_own_i
     .await;
     assert_eq!(p.specs.count(), 1, "no Deleted reached the handler");
     assert!(p.agent_store.get("w1").unwrap().deleting.is_none());
+}
+
+#[tokio::test]
+async fn a_long_status_resync_goes_in_chunks_and_every_listed_status_is_answered() {
+    let p = pair().await;
+    let n = baton::cloudevents::source::STATUS_RESYNC_CHUNK + 1;
+    for i in 0..n {
+        let id = format!("w{i}");
+        p.source_store.put(Widget::new(&id, "cluster1", 1, "s"));
+        let mut held = Widget::new(&id, "cluster1", 1, "s");
+        held.status = "Applied".into(); // differs from the source's (empty) status
+        p.agent_store.put(held);
+    }
+    let before = published(&p.broker, &status(Action::ResyncRequest)).len();
+    p.source.resync(Some("cluster1")).await.unwrap();
+    assert_eq!(
+        published(&p.broker, &status(Action::ResyncRequest)).len() - before,
+        2,
+        "two chunks"
+    );
+    eventually("every status answered", WAIT, || async {
+        p.statuses.count() == n
+    })
+    .await;
 }

@@ -178,7 +178,7 @@ async fn token_authenticated_source_and_agent_exchange_events() {
     })
     .await;
     source
-        .send(Action::CreateRequest, Widget::new("hub", "c1", "w", "x"))
+        .send(Action::CreateRequest, Widget::new("w", "c1", 1, "x"))
         .await;
     eventually("agent applies", WAIT, || async {
         agent.store.get("w").is_some()
@@ -259,7 +259,7 @@ async fn mtls_identities_work_and_are_confined() {
     })
     .await;
     source
-        .send(Action::CreateRequest, Widget::new("hub", "c1", "w", "x"))
+        .send(Action::CreateRequest, Widget::new("w", "c1", 1, "x"))
         .await;
     eventually("agent applies over mTLS", WAIT, || async {
         agent.store.get("w").is_some()

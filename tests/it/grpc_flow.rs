@@ -4,14 +4,13 @@
 // Test helpers panic on failure by design.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use baton::broker::BrokerConfig;
 use baton::cloudevents::transport::grpc::GrpcTransport;
 use baton::cloudevents::{Action, Inbound, Transport, TransportRole};
 
-use crate::grpc_harness::{Agent, Source, Store, TestBroker, WAIT, Widget, widgets};
+use crate::grpc_harness::{Agent, Source, TestBroker, WAIT, Widget, WidgetStore, widgets};
 use crate::support::eventually;
 
 /// Waits until the broker has `n` subscriptions (every party's Subscribe is in).
@@ -34,7 +33,7 @@ async fn spec_status_and_both_resyncs_flow_between_source_and_agent() {
 
     // create, update
     source
-        .send(Action::CreateRequest, Widget::new("hub", "c1", "w1", "v1"))
+        .send(Action::CreateRequest, Widget::new("w1", "c1", 1, "v1"))
         .await;
     eventually("agent applies w1", WAIT, || async {
         agent.store.get("w1").is_some_and(|w| w.spec == "v1")
@@ -52,12 +51,15 @@ async fn spec_status_and_both_resyncs_flow_between_source_and_agent() {
     // status back to the owning source
     agent.report("w1", "applied").await;
     eventually("source gets w1 status", WAIT, || async {
-        source.statuses.get("w1").and_then(|w| w.status).as_deref() == Some("applied")
+        source
+            .statuses
+            .get("w1")
+            .is_some_and(|w| w.status == "applied")
     })
     .await;
 
     // spec resync (agent → sources): a widget the agent never heard of arrives.
-    source.store.put(Widget::new("hub", "c1", "w2", "missed"));
+    source.store.put(Widget::new("w2", "c1", 1, "missed"));
     agent.client.resync(None).await.unwrap();
     eventually("agent gets w2 by spec resync", WAIT, || async {
         agent.store.get("w2").is_some()
@@ -66,11 +68,14 @@ async fn spec_status_and_both_resyncs_flow_between_source_and_agent() {
 
     // status resync (source → one cluster): a status the source never heard of arrives.
     let mut held = agent.store.get("w2").unwrap();
-    held.status = Some("quietly-ready".into());
+    held.status = "quietly-ready".into();
     agent.store.put(held);
     source.client.resync(Some("c1")).await.unwrap();
     eventually("source gets w2 status by status resync", WAIT, || async {
-        source.statuses.get("w2").and_then(|w| w.status).as_deref() == Some("quietly-ready")
+        source
+            .statuses
+            .get("w2")
+            .is_some_and(|w| w.status == "quietly-ready")
     })
     .await;
 
@@ -94,13 +99,13 @@ async fn broadcast_status_resync_reaches_every_agent() {
     let mut agents = Vec::new();
     // The source's desired state holds every widget (else its spec resync answers would
     // delete them on the agents); the agents hold them with a status the source lacks.
-    let desired = Arc::new(Store::default());
+    let desired = WidgetStore::default();
     for i in 0..10 {
-        let w = Widget::new("hub", &format!("c{i}"), &format!("w{i}"), "s");
+        let w = Widget::new(&format!("w{i}"), &format!("c{i}"), 1, "s");
         desired.put(w.clone());
-        let store = Arc::new(Store::default());
+        let store = WidgetStore::default();
         store.put(Widget {
-            status: Some(format!("status-{i}")),
+            status: format!("status-{i}"),
             ..w
         });
         agents.push(Agent::start_with(broker.options(), &format!("c{i}"), store).await);
@@ -119,10 +124,7 @@ async fn broadcast_status_resync_reaches_every_agent() {
         source.statuses.len() == 10
     })
     .await;
-    assert_eq!(
-        source.statuses.get("w7").unwrap().status.as_deref(),
-        Some("status-7")
-    );
+    assert_eq!(source.statuses.get("w7").unwrap().status, "status-7");
 }
 
 /// A raw agent-side subscription that records every event it receives.
@@ -147,7 +149,7 @@ async fn agents_see_only_their_cluster_and_sources_only_their_status() {
 
     s1.send(
         Action::CreateRequest,
-        Widget::new("s1", "c1", "for-c1", "x"),
+        Widget::new("for-c1", "c1", 1, "x").owned_by("s1"),
     )
     .await;
     eventually("c1 gets its widget", WAIT, || async {
@@ -162,7 +164,7 @@ async fn agents_see_only_their_cluster_and_sources_only_their_status() {
     // A marker for c2, sent last: per-stream order means anything misrouted would come first.
     s1.send(
         Action::CreateRequest,
-        Widget::new("s1", "c2", "marker", "x"),
+        Widget::new("marker", "c2", 1, "x").owned_by("s1"),
     )
     .await;
     loop {
@@ -185,8 +187,11 @@ async fn agents_see_only_their_cluster_and_sources_only_their_status() {
         }
     }
     // A status marker for s2, reported after s1's: anything misrouted to s2 would come first.
-    s2.send(Action::CreateRequest, Widget::new("s2", "c1", "of-s2", "x"))
-        .await;
+    s2.send(
+        Action::CreateRequest,
+        Widget::new("of-s2", "c1", 1, "x").owned_by("s2"),
+    )
+    .await;
     eventually("c1 gets s2's widget", WAIT, || async {
         a1.store.get("of-s2").is_some()
     })
@@ -215,7 +220,7 @@ async fn two_hundred_agents_on_one_broker() {
         source
             .send(
                 Action::CreateRequest,
-                Widget::new("hub", &cluster, &format!("w-{i}"), "x"),
+                Widget::new(&format!("w-{i}"), &cluster, 1, "x"),
             )
             .await;
     }
@@ -249,8 +254,8 @@ async fn an_agent_that_subscribes_before_any_source_still_gets_its_specs() {
         broker.broker.parked_resyncs() == 1
     })
     .await;
-    let desired = Arc::new(Store::default());
-    desired.put(Widget::new("hub", "c1", "early", "x"));
+    let desired = WidgetStore::default();
+    desired.put(Widget::new("early", "c1", 1, "x"));
     let _source = Source::start_with(broker.options(), "hub", desired).await;
     eventually("the agent gets the spec", WAIT, || async {
         agent.store.get("early").is_some()

@@ -117,7 +117,7 @@ async fn clients_reconnect_and_resync_after_a_broker_restart() {
 
     let (instance, addr) = broker.stop().await;
     // While the broker is down a publish fails fast, and the change is only in the store.
-    let missed = Widget::new("hub", "c1", "missed", "x");
+    let missed = Widget::new("missed", "c1", 1, "x");
     source.store.put(missed.clone());
     let ty = event_type(SubResource::Spec, Action::CreateRequest);
     let err = source.client.publish(&ty, &missed).await.unwrap_err();

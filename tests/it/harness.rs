@@ -1,30 +1,78 @@
-//! Test fixtures for the hub: a fresh PostgreSQL database per test (on the server the test
-//! command starts), and the REST API served on a loopback port.
+//! Test fixtures for the hub: a fresh database per test on either backend (a PostgreSQL
+//! database on the server the test command starts, or a SQLite file in a temporary data
+//! directory), and the REST API served on a loopback port. [`backend_tests!`] runs a test on
+//! both backends.
 
 #![allow(dead_code)]
 
+use std::path::Path;
 use std::sync::Arc;
 
 use baton::hub::api;
 use baton::hub::metrics::HubMetrics;
 use baton::hub::state::{AppState, Connections, NoConnections};
 use baton::store::Store;
-use baton::store::postgres::PgStore;
 use sqlx::{Connection, PgConnection};
+use tempfile::TempDir;
 use tokio::sync::OnceCell;
 
+pub use crate::rest::Rest;
 use crate::support::database_url;
 
 static CLEANED: OnceCell<()> = OnceCell::const_new();
 
-/// A database of its own for one test; created empty and migrated.
+/// Which [`Store`] implementation a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// Turns each `async fn NAME(backend: Backend)` of the calling module into two tests,
+/// `postgres::NAME` and `sqlite::NAME`.
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name($crate::harness::Backend::Postgres).await
+            })*
+        }
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name($crate::harness::Backend::Sqlite).await
+            })*
+        }
+    };
+}
+pub(crate) use backend_tests;
+
+/// A database of its own for one test, created empty. Clones name the same database (to
+/// reopen it, as a restarted hub does); a SQLite data directory goes with the last clone.
+#[derive(Clone)]
 pub struct TestDb {
+    pub backend: Backend,
+    /// Postgres: the database URL. SQLite: empty (the store opens the data directory).
     pub url: String,
     pub name: String,
+    data_dir: Option<Arc<TempDir>>,
 }
 
 impl TestDb {
-    pub async fn new() -> Self {
+    pub async fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Postgres => Self::postgres().await,
+            Backend::Sqlite => Self {
+                backend,
+                url: String::new(),
+                name: "baton.db".into(),
+                data_dir: Some(Arc::new(tempfile::tempdir().unwrap())),
+            },
+        }
+    }
+
+    async fn postgres() -> Self {
         let admin_url = database_url();
         let mut admin = PgConnection::connect(&admin_url)
             .await
@@ -66,34 +114,48 @@ impl TestDb {
             .unwrap();
         let base = admin_url.rsplit_once('/').unwrap().0;
         Self {
+            backend: Backend::Postgres,
             url: format!("{base}/{name}"),
             name,
+            data_dir: None,
         }
     }
 
-    pub async fn store(&self) -> Arc<PgStore> {
-        let store = PgStore::connect(&self.url, 5).await.unwrap();
+    /// The SQLite data directory (`None` on Postgres).
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.data_dir.as_deref().map(TempDir::path)
+    }
+
+    /// Opens the store the way `baton serve` does (`store::open`) and migrates it.
+    pub async fn store(&self) -> Arc<dyn Store> {
+        let url = (!self.url.is_empty()).then_some(self.url.as_str());
+        let dir = self.data_dir().unwrap_or(Path::new("/nonexistent"));
+        let store = baton::store::open(url, dir, 5).await.unwrap();
         store.migrate().await.unwrap();
-        Arc::new(store)
+        store
     }
 }
 
-/// The REST API alone (no transport) on a loopback port.
+/// The REST API alone (no transport) on a loopback port; its [`Rest`] client helpers are
+/// reached through `Deref`.
 pub struct TestApi {
-    pub base: String,
-    pub http: reqwest::Client,
-    pub store: Arc<PgStore>,
+    pub rest: Rest,
+    pub store: Arc<dyn Store>,
     pub state: AppState,
     pub db: TestDb,
 }
 
 impl TestApi {
-    pub async fn spawn() -> Self {
-        Self::spawn_with(Arc::new(NoConnections), None).await
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, Arc::new(NoConnections), None).await
     }
 
-    pub async fn spawn_with(connections: Arc<dyn Connections>, tokens: api::ApiTokens) -> Self {
-        let db = TestDb::new().await;
+    pub async fn spawn_with(
+        backend: Backend,
+        connections: Arc<dyn Connections>,
+        tokens: api::ApiTokens,
+    ) -> Self {
+        let db = TestDb::new(backend).await;
         let store = db.store().await;
         let state = AppState::new(store.clone(), connections, Arc::new(HubMetrics::new()));
         Self::serve(api::router(state.clone(), tokens), state, store, db).await
@@ -103,95 +165,25 @@ impl TestApi {
     pub async fn serve(
         app: axum::Router,
         state: AppState,
-        store: Arc<PgStore>,
+        store: Arc<dyn Store>,
         db: TestDb,
     ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let rest = Rest::new(format!("http://{}", listener.local_addr().unwrap()));
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self {
-            base,
-            http: reqwest::Client::new(),
+            rest,
             store,
             state,
             db,
         }
     }
+}
 
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-        let response = self
-            .http
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        Self::read(response).await
-    }
-
-    pub async fn put(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-        let response = self
-            .http
-            .put(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        Self::read(response).await
-    }
-
-    pub async fn patch(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-        let response = self
-            .http
-            .patch(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        Self::read(response).await
-    }
-
-    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
-        let response = self.http.get(self.url(path)).send().await.unwrap();
-        Self::read(response).await
-    }
-
-    pub async fn delete(&self, path: &str) -> (u16, serde_json::Value) {
-        let response = self.http.delete(self.url(path)).send().await.unwrap();
-        Self::read(response).await
-    }
-
-    pub async fn read(response: reqwest::Response) -> (u16, serde_json::Value) {
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        let body = if text.is_empty() {
-            serde_json::Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
-        };
-        (status, body)
-    }
-
-    /// Registers a consumer and returns its id.
-    pub async fn consumer(&self, name: &str) -> String {
-        let (status, body) = self
-            .post("/api/v1/consumers", serde_json::json!({ "name": name }))
-            .await;
-        assert_eq!(status, 201, "{body}");
-        body["id"].as_str().unwrap().to_owned()
-    }
-
-    /// Creates a resource with one ConfigMap and returns its view.
-    pub async fn resource(&self, consumer: &str, name: Option<&str>) -> serde_json::Value {
-        let (status, body) = self
-            .post("/api/v1/resources", resource_body(consumer, name, "v1"))
-            .await;
-        assert_eq!(status, 201, "{body}");
-        body
+impl std::ops::Deref for TestApi {
+    type Target = Rest;
+    fn deref(&self) -> &Rest {
+        &self.rest
     }
 }
 

@@ -7,7 +7,7 @@ use baton::hub::tls::{TlsListener, server_config};
 use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::harness::TestApi;
+use crate::harness::{Backend, TestApi};
 
 #[tokio::test]
 async fn the_api_answers_over_https_with_the_configured_certificate() {
@@ -17,7 +17,7 @@ async fn the_api_answers_over_https_with_the_configured_certificate() {
     std::fs::write(&cert, certified.cert.pem()).unwrap();
     std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
 
-    let api = TestApi::spawn().await; // for a router over a fresh database
+    let api = TestApi::spawn(Backend::Sqlite).await; // a router over a fresh database
     let app = baton::hub::api::router(api.state.clone(), None);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -1,6 +1,6 @@
 //! The hub's whole loop with a simulated agent: REST → DB → publisher → transport → agent →
-//! status → DB (PROTOCOL.md §4.8, §5.2, §6.5). Over the in-memory transport here; the real
-//! transports run the same flows in their own modules.
+//! status → DB (PROTOCOL.md §4.8, §5.2, §6.5), on both store backends. Over the in-memory
+//! transport here; the real transports run the same flows in their own modules.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,15 +10,15 @@ use baton::cloudevents::TransportRole;
 use baton::cloudevents::transport::memory::MemoryBroker;
 use serde_json::json;
 
-use crate::harness::{TestDb, TestHub, configmap, resource_body};
+use crate::harness::{Backend, TestDb, TestHub, backend_tests, configmap, resource_body};
 use crate::support::eventually;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-async fn hub_and_agent(cluster: &str) -> (TestHub, SimulatedAgent, MemoryBroker) {
+async fn hub_and_agent(backend: Backend, cluster: &str) -> (TestHub, SimulatedAgent, MemoryBroker) {
     let broker = MemoryBroker::new();
     let hub = TestHub::start(
-        TestDb::new().await,
+        TestDb::new(backend).await,
         Arc::new(broker.transport(TransportRole::source("baton"))),
     )
     .await;
@@ -33,13 +33,9 @@ async fn hub_and_agent(cluster: &str) -> (TestHub, SimulatedAgent, MemoryBroker)
     (hub, agent, broker)
 }
 
-#[tokio::test]
-async fn created_resource_is_applied_and_its_status_lands_in_the_row() {
-    let (hub, agent, _broker) = hub_and_agent("c1").await;
-    let id = hub.api.resource("c1", Some("web")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+async fn created_resource_is_applied_and_its_status_lands_in_the_row(backend: Backend) {
+    let (hub, agent, _broker) = hub_and_agent(backend, "c1").await;
+    let id = hub.api.resource_id("c1", Some("web")).await;
     eventually("Applied=True stored", WAIT, || hub.applied(&id, "True")).await;
     let resource = hub.resource(&id).await.unwrap();
     assert_eq!(
@@ -48,29 +44,19 @@ async fn created_resource_is_applied_and_its_status_lands_in_the_row() {
     );
     assert_eq!(resource["status_hash"].as_str().unwrap().len(), 64);
     assert_eq!(agent.controller().object_count().await, 1);
-    let metrics = hub
-        .api
-        .http
-        .get(hub.api.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.contains("baton_publishes_total{outcome=\"ok\"} 1"),
-        "{metrics}"
-    );
+    // The publisher counts after `publish` returns, which may be after the status is stored.
+    eventually("one publish counted", WAIT, || async {
+        hub.api
+            .metrics()
+            .await
+            .contains("baton_publishes_total{outcome=\"ok\"} 1")
+    })
+    .await;
 }
 
-#[tokio::test]
-async fn updates_replace_the_applied_spec_and_deletes_remove_the_row() {
-    let (hub, agent, _broker) = hub_and_agent("c1").await;
-    let id = hub.api.resource("c1", None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+async fn updates_replace_the_applied_spec_and_deletes_remove_the_row(backend: Backend) {
+    let (hub, agent, _broker) = hub_and_agent(backend, "c1").await;
+    let id = hub.api.resource_id("c1", None).await;
     eventually("v1 applied", WAIT, || hub.applied(&id, "True")).await;
     let (status, _) = hub
         .api
@@ -103,9 +89,8 @@ async fn updates_replace_the_applied_spec_and_deletes_remove_the_row() {
     );
 }
 
-#[tokio::test]
-async fn apply_failures_are_visible_over_rest() {
-    let (hub, _agent, _broker) = hub_and_agent("c1").await;
+async fn apply_failures_are_visible_over_rest(backend: Backend) {
+    let (hub, _agent, _broker) = hub_and_agent(backend, "c1").await;
     let mut failing = configmap("x");
     failing["metadata"]["annotations"] =
         json!({ baton::agent::controller::FAIL_ANNOTATION: "quota exceeded" });
@@ -126,30 +111,17 @@ async fn apply_failures_are_visible_over_rest() {
     );
 }
 
-#[tokio::test]
-async fn changes_committed_while_the_broker_is_down_are_delivered_when_it_is_back() {
-    let (hub, _agent, broker) = hub_and_agent("c1").await;
+async fn changes_committed_while_the_broker_is_down_are_delivered_when_it_is_back(
+    backend: Backend,
+) {
+    let (hub, _agent, broker) = hub_and_agent(backend, "c1").await;
     broker.set_down(true);
     let mut ids = Vec::new();
     for i in 0..5 {
-        ids.push(
-            hub.api.resource("c1", Some(&format!("r{i}"))).await["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        ids.push(hub.api.resource_id("c1", Some(&format!("r{i}"))).await);
     }
     eventually("publisher tried and failed", WAIT, || async {
-        hub.api
-            .http
-            .get(hub.api.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .contains("outcome=\"failed\"")
+        hub.api.metrics().await.contains("outcome=\"failed\"")
     })
     .await;
     assert!(!hub.applied(&ids[0], "True").await);
@@ -162,23 +134,19 @@ async fn changes_committed_while_the_broker_is_down_are_delivered_when_it_is_bac
     }
 }
 
-#[tokio::test]
-async fn a_new_hub_on_the_same_database_delivers_what_the_old_one_committed() {
+async fn a_new_hub_on_the_same_database_delivers_what_the_old_one_committed(backend: Backend) {
     let broker = MemoryBroker::new();
-    let db = TestDb::new().await;
-    let url = db.url.clone();
+    let db = TestDb::new(backend).await;
     let first = TestHub::start(
-        db,
+        db.clone(),
         Arc::new(broker.transport(TransportRole::source("baton"))),
     )
     .await;
     first.api.consumer("c1").await;
     broker.set_down(true); // the first hub can commit but not publish
-    let id = first.api.resource("c1", None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = first.api.resource_id("c1", None).await;
     first.service.shutdown().await;
+    first.api.store.close().await; // a SQLite database admits one process (hub) at a time
     broker.set_down(false);
 
     let agent = SimulatedAgent::start(
@@ -189,10 +157,7 @@ async fn a_new_hub_on_the_same_database_delivers_what_the_old_one_committed() {
     .await
     .unwrap();
     let second = TestHub::start(
-        TestDb {
-            url,
-            name: String::new(),
-        },
+        db,
         Arc::new(broker.transport(TransportRole::source("baton"))),
     )
     .await;
@@ -203,35 +168,23 @@ async fn a_new_hub_on_the_same_database_delivers_what_the_old_one_committed() {
     assert_eq!(agent.controller().object_count().await, 1);
 }
 
-#[tokio::test]
-async fn an_agent_restarted_from_its_state_dir_converges_by_resync() {
+async fn an_agent_restarted_from_its_state_dir_converges_by_resync(backend: Backend) {
     let broker = MemoryBroker::new();
     let hub = TestHub::start(
-        TestDb::new().await,
+        TestDb::new(backend).await,
         Arc::new(broker.transport(TransportRole::source("baton"))),
     )
     .await;
     hub.api.consumer("c1").await;
     let state = tempfile::tempdir().unwrap();
-    let agent = SimulatedAgent::start(
-        "c1",
-        Arc::new(broker.transport(TransportRole::agent("c1"))),
-        Some(state.path().into()),
-    )
-    .await
-    .unwrap();
-    let keep = hub.api.resource("c1", Some("keep")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let change = hub.api.resource("c1", Some("change")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let gone = hub.api.resource("c1", Some("gone")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let start_agent = || {
+        let transport = Arc::new(broker.transport(TransportRole::agent("c1")));
+        SimulatedAgent::start("c1", transport, Some(state.path().into()))
+    };
+    let agent = start_agent().await.unwrap();
+    let keep = hub.api.resource_id("c1", Some("keep")).await;
+    let change = hub.api.resource_id("c1", Some("change")).await;
+    let gone = hub.api.resource_id("c1", Some("gone")).await;
     for id in [&keep, &change, &gone] {
         eventually("applied", WAIT, || hub.applied(id, "True")).await;
     }
@@ -245,18 +198,9 @@ async fn an_agent_restarted_from_its_state_dir_converges_by_resync() {
         )
         .await;
     hub.api.delete(&format!("/api/v1/resources/{gone}")).await;
-    let new = hub.api.resource("c1", Some("new")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let new = hub.api.resource_id("c1", Some("new")).await;
 
-    let agent = SimulatedAgent::start(
-        "c1",
-        Arc::new(broker.transport(TransportRole::agent("c1"))),
-        Some(state.path().into()),
-    )
-    .await
-    .unwrap();
+    let agent = start_agent().await.unwrap();
     eventually("update applied", WAIT, || async {
         hub.applied(&change, "True").await && hub.resource(&change).await.unwrap()["version"] == 2
     })
@@ -274,15 +218,14 @@ async fn an_agent_restarted_from_its_state_dir_converges_by_resync() {
 }
 
 /// §5.2: a status older than the last accepted one (sequence id) changes nothing.
-#[tokio::test]
-async fn a_stale_status_is_ignored() {
+async fn a_stale_status_is_ignored(backend: Backend) {
     use baton::cloudevents::extensions as ext;
     use baton::cloudevents::{Action, Codec, EventType, SubResource, Transport};
     use baton::work::codec::BundleAgentCodec;
     use baton::work::model::manifest_bundles_data_type;
     use baton::work::sequence::SequenceId;
 
-    let (hub, agent, broker) = hub_and_agent("c1").await;
+    let (hub, agent, broker) = hub_and_agent(backend, "c1").await;
     let id = hub.api.resource("c1", None).await["id"]
         .as_str()
         .unwrap()
@@ -328,3 +271,41 @@ async fn a_stale_status_is_ignored() {
     );
     assert_eq!(hub.resource(&id).await.unwrap()["status_hash"], stored_hash);
 }
+
+/// A status the agent could not send (broker down) is sent again without waiting for a resync.
+async fn a_status_that_could_not_be_sent_is_retried(backend: Backend) {
+    let (hub, agent, broker) = hub_and_agent(backend, "c1").await;
+    let mut slow = configmap("x");
+    slow["metadata"]["annotations"] = json!({ baton::agent::controller::DELAY_ANNOTATION: "300" });
+    let mut body = resource_body("c1", None, "x");
+    body["manifests"] = json!([slow]);
+    let (_, created) = hub.api.post("/api/v1/resources", body).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let client = agent.controller().client().clone();
+    eventually("the agent holds the work", WAIT, || async {
+        client.get(&id).await.is_some()
+    })
+    .await;
+    broker.set_down(true); // while the agent is still applying
+    eventually("the status publish failed", WAIT, || async {
+        client.stats().publish_failures > 0
+    })
+    .await;
+    assert!(!hub.applied(&id, "True").await);
+    broker.set_down(false);
+    eventually("the retried status landed", WAIT, || {
+        hub.applied(&id, "True")
+    })
+    .await;
+}
+
+backend_tests!(
+    a_status_that_could_not_be_sent_is_retried,
+    created_resource_is_applied_and_its_status_lands_in_the_row,
+    updates_replace_the_applied_spec_and_deletes_remove_the_row,
+    apply_failures_are_visible_over_rest,
+    changes_committed_while_the_broker_is_down_are_delivered_when_it_is_back,
+    a_new_hub_on_the_same_database_delivers_what_the_old_one_committed,
+    an_agent_restarted_from_its_state_dir_converges_by_resync,
+    a_stale_status_is_ignored,
+);

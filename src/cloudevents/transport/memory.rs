@@ -25,12 +25,15 @@ pub struct MemoryBroker {
 #[derive(Debug, Default)]
 struct BrokerState {
     subscribers: Vec<Subscriber>,
+    /// Id of the next transport; a subscription is removed by its own transport's id only.
+    next_transport: u64,
     history: Vec<Event>,
     down: bool,
 }
 
 #[derive(Debug)]
 struct Subscriber {
+    transport: u64,
     role: TransportRole,
     data_types: Vec<DataType>,
     inbox: mpsc::Sender<Inbound>,
@@ -43,8 +46,14 @@ impl MemoryBroker {
 
     /// A transport for `role` attached to this broker.
     pub fn transport(&self, role: TransportRole) -> MemoryTransport {
+        let id = {
+            let mut state = self.lock();
+            state.next_transport += 1;
+            state.next_transport
+        };
         MemoryTransport {
             broker: self.clone(),
+            id,
             role,
             subscribed: Mutex::new(false),
         }
@@ -152,6 +161,8 @@ impl MemoryBroker {
 #[derive(Debug)]
 pub struct MemoryTransport {
     broker: MemoryBroker,
+    /// Unique within its broker: several transports may share a role (shared subscriptions).
+    id: u64,
     role: TransportRole,
     subscribed: Mutex<bool>,
 }
@@ -182,6 +193,7 @@ impl Transport for MemoryTransport {
             .await
             .map_err(|_| TransportError::Closed)?;
         self.broker.lock().subscribers.push(Subscriber {
+            transport: self.id,
             role: self.role.clone(),
             data_types: data_types.to_vec(),
             inbox,
@@ -201,8 +213,45 @@ impl Transport for MemoryTransport {
         Ok(())
     }
 
+    /// Removes this transport's own subscription; others with the same role stay.
     async fn close(&self) {
-        let role = &self.role;
-        self.broker.lock().subscribers.retain(|s| &s.role != role);
+        let id = self.id;
+        self.broker.lock().subscribers.retain(|s| s.transport != id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloudevents::EventBuilder;
+
+    #[tokio::test]
+    async fn close_removes_only_its_own_subscription() {
+        let broker = MemoryBroker::new();
+        let data_type: DataType = "io.baton.test.v1.widgets".parse().unwrap();
+        let role = TransportRole::agent("c1");
+        let (first, second) = (broker.transport(role.clone()), broker.transport(role));
+        let _first_inbox = first
+            .subscribe(std::slice::from_ref(&data_type))
+            .await
+            .unwrap();
+        let mut second_inbox = second
+            .subscribe(std::slice::from_ref(&data_type))
+            .await
+            .unwrap();
+        assert!(matches!(
+            second_inbox.recv().await,
+            Some(Inbound::Subscribed)
+        ));
+        first.close().await;
+
+        let source = broker.transport(TransportRole::source("hub"));
+        let ty = EventType::new(data_type, SubResource::Spec, Action::CreateRequest);
+        let event = EventBuilder::new("hub", &ty)
+            .cluster_name("c1")
+            .build()
+            .unwrap();
+        source.publish(&event).await.unwrap();
+        assert!(matches!(second_inbox.recv().await, Some(Inbound::Event(_))));
     }
 }

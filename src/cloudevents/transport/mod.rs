@@ -4,8 +4,10 @@
 //! tells the client each time the subscription is (re)established, so the client resyncs.
 //!
 //! Implementations: [`memory`] (in-process, for unit tests of client logic), `mqtt` (§7) and
-//! `grpc` (§8).
+//! `grpc` (§8). Shared by the config files of both: [`go_duration`], [`credentials`].
 
+pub mod credentials;
+pub mod go_duration;
 pub mod grpc;
 pub mod memory;
 pub mod mqtt;

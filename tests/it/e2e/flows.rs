@@ -1,9 +1,10 @@
-//! The behaviours the issue names, each run over the built-in broker and over Mosquitto.
+//! The behaviours the issue names, each run over the built-in broker and over Mosquitto, with
+//! the hub on PostgreSQL and on its embedded SQLite store.
 
 use serde_json::json;
 
 use super::{Stack, Via, WAIT};
-use crate::harness::{configmap, resource_body};
+use crate::harness::{Backend, configmap, resource_body};
 use crate::support::eventually;
 
 async fn create(stack: &Stack, cluster: &str, name: &str) -> String {
@@ -18,8 +19,8 @@ async fn create(stack: &Stack, cluster: &str, name: &str) -> String {
     body["id"].as_str().unwrap().to_owned()
 }
 
-async fn lifecycle(via: Via) {
-    let stack = Stack::new(via).await;
+async fn lifecycle(via: Via, backend: Backend) {
+    let stack = Stack::new(via, backend).await;
     let hub = stack.start_hub().await;
     let cluster = stack.cluster("life");
     stack.rest.consumer(&cluster).await;
@@ -72,8 +73,8 @@ async fn lifecycle(via: Via) {
     hub.stop().await;
 }
 
-async fn agent_restart_converges(via: Via) {
-    let stack = Stack::new(via).await;
+async fn agent_restart_converges(via: Via, backend: Backend) {
+    let stack = Stack::new(via, backend).await;
     let hub = stack.start_hub().await;
     let cluster = stack.cluster("restart");
     stack.rest.consumer(&cluster).await;
@@ -122,8 +123,8 @@ async fn agent_restart_converges(via: Via) {
     hub.stop().await;
 }
 
-async fn hub_restart_loses_nothing(via: Via) {
-    let stack = Stack::new(via).await;
+async fn hub_restart_loses_nothing(via: Via, backend: Backend) {
+    let stack = Stack::new(via, backend).await;
     let hub = stack.start_hub().await;
     let cluster = stack.cluster("crash");
     stack.rest.consumer(&cluster).await;
@@ -150,8 +151,8 @@ async fn hub_restart_loses_nothing(via: Via) {
     hub.stop().await;
 }
 
-async fn hundred_clusters_by_ten_resources_converge(via: Via) {
-    let stack = Stack::new(via).await;
+async fn hundred_clusters_by_ten_resources_converge(via: Via, backend: Backend) {
+    let stack = Stack::new(via, backend).await;
     let hub = stack.start_hub().await;
     let prefix = format!("sim-{}-", stack.suffix);
     for i in 1..=100 {
@@ -166,7 +167,7 @@ async fn hundred_clusters_by_ten_resources_converge(via: Via) {
     }
     eventually(
         "1,000 resources Applied=True",
-        std::time::Duration::from_secs(120),
+        std::time::Duration::from_secs(240),
         || async {
             let mut applied = 0;
             for page in 1..=10 {
@@ -194,50 +195,10 @@ async fn hundred_clusters_by_ten_resources_converge(via: Via) {
     hub.stop().await;
 }
 
-#[tokio::test]
-async fn grpc_lifecycle_create_update_fail_delete() {
-    lifecycle(Via::Grpc).await;
-}
-
-#[tokio::test]
-async fn mqtt_lifecycle_create_update_fail_delete() {
-    lifecycle(Via::Mqtt).await;
-}
-
-#[tokio::test]
-async fn grpc_restarted_agent_converges_by_resync() {
-    agent_restart_converges(Via::Grpc).await;
-}
-
-#[tokio::test]
-async fn mqtt_restarted_agent_converges_by_resync() {
-    agent_restart_converges(Via::Mqtt).await;
-}
-
-#[tokio::test]
-async fn grpc_hub_crash_and_restart_loses_no_change() {
-    hub_restart_loses_nothing(Via::Grpc).await;
-}
-
-#[tokio::test]
-async fn mqtt_hub_crash_and_restart_loses_no_change() {
-    hub_restart_loses_nothing(Via::Mqtt).await;
-}
-
-#[tokio::test]
-async fn grpc_hundred_clusters_by_ten_resources_converge() {
-    hundred_clusters_by_ten_resources_converge(Via::Grpc).await;
-}
-
-#[tokio::test]
-async fn mqtt_hundred_clusters_by_ten_resources_converge() {
-    hundred_clusters_by_ten_resources_converge(Via::Mqtt).await;
-}
-
-#[tokio::test]
-async fn mqtt_changes_committed_while_the_broker_is_down_are_delivered_when_it_is_back() {
+async fn mqtt_broker_outage_loses_no_change(via: Via, backend: Backend) {
+    assert_eq!(via, Via::Mqtt, "the outage is Mosquitto's");
     let mut mosquitto = crate::mqtt::broker::Mosquitto::start().await;
-    let stack = Stack::with_mqtt_host(Via::Mqtt, &mosquitto.host()).await;
+    let stack = Stack::with_mqtt_host(via, backend, &mosquitto.host()).await;
     let hub = stack.start_hub().await;
     let cluster = stack.cluster("outage");
     stack.rest.consumer(&cluster).await;
@@ -264,4 +225,36 @@ async fn mqtt_changes_committed_while_the_broker_is_down_are_delivered_when_it_i
     }
     agent.stop().await;
     hub.stop().await;
+}
+
+/// Each flow as two tests, `postgres::NAME` and `sqlite::NAME`: the hub on either store.
+macro_rules! on_both_backends {
+    ($($name:ident => $flow:ident($via:expr);)*) => {
+        mod postgres {
+            use super::*;
+            $(#[tokio::test]
+            async fn $name() {
+                $flow($via, Backend::Postgres).await;
+            })*
+        }
+        mod sqlite {
+            use super::*;
+            $(#[tokio::test]
+            async fn $name() {
+                $flow($via, Backend::Sqlite).await;
+            })*
+        }
+    };
+}
+
+on_both_backends! {
+    grpc_lifecycle_create_update_fail_delete => lifecycle(Via::Grpc);
+    mqtt_lifecycle_create_update_fail_delete => lifecycle(Via::Mqtt);
+    grpc_restarted_agent_converges_by_resync => agent_restart_converges(Via::Grpc);
+    mqtt_restarted_agent_converges_by_resync => agent_restart_converges(Via::Mqtt);
+    grpc_hub_crash_and_restart_loses_no_change => hub_restart_loses_nothing(Via::Grpc);
+    mqtt_hub_crash_and_restart_loses_no_change => hub_restart_loses_nothing(Via::Mqtt);
+    grpc_hundred_clusters_by_ten_resources_converge => hundred_clusters_by_ten_resources_converge(Via::Grpc);
+    mqtt_hundred_clusters_by_ten_resources_converge => hundred_clusters_by_ten_resources_converge(Via::Mqtt);
+    mqtt_changes_committed_while_the_broker_is_down_are_delivered_when_it_is_back => mqtt_broker_outage_loses_no_change(Via::Mqtt);
 }

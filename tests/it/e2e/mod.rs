@@ -1,6 +1,6 @@
 //! End-to-end tests of the whole path with the real binaries: `baton serve` and `baton agent`
-//! processes, a real PostgreSQL, and either the hub's built-in gRPC broker or the Mosquitto that
-//! `scripts/services` runs. Each test gets its own database, ports, source id and cluster names,
+//! processes, a real PostgreSQL or the embedded SQLite store (a data directory the hub owns), and
+//! either the hub's built-in gRPC broker or the Mosquitto that `scripts/services` runs. Each test gets its own database, ports, source id and cluster names,
 //! so tests can share one Mosquitto without hearing each other.
 
 mod flows;
@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::process::{Child, Command};
 
-use crate::harness::{TestApi, TestDb};
+use crate::harness::{Backend, Rest, TestDb};
 use crate::support::eventually;
 
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -83,7 +83,7 @@ impl Proc {
 pub struct Stack {
     pub via: Via,
     pub db: TestDb,
-    pub rest: TestApi,
+    pub rest: Rest,
     pub dir: tempfile::TempDir,
     pub suffix: String,
     http_port: u16,
@@ -91,32 +91,19 @@ pub struct Stack {
 }
 
 impl Stack {
-    pub async fn new(via: Via) -> Self {
+    pub async fn new(via: Via, backend: Backend) -> Self {
         let host = std::env::var("MQTT_BROKER_HOST").unwrap_or_else(|_| "127.0.0.1:1883".into());
-        Self::with_mqtt_host(via, &host).await
+        Self::with_mqtt_host(via, backend, &host).await
     }
 
     /// Like [`Stack::new`], with MQTT through the broker at `mqtt_host`.
-    pub async fn with_mqtt_host(via: Via, mqtt_host: &str) -> Self {
-        let db = TestDb::new().await;
-        let store = db.store().await; // migrated; the REST helper talks HTTP only
+    pub async fn with_mqtt_host(via: Via, backend: Backend, mqtt_host: &str) -> Self {
+        // An empty database; the hub migrates it on start. No store is opened here: a SQLite
+        // data directory admits the hub process only.
+        let db = TestDb::new(backend).await;
         let suffix = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
         let http_port = free_port();
-        let rest_state = baton::hub::state::AppState::new(
-            store.clone(),
-            std::sync::Arc::new(baton::hub::state::NoConnections),
-            std::sync::Arc::new(baton::hub::metrics::HubMetrics::new()),
-        );
-        let rest = TestApi {
-            base: format!("http://127.0.0.1:{http_port}"),
-            http: reqwest::Client::new(),
-            store,
-            state: rest_state,
-            db: TestDb {
-                url: db.url.clone(),
-                name: db.name.clone(),
-            },
-        };
+        let rest = Rest::new(format!("http://127.0.0.1:{http_port}"));
         let stack = Self {
             via,
             db,
@@ -132,6 +119,11 @@ impl Stack {
         stack
     }
 
+    /// The hub's built-in broker (`--grpc-addr`), as host:port.
+    pub fn grpc_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.grpc_port)
+    }
+
     pub fn source_id(&self) -> String {
         format!("e2e-{}", self.suffix)
     }
@@ -141,7 +133,8 @@ impl Stack {
         format!("{name}-{}", self.suffix)
     }
 
-    fn mqtt_config(&self) -> PathBuf {
+    /// The MQTT client config (topics for [`Stack::source_id`]) the hub and agents use.
+    pub fn mqtt_config(&self) -> PathBuf {
         self.dir.path().join("mqtt.yaml")
     }
 
@@ -154,10 +147,14 @@ impl Stack {
     }
 
     pub async fn start_hub(&self) -> Proc {
+        let database = match self.db.data_dir() {
+            Some(dir) => ["--data-dir".into(), dir.display().to_string()],
+            None => ["--database-url".into(), self.db.url.clone()],
+        };
         let mut args: Vec<String> = vec![
             "serve".into(),
-            "--database-url".into(),
-            self.db.url.clone(),
+            database[0].clone(),
+            database[1].clone(),
             "--http-addr".into(),
             format!("127.0.0.1:{}", self.http_port),
             "--grpc-addr".into(),
@@ -271,5 +268,26 @@ impl Stack {
                     && c["observedGeneration"].as_i64() == version
             })
         })
+    }
+}
+
+/// A failing test leaves its process logs behind for the post-mortem (the temp dir goes).
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let keep = std::env::temp_dir().join(format!("baton-e2e-failed-{}", self.suffix));
+        if std::fs::create_dir_all(&keep).is_err() {
+            return;
+        }
+        if let Ok(entries) = std::fs::read_dir(self.dir.path()) {
+            for entry in entries.flatten() {
+                if entry.path().extension().is_some_and(|e| e == "log") {
+                    let _ = std::fs::copy(entry.path(), keep.join(entry.file_name()));
+                }
+            }
+        }
+        eprintln!("process logs of the failed test kept in {}", keep.display());
     }
 }

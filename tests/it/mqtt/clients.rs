@@ -6,7 +6,7 @@ use baton::cloudevents::transport::Transport;
 use baton::cloudevents::transport::TransportError;
 
 use super::broker::Mosquitto;
-use super::fixtures::{Store, Thing, agent_client, event_type, has, source_client};
+use super::fixtures::{WidgetStore, agent_client, event_type, has, source_client, thing};
 use crate::support::eventually;
 
 use super::fixtures::LIMIT;
@@ -14,14 +14,14 @@ use super::fixtures::LIMIT;
 #[tokio::test]
 async fn spec_reaches_only_its_cluster_and_status_comes_back() {
     let broker = Mosquitto::start().await;
-    let (source_store, seen) = (Store::default(), Store::default());
+    let (source_store, seen) = (WidgetStore::default(), WidgetStore::default());
     let (source, _) = source_client(&broker, &source_store, &seen).await;
-    let (store1, store2) = (Store::default(), Store::default());
+    let (store1, store2) = (WidgetStore::default(), WidgetStore::default());
     let agent1 = agent_client(&broker, "cluster1", &store1).await;
     let agent2 = agent_client(&broker, "cluster2", &store2).await;
 
-    let web = Thing::new("web", "cluster1", 1, "replicas: 2");
-    let db = Thing::new("db", "cluster2", 1, "replicas: 1");
+    let web = thing("web", "cluster1", 1, "replicas: 2");
+    let db = thing("db", "cluster2", 1, "replicas: 1");
     source_store.put(web.clone());
     source_store.put(db.clone());
     source
@@ -46,7 +46,7 @@ async fn spec_reaches_only_its_cluster_and_status_comes_back() {
         .await
         .unwrap();
     has(&seen, "source sees web's status", "web", |t| {
-        t.status.as_deref() == Some("applied")
+        t.status == "applied"
     })
     .await;
 
@@ -66,13 +66,13 @@ async fn spec_reaches_only_its_cluster_and_status_comes_back() {
 #[tokio::test]
 async fn an_agent_that_starts_late_gets_its_specs_by_spec_resync() {
     let broker = Mosquitto::start().await;
-    let (source_store, seen) = (Store::default(), Store::default());
-    source_store.put(Thing::new("web", "cluster1", 3, "v3"));
-    source_store.put(Thing::new("other", "cluster2", 1, "not for cluster1"));
+    let (source_store, seen) = (WidgetStore::default(), WidgetStore::default());
+    source_store.put(thing("web", "cluster1", 3, "v3"));
+    source_store.put(thing("other", "cluster2", 1, "not for cluster1"));
     let (source, _) = source_client(&broker, &source_store, &seen).await;
 
     // The agent's spec resync goes to every source over consumers/cluster1/agentbroadcast.
-    let store = Store::default();
+    let store = WidgetStore::default();
     let agent = agent_client(&broker, "cluster1", &store).await;
     has(&store, "spec resync brings web", "web", |t| t.version == 3).await;
     eventually("source answered the resync", LIMIT, || async {
@@ -87,24 +87,24 @@ async fn an_agent_that_starts_late_gets_its_specs_by_spec_resync() {
 #[tokio::test]
 async fn a_source_that_starts_late_gets_status_by_broadcast_status_resync() {
     let broker = Mosquitto::start().await;
-    let agent_store = Store::default();
-    agent_store.put(Thing::new("web", "cluster1", 1, "v1").with_status("available"));
+    let agent_store = WidgetStore::default();
+    agent_store.put(thing("web", "cluster1", 1, "v1").with_status("available"));
     let agent = agent_client(&broker, "cluster1", &agent_store).await;
 
     // The source's status resync goes to every cluster over sources/maestro/sourcebroadcast.
-    let (source_store, seen) = (Store::default(), Store::default());
-    source_store.put(Thing::new("web", "cluster1", 1, "v1"));
+    let (source_store, seen) = (WidgetStore::default(), WidgetStore::default());
+    source_store.put(thing("web", "cluster1", 1, "v1"));
     let (source, _) = source_client(&broker, &source_store, &seen).await;
     has(&seen, "status resync brings web's status", "web", |t| {
-        t.status.as_deref() == Some("available")
+        t.status == "available"
     })
     .await;
 
     // A resync of one cluster goes over that cluster's sourceevents topic.
-    agent_store.put(Thing::new("web", "cluster1", 1, "v1").with_status("degraded"));
+    agent_store.put(thing("web", "cluster1", 1, "v1").with_status("degraded"));
     source.resync(Some("cluster1")).await.unwrap();
     has(&seen, "single-cluster resync", "web", |t| {
-        t.status.as_deref() == Some("degraded")
+        t.status == "degraded"
     })
     .await;
     assert!(agent.stats().resyncs_answered >= 2);
@@ -115,7 +115,7 @@ async fn a_source_that_starts_late_gets_status_by_broadcast_status_resync() {
 #[tokio::test]
 async fn publishing_after_close_fails_with_closed() {
     let broker = Mosquitto::start().await;
-    let (source_store, seen) = (Store::default(), Store::default());
+    let (source_store, seen) = (WidgetStore::default(), WidgetStore::default());
     let (source, transport) = source_client(&broker, &source_store, &seen).await;
     source.shutdown().await;
     let event =

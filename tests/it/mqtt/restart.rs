@@ -11,13 +11,15 @@ use std::time::Duration;
 use baton::cloudevents::backoff::BackoffPolicy;
 use baton::cloudevents::transport::TransportRole;
 
-use super::fixtures::{LIMIT, Store, Thing, agent_client_over, event_type, has, source_client};
+use super::fixtures::{
+    LIMIT, WidgetStore, agent_client_over, event_type, has, source_client, thing,
+};
 use crate::support::eventually;
 
 #[tokio::test]
 async fn clients_reconnect_resubscribe_and_resync_after_a_broker_restart() {
     let mut broker = Mosquitto::start().await;
-    let (source_store, seen) = (Store::default(), Store::default());
+    let (source_store, seen) = (WidgetStore::default(), WidgetStore::default());
     let (source, _) = source_client(&broker, &source_store, &seen).await;
     // The agent reconnects well after the source: a resync request sent while the other side
     // is still reconnecting is lost (clean sessions, as in sdk-go), so the order is fixed here.
@@ -25,11 +27,11 @@ async fn clients_reconnect_resubscribe_and_resync_after_a_broker_restart() {
         initial: Duration::from_secs(3),
         ..BackoffPolicy::fast()
     };
-    let agent_store = Store::default();
+    let agent_store = WidgetStore::default();
     let transport = broker.transport_with(TransportRole::agent("cluster1"), "", slow);
     let agent = agent_client_over(Arc::new(transport), "cluster1", &agent_store).await;
 
-    let before = Thing::new("before", "cluster1", 1, "v1");
+    let before = thing("before", "cluster1", 1, "v1");
     source_store.put(before.clone());
     source
         .publish(&event_type("spec.create_request"), &before)
@@ -40,7 +42,7 @@ async fn clients_reconnect_resubscribe_and_resync_after_a_broker_restart() {
     broker.stop().await;
     // While the broker is down a publish fails fast with a typed error; the source keeps the
     // change in its store, so the agent's resync after the reconnect must bring it.
-    let during = Thing::new("during", "cluster1", 1, "made while down");
+    let during = thing("during", "cluster1", 1, "made while down");
     source_store.put(during.clone());
     let create = event_type("spec.create_request");
     let publish = source.publish(&create, &during);
@@ -70,7 +72,7 @@ async fn clients_reconnect_resubscribe_and_resync_after_a_broker_restart() {
 
     // Everything published after the restart arrives, in both directions.
     for n in 0..50 {
-        let thing = Thing::new(&format!("after-{n}"), "cluster1", 1, "after");
+        let thing = thing(&format!("after-{n}"), "cluster1", 1, "after");
         source_store.put(thing.clone());
         source
             .publish(&event_type("spec.create_request"), &thing)
@@ -94,7 +96,7 @@ async fn clients_reconnect_resubscribe_and_resync_after_a_broker_restart() {
         )
         .await;
         has(&seen, "status published after the restart", &id, |t| {
-            t.status.as_deref() == Some("ok")
+            t.status == "ok"
         })
         .await;
     }

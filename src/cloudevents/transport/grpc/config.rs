@@ -10,13 +10,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use base64::Engine as _;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
-use super::duration;
 use crate::cloudevents::backoff::BackoffPolicy;
+use crate::cloudevents::transport::credentials::{self, PemError};
+use crate::cloudevents::transport::go_duration;
 
 /// The config file could not be used. Never contains a secret.
 #[derive(Debug, thiserror::Error)]
@@ -106,7 +106,7 @@ struct RawConfig {
     token_file: Option<PathBuf>,
     #[serde(default)]
     keep_alive_config: RawKeepAlive,
-    #[serde(default, deserialize_with = "duration::deserialize_opt")]
+    #[serde(default, deserialize_with = "go_duration::deserialize_opt")]
     server_healthiness_timeout: Option<Duration>,
 }
 
@@ -115,9 +115,9 @@ struct RawConfig {
 struct RawKeepAlive {
     #[serde(default)]
     enable: bool,
-    #[serde(default, deserialize_with = "duration::deserialize_opt")]
+    #[serde(default, deserialize_with = "go_duration::deserialize_opt")]
     time: Option<Duration>,
-    #[serde(default, deserialize_with = "duration::deserialize_opt")]
+    #[serde(default, deserialize_with = "go_duration::deserialize_opt")]
     timeout: Option<Duration>,
     #[serde(default)]
     permit_without_stream: bool,
@@ -151,22 +151,19 @@ impl GrpcOptions {
         if raw.url.trim().is_empty() {
             return Err(ConfigError::MissingUrl);
         }
-        let ca = pem(
-            "caData",
+        let ca = credentials::load(
+            credentials::CA,
             raw.ca_data.as_deref(),
-            "caFile",
             raw.ca_file.as_deref(),
         )?;
-        let cert = pem(
-            "clientCertData",
+        let cert = credentials::load(
+            credentials::CLIENT_CERT,
             raw.client_cert_data.as_deref(),
-            "clientCertFile",
             raw.client_cert_file.as_deref(),
         )?;
-        let key = pem(
-            "clientKeyData",
+        let key = credentials::load(
+            credentials::CLIENT_KEY,
             raw.client_key_data.as_deref(),
-            "clientKeyFile",
             raw.client_key_file.as_deref(),
         )?;
         let identity = match (cert, key) {
@@ -257,22 +254,16 @@ fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, ConfigError> {
     })
 }
 
-/// `*Data` (base64 PEM) wins over `*File` (PEM), as in sdk-go.
-fn pem(
-    data_key: &'static str,
-    data: Option<&str>,
-    file_key: &'static str,
-    file: Option<&Path>,
-) -> Result<Option<Vec<u8>>, ConfigError> {
-    if let Some(data) = data.filter(|d| !d.trim().is_empty()) {
-        return base64::engine::general_purpose::STANDARD
-            .decode(data.trim())
-            .map(Some)
-            .map_err(|_| ConfigError::Base64(data_key));
-    }
-    match file.filter(|f| !f.as_os_str().is_empty()) {
-        Some(path) => read(file_key, path).map(Some),
-        None => Ok(None),
+impl From<PemError> for ConfigError {
+    fn from(err: PemError) -> Self {
+        match err {
+            PemError::Base64 { key } => Self::Base64(key),
+            PemError::Read { key, path, source } => Self::Read {
+                what: key,
+                path,
+                source,
+            },
+        }
     }
 }
 

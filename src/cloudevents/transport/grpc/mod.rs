@@ -9,10 +9,8 @@
 
 pub mod binding;
 pub mod config;
-mod duration;
 pub mod proto;
 pub mod transport;
 
 pub use config::{ConfigError, GrpcOptions, KeepAlive, TlsOptions};
-pub use duration::{DurationError, parse_go_duration};
 pub use transport::{GrpcTransport, SUBSCRIPTION_ID_HEADER};

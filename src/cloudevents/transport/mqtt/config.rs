@@ -5,15 +5,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use rumqttc::v5::mqttbytes::QoS;
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer};
 
-use super::duration::{self, InvalidDuration};
 use super::tls::{TlsError, TlsSettings};
 use super::topics::{InvalidTopics, Topics};
+use crate::cloudevents::transport::credentials::{self, PemError};
+use crate::cloudevents::transport::go_duration::{InvalidDuration, RawDuration};
 
 /// The smallest keep alive rumqttc accepts (it panics below 5 s).
 const MIN_KEEP_ALIVE: u16 = 5;
@@ -26,20 +25,14 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{key}: reading {path}: {source}")]
-    ReadPem {
-        key: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Pem(#[from] PemError),
     #[error("parsing MQTT config: {0}")]
     Parse(#[from] serde_yaml_ng::Error),
     #[error("brokerHost is required")]
     MissingBrokerHost,
     #[error("brokerHost {0:?} must be host:port")]
     BadBrokerHost(String),
-    #[error("{key} is not valid base64")]
-    Base64 { key: &'static str },
     #[error(
         "clientCertFile/clientCertData is set but clientKeyFile/clientKeyData is not: set both or neither"
     )]
@@ -166,13 +159,6 @@ struct RawTopics {
     agent_broadcast: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RawDuration {
-    Nanos(i64),
-    Text(String),
-}
-
 /// Any YAML scalar as its text, as yaml.v2 fills a Go string; the value itself never reaches an
 /// error message (it may be a password).
 fn scalar_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -194,18 +180,19 @@ impl RawConfig {
             None | Some("") => return Err(ConfigError::MissingBrokerHost),
             Some(host) => host.parse()?,
         };
-        let ca = pem(self.ca_data, self.ca_file, "caData", "caFile")?;
+        let pem = |keys, data: &Option<String>, file: &Option<PathBuf>| {
+            credentials::load(keys, data.as_deref(), file.as_deref())
+        };
+        let ca = pem(credentials::CA, &self.ca_data, &self.ca_file)?;
         let cert = pem(
-            self.client_cert_data,
-            self.client_cert_file,
-            "clientCertData",
-            "clientCertFile",
+            credentials::CLIENT_CERT,
+            &self.client_cert_data,
+            &self.client_cert_file,
         )?;
         let key = pem(
-            self.client_key_data,
-            self.client_key_file,
-            "clientKeyData",
-            "clientKeyFile",
+            credentials::CLIENT_KEY,
+            &self.client_key_data,
+            &self.client_key_file,
         )?;
         let client = match (&cert, &key) {
             (Some(cert), Some(key)) => Some((cert.as_slice(), key.as_slice())),
@@ -220,8 +207,7 @@ impl RawConfig {
         }
         let dial_timeout = match self.dial_timeout {
             None => Duration::from_secs(60),
-            Some(RawDuration::Nanos(n)) => duration::from_nanos(n)?,
-            Some(RawDuration::Text(t)) => duration::parse_go(&t)?,
+            Some(raw) => raw.parse()?,
         };
         let topics = self.topics.ok_or(ConfigError::MissingTopics)?;
         let topics = Topics::new(
@@ -244,32 +230,6 @@ impl RawConfig {
     }
 }
 
-/// `*Data` (base64 of PEM) wins over `*File` (§7.2).
-fn pem(
-    data: Option<String>,
-    file: Option<PathBuf>,
-    data_key: &'static str,
-    file_key: &'static str,
-) -> Result<Option<Vec<u8>>, ConfigError> {
-    if let Some(data) = data.filter(|d| !d.is_empty()) {
-        let compact: String = data.split_whitespace().collect();
-        return BASE64
-            .decode(compact)
-            .map(Some)
-            .map_err(|_| ConfigError::Base64 { key: data_key });
-    }
-    match file.filter(|f| !f.as_os_str().is_empty()) {
-        Some(path) => std::fs::read(&path)
-            .map(Some)
-            .map_err(|source| ConfigError::ReadPem {
-                key: file_key,
-                path,
-                source,
-            }),
-        None => Ok(None),
-    }
-}
-
 fn qos(key: &'static str, value: Option<i64>) -> Result<QoS, ConfigError> {
     match value.unwrap_or(1) {
         0 => Ok(QoS::AtMostOnce),
@@ -282,6 +242,8 @@ fn qos(key: &'static str, value: Option<i64>) -> Result<QoS, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as BASE64;
     use secrecy::ExposeSecret;
 
     const TOPICS: &str = "topics:

@@ -14,7 +14,6 @@ mod acks;
 pub mod binding;
 pub mod config;
 mod connection;
-pub mod duration;
 pub mod patterns;
 mod session;
 pub mod tls;

@@ -1,0 +1,45 @@
+# syntax=docker/dockerfile:1
+# baton: one image for every role (`baton serve`, `baton agent`, `baton broker`, `baton migrate`).
+#   docker build -t baton:local .        docker compose up --build   (docs/compose.md)
+
+# --- build ------------------------------------------------------------------------------------
+FROM rust:1.95-bookworm AS builder
+WORKDIR /src
+
+# Dependencies first, with placeholder sources, so that a source change does not rebuild them.
+# protox compiles the .proto in build.rs: no protoc needed. Migrations are embedded at build time.
+COPY Cargo.toml Cargo.lock build.rs ./
+COPY proto proto
+RUN mkdir src \
+    && echo 'fn main() {}' > src/main.rs \
+    && touch src/lib.rs \
+    && cargo build --release --locked \
+    && rm -rf src
+
+COPY src src
+COPY migrations migrations
+RUN touch src/main.rs src/lib.rs \
+    && cargo build --release --locked \
+    && strip target/release/baton
+
+# --- runtime ----------------------------------------------------------------------------------
+FROM debian:bookworm-slim
+
+# ca-certificates: TLS to brokers and databases; curl: the compose healthcheck on /readyz.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/*
+
+# A non-root user. The agent's state directory exists and belongs to it, so a named volume
+# mounted there starts out writable (Docker copies the owner into an empty named volume).
+RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/baton --create-home baton \
+    && install -d -o baton -g baton /var/lib/baton-agent /etc/baton
+
+COPY --from=builder /src/target/release/baton /usr/local/bin/baton
+
+USER baton:baton
+WORKDIR /var/lib/baton
+# 8000: REST API (baton serve); 8090: built-in gRPC broker (baton serve --transport grpc).
+EXPOSE 8000 8090
+ENTRYPOINT ["baton"]
+CMD ["--help"]

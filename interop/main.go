@@ -1,0 +1,76 @@
+// Command baton-interop drives OCM's sdk-go against baton. Every mode prints one JSON object per
+// line on stdout (machine-readable results for baton's Rust test harness, tests/it/interop/) and
+// reads JSON commands on stdin. Modes:
+//
+//	codec                       hashes and codec/protobuf round trips, no network (scenario 3)
+//	agent  TYPE CONFIG CLUSTER [STATE]  sdk-go ManifestWork agent client holder (scenario 1)
+//	source TYPE CONFIG SOURCE           sdk-go generic source client, manifestbundles (scenario 2)
+//
+// TYPE is "grpc" or "mqtt"; CONFIG is an sdk-go client configuration file.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sync"
+)
+
+var outMu sync.Mutex
+
+// emit writes one JSON line on stdout.
+func emit(v any) {
+	line, err := json.Marshal(v)
+	if err != nil {
+		line, _ = json.Marshal(map[string]string{"kind": "error", "error": err.Error()})
+	}
+	outMu.Lock()
+	defer outMu.Unlock()
+	os.Stdout.Write(append(line, '\n'))
+}
+
+// fail reports a fatal error as a JSON line and exits non-zero.
+func fail(format string, args ...any) {
+	emit(map[string]string{"kind": "fatal", "error": fmt.Sprintf(format, args...)})
+	os.Exit(1)
+}
+
+// commands yields each stdin line decoded as a JSON object; bad lines are reported.
+func commands(handle func(raw json.RawMessage)) {
+	scanner := bufio.NewScanner(os.Stdin)
+	scanner.Buffer(make([]byte, 1<<20), 16<<20)
+	for scanner.Scan() {
+		line := scanner.Bytes()
+		if len(line) == 0 {
+			continue
+		}
+		handle(json.RawMessage(append([]byte(nil), line...)))
+	}
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		fail("usage: baton-interop codec | agent TYPE CONFIG CLUSTER [STATE] | source TYPE CONFIG SOURCE")
+	}
+	switch os.Args[1] {
+	case "codec":
+		runCodec()
+	case "agent":
+		if len(os.Args) < 5 {
+			fail("usage: agent TYPE CONFIG CLUSTER [STATE]")
+		}
+		state := ""
+		if len(os.Args) > 5 {
+			state = os.Args[5]
+		}
+		runAgent(os.Args[2], os.Args[3], os.Args[4], state)
+	case "source":
+		if len(os.Args) < 5 {
+			fail("usage: source TYPE CONFIG SOURCE")
+		}
+		runSource(os.Args[2], os.Args[3], os.Args[4])
+	default:
+		fail("unknown mode %q", os.Args[1])
+	}
+}

@@ -1,0 +1,113 @@
+//! Rows as both backends read them, and their conversion into the domain records of
+//! [`super::model`]. The column lists are the same on both backends; only the id type differs
+//! (Postgres has a native `uuid`, SQLite stores the hyphenated text form), hence the generic.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::FromRow;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::model::{
+    Consumer, Direction, Labels, OrderBy, PageRequest, ReportedStatus, Resource, ResourceSpec,
+};
+
+/// The columns a [`ResourceRow`] reads, in every `SELECT` and `RETURNING` of a resource.
+pub(crate) const RESOURCE_COLUMNS: &str = "id, consumer_id, consumer_name, name, version, manifests, delete_option, \
+     manifest_configs, labels, annotations, status, status_hash, status_sequence_id, status_updated_at, \
+     created_at, updated_at, deleted_at";
+
+/// The columns a [`ConsumerRow`] reads.
+pub(crate) const CONSUMER_COLUMNS: &str = "id, name, labels, created_at, updated_at";
+
+#[derive(FromRow)]
+pub(crate) struct ResourceRow<I> {
+    id: I,
+    consumer_id: I,
+    consumer_name: String,
+    name: Option<String>,
+    version: i64,
+    manifests: Json<Vec<Value>>,
+    delete_option: Option<Json<Value>>,
+    manifest_configs: Option<Json<Value>>,
+    labels: Json<Labels>,
+    annotations: Json<Labels>,
+    status: Option<Json<Value>>,
+    status_hash: Option<String>,
+    status_sequence_id: Option<String>,
+    status_updated_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    deleted_at: Option<DateTime<Utc>>,
+}
+
+impl<I: Into<Uuid>> From<ResourceRow<I>> for Resource {
+    fn from(row: ResourceRow<I>) -> Self {
+        let status = match (row.status, row.status_updated_at) {
+            (Some(Json(status)), Some(updated_at)) => Some(ReportedStatus {
+                status,
+                hash: row.status_hash.unwrap_or_default(),
+                sequence_id: row.status_sequence_id.unwrap_or_default(),
+                updated_at,
+            }),
+            _ => None,
+        };
+        Resource {
+            id: row.id.into(),
+            consumer_id: row.consumer_id.into(),
+            consumer_name: row.consumer_name,
+            name: row.name,
+            version: row.version,
+            spec: ResourceSpec {
+                manifests: row.manifests.0,
+                delete_option: row.delete_option.map(|j| j.0),
+                manifest_configs: row.manifest_configs.map(|j| j.0),
+                labels: row.labels.0,
+                annotations: row.annotations.0,
+            },
+            status,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            deleted_at: row.deleted_at,
+        }
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct ConsumerRow<I> {
+    pub(crate) id: I,
+    pub(crate) name: String,
+    labels: Json<Labels>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl<I: Into<Uuid>> From<ConsumerRow<I>> for Consumer {
+    fn from(row: ConsumerRow<I>) -> Self {
+        Consumer {
+            id: row.id.into(),
+            name: row.name,
+            labels: row.labels.0,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+/// The `ORDER BY` of a list page; ties are broken by id so pages never overlap. Both backends
+/// accept this SQL.
+pub(crate) fn order_clause(page: PageRequest) -> &'static str {
+    match (page.order_by, page.direction) {
+        (OrderBy::CreatedAt, Direction::Asc) => " ORDER BY created_at ASC, id ASC",
+        (OrderBy::CreatedAt, Direction::Desc) => " ORDER BY created_at DESC, id DESC",
+        (OrderBy::UpdatedAt, Direction::Asc) => " ORDER BY updated_at ASC, id ASC",
+        (OrderBy::UpdatedAt, Direction::Desc) => " ORDER BY updated_at DESC, id DESC",
+        (OrderBy::Name, Direction::Asc) => " ORDER BY name ASC NULLS LAST, id ASC",
+        (OrderBy::Name, Direction::Desc) => " ORDER BY name DESC NULLS LAST, id DESC",
+    }
+}
+
+/// Whether `err` is a unique-constraint violation, on either backend.
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}

@@ -1,0 +1,406 @@
+//! The [`Store`] operations in SQLite's SQL. Mirrors `postgres.rs` statement by statement where
+//! the dialects agree; differs where they do not: `BEGIN IMMEDIATE` instead of `FOR UPDATE`,
+//! `json_each` instead of `@>` for label filters, a statement per row in `mark_published`
+//! instead of `UNNEST`, timestamps bound from Rust instead of `now()`. Every write waits for
+//! its turn first (`write_turn`, or `write_tx` which takes it).
+
+use async_trait::async_trait;
+use sqlx::types::Json;
+use sqlx::{QueryBuilder, Sqlite};
+use uuid::Uuid;
+use uuid::fmt::Hyphenated;
+
+use super::{SqliteStore, now};
+use crate::store::rows::{
+    self, CONSUMER_COLUMNS, RESOURCE_COLUMNS, is_unique_violation, order_clause,
+};
+use crate::store::*;
+
+type ResourceRow = rows::ResourceRow<Hyphenated>;
+type ConsumerRow = rows::ConsumerRow<Hyphenated>;
+
+fn consumer_query(key: &ConsumerKey, head: String) -> QueryBuilder<Sqlite> {
+    let mut q = QueryBuilder::new(head);
+    match key {
+        ConsumerKey::Id(id) => q.push(" WHERE id = ").push_bind(id.hyphenated()),
+        ConsumerKey::Name(name) => q.push(" WHERE name = ").push_bind(name.clone()),
+    };
+    q
+}
+
+fn push_resource_filter(q: &mut QueryBuilder<Sqlite>, filter: &ResourceFilter) {
+    q.push(" WHERE 1");
+    if let Some(consumer) = &filter.consumer_name {
+        q.push(" AND consumer_name = ").push_bind(consumer.clone());
+    }
+    if let Some(name) = &filter.name {
+        q.push(" AND name = ").push_bind(name.clone());
+    }
+    // Containment, one label at a time: keys may hold '.' or '/', which JSON paths would
+    // need quoted, so they are matched as json_each rows instead.
+    for (key, value) in &filter.labels {
+        q.push(" AND EXISTS (SELECT 1 FROM json_each(resources.labels) AS l WHERE l.key = ")
+            .push_bind(key.clone())
+            .push(" AND l.type = 'text' AND l.value = ")
+            .push_bind(value.clone())
+            .push(")");
+    }
+}
+
+fn select_resource(tail: &str) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!("SELECT {RESOURCE_COLUMNS} FROM resources {tail}"))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+        self.release_lock();
+    }
+
+    async fn create_consumer(&self, new: NewConsumer) -> Result<Consumer, StoreError> {
+        let _turn = self.write_turn().await;
+        let now = now();
+        let row: ConsumerRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO consumers (id, name, labels, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?4) RETURNING {CONSUMER_COLUMNS}"
+        )))
+        .bind(Uuid::new_v4().hyphenated())
+        .bind(new.name.as_str())
+        .bind(Json(&new.labels))
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::ConsumerExists(new.name.to_string())
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(row.into())
+    }
+
+    async fn get_consumer(&self, key: &ConsumerKey) -> Result<Consumer, StoreError> {
+        let mut q = consumer_query(key, format!("SELECT {CONSUMER_COLUMNS} FROM consumers"));
+        let row: Option<ConsumerRow> = q.build_query_as().fetch_optional(&self.pool).await?;
+        row.map(Into::into)
+            .ok_or_else(|| StoreError::ConsumerNotFound(key.to_string()))
+    }
+
+    async fn list_consumers(&self, page: PageRequest) -> Result<Page<Consumer>, StoreError> {
+        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM consumers")
+            .fetch_one(&self.pool)
+            .await?;
+        let mut q =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {CONSUMER_COLUMNS} FROM consumers"));
+        q.push(order_clause(page))
+            .push(" LIMIT ")
+            .push_bind(i64::from(page.size))
+            .push(" OFFSET ")
+            .push_bind(page.offset());
+        let rows: Vec<ConsumerRow> = q.build_query_as().fetch_all(&self.pool).await?;
+        Ok(Page {
+            items: rows.into_iter().map(Into::into).collect(),
+            total,
+        })
+    }
+
+    async fn update_consumer_labels(
+        &self,
+        key: &ConsumerKey,
+        labels: Labels,
+    ) -> Result<Consumer, StoreError> {
+        let _turn = self.write_turn().await;
+        let mut q = QueryBuilder::<Sqlite>::new("UPDATE consumers SET updated_at = ");
+        q.push_bind(now())
+            .push(", labels = ")
+            .push_bind(Json(labels));
+        match key {
+            ConsumerKey::Id(id) => q.push(" WHERE id = ").push_bind(id.hyphenated()),
+            ConsumerKey::Name(name) => q.push(" WHERE name = ").push_bind(name.clone()),
+        };
+        q.push(" RETURNING ").push(CONSUMER_COLUMNS);
+        let row: Option<ConsumerRow> = q.build_query_as().fetch_optional(&self.pool).await?;
+        row.map(Into::into)
+            .ok_or_else(|| StoreError::ConsumerNotFound(key.to_string()))
+    }
+
+    async fn delete_consumer(&self, key: &ConsumerKey) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let mut q = consumer_query(key, format!("SELECT {CONSUMER_COLUMNS} FROM consumers"));
+        let consumer: ConsumerRow = q
+            .build_query_as()
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::ConsumerNotFound(key.to_string()))?;
+        let in_use: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM resources WHERE consumer_id = ?1")
+                .bind(consumer.id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if in_use > 0 {
+            return Err(StoreError::ConsumerInUse(consumer.name, in_use));
+        }
+        sqlx::query("DELETE FROM consumers WHERE id = ?1")
+            .bind(consumer.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_resource(&self, new: NewResource) -> Result<Resource, StoreError> {
+        let _turn = self.write_turn().await;
+        let sql = format!(
+            "INSERT INTO resources (id, consumer_id, consumer_name, name, version, manifests, delete_option, \
+             manifest_configs, labels, annotations, created_at, updated_at) \
+             SELECT ?1, c.id, c.name, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?9 FROM consumers c WHERE c.name = ?2 \
+             RETURNING {RESOURCE_COLUMNS}"
+        );
+        let spec = &new.spec;
+        let row: Option<ResourceRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(Uuid::new_v4().hyphenated())
+            .bind(&new.consumer_name)
+            .bind(&new.name)
+            .bind(Json(&spec.manifests))
+            .bind(spec.delete_option.as_ref().map(Json))
+            .bind(spec.manifest_configs.as_ref().map(Json))
+            .bind(Json(&spec.labels))
+            .bind(Json(&spec.annotations))
+            .bind(now())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::ResourceNameTaken {
+                        consumer: new.consumer_name.clone(),
+                        name: new.name.clone().unwrap_or_default(),
+                    }
+                } else {
+                    e.into()
+                }
+            })?;
+        row.map(Into::into)
+            .ok_or_else(|| StoreError::ConsumerNotFound(new.consumer_name.clone()))
+    }
+
+    async fn get_resource(&self, id: Uuid) -> Result<Resource, StoreError> {
+        let row: Option<ResourceRow> = sqlx::query_as(select_resource("WHERE id = ?1"))
+            .bind(id.hyphenated())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(Into::into).ok_or(StoreError::ResourceNotFound(id))
+    }
+
+    async fn list_resources(
+        &self,
+        filter: &ResourceFilter,
+        page: PageRequest,
+    ) -> Result<Page<Resource>, StoreError> {
+        let mut count = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM resources");
+        push_resource_filter(&mut count, filter);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        let mut q =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {RESOURCE_COLUMNS} FROM resources"));
+        push_resource_filter(&mut q, filter);
+        q.push(order_clause(page))
+            .push(" LIMIT ")
+            .push_bind(i64::from(page.size))
+            .push(" OFFSET ")
+            .push_bind(page.offset());
+        let rows: Vec<ResourceRow> = q.build_query_as().fetch_all(&self.pool).await?;
+        Ok(Page {
+            items: rows.into_iter().map(Into::into).collect(),
+            total,
+        })
+    }
+
+    async fn update_resource(
+        &self,
+        id: Uuid,
+        expected_version: i64,
+        spec: ResourceSpec,
+    ) -> Result<Updated<Resource>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let current: Resource = sqlx::query_as::<_, ResourceRow>(select_resource("WHERE id = ?1"))
+            .bind(id.hyphenated())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::ResourceNotFound(id))?
+            .into();
+        if current.deleted_at.is_some() {
+            return Err(StoreError::ResourceDeleting(id));
+        }
+        if current.version != expected_version {
+            return Err(StoreError::VersionConflict {
+                id,
+                expected: expected_version,
+                current: current.version,
+            });
+        }
+        if current.spec == spec {
+            return Ok(Updated {
+                value: current,
+                changed: false,
+            });
+        }
+        if current.version >= i64::from(i32::MAX) {
+            return Err(StoreError::VersionExhausted);
+        }
+        let sql = format!(
+            "UPDATE resources SET version = version + 1, manifests = ?2, delete_option = ?3, manifest_configs = ?4, \
+             labels = ?5, annotations = ?6, updated_at = ?7, publish_pending = 1 WHERE id = ?1 \
+             RETURNING {RESOURCE_COLUMNS}"
+        );
+        let row: ResourceRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(id.hyphenated())
+            .bind(Json(&spec.manifests))
+            .bind(spec.delete_option.as_ref().map(Json))
+            .bind(spec.manifest_configs.as_ref().map(Json))
+            .bind(Json(&spec.labels))
+            .bind(Json(&spec.annotations))
+            .bind(now())
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Updated {
+            value: row.into(),
+            changed: true,
+        })
+    }
+
+    async fn delete_resource(&self, id: Uuid) -> Result<Resource, StoreError> {
+        let _turn = self.write_turn().await;
+        // SET expressions all see the row as it was: pending is set only by the first delete.
+        let sql = format!(
+            "UPDATE resources SET deleted_at = COALESCE(deleted_at, ?2), \
+             publish_pending = (publish_pending OR deleted_at IS NULL), updated_at = ?2 \
+             WHERE id = ?1 RETURNING {RESOURCE_COLUMNS}"
+        );
+        let row: Option<ResourceRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(id.hyphenated())
+            .bind(now())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(Into::into).ok_or(StoreError::ResourceNotFound(id))
+    }
+
+    async fn resources_of(&self, consumer_name: Option<&str>) -> Result<Vec<Resource>, StoreError> {
+        let mut q =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {RESOURCE_COLUMNS} FROM resources"));
+        if let Some(name) = consumer_name {
+            q.push(" WHERE consumer_name = ").push_bind(name.to_owned());
+        }
+        let rows: Vec<ResourceRow> = q.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn pending_publications(&self, limit: i64) -> Result<Vec<Resource>, StoreError> {
+        let rows: Vec<ResourceRow> = sqlx::query_as(select_resource(
+            "WHERE publish_pending = 1 ORDER BY updated_at LIMIT ?1",
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn mark_published(&self, published: &[(Uuid, i64, bool)]) -> Result<(), StoreError> {
+        if published.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write_tx().await?;
+        for &(id, version, deleting) in published {
+            sqlx::query(
+                "UPDATE resources SET publish_pending = 0 \
+                 WHERE id = ?1 AND version = ?2 AND (deleted_at IS NOT NULL) = ?3",
+            )
+            .bind(id.hyphenated())
+            .bind(version)
+            .bind(deleting)
+            .execute(&mut *tx)
+            .await?;
+            // §4.8 step 2: a delete for a resource no agent ever reported on completes once sent.
+            sqlx::query(
+                "DELETE FROM resources WHERE id = ?1 AND deleted_at IS NOT NULL \
+                 AND status IS NULL AND publish_pending = 0",
+            )
+            .bind(id.hyphenated())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn pending_count(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT count(*) FROM resources WHERE publish_pending = 1")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn apply_status(
+        &self,
+        id: Uuid,
+        decide: DecideStatus<'_>,
+    ) -> Result<StatusOutcome, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let Some(row) = sqlx::query_as::<_, ResourceRow>(select_resource("WHERE id = ?1"))
+            .bind(id.hyphenated())
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(StatusOutcome::UnknownResource);
+        };
+        let resource: Resource = row.into();
+        let target = StatusTarget {
+            id,
+            version: resource.version,
+            deleting: resource.deleted_at.is_some(),
+            status: resource.status,
+        };
+        let outcome = match decide(&target) {
+            StatusWrite::Ignore(why) => return Ok(StatusOutcome::Ignored(why)),
+            StatusWrite::Remove => {
+                sqlx::query("DELETE FROM resources WHERE id = ?1")
+                    .bind(id.hyphenated())
+                    .execute(&mut *tx)
+                    .await?;
+                StatusOutcome::Removed
+            }
+            StatusWrite::Store {
+                status,
+                hash,
+                sequence_id,
+            } => {
+                sqlx::query(
+                    "UPDATE resources SET status = ?2, status_hash = ?3, status_sequence_id = ?4, \
+                     status_updated_at = ?5 WHERE id = ?1",
+                )
+                .bind(id.hyphenated())
+                .bind(Json(status))
+                .bind(hash)
+                .bind(sequence_id)
+                .bind(now())
+                .execute(&mut *tx)
+                .await?;
+                StatusOutcome::Stored
+            }
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+}

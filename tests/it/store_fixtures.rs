@@ -1,0 +1,83 @@
+//! Helpers of the store conformance tests (`store_records`, `store_publish`): a migrated store
+//! on either backend and short constructors for what the tests put in it.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use baton::store::{
+    ConsumerName, Direction, Labels, NewConsumer, NewResource, OrderBy, PageRequest, Resource,
+    ResourceSpec, Store,
+};
+
+use crate::harness::{Backend, TestDb, configmap};
+
+/// A fresh, migrated store; keep the [`TestDb`] alive as long as the store.
+pub async fn fresh(backend: Backend) -> (TestDb, Arc<dyn Store>) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    (db, store)
+}
+
+pub fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+pub fn new_consumer(name: &str) -> NewConsumer {
+    NewConsumer {
+        name: name.parse::<ConsumerName>().unwrap(),
+        labels: Labels::new(),
+    }
+}
+
+/// A spec with one ConfigMap carrying `value`.
+pub fn spec(value: &str) -> ResourceSpec {
+    ResourceSpec {
+        manifests: vec![configmap(value)],
+        delete_option: None,
+        manifest_configs: None,
+        labels: Labels::new(),
+        annotations: Labels::new(),
+    }
+}
+
+pub fn new_resource(consumer: &str, name: Option<&str>, spec: ResourceSpec) -> NewResource {
+    NewResource {
+        consumer_name: consumer.to_owned(),
+        name: name.map(str::to_owned),
+        spec,
+    }
+}
+
+/// Creates a resource named `name` on `consumer` with a one-ConfigMap spec.
+pub async fn resource(store: &dyn Store, consumer: &str, name: Option<&str>) -> Resource {
+    store
+        .create_resource(new_resource(consumer, name, spec("v1")))
+        .await
+        .unwrap()
+}
+
+pub fn page(page: u32, size: u32, order_by: OrderBy, direction: Direction) -> PageRequest {
+    PageRequest {
+        page,
+        size,
+        order_by,
+        direction,
+    }
+}
+
+/// The first page of 100 in creation order.
+pub fn first_page() -> PageRequest {
+    page(1, 100, OrderBy::CreatedAt, Direction::Asc)
+}
+
+/// The names on a page of resources, `-` for unnamed ones.
+pub fn names(items: &[Resource]) -> Vec<String> {
+    items
+        .iter()
+        .map(|r| r.name.clone().unwrap_or_else(|| "-".into()))
+        .collect()
+}
