@@ -25,6 +25,7 @@ pub struct Cli {
 
 /// What to run.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once at start-up; boxing buys nothing
 pub enum Command {
     /// Run the hub: the REST API on an embedded SQLite database (default, in --data-dir) or
     /// PostgreSQL (--database-url), publishing to agents over the built-in gRPC broker

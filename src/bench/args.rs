@@ -56,7 +56,7 @@ pub struct Common {
     #[arg(long, value_enum, default_value = "grpc")]
     pub transport: TransportKind,
 
-    /// The hub's store.
+    /// The hub's store (sqlite: a file in the hub's temporary directory).
     #[arg(long, value_enum, default_value = "postgres")]
     pub store: StoreKind,
 

@@ -184,25 +184,20 @@ impl HubProcess {
             mqtt,
             dir,
         };
-        if let Err(err) = hub.wait_ready(common).await {
+        if let Err(err) = hub.wait_ready().await {
             hub.stop().await;
             return Err(err);
         }
         Ok(hub)
     }
 
-    async fn wait_ready(&mut self, common: &Common) -> anyhow::Result<()> {
+    async fn wait_ready(&mut self) -> anyhow::Result<()> {
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait()? {
                 let log = std::fs::read_to_string(self.dir.join("hub.log")).unwrap_or_default();
                 let tail: String = log.lines().rev().take(5).collect::<Vec<_>>().join("\n");
-                if common.store == StoreKind::Sqlite {
-                    bail!(
-                        "--store sqlite: this build's hub has no SQLite store yet (baton serve exited with {status}); hub log:\n{tail}"
-                    );
-                }
                 bail!("the hub exited during start-up ({status}); its log:\n{tail}");
             }
             let ready = http.get(format!("{}/readyz", self.base)).send().await;

@@ -107,16 +107,7 @@ async fn bench_sdk_moves_works_through_the_lifecycle_over_mosquitto() {
 }
 
 #[tokio::test]
-async fn bench_sqlite_store_fails_with_a_clear_message_until_the_hub_has_one() {
-    let out = Command::new(env!("CARGO_BIN_EXE_baton"))
-        .args(["bench", "list", "--count=1", "--store=sqlite"])
-        .env("DATABASE_URL", database_url())
-        .output()
-        .await
-        .unwrap();
-    if out.status.success() {
-        return; // the hub has a SQLite store now
-    }
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--store sqlite"), "{stderr}");
+async fn bench_runs_the_hub_on_the_sqlite_store_too() {
+    let r = bench(&["list", "--count=5", "--repeat=1", "--store=sqlite"]).await;
+    assert_eq!(number(&r, "page_size_100.items"), 5.0, "{r}");
 }
