@@ -130,11 +130,12 @@ pub trait Store: Send + Sync + 'static {
     /// Creates at version 1, pending publication.
     async fn create_resource(&self, new: NewResource) -> Result<Resource, StoreError>;
     async fn get_resource(&self, id: Uuid) -> Result<Resource, StoreError>;
+    /// A page of matches, their JSON documents as stored (see [`ResourceDoc`]).
     async fn list_resources(
         &self,
         filter: &ResourceFilter,
         page: PageRequest,
-    ) -> Result<Page<Resource>, StoreError>;
+    ) -> Result<Page<ResourceDoc>, StoreError>;
     /// Replaces the spec if the resource is at `expected_version`: version + 1 and pending
     /// publication when the spec differs, nothing at all when it is the same.
     async fn update_resource(

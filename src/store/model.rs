@@ -154,6 +154,31 @@ pub struct Resource {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
+/// A JSON document exactly as the store holds it, never parsed into a tree: the read path
+/// splices it into the API's response as is.
+pub type RawJson = Box<serde_json::value::RawValue>;
+
+/// A resource as a list returns it: the fields of [`Resource`] that the API shows, with the
+/// JSON documents (manifests, options, status) left as the stored text. Listing many large
+/// bundles is then a copy, not a parse and a re-serialisation of every object.
+#[derive(Debug, Clone)]
+pub struct ResourceDoc {
+    pub id: Uuid,
+    pub consumer_name: String,
+    pub name: Option<String>,
+    pub version: i64,
+    pub manifests: RawJson,
+    pub delete_option: Option<RawJson>,
+    pub manifest_configs: Option<RawJson>,
+    pub labels: Labels,
+    pub annotations: Labels,
+    /// The reported status with its hash and time, `None` before the first report.
+    pub status: Option<(RawJson, String, DateTime<Utc>)>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
 /// Which resources to list.
 #[derive(Debug, Clone, Default)]
 pub struct ResourceFilter {

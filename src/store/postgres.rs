@@ -8,7 +8,10 @@ use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::rows::{self, CONSUMER_COLUMNS, RESOURCE_COLUMNS, is_unique_violation, order_clause};
+use super::rows::{
+    self, CONSUMER_COLUMNS, RESOURCE_COLUMNS, RESOURCE_DOC_COLUMNS, is_unique_violation,
+    order_clause,
+};
 use super::*;
 
 pub struct PgStore {
@@ -36,6 +39,7 @@ impl PgStore {
 }
 
 type ResourceRow = rows::ResourceRow<Uuid>;
+type ResourceDocRow = rows::ResourceDocRow<Uuid>;
 type ConsumerRow = rows::ConsumerRow<Uuid>;
 
 impl PgStore {
@@ -216,19 +220,19 @@ impl Store for PgStore {
         &self,
         filter: &ResourceFilter,
         page: PageRequest,
-    ) -> Result<Page<Resource>, StoreError> {
+    ) -> Result<Page<ResourceDoc>, StoreError> {
         let mut count = QueryBuilder::<Postgres>::new("SELECT count(*) FROM resources");
         Self::push_resource_filter(&mut count, filter);
         let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
         let mut q =
-            QueryBuilder::<Postgres>::new(format!("SELECT {RESOURCE_COLUMNS} FROM resources"));
+            QueryBuilder::<Postgres>::new(format!("SELECT {RESOURCE_DOC_COLUMNS} FROM resources"));
         Self::push_resource_filter(&mut q, filter);
         q.push(order_clause(page))
             .push(" LIMIT ")
             .push_bind(i64::from(page.size))
             .push(" OFFSET ")
             .push_bind(page.offset());
-        let rows: Vec<ResourceRow> = q.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<ResourceDocRow> = q.build_query_as().fetch_all(&self.pool).await?;
         Ok(Page {
             items: rows.into_iter().map(Into::into).collect(),
             total,

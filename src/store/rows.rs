@@ -9,7 +9,8 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::model::{
-    Consumer, Direction, Labels, OrderBy, PageRequest, ReportedStatus, Resource, ResourceSpec,
+    Consumer, Direction, Labels, OrderBy, PageRequest, RawJson, ReportedStatus, Resource,
+    ResourceDoc, ResourceSpec,
 };
 
 /// The columns a [`ResourceRow`] reads, in every `SELECT` and `RETURNING` of a resource.
@@ -65,6 +66,58 @@ impl<I: Into<Uuid>> From<ResourceRow<I>> for Resource {
                 labels: row.labels.0,
                 annotations: row.annotations.0,
             },
+            status,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            deleted_at: row.deleted_at,
+        }
+    }
+}
+
+/// The columns a [`ResourceDocRow`] reads: those the API shows.
+pub(crate) const RESOURCE_DOC_COLUMNS: &str = "id, consumer_name, name, version, manifests, delete_option, \
+     manifest_configs, labels, annotations, status, status_hash, status_updated_at, created_at, updated_at, \
+     deleted_at";
+
+/// A resource row with its JSON documents kept as text: decoding checks that each is JSON
+/// (a scan, no tree; Postgres sends `jsonb` as its text form) and keeps the bytes.
+#[derive(FromRow)]
+pub(crate) struct ResourceDocRow<I> {
+    id: I,
+    consumer_name: String,
+    name: Option<String>,
+    version: i64,
+    manifests: Json<RawJson>,
+    delete_option: Option<Json<RawJson>>,
+    manifest_configs: Option<Json<RawJson>>,
+    labels: Json<Labels>,
+    annotations: Json<Labels>,
+    status: Option<Json<RawJson>>,
+    status_hash: Option<String>,
+    status_updated_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    deleted_at: Option<DateTime<Utc>>,
+}
+
+impl<I: Into<Uuid>> From<ResourceDocRow<I>> for ResourceDoc {
+    fn from(row: ResourceDocRow<I>) -> Self {
+        let status = match (row.status, row.status_updated_at) {
+            (Some(Json(status)), Some(updated_at)) => {
+                Some((status, row.status_hash.unwrap_or_default(), updated_at))
+            }
+            _ => None,
+        };
+        ResourceDoc {
+            id: row.id.into(),
+            consumer_name: row.consumer_name,
+            name: row.name,
+            version: row.version,
+            manifests: row.manifests.0,
+            delete_option: row.delete_option.map(|j| j.0),
+            manifest_configs: row.manifest_configs.map(|j| j.0),
+            labels: row.labels.0,
+            annotations: row.annotations.0,
             status,
             created_at: row.created_at,
             updated_at: row.updated_at,

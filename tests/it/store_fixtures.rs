@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use baton::store::{
     ConsumerName, Direction, Labels, NewConsumer, NewResource, OrderBy, PageRequest, Resource,
-    ResourceSpec, Store,
+    ResourceDoc, ResourceSpec, Store,
 };
 
 use crate::harness::{Backend, TestDb, configmap};
@@ -75,7 +75,7 @@ pub fn first_page() -> PageRequest {
 }
 
 /// The names on a page of resources, `-` for unnamed ones.
-pub fn names(items: &[Resource]) -> Vec<String> {
+pub fn names(items: &[ResourceDoc]) -> Vec<String> {
     items
         .iter()
         .map(|r| r.name.clone().unwrap_or_else(|| "-".into()))

@@ -10,7 +10,8 @@ use uuid::Uuid;
 use super::extract::{ApiJson, ApiQuery};
 use super::validate;
 use super::views::{
-    ListView, PageParams, ResourceCreate, ResourceFilterParams, ResourceUpdate, ResourceView,
+    ListView, PageParams, ResourceCreate, ResourceDocView, ResourceFilterParams, ResourceUpdate,
+    ResourceView,
 };
 use crate::hub::error::{ApiError, ErrorBody};
 use crate::hub::state::AppState;
@@ -52,6 +53,8 @@ pub async fn create_resource(
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
+// The items are `ResourceView`s, written from the stored JSON text without parsing it (a list
+// of large bundles is mostly copying); the doc comment below is the OpenAPI summary.
 /// List resources, filtered and paged.
 #[utoipa::path(get, path = "/api/v1/resources", tag = "resources", params(PageParams, ResourceFilterParams),
     responses((status = 200, body = ListView<ResourceView>), (status = 400, body = ErrorBody)))]
@@ -59,7 +62,7 @@ pub async fn list_resources(
     State(state): State<AppState>,
     ApiQuery(paging): ApiQuery<PageParams>,
     ApiQuery(filters): ApiQuery<ResourceFilterParams>,
-) -> Result<Json<ListView<ResourceView>>, ApiError> {
+) -> Result<Json<ListView<ResourceDocView>>, ApiError> {
     let page = validate::page(&paging)?;
     let filter = ResourceFilter {
         consumer_name: filters.consumer_name,
@@ -67,7 +70,7 @@ pub async fn list_resources(
         labels: validate::label_selector(filters.labels.as_deref())?,
     };
     let found = state.store.list_resources(&filter, page).await?;
-    let items: Vec<ResourceView> = found.items.into_iter().map(Into::into).collect();
+    let items: Vec<ResourceDocView> = found.items.into_iter().map(Into::into).collect();
     Ok(Json(ListView {
         kind: "ResourceList".into(),
         page: page.page,

@@ -7,7 +7,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::store::{Consumer, Direction, Labels, OrderBy, Resource};
+use crate::store::{Consumer, Direction, Labels, OrderBy, RawJson, Resource, ResourceDoc};
 
 pub const CONSUMERS_PATH: &str = "/api/v1/consumers";
 pub const RESOURCES_PATH: &str = "/api/v1/resources";
@@ -149,6 +149,58 @@ impl From<Resource> for ResourceView {
             manifest_configs: r.spec.manifest_configs,
             labels: r.spec.labels,
             annotations: r.spec.annotations,
+            status,
+            status_hash,
+            status_updated_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            deleted_at: r.deleted_at,
+        }
+    }
+}
+
+/// A list item: the same JSON object as [`ResourceView`] (same fields, same order, same
+/// schema), serialised straight from a [`ResourceDoc`] so the stored documents are copied into
+/// the response instead of being parsed and re-serialised.
+#[derive(Debug, Serialize)]
+pub struct ResourceDocView {
+    pub kind: &'static str,
+    pub id: Uuid,
+    pub href: String,
+    pub consumer_name: String,
+    pub name: Option<String>,
+    pub version: i64,
+    pub manifests: RawJson,
+    pub delete_option: Option<RawJson>,
+    pub manifest_configs: Option<RawJson>,
+    pub labels: Labels,
+    pub annotations: Labels,
+    pub status: Option<RawJson>,
+    pub status_hash: Option<String>,
+    pub status_updated_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl From<ResourceDoc> for ResourceDocView {
+    fn from(r: ResourceDoc) -> Self {
+        let (status, status_hash, status_updated_at) = match r.status {
+            Some((status, hash, at)) => (Some(status), Some(hash), Some(at)),
+            None => (None, None, None),
+        };
+        Self {
+            kind: "Resource",
+            href: format!("{RESOURCES_PATH}/{}", r.id),
+            id: r.id,
+            consumer_name: r.consumer_name,
+            name: r.name,
+            version: r.version,
+            manifests: r.manifests,
+            delete_option: r.delete_option,
+            manifest_configs: r.manifest_configs,
+            labels: r.labels,
+            annotations: r.annotations,
             status,
             status_hash,
             status_updated_at,
