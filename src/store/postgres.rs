@@ -8,6 +8,7 @@ use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
+use super::pg_json::JsonText;
 use super::rows::{
     self, CONSUMER_COLUMNS, RESOURCE_COLUMNS, RESOURCE_DOC_COLUMNS, is_unique_violation,
     order_clause,
@@ -186,9 +187,9 @@ impl Store for PgStore {
             .bind(Uuid::new_v4())
             .bind(&new.consumer_name)
             .bind(&new.name)
-            .bind(Json(&spec.manifests))
-            .bind(spec.delete_option.as_ref().map(Json))
-            .bind(spec.manifest_configs.as_ref().map(Json))
+            .bind(JsonText(&spec.manifests))
+            .bind(spec.delete_option.as_ref().map(JsonText))
+            .bind(spec.manifest_configs.as_ref().map(JsonText))
             .bind(Json(&spec.labels))
             .bind(Json(&spec.annotations))
             .fetch_optional(&self.pool)
@@ -279,9 +280,9 @@ impl Store for PgStore {
         );
         let row: ResourceRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(id)
-            .bind(Json(&spec.manifests))
-            .bind(spec.delete_option.as_ref().map(Json))
-            .bind(spec.manifest_configs.as_ref().map(Json))
+            .bind(JsonText(&spec.manifests))
+            .bind(spec.delete_option.as_ref().map(JsonText))
+            .bind(spec.manifest_configs.as_ref().map(JsonText))
             .bind(Json(&spec.labels))
             .bind(Json(&spec.annotations))
             .fetch_one(&mut *tx)
@@ -402,7 +403,7 @@ impl Store for PgStore {
                      status_updated_at = now() WHERE id = $1",
                 )
                 .bind(id)
-                .bind(Json(status))
+                .bind(JsonText(status))
                 .bind(hash)
                 .bind(sequence_id)
                 .execute(&mut *tx)

@@ -80,7 +80,8 @@ pub(crate) const RESOURCE_DOC_COLUMNS: &str = "id, consumer_name, name, version,
      deleted_at";
 
 /// A resource row with its JSON documents kept as text: decoding checks that each is JSON
-/// (a scan, no tree; Postgres sends `jsonb` as its text form) and keeps the bytes.
+/// (a scan, no tree) and keeps the bytes: on Postgres the documents are `json` columns (the
+/// text as written, migration 0002), on SQLite text.
 #[derive(FromRow)]
 pub(crate) struct ResourceDocRow<I> {
     id: I,
