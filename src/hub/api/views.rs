@@ -250,3 +250,71 @@ pub struct ResourceFilterParams {
     /// Label selector: comma-separated `key=value` pairs, all must match.
     pub labels: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::{ReportedStatus, ResourceSpec};
+
+    /// A listed item is byte for byte what `GET /resources/{id}` writes: same fields, same order.
+    #[test]
+    fn doc_view_writes_the_same_json_as_resource_view() {
+        let at = |s: i64| {
+            Utc.timestamp_opt(1_700_000_000 + s, 0)
+                .single()
+                .expect("time")
+        };
+        let (manifests, option, configs, status) = (
+            json!([{"kind": "ConfigMap", "data": {"v": "é \"q\""}}]),
+            json!({"propagationPolicy": "Orphan"}),
+            json!([{"resourceIdentifier": {"name": "x"}}]),
+            json!({"conditions": [{"type": "Applied"}]}),
+        );
+        let raw = |v: &Value| serde_json::value::to_raw_value(v).expect("raw");
+        let labels = Labels::from([("env".to_owned(), "prod".to_owned())]);
+        let resource = Resource {
+            id: Uuid::from_u128(7),
+            consumer_id: Uuid::from_u128(1),
+            consumer_name: "c1".into(),
+            name: Some("web".into()),
+            version: 3,
+            spec: ResourceSpec {
+                manifests: manifests.as_array().cloned().unwrap_or_default(),
+                delete_option: Some(option.clone()),
+                manifest_configs: Some(configs.clone()),
+                labels: labels.clone(),
+                annotations: Labels::new(),
+            },
+            status: Some(ReportedStatus {
+                status: status.clone(),
+                hash: "h".into(),
+                sequence_id: "s".into(),
+                updated_at: at(2),
+            }),
+            created_at: at(0),
+            updated_at: at(1),
+            deleted_at: Some(at(3)),
+        };
+        let doc = ResourceDoc {
+            id: resource.id,
+            consumer_name: "c1".into(),
+            name: Some("web".into()),
+            version: 3,
+            manifests: raw(&manifests),
+            delete_option: Some(raw(&option)),
+            manifest_configs: Some(raw(&configs)),
+            labels,
+            annotations: Labels::new(),
+            status: Some((raw(&status), "h".into(), at(2))),
+            created_at: at(0),
+            updated_at: at(1),
+            deleted_at: Some(at(3)),
+        };
+        let view = serde_json::to_string(&ResourceView::from(resource)).expect("view");
+        let doc_view = serde_json::to_string(&ResourceDocView::from(doc)).expect("doc view");
+        assert_eq!(doc_view, view);
+    }
+}
