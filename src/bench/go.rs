@@ -66,7 +66,10 @@ pub async fn build() -> Result<PathBuf, String> {
     }
     std::fs::rename(&tmp, &out).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        format!("interop: cannot move the built program to {}: {e}", out.display())
+        format!(
+            "interop: cannot move the built program to {}: {e}",
+            out.display()
+        )
     })?;
     Ok(out)
 }
