@@ -5,6 +5,8 @@
 //	codec                       hashes and codec/protobuf round trips, no network (scenario 3)
 //	agent  TYPE CONFIG CLUSTER [STATE]  sdk-go ManifestWork agent client holder (scenario 1)
 //	source TYPE CONFIG SOURCE           sdk-go generic source client, manifestbundles (scenario 2)
+//	lifecycle TYPE CONFIG SOURCE CLUSTER WORKS [TIMEOUT]  sdk-go's source and agent pair through
+//	                                    the work lifecycle (`baton bench sdk`, lifecycle.go)
 //
 // TYPE is "grpc" or "mqtt"; CONFIG is an sdk-go client configuration file.
 package main
@@ -14,7 +16,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
 	"sync"
+	"time"
 )
 
 var outMu sync.Mutex
@@ -51,7 +55,7 @@ func commands(handle func(raw json.RawMessage)) {
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: baton-interop codec | agent TYPE CONFIG CLUSTER [STATE] | source TYPE CONFIG SOURCE")
+		fail("usage: baton-interop codec | agent TYPE CONFIG CLUSTER [STATE] | source TYPE CONFIG SOURCE | lifecycle TYPE CONFIG SOURCE CLUSTER WORKS [TIMEOUT]")
 	}
 	switch os.Args[1] {
 	case "codec":
@@ -70,6 +74,21 @@ func main() {
 			fail("usage: source TYPE CONFIG SOURCE")
 		}
 		runSource(os.Args[2], os.Args[3], os.Args[4])
+	case "lifecycle":
+		if len(os.Args) < 7 {
+			fail("usage: lifecycle TYPE CONFIG SOURCE CLUSTER WORKS [TIMEOUT]")
+		}
+		n, err := strconv.Atoi(os.Args[6])
+		if err != nil || n <= 0 {
+			fail("WORKS must be a positive integer, got %q", os.Args[6])
+		}
+		timeout := 120 * time.Second
+		if len(os.Args) > 7 {
+			if timeout, err = time.ParseDuration(os.Args[7]); err != nil {
+				fail("TIMEOUT: %v", err)
+			}
+		}
+		runLifecycle(os.Args[2], os.Args[3], os.Args[4], os.Args[5], n, timeout)
 	default:
 		fail("unknown mode %q", os.Args[1])
 	}

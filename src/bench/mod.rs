@@ -12,12 +12,14 @@
 //! - [`resync`]: every agent restarts without state at once; time until all is back;
 //! - [`idle`]: hub RSS per connected cluster;
 //! - [`limit`]: the raw PostgreSQL insert rate for the same rows (the ceiling of `create`);
-//! - [`sdk`]: the SDK's source and work-agent pair through the whole lifecycle over MQTT.
+//! - [`sdk`]: the SDK's source and work-agent pair through the whole lifecycle over MQTT,
+//!   beside sdk-go's own pair ([`sdk_go`], the Go program built by [`go`]).
 
 pub mod applied;
 pub mod args;
 pub mod create;
 pub mod env;
+pub mod go;
 pub mod idle;
 pub mod limit;
 pub mod list;
@@ -26,6 +28,7 @@ pub mod report;
 pub mod rest;
 pub mod resync;
 pub mod sdk;
+pub mod sdk_go;
 pub mod stats;
 
 pub use args::{BenchArgs, run};

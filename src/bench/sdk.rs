@@ -3,9 +3,9 @@
 //! create → applied → update → applied → delete → confirmed over Mosquitto; the whole run and
 //! each phase are timed.
 //!
-//! sdk-go's own pair (the Go interop module under `interop/`) is not driven yet: its processes
-//! take one command at a time on stdin, and a lifecycle driver for them is still to be written.
-//! The report says so in `results.sdk_go`; the published figure is ~17 s for 300 works.
+//! In the same run, sdk-go's own source and agent take the same number of works through the
+//! same lifecycle on their own topics of the same Mosquitto ([`super::sdk_go`]); the report
+//! gives both and `baton_speedup` (sdk-go's total over baton's).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,6 +20,7 @@ use tokio::sync::Notify;
 use super::args::{Common, parse_duration};
 use super::env;
 use super::report::Report;
+use super::sdk_go;
 use super::stats::round;
 use crate::agent::run::SimulatedAgent;
 use crate::cloudevents::resource::handler_fn;
@@ -44,6 +45,9 @@ pub struct SdkArgs {
     /// Throttle the source's publishes (events/s; sdk-go's default limiter holds ~50/s).
     #[arg(long)]
     pub publish_rate_limit: Option<f64>,
+    /// Run only baton's pair, not sdk-go's (the Go interop program).
+    #[arg(long)]
+    pub without_sdk_go: bool,
     /// Give up on a phase after this long.
     #[arg(long, default_value = "120s", value_parser = parse_duration)]
     pub timeout: Duration,
@@ -115,7 +119,15 @@ pub async fn run(args: SdkArgs) -> anyhow::Result<()> {
     );
     let config = MqttConfig::from_yaml(&yaml)?;
     let results = lifecycle(&args, &sid, &config).await?;
-    let interop = std::path::Path::new("interop");
+    let go = if args.without_sdk_go {
+        json!({ "error": "not run (--without-sdk-go)" })
+    } else {
+        sdk_go::lifecycle(&services.mqtt_host, args.works, args.timeout).await
+    };
+    let speedup = match (go["total_s"].as_f64(), results["total_s"].as_f64()) {
+        (Some(go), Some(baton)) if baton > 0.0 => json!(round(go / baton)),
+        _ => serde_json::Value::Null,
+    };
     Report {
         scenario: "sdk",
         params: json!({
@@ -126,11 +138,8 @@ pub async fn run(args: SdkArgs) -> anyhow::Result<()> {
         }),
         results: json!({
             "baton": results,
-            "sdk_go": if interop.exists() {
-                "not run: interop/ exists, but this scenario does not drive its sdk-go pair yet; published figure: ~17 s for 300 works"
-            } else {
-                "not run: no interop/ Go module in this build; published figure: ~17 s for 300 works"
-            },
+            "sdk_go": go,
+            "baton_speedup": speedup,
         }),
     }
     .print();

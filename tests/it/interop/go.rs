@@ -1,8 +1,9 @@
-//! The Go side: builds `interop/` once per test run into `target/interop-bin/` (the Go build
-//! and module caches make later runs quick) and runs it as a child process speaking JSON lines.
+//! The Go side: builds `interop/` once per test run into `target/interop-bin/`
+//! ([`baton::bench::go::build`]; the Go build and module caches make later runs quick) and
+//! runs it as a child process speaking JSON lines.
 //! A missing Go toolchain or module download FAILS the tests with the reason; never a skip.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,15 +15,8 @@ use tokio::sync::OnceCell;
 
 /// Bound for one wait on the Go side (connects, deliveries).
 pub const WAIT: Duration = Duration::from_secs(30);
-/// Bound for building the Go program: the first build on 2 cores takes minutes.
-const BUILD_LIMIT: Duration = Duration::from_secs(900);
-
 /// The build's outcome, kept either way: a failed build is not retried by every test.
 static BINARY: OnceCell<Result<PathBuf, String>> = OnceCell::const_new();
-
-fn repo_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The built Go program; the first caller builds it, the others wait. Fails the calling test
 /// when the build failed.
@@ -34,36 +28,9 @@ pub async fn binary() -> PathBuf {
 }
 
 async fn build() -> Result<PathBuf, String> {
-    let out = repo_root().join("target/interop-bin/baton-interop");
-    let mut command = Command::new(std::env::var("GO").unwrap_or_else(|_| "go".into()));
-    command
-        .args(["build", "-buildvcs=false", "-o"])
-        .arg(&out)
-        .arg(".")
-        .current_dir(repo_root().join("interop"))
-        .kill_on_drop(true);
-    let output = match tokio::time::timeout(BUILD_LIMIT, command.output()).await {
-        Err(_) => {
-            return Err(format!(
-                "interop: `go build` in interop/ took over {BUILD_LIMIT:?}"
-            ));
-        }
-        Ok(Err(e)) => {
-            return Err(format!(
-                "interop: cannot run the Go toolchain ({e}); install Go >= 1.25 (these tests \
-                 need it and never skip)"
-            ));
-        }
-        Ok(Ok(output)) => output,
-    };
-    if !output.status.success() {
-        return Err(format!(
-            "interop: `go build` in interop/ failed (Go toolchain or module download \
-             unavailable?):\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    Ok(out)
+    baton::bench::go::build()
+        .await
+        .map_err(|e| format!("{e} (these tests need Go and never skip)"))
 }
 
 /// A running Go program: stdin for commands, every stdout line kept in order.
