@@ -249,3 +249,77 @@ impl Drop for Unregister {
         self.registry.remove(self.id);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::route::Direction;
+
+    fn data_type(resource: &str) -> DataType {
+        DataType::new("work.open-cluster-management.io", "v1", resource)
+    }
+
+    fn route(target: Target, resource: &str) -> Route {
+        Route {
+            direction: Direction::SourceToAgents,
+            data_type: data_type(resource),
+            target,
+            cluster: String::new(),
+            is_resync: false,
+        }
+    }
+
+    fn agent(cluster: &str) -> Party {
+        Party::Agent {
+            cluster: cluster.into(),
+        }
+    }
+
+    #[test]
+    fn delivers_only_to_the_addressed_party_and_data_type() {
+        let registry = Registry::new(8, Arc::default());
+        let mut c1 = registry.add(agent("c1"), data_type("manifestworks"));
+        let mut c1_other = registry.add(agent("c1"), data_type("other"));
+        let mut c2 = registry.add(agent("c2"), data_type("manifestworks"));
+        let message = CloudEvent {
+            id: "e1".into(),
+            ..CloudEvent::default()
+        };
+
+        let to_c1 = route(Target::Cluster("c1".into()), "manifestworks");
+        assert_eq!(registry.deliver(&to_c1, &message), 1);
+        assert_eq!(c1.queue.try_recv().map(|m| m.id), Ok("e1".into()));
+        assert!(c1_other.queue.try_recv().is_err());
+        assert!(c2.queue.try_recv().is_err());
+
+        let to_all = route(Target::AllClusters, "manifestworks");
+        assert_eq!(registry.deliver(&to_all, &message), 2);
+        let to_nobody = route(Target::Cluster("c3".into()), "manifestworks");
+        assert_eq!(registry.deliver(&to_nobody, &message), 0);
+    }
+
+    #[test]
+    fn removal_updates_the_index() {
+        let registry = Registry::new(8, Arc::default());
+        let first = registry.add(agent("c1"), data_type("manifestworks"));
+        let second = registry.add(agent("c1"), data_type("manifestworks"));
+        assert!(registry.has(&agent("c1")));
+        registry.remove(first.id);
+        assert!(registry.has(&agent("c1")));
+        assert_eq!(registry.connected_clusters().len(), 1);
+        registry.remove(second.id);
+        assert!(!registry.has(&agent("c1")));
+        assert!(registry.connected_clusters().is_empty());
+        assert!(registry.is_empty());
+    }
+
+    #[test]
+    fn a_closed_queue_is_dropped_on_delivery() {
+        let registry = Registry::new(8, Arc::default());
+        let subscription = registry.add(agent("c1"), data_type("manifestworks"));
+        drop(subscription.queue);
+        let to_c1 = route(Target::Cluster("c1".into()), "manifestworks");
+        assert_eq!(registry.deliver(&to_c1, &CloudEvent::default()), 0);
+        assert!(!registry.has(&agent("c1")));
+    }
+}
