@@ -7,6 +7,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let descriptors = protox::compile(["cloudevent.proto"], ["proto"])?;
     tonic_prost_build::configure()
         .btree_map(".io.cloudevents.v1.CloudEvent.attributes")
+        // Small per-RPC buffers: one Subscribe stream per connected agent (see the module).
+        .codec_path("crate::cloudevents::transport::grpc::codec::SmallBufferCodec")
         .compile_fds(descriptors)?;
     Ok(())
 }

@@ -11,14 +11,14 @@ use tokio::time::{Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
-use super::registry::Unregister;
+use super::registry::{Queued, Unregister};
 use crate::cloudevents::transport::grpc::binding;
 use crate::cloudevents::transport::grpc::proto::CloudEvent;
 
 pub type EventStream = BoxStream<'static, Result<CloudEvent, Status>>;
 
 struct State {
-    queue: mpsc::Receiver<CloudEvent>,
+    queue: mpsc::Receiver<Queued>,
     heartbeat: Option<Interval>,
     overflow: CancellationToken,
     shutdown: CancellationToken,
@@ -27,7 +27,7 @@ struct State {
 
 /// The stream tonic sends for one Subscribe.
 pub fn subscriber_stream(
-    queue: mpsc::Receiver<CloudEvent>,
+    queue: mpsc::Receiver<Queued>,
     heartbeat: Option<Duration>,
     overflow: CancellationToken,
     shutdown: CancellationToken,
@@ -60,7 +60,7 @@ pub fn subscriber_stream(
                     None,
                 ));
             }
-            message = state.queue.recv() => message?,
+            message = state.queue.recv() => *message?,
             () = tick(&mut state.heartbeat) => binding::heartbeat(),
         };
         Some((Ok(item), Some(state)))
