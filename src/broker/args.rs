@@ -23,8 +23,8 @@ pub struct BrokerArgs {
     #[arg(long, default_value = "10s", value_parser = duration, env = "BATON_BROKER_HEARTBEAT_INTERVAL")]
     pub heartbeat_interval: Duration,
 
-    /// Events queued per subscriber; a subscriber that falls further behind is disconnected
-    /// (it reconnects and resyncs).
+    /// Events queued per agent subscriber (a source gets 64 times this); a subscriber that
+    /// falls further behind is disconnected (it reconnects and resyncs).
     #[arg(long, default_value_t = DEFAULT_QUEUE, env = "BATON_BROKER_QUEUE_CAPACITY")]
     pub queue_capacity: usize,
 

@@ -23,8 +23,8 @@ pub const MAX_MESSAGE: usize = 4 << 20;
 pub struct BrokerConfig {
     /// Heartbeat period on every Subscribe stream; `None` disables heartbeats.
     pub heartbeat_interval: Option<Duration>,
-    /// Bounded queue per subscriber; overflow ends that stream (the client reconnects and
-    /// resyncs), so a slow subscriber never blocks the others.
+    /// Bounded queue per agent subscriber (a source's is 64 times this); overflow ends that
+    /// stream (the client reconnects and resyncs), so a slow subscriber never blocks the others.
     pub queue_capacity: usize,
     pub tls: Option<ServerTls>,
     /// Bearer tokens; `None` = token authentication off.

@@ -100,6 +100,9 @@ impl Table {
     }
 }
 
+/// A source subscription's queue is this many times an agent's (the configured capacity).
+pub const SOURCE_QUEUE_FACTOR: usize = 64;
+
 /// Shared by the service and every subscriber stream.
 pub struct Registry {
     table: Mutex<Table>,
@@ -121,7 +124,13 @@ impl Registry {
     }
 
     pub fn add(&self, party: Party, data_type: DataType) -> Subscription {
-        let (queue, rx) = mpsc::channel(self.capacity);
+        // A source hears every agent it owns: its queue scales with the fleet, so a burst of
+        // status from thousands of agents does not end the one stream they all report to.
+        let capacity = match party {
+            Party::Source { .. } => self.capacity.saturating_mul(SOURCE_QUEUE_FACTOR),
+            Party::Agent { .. } => self.capacity,
+        };
+        let (queue, rx) = mpsc::channel(capacity);
         let overflow = CancellationToken::new();
         let mut table = self.lock();
         table.next_id += 1;
@@ -296,6 +305,35 @@ mod tests {
         assert_eq!(registry.deliver(&to_all, &message), 2);
         let to_nobody = route(Target::Cluster("c3".into()), "manifestworks");
         assert_eq!(registry.deliver(&to_nobody, &message), 0);
+    }
+
+    #[test]
+    fn a_source_queue_holds_a_fleet_s_burst_that_would_end_an_agent_s() {
+        let registry = Registry::new(8, Arc::default());
+        let hub = registry.add(
+            Party::Source {
+                source: "hub".into(),
+            },
+            data_type("manifestworks"),
+        );
+        let slow_agent = registry.add(agent("c1"), data_type("manifestworks"));
+        let message = CloudEvent::default();
+        let to_hub = route(Target::Source("hub".into()), "manifestworks");
+        let to_c1 = route(Target::Cluster("c1".into()), "manifestworks");
+        for _ in 0..8 * SOURCE_QUEUE_FACTOR {
+            assert_eq!(registry.deliver(&to_hub, &message), 1);
+        }
+        assert!(
+            !hub.overflow.is_cancelled(),
+            "the source's stream survives the burst"
+        );
+        for _ in 0..=8 {
+            registry.deliver(&to_c1, &message);
+        }
+        assert!(
+            slow_agent.overflow.is_cancelled(),
+            "an agent's queue is the configured 8"
+        );
     }
 
     #[test]

@@ -285,9 +285,7 @@ struct AgentReceiver<T> {
 impl<T: ResourceObject> Receiver for AgentReceiver<T> {
     async fn on_subscribed(&self) {
         info!(cluster = %self.shared.cluster_name, "subscribed; sending spec resync to all sources");
-        if let Err(err) = self.shared.resync(None).await {
-            warn!(%err, "spec resync after subscribing failed");
-        }
+        client_core::resync_with_retries("spec resync", || self.shared.resync(None)).await;
     }
 
     async fn on_event(&self, event: Event) {
@@ -299,7 +297,7 @@ impl<T: ResourceObject> Receiver for AgentReceiver<T> {
         match (event_type.sub_resource, &event_type.action) {
             (SubResource::Status, Action::ResyncRequest) => {
                 if let Err(err) = self.shared.answer_status_resync(&event, &event_type).await {
-                    client_core::malformed(stats, &event, &err);
+                    client_core::unanswered(stats, &event, &err);
                 }
             }
             (SubResource::Spec, Action::ResyncRequest) => {

@@ -187,6 +187,45 @@ pub(crate) fn malformed(stats: &Stats, event: &Event, error: &dyn std::error::Er
     warn!(event_id = event.id(), event_type = event.ty(), %error, "dropping malformed event");
 }
 
+/// A request could not be answered: a send failure (already counted as a publish failure; the
+/// other side's next resync asks again) is logged as such; anything else means the request
+/// itself was bad, and is counted as malformed.
+pub(crate) fn unanswered(stats: &Stats, event: &Event, error: &ClientError) {
+    match error {
+        ClientError::Transport(err) => {
+            warn!(event_id = event.id(), event_type = event.ty(), %err, "could not send the answer to a resync request");
+        }
+        other => malformed(stats, event, other),
+    }
+}
+
+/// Runs a resync after a (re)subscription, retrying a failed send a few times: a resync that
+/// is lost here is only made up by the next reconnection or periodic resync.
+pub(crate) async fn resync_with_retries<F, Fut>(what: &str, mut resync: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), ClientError>>,
+{
+    let mut delay = std::time::Duration::from_millis(500);
+    for attempt in 1..=RESYNC_ATTEMPTS {
+        match resync().await {
+            Ok(()) => return,
+            Err(err) if attempt < RESYNC_ATTEMPTS && matches!(err, ClientError::Transport(_)) => {
+                warn!(%err, attempt, retry_in = ?delay, "{what} after subscribing failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(err) => {
+                warn!(%err, attempt, "{what} after subscribing failed");
+                return;
+            }
+        }
+    }
+}
+
+/// Attempts of [`resync_with_retries`].
+const RESYNC_ATTEMPTS: u32 = 4;
+
 /// Counts an event this party deliberately ignores.
 pub(crate) fn ignored(stats: &Stats, event: &Event, why: &str) {
     Stats::bump(&stats.ignored);

@@ -264,9 +264,7 @@ struct SourceReceiver<T> {
 impl<T: ResourceObject> Receiver for SourceReceiver<T> {
     async fn on_subscribed(&self) {
         info!(source = %self.shared.core.sender_id, "subscribed; sending status resync to all clusters");
-        if let Err(err) = self.shared.resync(None).await {
-            warn!(%err, "status resync after subscribing failed");
-        }
+        client_core::resync_with_retries("status resync", || self.shared.resync(None)).await;
     }
 
     async fn on_event(&self, event: Event) {
@@ -278,7 +276,7 @@ impl<T: ResourceObject> Receiver for SourceReceiver<T> {
         match (event_type.sub_resource, &event_type.action) {
             (SubResource::Spec, Action::ResyncRequest) => {
                 if let Err(err) = self.shared.answer_spec_resync(&event, &event_type).await {
-                    client_core::malformed(stats, &event, &err);
+                    client_core::unanswered(stats, &event, &err);
                 }
             }
             (SubResource::Status, Action::ResyncRequest) => {
