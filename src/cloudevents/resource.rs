@@ -28,6 +28,11 @@ pub trait ResourceObject: Clone + Send + Sync + 'static {
     fn owner_source(&self) -> Option<&str> {
         None
     }
+    /// Source side: the cluster the resource is for, when the object knows it; lets a source
+    /// ask each cluster about its own resources instead of broadcasting the whole fleet's.
+    fn cluster_name(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Which objects a [`Lister`] should return. Empty strings mean "all".

@@ -2,7 +2,7 @@
 //! status (status resync, §6.3), answers their spec resyncs from the [`Lister`] (§6.5), and
 //! hands received status to the handler (§5.2 is the handler's business: the client decodes).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use ::cloudevents::AttributesReader;
@@ -14,7 +14,7 @@ use super::Event;
 use super::builder::EventBuilder;
 use super::client_core::{self, ClientCore, Lifecycle, Receiver};
 use super::error::ClientError;
-use super::event_type::{Action, EventType, SubResource};
+use super::event_type::{Action, DataType, EventType, SubResource};
 use super::extensions as ext;
 use super::payload::{ResourceStatusHash, ResourceVersionList};
 use super::resource::{
@@ -155,34 +155,66 @@ impl<T: ResourceObject> Shared<T> {
                 data_type: data_type.clone(),
             };
             let objects = self.lister.list(&options).await?;
-            let mut hashes = Vec::with_capacity(objects.len());
+            // Every cluster is asked about its own resources only: a broadcast of the whole
+            // fleet's hashes would be copied to every agent (10,000 agents × every chunk). A
+            // broadcast (clustername "") is sent when there is nothing to list (it asks for
+            // everything, as sdk-go does) or when objects do not say their cluster.
+            let mut by_cluster: BTreeMap<&str, Vec<ResourceStatusHash>> = BTreeMap::new();
+            let mut broadcast = Vec::new();
             for object in &objects {
-                hashes.push(ResourceStatusHash {
+                let hash = ResourceStatusHash {
                     resource_id: object.resource_id().to_owned(),
                     status_hash: self.hasher.status_hash(object)?,
-                });
+                };
+                match (cluster_name, object.cluster_name()) {
+                    (Some(cluster), _) => by_cluster.entry(cluster).or_default().push(hash),
+                    (None, Some(cluster)) => by_cluster.entry(cluster).or_default().push(hash),
+                    (None, None) => broadcast.push(hash),
+                }
             }
-            let event_type = EventType::new(data_type, SubResource::Status, Action::ResyncRequest);
-            // An empty list asks for everything, so it is sent only when there is nothing to
-            // list; a long list goes in chunks that each stay far below message size limits
-            // (gRPC 4 MiB). Agents answer per request, only for the ids it lists (§6.6).
-            let chunks: Vec<&[ResourceStatusHash]> = if hashes.is_empty() {
-                vec![&[]]
-            } else {
-                hashes.chunks(STATUS_RESYNC_CHUNK).collect()
-            };
-            for chunk in chunks {
-                let body = serde_json::to_vec(&StatusHashListRef {
-                    status_hashes: chunk,
-                })?;
-                let event = EventBuilder::new(&self.core.sender_id, &event_type)
-                    .cluster_name(cluster_name.unwrap_or_default())
-                    .json_data(body)
-                    .build()?;
-                self.core.send(&event).await?;
+            if objects.is_empty() {
+                by_cluster.insert(cluster_name.unwrap_or_default(), Vec::new());
             }
-            Stats::bump(&self.core.stats.resyncs_sent);
+            if !broadcast.is_empty() {
+                self.send_status_resync(&data_type, "", &broadcast).await?;
+            }
+            for (cluster, hashes) in &by_cluster {
+                self.send_status_resync(&data_type, cluster, hashes).await?;
+            }
         }
+        Ok(())
+    }
+
+    /// One status resync request (§6.3) to `cluster` (`""`: every cluster). An empty list asks
+    /// for everything; a long one goes in chunks that each stay far below message size limits
+    /// (gRPC 4 MiB). Agents answer per request, only for the ids it lists (§6.6).
+    async fn send_status_resync(
+        &self,
+        data_type: &DataType,
+        cluster: &str,
+        hashes: &[ResourceStatusHash],
+    ) -> Result<(), ClientError> {
+        let event_type = EventType::new(
+            data_type.clone(),
+            SubResource::Status,
+            Action::ResyncRequest,
+        );
+        let chunks: Vec<&[ResourceStatusHash]> = if hashes.is_empty() {
+            vec![&[]]
+        } else {
+            hashes.chunks(STATUS_RESYNC_CHUNK).collect()
+        };
+        for chunk in chunks {
+            let body = serde_json::to_vec(&StatusHashListRef {
+                status_hashes: chunk,
+            })?;
+            let event = EventBuilder::new(&self.core.sender_id, &event_type)
+                .cluster_name(cluster)
+                .json_data(body)
+                .build()?;
+            self.core.send(&event).await?;
+        }
+        Stats::bump(&self.core.stats.resyncs_sent);
         Ok(())
     }
 

@@ -655,3 +655,23 @@ async fn a_long_status_resync_goes_in_chunks_and_every_listed_status_is_answered
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_resync_of_every_cluster_asks_each_cluster_about_its_own_resources() {
+    let p = pair().await;
+    p.source_store.put(Widget::new("a1", "cluster1", 1, "s"));
+    p.source_store.put(Widget::new("a2", "cluster1", 1, "s"));
+    p.source_store.put(Widget::new("b1", "cluster2", 1, "s"));
+    let before = published(&p.broker, &status(Action::ResyncRequest)).len();
+    p.source.resync(None).await.unwrap();
+    let requests = published(&p.broker, &status(Action::ResyncRequest));
+    let clusters: Vec<String> = requests[before..]
+        .iter()
+        .map(|e| e.extension("clustername").unwrap().to_string())
+        .collect();
+    assert_eq!(
+        clusters,
+        ["cluster1", "cluster2"],
+        "addressed, no fleet-wide broadcast"
+    );
+}

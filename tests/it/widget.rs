@@ -78,6 +78,9 @@ impl ResourceObject for Widget {
     fn owner_source(&self) -> Option<&str> {
         Some(&self.source)
     }
+    fn cluster_name(&self) -> Option<&str> {
+        Some(&self.cluster)
+    }
 }
 
 #[derive(Default, Serialize, Deserialize)]

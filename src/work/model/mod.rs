@@ -104,4 +104,9 @@ impl ResourceObject for ManifestWork {
     fn owner_source(&self) -> Option<&str> {
         self.original_source()
     }
+
+    /// The work's namespace is its cluster (§4.1).
+    fn cluster_name(&self) -> Option<&str> {
+        Some(self.metadata.namespace.as_str()).filter(|n| !n.is_empty())
+    }
 }
