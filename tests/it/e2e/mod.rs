@@ -232,18 +232,40 @@ impl Stack {
         Proc::spawn(&args, self.dir.path().join(format!("agents-{prefix}.log")))
     }
 
-    /// Waits until the hub sees the cluster's agent (built-in broker only; MQTT cannot tell).
+    /// Waits until the cluster's agent is subscribed: the hub sees it (built-in broker), or
+    /// (MQTT, where the hub cannot tell) the agent's newest log says so. A spec published to
+    /// MQTT before the agent subscribes is dropped by the broker (clean sessions); creating
+    /// resources only after this keeps the tests about what they test.
     pub async fn await_connected(&self, cluster: &str) {
-        if self.via == Via::Grpc {
-            eventually(&format!("agent of {cluster} connected"), WAIT, || async {
-                self.rest
-                    .get(&format!("/api/v1/consumers/{cluster}"))
-                    .await
-                    .1["connected"]
-                    == true
-            })
-            .await;
+        match self.via {
+            Via::Grpc => {
+                eventually(&format!("agent of {cluster} connected"), WAIT, || async {
+                    self.rest
+                        .get(&format!("/api/v1/consumers/{cluster}"))
+                        .await
+                        .1["connected"]
+                        == true
+                })
+                .await
+            }
+            Via::Mqtt => {
+                eventually(&format!("agent of {cluster} subscribed"), WAIT, || async {
+                    self.newest_agent_log(cluster)
+                        .is_some_and(|log| log.contains("subscribed; sending spec resync"))
+                })
+                .await
+            }
         }
+    }
+
+    fn newest_agent_log(&self, cluster: &str) -> Option<String> {
+        let prefix = format!("agent-{cluster}-");
+        let newest = std::fs::read_dir(self.dir.path())
+            .ok()?
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())?;
+        std::fs::read_to_string(newest.path()).ok()
     }
 
     pub async fn resource(&self, id: &str) -> Option<Value> {
