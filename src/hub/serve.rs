@@ -113,6 +113,11 @@ pub struct ServeArgs {
     #[arg(long, env = "BATON_STATUS_RESYNC_INTERVAL", default_value = "5m", value_parser = go_duration)]
     pub status_resync_interval: Duration,
 
+    /// Publish a spec again when no agent has reported on it this long after its last change,
+    /// Go syntax (30s, 2m); 0 turns it off. Covers specs lost on their way to an agent.
+    #[arg(long, env = "BATON_REDELIVER_AFTER", default_value = "30s", value_parser = go_duration)]
+    pub redeliver_after: Duration,
+
     /// Optional publish throttle in events/s (burst: twice that). Off by default.
     #[arg(long, env = "BATON_PUBLISH_RATE_LIMIT")]
     pub publish_rate_limit: Option<f64>,
@@ -291,6 +296,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         status_writers: args.status_writers.max(1),
         status_resync_every: (!args.status_resync_interval.is_zero())
             .then_some(args.status_resync_interval),
+        redeliver_unreported_after: (!args.redeliver_after.is_zero())
+            .then_some(args.redeliver_after),
     };
     let service = HubService::start(
         store.clone(),

@@ -37,7 +37,13 @@ pub struct HubOptions {
     /// How often to ask every agent for the status the hub may have missed (a safety net
     /// beside the resyncs on every (re)connection); `None` disables it.
     pub status_resync_every: Option<Duration>,
+    /// Publish again a spec no agent has reported on this long after its last change (at-least
+    /// once until the agent reports); `None` disables it.
+    pub redeliver_unreported_after: Option<Duration>,
 }
+
+/// The default of [`HubOptions::redeliver_unreported_after`].
+pub const REDELIVER_UNREPORTED_AFTER: Duration = Duration::from_secs(30);
 
 /// The default period of the safety-net status resync.
 pub const STATUS_RESYNC_EVERY: Duration = Duration::from_secs(300);
@@ -50,6 +56,29 @@ impl Default for HubOptions {
             publisher: PublisherConfig::default(),
             status_writers: 8,
             status_resync_every: Some(STATUS_RESYNC_EVERY),
+            redeliver_unreported_after: Some(REDELIVER_UNREPORTED_AFTER),
+        }
+    }
+}
+
+/// Every `after`, marks for publication again the specs no agent has reported on for `after`.
+async fn redeliver_unreported(state: AppState, after: Duration, stop: CancellationToken) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + after, after);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            _ = ticks.tick() => {
+                let cutoff = chrono::Utc::now() - chrono::Duration::from_std(after).unwrap_or_default();
+                match state.store.requeue_unreported(cutoff).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        info!(resources = n, "no report yet for these specs; publishing them again");
+                        state.changed();
+                    }
+                    Err(err) => warn!(%err, "looking for unreported specs failed"),
+                }
+            }
         }
     }
 }
@@ -122,6 +151,9 @@ impl HubService {
             options.publisher,
         );
         tasks.spawn(publisher.run(stop.clone()));
+        if let Some(after) = options.redeliver_unreported_after {
+            tasks.spawn(redeliver_unreported(state.clone(), after, stop.clone()));
+        }
         if let Some(period) = options.status_resync_every {
             tasks.spawn(periodic_status_resync(client.clone(), period, stop.clone()));
         }

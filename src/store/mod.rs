@@ -156,6 +156,15 @@ pub trait Store: Send + Sync + 'static {
     /// state (a newer change keeps it pending). A published delete of a resource no agent ever
     /// reported on completes right away (§4.8 step 2): its row is removed.
     async fn mark_published(&self, published: &[(Uuid, i64, bool)]) -> Result<(), StoreError>;
+    /// Marks for publication again every live resource that no agent has reported on and that
+    /// last changed before `changed_before`, returning how many. A publish the broker
+    /// acknowledged can still be lost on its way (MQTT drops what reaches no subscriber; a hub
+    /// can die before answering an agent's resync): such specs are sent again until the agent
+    /// reports.
+    async fn requeue_unreported(
+        &self,
+        changed_before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError>;
     /// How many resources wait for publication (the outbox depth metric).
     async fn pending_count(&self) -> Result<i64, StoreError>;
 

@@ -355,6 +355,20 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn requeue_unreported(
+        &self,
+        changed_before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE resources SET publish_pending = TRUE \
+             WHERE NOT publish_pending AND deleted_at IS NULL AND status IS NULL AND updated_at < $1",
+        )
+        .bind(changed_before)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn pending_count(&self) -> Result<i64, StoreError> {
         Ok(
             sqlx::query_scalar("SELECT count(*) FROM resources WHERE publish_pending")

@@ -199,7 +199,43 @@ async fn concurrent_status_updates_are_serialised(backend: Backend) {
     assert_eq!(last.sequence_id, N.to_string());
 }
 
+async fn specs_no_agent_reported_on_are_requeued(backend: Backend) {
+    let (_db, store) = fresh(backend).await;
+    store.create_consumer(new_consumer("c1")).await.unwrap();
+    let silent = resource(&*store, "c1", Some("silent")).await;
+    let reported = resource(&*store, "c1", Some("reported")).await;
+    let deleting = resource(&*store, "c1", Some("deleting")).await;
+    store.delete_resource(deleting.id).await.unwrap();
+    store
+        .mark_published(&[
+            (silent.id, 1, false),
+            (reported.id, 1, false),
+            (deleting.id, 1, true),
+        ])
+        .await
+        .unwrap();
+    store
+        .apply_status(reported.id, &|_: &StatusTarget| store_status("1"))
+        .await
+        .unwrap();
+    let earlier = chrono::Utc::now() - chrono::Duration::seconds(60);
+    assert_eq!(
+        store.requeue_unreported(earlier).await.unwrap(),
+        0,
+        "changed too recently"
+    );
+    let later = chrono::Utc::now() + chrono::Duration::seconds(1);
+    assert_eq!(store.requeue_unreported(later).await.unwrap(), 1);
+    let pending = store.pending_publications(10).await.unwrap();
+    assert_eq!(
+        pending.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [silent.id],
+        "only the unreported live one"
+    );
+}
+
 backend_tests!(
+    specs_no_agent_reported_on_are_requeued,
     pending_publications_are_unpublished_states_oldest_first,
     the_marker_is_cleared_only_for_the_state_that_was_published,
     a_reported_resource_stays_until_the_agent_confirms_its_deletion,

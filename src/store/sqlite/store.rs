@@ -346,6 +346,21 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn requeue_unreported(
+        &self,
+        changed_before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        let _turn = self.write_turn().await;
+        let done = sqlx::query(
+            "UPDATE resources SET publish_pending = 1 \
+             WHERE publish_pending = 0 AND deleted_at IS NULL AND status IS NULL AND updated_at < ?",
+        )
+        .bind(super::timestamp(changed_before))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn pending_count(&self) -> Result<i64, StoreError> {
         Ok(
             sqlx::query_scalar("SELECT count(*) FROM resources WHERE publish_pending = 1")
