@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::config::{BrokerConfig, DEFAULT_QUEUE, ServerTls, TokenTable};
@@ -81,9 +80,7 @@ impl TryFrom<BrokerArgs> for BrokerConfig {
 pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
     let addr = args.addr;
     let broker = Broker::new(BrokerConfig::try_from(args)?)?;
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
+    let listener = super::listen::bind(addr).map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
     let shutdown = CancellationToken::new();
     let signal = shutdown.clone();
     tokio::spawn(async move {

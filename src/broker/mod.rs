@@ -7,6 +7,7 @@
 //! - [`auth`]: authentication (token, mTLS) and authorization (own cluster / own source).
 //! - [`route`]: where an event goes, from its type and extensions.
 //! - [`registry`]: subscribers, bounded queues, overflow.
+//! - [`listen`]: the listening socket, with a backlog for a fleet reconnecting at once.
 //! - `stream`: one subscriber's response stream with heartbeats.
 //! - `service`: the tonic service tying them together.
 //!
@@ -17,6 +18,7 @@ pub mod args;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod listen;
 pub mod registry;
 pub mod route;
 mod service;

@@ -215,8 +215,7 @@ async fn start_broker(
         None
     };
     let broker = Broker::new(config)?;
-    let public = TcpListener::bind(args.grpc_addr)
-        .await
+    let public = crate::broker::listen::bind(args.grpc_addr)
         .with_context(|| format!("--grpc-addr {}: cannot listen", args.grpc_addr))?;
     let loopback = TcpListener::bind("127.0.0.1:0")
         .await
