@@ -1,17 +1,16 @@
 //! The status handler: writes what agents report back to the resource rows (§5.2, §4.7).
 //! Each status is decided inside the store's row lock with the §5.2 rules (version guard,
 //! sequence guard, Deleted, unchanged); a `Deleted=True` report removes a deleting row.
+//! Statuses come in batches (`status_shards` drains its queue): a batch is one transaction.
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use tracing::{debug, info, warn};
 use uuid::Uuid;
 
 use super::convert::{status_json, status_of};
 use super::metrics::HubMetrics;
-use crate::cloudevents::{HandlerError, ResourceAction, ResourceHandler};
-use crate::store::{StatusOutcome, StatusTarget, StatusWrite, Store};
+use crate::store::{StatusItem, StatusOutcome, StatusTarget, StatusWrite, Store, StoreError};
 use crate::work::model::{ManifestWork, ManifestWorkStatus, ObjectMeta, SEQUENCE_ID_ANNOTATION};
 use crate::work::source_status::{self, IgnoreReason};
 use crate::work::status_hash;
@@ -81,24 +80,33 @@ fn decide(target: &StatusTarget, received: &ManifestWork) -> StatusWrite {
     }
 }
 
-#[async_trait]
-impl ResourceHandler<ManifestWork> for StatusWriter {
-    async fn handle(
-        &self,
-        _action: ResourceAction,
-        received: ManifestWork,
-    ) -> Result<(), HandlerError> {
-        let Ok(id) = Uuid::parse_str(&received.metadata.uid) else {
-            self.metrics.count_status("unknown");
-            warn!(resource_id = %received.metadata.uid, "status for a resource id that is not a baton id");
-            return Ok(());
-        };
-        let decide = |target: &StatusTarget| decide(target, &received);
-        let outcome = self
-            .store
-            .apply_status(id, &decide)
-            .await
-            .map_err(HandlerError::new)?;
+impl StatusWriter {
+    /// Writes a batch of statuses in one store transaction, in order (statuses of one resource
+    /// keep their order). On a store error none of them is written; the caller counts them.
+    pub async fn write(&self, received: &[ManifestWork]) -> Result<(), StoreError> {
+        let mut items = Vec::with_capacity(received.len());
+        let mut works = Vec::with_capacity(received.len());
+        let decides: Vec<_> = received
+            .iter()
+            .map(|work| move |target: &StatusTarget| decide(target, work))
+            .collect();
+        for (work, decide) in received.iter().zip(&decides) {
+            let Ok(id) = Uuid::parse_str(&work.metadata.uid) else {
+                self.metrics.count_status("unknown");
+                warn!(resource_id = %work.metadata.uid, "status for a resource id that is not a baton id");
+                continue;
+            };
+            items.push(StatusItem { id, decide });
+            works.push(work);
+        }
+        let outcomes = self.store.apply_statuses(&items).await?;
+        for ((item, work), outcome) in items.iter().zip(works).zip(outcomes) {
+            self.record(item.id, work, outcome);
+        }
+        Ok(())
+    }
+
+    fn record(&self, id: Uuid, received: &ManifestWork, outcome: StatusOutcome) {
         match outcome {
             StatusOutcome::Stored => {
                 self.metrics.count_status("stored");
@@ -119,6 +127,5 @@ impl ResourceHandler<ManifestWork> for StatusWriter {
                 }
             }
         }
-        Ok(())
     }
 }

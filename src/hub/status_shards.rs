@@ -5,6 +5,10 @@
 //! one resource are still written in the order they arrived (§5.2's sequence guard then sees
 //! them in order) while different resources are written concurrently.
 //!
+//! Each worker drains what is queued (up to [`BATCH`] statuses) and writes it as one batch, one
+//! transaction: under a burst (a fleet's resync) the database sees a few large transactions
+//! instead of one commit per status; alone, a status is still written at once.
+//!
 //! Must not decide anything about a status: [`StatusWriter`] does, in each worker.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -23,6 +27,8 @@ use crate::work::model::ManifestWork;
 
 /// Statuses queued per worker before the receive loop waits (backpressure to the transport).
 const QUEUE: usize = 256;
+/// Statuses written per transaction at most.
+const BATCH: usize = 128;
 
 pub struct ShardedStatusWriter {
     shards: Vec<mpsc::Sender<ManifestWork>>,
@@ -43,17 +49,22 @@ impl ShardedStatusWriter {
                 let (tx, mut rx) = mpsc::channel::<ManifestWork>(QUEUE);
                 let (writer, metrics, stop) = (writer.clone(), metrics.clone(), stop.clone());
                 tasks.spawn(async move {
+                    let mut batch = Vec::with_capacity(BATCH);
                     loop {
-                        let work = tokio::select! {
+                        let got = tokio::select! {
                             () = stop.cancelled() => break,
-                            next = rx.recv() => match next { Some(w) => w, None => break },
+                            got = rx.recv_many(&mut batch, BATCH) => got,
                         };
-                        let id = work.metadata.uid.clone();
-                        if let Err(err) = writer.handle(ResourceAction::StatusModified, work).await
-                        {
-                            metrics.count_status("failed");
-                            warn!(resource_id = %id, %err, "status not written; the next status resync brings it back");
+                        if got == 0 {
+                            break; // every sender dropped
                         }
+                        if let Err(err) = writer.write(&batch).await {
+                            for _ in &batch {
+                                metrics.count_status("failed");
+                            }
+                            warn!(statuses = batch.len(), first_resource_id = %batch[0].metadata.uid, %err, "statuses not written; the next status resync brings them back");
+                        }
+                        batch.clear();
                     }
                 });
                 tx

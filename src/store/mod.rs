@@ -15,9 +15,11 @@ pub mod lock;
 pub mod model;
 mod open;
 mod pg_json;
+mod pg_status;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
+mod status_batch;
 
 use std::path::PathBuf;
 
@@ -26,6 +28,7 @@ use uuid::Uuid;
 
 pub use model::*;
 pub use open::{DEFAULT_DATA_DIR, SQLITE_FILE, open};
+pub use status_batch::StatusItem;
 
 /// What the store can fail with; the hub maps these to HTTP statuses in one place.
 #[derive(Debug, thiserror::Error)]
@@ -174,4 +177,12 @@ pub trait Store: Send + Sync + 'static {
         id: Uuid,
         decide: DecideStatus<'_>,
     ) -> Result<StatusOutcome, StoreError>;
+
+    /// Applies a batch of agents' statuses in ONE transaction: each item is decided like
+    /// [`Store::apply_status`] on its row as the items before it left it (so statuses of one
+    /// resource keep their order), and each row is written once. One outcome per item, in order.
+    async fn apply_statuses(
+        &self,
+        batch: &[StatusItem<'_>],
+    ) -> Result<Vec<StatusOutcome>, StoreError>;
 }

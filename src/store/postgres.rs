@@ -428,4 +428,11 @@ impl Store for PgStore {
         tx.commit().await?;
         Ok(outcome)
     }
+
+    async fn apply_statuses(
+        &self,
+        batch: &[StatusItem<'_>],
+    ) -> Result<Vec<StatusOutcome>, StoreError> {
+        self.apply_status_batch(batch).await
+    }
 }

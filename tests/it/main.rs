@@ -24,6 +24,7 @@ mod store_fixtures;
 mod store_publish;
 mod store_records;
 mod store_sqlite;
+mod store_status_batch;
 mod support;
 mod vectors;
 mod widget;

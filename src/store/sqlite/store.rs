@@ -420,4 +420,11 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok(outcome)
     }
+
+    async fn apply_statuses(
+        &self,
+        batch: &[StatusItem<'_>],
+    ) -> Result<Vec<StatusOutcome>, StoreError> {
+        self.apply_status_batch(batch).await
+    }
 }

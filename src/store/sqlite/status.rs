@@ -1,0 +1,57 @@
+//! [`SqliteStore`]'s batched status writes ([`crate::store::Store::apply_statuses`]): one
+//! `BEGIN IMMEDIATE` transaction per batch (SQLite's single writer is the row lock), the
+//! batch's rows read with one `SELECT … WHERE id IN (…)`, decided by
+//! [`status_batch::plan`], then a statement per written row (one commit, one fsync).
+
+use sqlx::QueryBuilder;
+use sqlx::types::Json;
+use uuid::fmt::Hyphenated;
+
+use super::{SqliteStore, now};
+use crate::store::status_batch::{self, STATUS_TARGET_COLUMNS, StatusItem, StatusTargetRow};
+use crate::store::{StatusOutcome, StatusTarget, StoreError};
+
+impl SqliteStore {
+    pub(super) async fn apply_status_batch(
+        &self,
+        batch: &[StatusItem<'_>],
+    ) -> Result<Vec<StatusOutcome>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.write_tx().await?;
+        let mut q = QueryBuilder::new(format!(
+            "SELECT {STATUS_TARGET_COLUMNS} FROM resources WHERE id IN ("
+        ));
+        let mut ids = q.separated(", ");
+        for item in batch {
+            ids.push_bind(item.id.hyphenated());
+        }
+        q.push(")");
+        let rows: Vec<StatusTargetRow<Hyphenated>> =
+            q.build_query_as().fetch_all(&mut *tx).await?;
+        let plan = status_batch::plan(batch, rows.into_iter().map(StatusTarget::from).collect());
+        let at = now();
+        for (id, status) in plan.store_ids.iter().zip(plan.stores) {
+            sqlx::query(
+                "UPDATE resources SET status = ?2, status_hash = ?3, status_sequence_id = ?4, \
+                 status_updated_at = ?5 WHERE id = ?1",
+            )
+            .bind(id.hyphenated())
+            .bind(Json(status.status))
+            .bind(status.hash)
+            .bind(status.sequence_id)
+            .bind(&at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for id in &plan.removes {
+            sqlx::query("DELETE FROM resources WHERE id = ?1")
+                .bind(id.hyphenated())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(plan.outcomes)
+    }
+}
