@@ -212,6 +212,11 @@ impl HubProcess {
         )
     }
 
+    /// The hub's process, for [`super::procstat`].
+    pub fn proc(&self) -> Option<super::procstat::Proc> {
+        self.child.id().map(super::procstat::Proc::pid)
+    }
+
     /// Resident set size of the hub process (VmRSS), in KiB.
     pub fn rss_kib(&self) -> anyhow::Result<u64> {
         let pid = self.child.id().context("the hub has exited")?;
@@ -248,6 +253,13 @@ impl HubProcess {
 
     /// Stops the hub and removes its directory, unless BATON_BENCH_HUB_LOG asked for a log.
     pub async fn stop(mut self) {
+        // SIGTERM first: the hub drains, and a profiler attached to it (heaptrack -p) finishes.
+        if let Some(pid) = self.child.id() {
+            let term = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+            if term.await.is_ok_and(|s| s.success()) {
+                let _ = tokio::time::timeout(Duration::from_secs(15), self.child.wait()).await;
+            }
+        }
         let _ = self.child.kill().await;
         if std::env::var_os("BATON_BENCH_HUB_LOG").is_some() {
             eprintln!("hub log kept: {}", self.dir.join("hub.log").display());
@@ -257,7 +269,7 @@ impl HubProcess {
     }
 }
 
-/// Starts one simulated agent per cluster name, `concurrency` at a time, without state.
+/// Starts one simulated agent per cluster name, 32 at a time, without state.
 pub async fn start_agents(
     hub: &HubProcess,
     clusters: &[String],
@@ -273,6 +285,54 @@ pub async fn start_agents(
         .collect()
         .await;
     started.into_iter().collect()
+}
+
+/// Like [`start_agents`], in waves of `wave`: each wave starts once the hub counts every agent
+/// of the waves before it as connected (gRPC; over MQTT the broker is not the hub's to count,
+/// so waves only pace the starts). Thousands of agents dialling at once overflow listen
+/// backlogs and turn into connect retries with backoff; a ramp is how a fleet reconnects.
+pub async fn start_agents_in_waves(
+    hub: &HubProcess,
+    clusters: &[String],
+    wave: usize,
+    deadline: Instant,
+) -> anyhow::Result<Vec<SimulatedAgent>> {
+    let http = reqwest::Client::new();
+    let mut agents = Vec::with_capacity(clusters.len());
+    for names in clusters.chunks(wave.max(1)) {
+        agents.extend(start_agents(hub, names).await?);
+        if hub.mqtt.is_none() {
+            wait_connected_count(&http, hub, |n| n >= agents.len(), deadline).await?;
+        }
+    }
+    Ok(agents)
+}
+
+/// Until the hub's `baton_connected_clusters` satisfies `enough`; an error at `deadline`.
+pub async fn wait_connected_count(
+    http: &reqwest::Client,
+    hub: &HubProcess,
+    enough: impl Fn(usize) -> bool,
+    deadline: Instant,
+) -> anyhow::Result<()> {
+    loop {
+        let count = super::applied::connected(http, &hub.base).await;
+        if count.is_some_and(&enough) {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the hub counts {count:?} connected clusters at the deadline"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The soft limit on open files (`ulimit -n`) of this process; its children inherit it.
+pub fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 /// Stops agents, 64 at a time.

@@ -24,6 +24,7 @@ pub mod idle;
 pub mod limit;
 pub mod list;
 pub mod payload;
+pub mod procstat;
 pub mod report;
 pub mod rest;
 pub mod resync;

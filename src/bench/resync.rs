@@ -14,6 +14,7 @@ use sqlx::postgres::PgPoolOptions;
 use super::args::{Common, parse_duration};
 use super::env::{self, BenchDb, HubProcess};
 use super::payload::{self, Size};
+use super::procstat::Proc;
 use super::report::Report;
 use super::rest::Rest;
 use super::stats::round;
@@ -32,6 +33,9 @@ pub struct ResyncArgs {
     /// Give up after this long (setup and the restart each).
     #[arg(long, default_value = "600s", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// Agents connecting at a time: a wave starts when the hub counts the one before it.
+    #[arg(long, default_value_t = 500)]
+    pub wave: usize,
 }
 
 pub async fn run(args: ResyncArgs) -> anyhow::Result<()> {
@@ -39,6 +43,14 @@ pub async fn run(args: ResyncArgs) -> anyhow::Result<()> {
         args.common.store == super::args::StoreKind::Postgres,
         "--store sqlite: scenario resync counts statuses in PostgreSQL only"
     );
+    // This process holds a socket per agent, the hub (its child, same limit) one per agent too.
+    let needed = args.clusters as u64 + 1024;
+    if let Some(limit) = env::open_files_limit().filter(|l| *l < needed) {
+        anyhow::bail!(
+            "{} agents need about {needed} open files per process, `ulimit -n` is {limit}: raise it (e.g. `ulimit -n 20000`)",
+            args.clusters
+        );
+    }
     let services = env::services(&args.common).await?;
     let db = BenchDb::create(&services.database_url).await?;
     let hub = HubProcess::spawn(&args.common, &db, &services).await?;
@@ -51,6 +63,8 @@ pub async fn run(args: ResyncArgs) -> anyhow::Result<()> {
             "clusters": args.clusters,
             "resources_per_cluster": args.resources,
             "transport": args.common.transport,
+            "wave": args.wave,
+            "hub_status_writers": args.common.hub_status_writers,
         }),
         results: outcome?,
     }
@@ -73,7 +87,9 @@ async fn measure(
     rest.create_consumers(&clusters).await?;
 
     let setup = Instant::now();
-    let agents = env::start_agents(hub, &clusters).await?;
+    let agents =
+        env::start_agents_in_waves(hub, &clusters, args.wave, setup + args.timeout).await?;
+    let setup_connected_s = setup.elapsed().as_secs_f64();
     let bodies: Vec<bytes::Bytes> = clusters
         .iter()
         .map(|c| payload::create_bytes(Size::Small, c, 0).into())
@@ -88,30 +104,82 @@ async fn measure(
     let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
     wait_statuses(&pool, epoch, total, args.timeout).await?;
     let setup_s = setup.elapsed().as_secs_f64();
+    eprintln!("resync: setup done in {setup_s:.1} s; stopping the agents, then restarting them");
     env::stop_agents(agents).await;
+    let http = reqwest::Client::new();
+    let gone = Instant::now() + args.timeout;
+    if hub.mqtt.is_none() {
+        env::wait_connected_count(&http, hub, |n| n == 0, gone).await?;
+    }
     // Conditions carry whole-second times: let a second pass so that the re-reported statuses
     // differ from the stored ones and are written, not skipped as unchanged.
     tokio::time::sleep(Duration::from_millis(1100)).await;
+    let hub_proc = hub.proc().context("the hub has exited")?;
+    let hub_rss_before = hub_proc.rss_kib().unwrap_or(0);
+    let sampler = RssSampler::start(hub_proc.clone());
+    let (hub_cpu, own_cpu) = (hub_proc.cpu_seconds(), Proc::this().cpu_seconds());
 
     // Status timestamps are whole microseconds of the DB clock; the same machine's clock.
     let restart_at = chrono::Utc::now();
     let restarted = Instant::now();
-    let agents = env::start_agents(hub, &clusters).await?;
+    let agents =
+        env::start_agents_in_waves(hub, &clusters, args.wave, restarted + args.timeout).await?;
     let started_s = restarted.elapsed().as_secs_f64();
     let converged = wait_converged(&agents, args.resources, restarted + args.timeout).await?;
     let converged_s = restarted.elapsed().as_secs_f64();
     let statuses = wait_statuses(&pool, restart_at, total, args.timeout).await;
     let statuses_s = restarted.elapsed().as_secs_f64();
+    let cpu = |now: Option<f64>, then: Option<f64>| now.zip(then).map(|(n, t)| round(n - t));
+    let hub_cpu_s = cpu(hub_proc.cpu_seconds(), hub_cpu);
+    let bench_cpu_s = cpu(Proc::this().cpu_seconds(), own_cpu);
+    let hub_rss_peak = sampler.stop().await;
     env::stop_agents(agents).await;
     statuses?;
     anyhow::ensure!(converged, "not every agent converged");
+    let per_cluster = |kib: u64| round(kib as f64 * 1024.0 / clusters.len() as f64 / 1000.0);
     Ok(json!({
         "resources": total,
+        "setup_agents_connected_s": round(setup_connected_s),
         "setup_s": round(setup_s),
         "agents_started_s": round(started_s),
         "agents_converged_s": round(converged_s),
         "statuses_back_s": round(statuses_s),
+        "hub_cpu_s": hub_cpu_s,
+        "bench_cpu_s": bench_cpu_s,
+        "hub_rss_before_restart_kib": hub_rss_before,
+        "hub_rss_peak_kib": hub_rss_peak,
+        "hub_peak_kb_per_cluster": per_cluster(hub_rss_peak.saturating_sub(hub_rss_before)),
     }))
+}
+
+/// The largest VmRSS of a process, sampled every 100 ms until stopped.
+struct RssSampler {
+    stop: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<u64>,
+}
+
+impl RssSampler {
+    fn start(proc: Proc) -> Self {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let until = stop.clone();
+        let task = tokio::spawn(async move {
+            let mut peak = 0;
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                peak = peak.max(proc.rss_kib().unwrap_or(0));
+                tokio::select! {
+                    () = until.cancelled() => return peak,
+                    _ = tick.tick() => {}
+                }
+            }
+        });
+        Self { stop, task }
+    }
+
+    async fn stop(self) -> u64 {
+        self.stop.cancel();
+        self.task.await.unwrap_or(0)
+    }
 }
 
 /// Until every agent holds `m` works; false at the deadline.

@@ -1,0 +1,56 @@
+//! What `/proc` says about a process the bench watches (the hub, or itself): resident set and
+//! CPU time, so a scenario can report where the machine's two cores went and how large the
+//! hub grew. Linux only; `None` elsewhere or once the process is gone.
+
+/// A process to read: `"self"` or a pid.
+#[derive(Debug, Clone)]
+pub struct Proc(String);
+
+impl Proc {
+    pub fn this() -> Self {
+        Self("self".into())
+    }
+
+    pub fn pid(pid: u32) -> Self {
+        Self(pid.to_string())
+    }
+
+    /// VmRSS, in KiB.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0)).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    /// User + system CPU time so far, in seconds (clock ticks of 1/100 s, Linux's `USER_HZ`).
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0)).ok()?;
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let utime: u64 = fields.get(11)?.parse().ok()?;
+        let stime: u64 = fields.get(12)?.parse().ok()?;
+        Some((utime + stime) as f64 / 100.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_has_a_resident_set_and_spends_cpu() {
+        let me = Proc::this();
+        assert!(me.rss_kib().is_some_and(|kib| kib > 0));
+        let before = me.cpu_seconds().expect("cpu time");
+        let mut x = 0u64;
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(300);
+        while std::time::Instant::now() < until {
+            x = x.wrapping_add(std::hint::black_box(1));
+        }
+        assert!(x > 0);
+        assert!(me.cpu_seconds().expect("cpu time") > before);
+    }
+}
