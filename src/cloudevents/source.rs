@@ -1,6 +1,8 @@
 //! [`SourceClient`]: the hub side of the protocol. Publishes spec events, asks agents for
 //! status (status resync, §6.3), answers their spec resyncs from the [`Lister`] (§6.5), and
 //! hands received status to the handler (§5.2 is the handler's business: the client decodes).
+//! Spec resync requests are answered a few at a time beside the receive loop, so that status
+//! events do not queue behind a fleet's resync requests.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -8,6 +10,8 @@ use std::sync::Arc;
 use ::cloudevents::AttributesReader;
 use async_trait::async_trait;
 use chrono::Utc;
+use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use super::Event;
@@ -22,6 +26,11 @@ use super::resource::{
 };
 use super::stats::{Stats, StatsSnapshot};
 use super::transport::Transport;
+
+/// Spec resync requests answered at once. Each answer lists one cluster's resources and sends
+/// them; answered one after another inside the receive loop, a fleet reconnecting together
+/// (10,000 requests) queued every status event behind thousands of list round trips.
+const CONCURRENT_ANSWERS: usize = 8;
 
 /// Most status hashes in one status resync request: ~120 bytes each, so ~500 KB a request.
 pub const STATUS_RESYNC_CHUNK: usize = 4096;
@@ -70,6 +79,8 @@ impl<T: ResourceObject> SourceClientBuilder<T> {
                 lister: self.lister,
                 hasher: self.hasher,
                 status_after_spec_resync: self.status_after_spec_resync,
+                answers: TaskTracker::new(),
+                answer_permits: Arc::new(Semaphore::new(CONCURRENT_ANSWERS)),
             }),
             lifecycle: Lifecycle::default(),
         }
@@ -87,6 +98,10 @@ struct Shared<T> {
     lister: Arc<dyn Lister<T>>,
     hasher: Arc<dyn StatusHasher<T>>,
     status_after_spec_resync: bool,
+    /// Spec resync answers in flight, at most [`CONCURRENT_ANSWERS`] (the receive loop waits
+    /// for a permit: a flood of requests still pushes back on the transport).
+    answers: TaskTracker,
+    answer_permits: Arc<Semaphore>,
 }
 
 impl<T: ResourceObject> SourceClient<T> {
@@ -138,11 +153,13 @@ impl<T: ResourceObject> SourceClient<T> {
         self.shared.core.stats.snapshot()
     }
 
-    /// Stops the receive loop and closes the transport.
+    /// Stops the receive loop and closes the transport; answers in flight end with it.
     pub async fn shutdown(&self) {
         self.lifecycle
             .shutdown(self.shared.core.transport.as_ref())
             .await;
+        self.shared.answers.close();
+        self.shared.answers.wait().await;
     }
 }
 
@@ -281,7 +298,17 @@ impl<T: ResourceObject> Shared<T> {
         }
         Stats::bump(&self.core.stats.resyncs_answered);
         if self.status_after_spec_resync {
-            self.resync(Some(cluster)).await?;
+            // The status resync of this cluster and data type, from the objects just listed
+            // (listing them again would double the lister's work during a fleet's resync).
+            let mut hashes = Vec::with_capacity(objects.len());
+            for object in &objects {
+                hashes.push(ResourceStatusHash {
+                    resource_id: object.resource_id().to_owned(),
+                    status_hash: self.hasher.status_hash(object)?,
+                });
+            }
+            self.send_status_resync(&event_type.data_type, cluster, &hashes)
+                .await?;
         }
         Ok(())
     }
@@ -307,9 +334,16 @@ impl<T: ResourceObject> Receiver for SourceReceiver<T> {
         };
         match (event_type.sub_resource, &event_type.action) {
             (SubResource::Spec, Action::ResyncRequest) => {
-                if let Err(err) = self.shared.answer_spec_resync(&event, &event_type).await {
-                    client_core::unanswered(stats, &event, &err);
-                }
+                let Ok(permit) = self.shared.answer_permits.clone().acquire_owned().await else {
+                    return; // never closed
+                };
+                let shared = self.shared.clone();
+                self.shared.answers.spawn(async move {
+                    if let Err(err) = shared.answer_spec_resync(&event, &event_type).await {
+                        client_core::unanswered(&shared.core.stats, &event, &err);
+                    }
+                    drop(permit);
+                });
             }
             (SubResource::Status, Action::ResyncRequest) => {
                 client_core::ignored(stats, &event, "a status resync request is for agents")
