@@ -675,3 +675,92 @@ async fn a_resync_of_every_cluster_asks_each_cluster_about_its_own_resources() {
         "addressed, no fleet-wide broadcast"
     );
 }
+
+/// A lister that holds every list for cluster "slow" until the test lets it go.
+struct GatedLister {
+    store: WidgetStore,
+    gate: Arc<tokio::sync::Semaphore>,
+}
+
+#[async_trait::async_trait]
+impl baton::cloudevents::Lister<Widget> for GatedLister {
+    async fn list(
+        &self,
+        options: &baton::cloudevents::ListOptions,
+    ) -> Result<Vec<Widget>, baton::cloudevents::ListError> {
+        if options.cluster_name == "slow" {
+            let _pass = self.gate.acquire().await;
+        }
+        self.store.list(options).await
+    }
+}
+
+#[tokio::test]
+async fn a_slow_spec_resync_answer_does_not_hold_up_status_events() {
+    let broker = MemoryBroker::new();
+    let store = WidgetStore::default();
+    store.put(Widget::new("s1", "slow", 1, "spec"));
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let lister = GatedLister {
+        store: store.clone(),
+        gate: gate.clone(),
+    };
+    let source = SourceClient::builder(
+        "hub",
+        Arc::new(broker.transport(TransportRole::source("hub"))),
+        Arc::new(lister),
+        hasher,
+    )
+    .codec(WidgetCodec::new())
+    .build();
+    let statuses = Recorder::default();
+    let recorder = statuses.clone();
+    source
+        .subscribe(handler_fn(move |action, w: Widget| {
+            let recorder = recorder.clone();
+            async move {
+                recorder.seen.lock().unwrap().push((action, w));
+                Ok(())
+            }
+        }))
+        .await
+        .unwrap();
+    let agent = |cluster: &str| {
+        AgentClient::builder(
+            cluster,
+            Arc::new(broker.transport(TransportRole::agent(cluster))),
+            Arc::new(WidgetStore::default()),
+            hasher,
+        )
+        .codec(WidgetCodec::new())
+        .build()
+    };
+    let nothing = || handler_fn(|_, _: Widget| async { Ok(()) });
+    // Subscribing sends the slow cluster's spec resync; its answer is stuck in the lister.
+    let slow = agent("slow");
+    slow.subscribe(nothing()).await.unwrap();
+    eventually("the slow resync request reached the source", WAIT, || async {
+        source.stats().received >= 1
+    })
+    .await;
+    let fast = agent("fast");
+    fast.subscribe(nothing()).await.unwrap();
+    let mut w = Widget::new("f1", "fast", 1, "spec");
+    w.status = "Applied".into();
+    fast.publish(&status(Action::UpdateRequest), &w)
+        .await
+        .unwrap();
+    eventually("the status passes the stuck resync", WAIT, || async {
+        statuses.count() == 1
+    })
+    .await;
+    assert!(
+        published(&broker, &spec(Action::ResyncResponse)).is_empty(),
+        "the slow answer is still held"
+    );
+    gate.add_permits(100);
+    eventually("the slow resync answered", WAIT, || async {
+        published(&broker, &spec(Action::ResyncResponse)).len() == 1
+    })
+    .await;
+}
