@@ -67,7 +67,10 @@ pub enum Command {
 
 /// Runs the parsed command line to completion.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    telemetry::init(cli.log_format);
+    match cli.command {
+        Command::Bench(_) => telemetry::init_with_default(cli.log_format, "warn"),
+        _ => telemetry::init(cli.log_format),
+    }
     match cli.command {
         Command::Version => {
             println!(

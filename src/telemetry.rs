@@ -18,7 +18,14 @@ pub enum LogFormat {
 /// Installs the global subscriber. Safe to call more than once (later calls are no-ops), so
 /// tests that start several components in one process do not fight over it.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_with_default(format, "info");
+}
+
+/// [`init`] with another filter when `RUST_LOG` is unset (`baton bench`: `warn`, because its
+/// thousands of simulated agents would otherwise spend the machine on "applied work" lines).
+pub fn init_with_default(format: LogFormat, default_filter: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -192,7 +192,7 @@ async fn wait_converged(
     while Instant::now() < deadline {
         let mut still = Vec::with_capacity(pending.len());
         for agent in pending {
-            if agent.controller().client().list().await.len() < m {
+            if agent.controller().client().held().await < m {
                 still.push(agent);
             }
         }

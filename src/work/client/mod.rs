@@ -148,6 +148,11 @@ impl WorkClient {
         self.store.list().await
     }
 
+    /// How many works the agent holds; cheap, for polling (`list` copies every work).
+    pub async fn held(&self) -> usize {
+        self.store.len().await
+    }
+
     /// Stores `status` on the work, then publishes it (status `update_request`). The store is
     /// updated even if publishing fails: the error is returned, and the source's next status
     /// resync (§6.6) picks the stored status up.

@@ -64,6 +64,11 @@ impl WorkStore {
         self.works.lock().await.get(id).cloned()
     }
 
+    /// How many works are held (without copying them, unlike [`Self::list`]).
+    pub async fn len(&self) -> usize {
+        self.works.lock().await.len()
+    }
+
     /// Every work, ordered by resource id.
     pub async fn list(&self) -> Vec<ManifestWork> {
         let mut works: Vec<_> = self.works.lock().await.values().cloned().collect();
