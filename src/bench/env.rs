@@ -255,7 +255,9 @@ impl HubProcess {
     pub async fn stop(mut self) {
         // SIGTERM first: the hub drains, and a profiler attached to it (heaptrack -p) finishes.
         if let Some(pid) = self.child.id() {
-            let term = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+            let term = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
             if term.await.is_ok_and(|s| s.success()) {
                 let _ = tokio::time::timeout(Duration::from_secs(15), self.child.wait()).await;
             }

@@ -166,11 +166,26 @@ mod tests {
         let remove = |_: &StatusTarget| StatusWrite::Remove;
         let ignore = |_: &StatusTarget| StatusWrite::Ignore("stale");
         let batch = [
-            StatusItem { id: a, decide: &bump },
-            StatusItem { id: a, decide: &ignore },
-            StatusItem { id: a, decide: &remove },
-            StatusItem { id: a, decide: &bump },
-            StatusItem { id: missing, decide: &bump },
+            StatusItem {
+                id: a,
+                decide: &bump,
+            },
+            StatusItem {
+                id: a,
+                decide: &ignore,
+            },
+            StatusItem {
+                id: a,
+                decide: &remove,
+            },
+            StatusItem {
+                id: a,
+                decide: &bump,
+            },
+            StatusItem {
+                id: missing,
+                decide: &bump,
+            },
         ];
         let plan = plan(&batch, vec![target(a, None)]);
         assert_eq!(

@@ -739,9 +739,11 @@ async fn a_slow_spec_resync_answer_does_not_hold_up_status_events() {
     // Subscribing sends the slow cluster's spec resync; its answer is stuck in the lister.
     let slow = agent("slow");
     slow.subscribe(nothing()).await.unwrap();
-    eventually("the slow resync request reached the source", WAIT, || async {
-        source.stats().received >= 1
-    })
+    eventually(
+        "the slow resync request reached the source",
+        WAIT,
+        || async { source.stats().received >= 1 },
+    )
     .await;
     let fast = agent("fast");
     fast.subscribe(nothing()).await.unwrap();

@@ -38,14 +38,38 @@ async fn a_batch_is_decided_in_order_and_each_row_written_once(backend: Backend)
     };
     let stale = |_: &StatusTarget| StatusWrite::Ignore("stale");
     let batch = [
-        StatusItem { id: a.id, decide: &bump },
-        StatusItem { id: gone.id, decide: &bump },
-        StatusItem { id: a.id, decide: &bump },
-        StatusItem { id: b.id, decide: &stale },
-        StatusItem { id: missing, decide: &bump },
-        StatusItem { id: gone.id, decide: &remove },
-        StatusItem { id: gone.id, decide: &bump },
-        StatusItem { id: a.id, decide: &bump },
+        StatusItem {
+            id: a.id,
+            decide: &bump,
+        },
+        StatusItem {
+            id: gone.id,
+            decide: &bump,
+        },
+        StatusItem {
+            id: a.id,
+            decide: &bump,
+        },
+        StatusItem {
+            id: b.id,
+            decide: &stale,
+        },
+        StatusItem {
+            id: missing,
+            decide: &bump,
+        },
+        StatusItem {
+            id: gone.id,
+            decide: &remove,
+        },
+        StatusItem {
+            id: gone.id,
+            decide: &bump,
+        },
+        StatusItem {
+            id: a.id,
+            decide: &bump,
+        },
     ];
     let outcomes = store.apply_statuses(&batch).await.unwrap();
     assert_eq!(
@@ -67,7 +91,11 @@ async fn a_batch_is_decided_in_order_and_each_row_written_once(backend: Backend)
     assert_eq!(reported.status["seen"], 2);
     assert_eq!(reported.hash, format!("{:064}", 3));
     assert_eq!(a_after.version, 1, "status never bumps the version");
-    assert_eq!(store.get_resource(b.id).await.unwrap(), b, "ignored: untouched");
+    assert_eq!(
+        store.get_resource(b.id).await.unwrap(),
+        b,
+        "ignored: untouched"
+    );
     assert!(store.get_resource(gone.id).await.is_err(), "removed");
     assert!(store.apply_statuses(&[]).await.unwrap().is_empty());
 }
@@ -81,14 +109,21 @@ async fn concurrent_batches_on_the_same_rows_are_serialised(backend: Backend) {
     let writers = (0..BATCHES).map(|i| {
         let store = store.clone();
         // Half the batches name the rows in the other order: locking must not depend on it.
-        let ids = if i % 2 == 0 { [a.id, b.id] } else { [b.id, a.id] };
+        let ids = if i % 2 == 0 {
+            [a.id, b.id]
+        } else {
+            [b.id, a.id]
+        };
         tokio::spawn(async move {
             let batch = ids.map(|id| StatusItem { id, decide: &bump });
             store.apply_statuses(&batch).await
         })
     });
     for outcome in futures::future::join_all(writers).await {
-        assert_eq!(outcome.unwrap().unwrap(), [StatusOutcome::Stored, StatusOutcome::Stored]);
+        assert_eq!(
+            outcome.unwrap().unwrap(),
+            [StatusOutcome::Stored, StatusOutcome::Stored]
+        );
     }
     for id in [a.id, b.id] {
         let last = store.get_resource(id).await.unwrap().status.unwrap();

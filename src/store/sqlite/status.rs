@@ -28,8 +28,7 @@ impl SqliteStore {
             ids.push_bind(item.id.hyphenated());
         }
         q.push(")");
-        let rows: Vec<StatusTargetRow<Hyphenated>> =
-            q.build_query_as().fetch_all(&mut *tx).await?;
+        let rows: Vec<StatusTargetRow<Hyphenated>> = q.build_query_as().fetch_all(&mut *tx).await?;
         let plan = status_batch::plan(batch, rows.into_iter().map(StatusTarget::from).collect());
         let at = now();
         for (id, status) in plan.store_ids.iter().zip(plan.stores) {

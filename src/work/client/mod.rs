@@ -150,7 +150,7 @@ impl WorkClient {
 
     /// How many works the agent holds; cheap, for polling (`list` copies every work).
     pub async fn held(&self) -> usize {
-        self.store.len().await
+        self.store.count().await
     }
 
     /// Stores `status` on the work, then publishes it (status `update_request`). The store is

@@ -65,7 +65,7 @@ impl WorkStore {
     }
 
     /// How many works are held (without copying them, unlike [`Self::list`]).
-    pub async fn len(&self) -> usize {
+    pub async fn count(&self) -> usize {
         self.works.lock().await.len()
     }
 
