@@ -13,6 +13,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 use tracing::trace;
 
+use super::metrics::HubMetrics;
 use crate::store::{NewResource, Resource, Store, StoreError};
 
 /// Creates written in one transaction at most.
@@ -42,9 +43,9 @@ pub struct CreateBatcher {
 
 impl CreateBatcher {
     /// Starts the batching task over `store` (on the current runtime).
-    pub fn start(store: Arc<dyn Store>) -> Self {
+    pub fn start(store: Arc<dyn Store>, metrics: Arc<HubMetrics>) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE);
-        tokio::spawn(gather(store, jobs));
+        tokio::spawn(gather(store, metrics, jobs));
         Self { queue }
     }
 
@@ -60,7 +61,7 @@ impl CreateBatcher {
 }
 
 /// Takes whatever is queued (at least one create) whenever a batch slot is free.
-async fn gather(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>) {
+async fn gather(store: Arc<dyn Store>, metrics: Arc<HubMetrics>, mut jobs: mpsc::Receiver<Job>) {
     let slots = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
     let writes = TaskTracker::new();
     loop {
@@ -71,6 +72,7 @@ async fn gather(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>) {
         if jobs.recv_many(&mut batch, MAX_BATCH).await == 0 {
             break; // every handle is gone
         }
+        metrics.create_batch_rows.observe(batch.len() as f64);
         let store = store.clone();
         writes.spawn(async move {
             write(&*store, batch).await;

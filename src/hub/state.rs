@@ -51,7 +51,7 @@ impl AppState {
         metrics: Arc<HubMetrics>,
     ) -> Self {
         Self {
-            creates: CreateBatcher::start(store.clone()),
+            creates: CreateBatcher::start(store.clone(), metrics.clone()),
             store,
             connections,
             publish_wakeup: Arc::new(Notify::new()),

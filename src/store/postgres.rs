@@ -399,13 +399,17 @@ impl Store for PgStore {
         .bind(&deleting)
         .execute(&self.pool)
         .await?;
-        // §4.8 step 2: a delete for a resource no agent ever reported on completes once sent.
-        sqlx::query(
-            "DELETE FROM resources WHERE id = ANY($1) AND deleted_at IS NOT NULL AND status IS NULL AND NOT publish_pending",
-        )
-        .bind(&ids)
-        .execute(&self.pool)
-        .await?;
+        // §4.8 step 2: a delete for a resource no agent ever reported on completes once sent
+        // (a round of creates and updates has none to look for).
+        let deletes: Vec<Uuid> = published.iter().filter(|p| p.2).map(|p| p.0).collect();
+        if !deletes.is_empty() {
+            sqlx::query(
+                "DELETE FROM resources WHERE id = ANY($1) AND deleted_at IS NOT NULL AND status IS NULL AND NOT publish_pending",
+            )
+            .bind(&deletes)
+            .execute(&self.pool)
+            .await?;
+        }
         Ok(())
     }
 

@@ -309,6 +309,9 @@ impl Store for SqliteStore {
             .bind(deleting)
             .execute(&mut *tx)
             .await?;
+            if !deleting {
+                continue;
+            }
             // §4.8 step 2: a delete for a resource no agent ever reported on completes once sent.
             sqlx::query(
                 "DELETE FROM resources WHERE id = ?1 AND deleted_at IS NOT NULL \
