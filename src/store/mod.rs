@@ -14,6 +14,7 @@
 pub mod lock;
 pub mod model;
 mod open;
+mod pg_create;
 mod pg_json;
 pub mod postgres;
 mod rows;

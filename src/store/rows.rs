@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use super::StoreError;
 use super::model::{
-    Consumer, Direction, Labels, NewResource, OrderBy, PageRequest, RawJson, ReportedStatus, Resource,
-    ResourceDoc, ResourceSpec,
+    Consumer, Direction, Labels, NewResource, OrderBy, PageRequest, RawJson, ReportedStatus,
+    Resource, ResourceDoc, ResourceSpec,
 };
 
 /// The columns a [`ResourceRow`] reads, in every `SELECT` and `RETURNING` of a resource.

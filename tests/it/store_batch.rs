@@ -26,11 +26,19 @@ async fn a_batch_creates_each_row_or_gives_it_its_own_error(backend: Backend) {
     let a = results[0].as_ref().expect("a is created");
     assert_eq!((a.name.as_deref(), a.version), (Some("a"), 1));
     assert_eq!(a.spec, spec("a"), "answered with the request's spec");
-    assert_eq!(store.get_resource(a.id).await.unwrap(), *a, "stored as answered");
+    assert_eq!(
+        store.get_resource(a.id).await.unwrap(),
+        *a,
+        "stored as answered"
+    );
     assert!(matches!(&results[1], Err(StoreError::ConsumerNotFound(n)) if n == "nobody"));
-    assert!(matches!(&results[2], Err(StoreError::ResourceNameTaken { name, .. }) if name == "taken"));
+    assert!(
+        matches!(&results[2], Err(StoreError::ResourceNameTaken { name, .. }) if name == "taken")
+    );
     assert!(results[3].is_ok() && results[4].is_ok());
-    assert!(matches!(&results[5], Err(StoreError::ResourceNameTaken { name, .. }) if name == "twice"));
+    assert!(
+        matches!(&results[5], Err(StoreError::ResourceNameTaken { name, .. }) if name == "twice")
+    );
     assert_eq!(
         store.pending_count().await.unwrap(),
         4,
@@ -52,12 +60,18 @@ async fn a_batch_without_conflicts_is_created_in_order(backend: Backend) {
         .collect();
     for (i, r) in created.iter().enumerate() {
         assert_eq!(r.name.as_deref(), Some(format!("r{i}").as_str()));
-        assert_eq!(store.get_resource(r.id).await.unwrap().spec, spec(&i.to_string()));
+        assert_eq!(
+            store.get_resource(r.id).await.unwrap().spec,
+            spec(&i.to_string())
+        );
     }
     let unnamed = store
         .create_resources(vec![new_resource("nobody", None, spec("x"))])
         .await;
-    assert!(matches!(&unnamed[..], [Err(StoreError::ConsumerNotFound(_))]));
+    assert!(matches!(
+        &unnamed[..],
+        [Err(StoreError::ConsumerNotFound(_))]
+    ));
     assert_eq!(store.pending_count().await.unwrap(), 10);
 }
 

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use baton::store::{
-    ConsumerName, Direction, Labels, NewConsumer, NewResource, OrderBy, PageRequest, RawJson, Resource,
-    ResourceDoc, ResourceSpec, Store,
+    ConsumerName, Direction, Labels, NewConsumer, NewResource, OrderBy, PageRequest, RawJson,
+    Resource, ResourceDoc, ResourceSpec, Store,
 };
 
 use crate::harness::{Backend, TestDb, configmap};

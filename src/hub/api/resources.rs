@@ -8,11 +8,11 @@ use axum::http::StatusCode;
 use uuid::Uuid;
 
 use super::extract::{ApiJson, ApiQuery};
-use super::{raw, validate};
 use super::views::{
     ListView, PageParams, ResourceCreate, ResourceDocView, ResourceFilterParams, ResourceUpdate,
     ResourceView,
 };
+use super::{raw, validate};
 use crate::hub::error::{ApiError, ErrorBody};
 use crate::hub::state::AppState;
 use crate::store::{Labels, NewResource, RawJson, ResourceFilter, ResourceSpec};

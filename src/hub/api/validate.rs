@@ -127,7 +127,8 @@ fn manifest_list(manifests: &[Manifest]) -> Result<(), ApiError> {
             ));
         }
     }
-    validation::validate(manifests).map_err(|err| {        let field = match &err {
+    validation::validate(manifests).map_err(|err| {
+        let field = match &err {
             ManifestError::Invalid { index, problem, .. } => format!(
                 "manifests[{index}]{}",
                 match problem {

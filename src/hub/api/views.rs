@@ -358,6 +358,9 @@ mod tests {
         let doc_view = serde_json::to_string(&ResourceDocView::from(doc)).expect("doc view");
         assert_eq!(doc_view, view);
         let answered = serde_json::to_string(&ResourceDocView::from(resource)).expect("answer");
-        assert_eq!(answered, view, "a single resource is answered with the same JSON");
+        assert_eq!(
+            answered, view,
+            "a single resource is answered with the same JSON"
+        );
     }
 }

@@ -69,7 +69,10 @@ impl SqliteStore {
         results
     }
 
-    async fn insert_batch(&self, batch: &[NewResource]) -> Result<rows::BatchRows<Hyphenated>, StoreError> {
+    async fn insert_batch(
+        &self,
+        batch: &[NewResource],
+    ) -> Result<rows::BatchRows<Hyphenated>, StoreError> {
         let mut tx = self.write_tx().await?;
         let mut rows = Vec::with_capacity(batch.len());
         for new in batch {

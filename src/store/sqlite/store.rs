@@ -166,10 +166,7 @@ impl Store for SqliteStore {
         self.create_one(new).await
     }
 
-    async fn create_resources(
-        &self,
-        batch: Vec<NewResource>,
-    ) -> Vec<Result<Resource, StoreError>> {
+    async fn create_resources(&self, batch: Vec<NewResource>) -> Vec<Result<Resource, StoreError>> {
         self.create_batch(batch).await
     }
 
