@@ -7,8 +7,8 @@ use sqlx::types::Json;
 use tracing::debug;
 use uuid::Uuid;
 
-use super::postgres::PgStore;
 use super::pg_json::JsonText;
+use super::postgres::PgStore;
 use super::rows::{self, CREATED_COLUMNS, created_in_batch, name_taken_or};
 use super::{Labels, NewResource, RawJson, Resource, StoreError};
 
