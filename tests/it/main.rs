@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 mod api;
+mod api_batch;
 mod api_list;
 mod bench_smoke;
 mod clients;
