@@ -72,8 +72,13 @@ pub async fn run(args: CreateArgs) -> anyhow::Result<()> {
     db.drop_db().await;
     let mut results = outcome?;
     if args.with_limit {
-        let limit =
-            super::limit::measure(&services.database_url, args.concurrency, args.duration).await?;
+        let limit = super::limit::measure(
+            &services.database_url,
+            args.concurrency,
+            args.duration,
+            super::limit::Rows::Issue,
+        )
+        .await?;
         let tps = limit["tx_per_s"].as_f64().unwrap_or(0.0);
         if let Some(small) = results.get_mut("small") {
             let creates = small["creates_per_s"].as_f64().unwrap_or(0.0);

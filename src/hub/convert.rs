@@ -30,22 +30,18 @@ pub fn work_of(resource: &Resource) -> Result<ManifestWork, ConvertError> {
             source,
         }
     };
-    let manifests = resource
-        .spec
-        .manifests
-        .iter()
-        .map(Manifest::from_value)
-        .collect::<Result<Vec<_>, _>>()
+    // The stored text, split into one raw manifest per element: a scan, no tree.
+    let manifests = serde_json::from_str::<Vec<Manifest>>(resource.spec.manifests.get())
         .map_err(err("manifests"))?;
     let delete_option = resource
         .spec
         .delete_option
-        .clone()
-        .map(serde_json::from_value::<DeleteOption>)
+        .as_ref()
+        .map(|raw| serde_json::from_str::<DeleteOption>(raw.get()))
         .transpose()
         .map_err(err("deleteOption"))?;
     let manifest_configs = match &resource.spec.manifest_configs {
-        Some(configs) => serde_json::from_value::<Vec<ManifestConfigOption>>(configs.clone())
+        Some(raw) => serde_json::from_str::<Vec<ManifestConfigOption>>(raw.get())
             .map_err(err("manifestConfigs"))?,
         None => Vec::new(),
     };

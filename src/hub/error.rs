@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::hub::create_batcher::CreateError;
 use crate::store::StoreError;
 
 /// An API failure, with the HTTP status it maps to.
@@ -119,6 +120,15 @@ impl IntoResponse for ApiError {
             },
         };
         (status, Json(body)).into_response()
+    }
+}
+
+impl From<CreateError> for ApiError {
+    fn from(err: CreateError) -> Self {
+        match err {
+            CreateError::Store(err) => err.into(),
+            CreateError::Stopped => Self::Unavailable(err.to_string()),
+        }
     }
 }
 

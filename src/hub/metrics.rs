@@ -31,6 +31,7 @@ pub struct HubMetrics {
     pub resync_seconds: Histogram,
     pub connected_clusters: Gauge<i64, AtomicI64>,
     pub outbox_depth: Gauge<i64, AtomicI64>,
+    pub create_batch_rows: Histogram,
 }
 
 impl Default for HubMetrics {
@@ -86,6 +87,12 @@ impl HubMetrics {
             "Resources whose latest change is not yet published",
             outbox_depth.clone(),
         );
+        let create_batch_rows = Histogram::new(exponential_buckets(1.0, 2.0, 7));
+        registry.register(
+            "create_batch_rows",
+            "Creates written per transaction by the create batcher",
+            create_batch_rows.clone(),
+        );
         Self {
             registry,
             http_request_seconds,
@@ -95,6 +102,7 @@ impl HubMetrics {
             resync_seconds,
             connected_clusters,
             outbox_depth,
+            create_batch_rows,
         }
     }
 

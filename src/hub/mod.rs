@@ -5,6 +5,7 @@
 pub mod api;
 pub mod connections;
 pub mod convert;
+pub mod create_batcher;
 pub mod error;
 pub mod lister;
 pub mod metrics;

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+use super::create_batcher::CreateBatcher;
 use super::metrics::HubMetrics;
 use crate::store::Store;
 
@@ -38,15 +39,19 @@ pub struct AppState {
     /// Woken after every committed spec change so the publisher does not wait for its poll.
     pub publish_wakeup: Arc<Notify>,
     pub metrics: Arc<HubMetrics>,
+    /// Where creates go: gathered into batches, one transaction each.
+    pub creates: CreateBatcher,
 }
 
 impl AppState {
+    /// Starts the create batcher: call inside the runtime.
     pub fn new(
         store: Arc<dyn Store>,
         connections: Arc<dyn Connections>,
         metrics: Arc<HubMetrics>,
     ) -> Self {
         Self {
+            creates: CreateBatcher::start(store.clone(), metrics.clone()),
             store,
             connections,
             publish_wakeup: Arc::new(Notify::new()),

@@ -14,6 +14,7 @@
 pub mod lock;
 pub mod model;
 mod open;
+mod pg_create;
 mod pg_json;
 mod pg_status;
 pub mod postgres;
@@ -133,6 +134,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Creates at version 1, pending publication.
     async fn create_resource(&self, new: NewResource) -> Result<Resource, StoreError>;
+    /// Creates several resources, as [`Store::create_resource`] would one by one (each all or
+    /// nothing, each with its own error), in as few transactions as the backend can: the
+    /// hub's create batcher gathers concurrent requests into one call. Results are in the
+    /// order of `batch`.
+    async fn create_resources(&self, batch: Vec<NewResource>) -> Vec<Result<Resource, StoreError>> {
+        let mut results = Vec::with_capacity(batch.len());
+        for new in batch {
+            results.push(self.create_resource(new).await);
+        }
+        results
+    }
     async fn get_resource(&self, id: Uuid) -> Result<Resource, StoreError>;
     /// A page of matches, their JSON documents as stored (see [`ResourceDoc`]).
     async fn list_resources(

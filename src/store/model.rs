@@ -111,14 +111,79 @@ pub struct NewConsumer {
     pub labels: Labels,
 }
 
-/// The desired state of a resource: what the source sends in its spec events.
-#[derive(Debug, Clone, PartialEq)]
+/// The desired state of a resource: what the source sends in its spec events. The documents
+/// are JSON text, kept as the request wrote it (compact, see the API's `raw` module) and as
+/// the store holds it: a create or an update stores, answers and publishes them without
+/// building a tree of every object.
+#[derive(Debug, Clone)]
 pub struct ResourceSpec {
-    pub manifests: Vec<Value>,
-    pub delete_option: Option<Value>,
-    pub manifest_configs: Option<Value>,
+    /// The JSON array of manifests.
+    pub manifests: RawJson,
+    pub delete_option: Option<RawJson>,
+    pub manifest_configs: Option<RawJson>,
     pub labels: Labels,
     pub annotations: Labels,
+}
+
+impl ResourceSpec {
+    /// A spec from JSON values (tests, tools): rendered compactly.
+    pub fn from_values(
+        manifests: &[Value],
+        delete_option: Option<&Value>,
+        manifest_configs: Option<&Value>,
+    ) -> Result<Self, serde_json::Error> {
+        Ok(Self {
+            manifests: serde_json::value::to_raw_value(manifests)?,
+            delete_option: delete_option
+                .map(serde_json::value::to_raw_value)
+                .transpose()?,
+            manifest_configs: manifest_configs
+                .map(serde_json::value::to_raw_value)
+                .transpose()?,
+            labels: Labels::new(),
+            annotations: Labels::new(),
+        })
+    }
+
+    /// The same desired state: the same text, or documents that parse to the same JSON (key
+    /// order and spacing aside). An update with an identical spec changes nothing.
+    pub fn same_as(&self, other: &Self) -> bool {
+        self.labels == other.labels
+            && self.annotations == other.annotations
+            && same_json(Some(&self.manifests), Some(&other.manifests))
+            && same_json(self.delete_option.as_ref(), other.delete_option.as_ref())
+            && same_json(
+                self.manifest_configs.as_ref(),
+                other.manifest_configs.as_ref(),
+            )
+    }
+}
+
+/// Text equality, else equality of the parsed values (only parsed when the texts differ).
+fn same_json(a: Option<&RawJson>, b: Option<&RawJson>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) if a.get() == b.get() => true,
+        (Some(a), Some(b)) => {
+            let parse = |raw: &RawJson| serde_json::from_str::<Value>(raw.get()).ok();
+            matches!((parse(a), parse(b)), (Some(x), Some(y)) if x == y)
+        }
+        _ => false,
+    }
+}
+
+/// Same text, same spec.
+impl PartialEq for ResourceSpec {
+    fn eq(&self, other: &Self) -> bool {
+        fn text(raw: &Option<RawJson>) -> Option<&str> {
+            raw.as_ref().map(|r| r.get())
+        }
+        self.manifests.get() == other.manifests.get()
+            && text(&self.delete_option) == text(&other.delete_option)
+            && text(&self.manifest_configs) == text(&other.manifest_configs)
+            && self.labels == other.labels
+            && self.annotations == other.annotations
+    }
 }
 
 #[derive(Debug, Clone)]

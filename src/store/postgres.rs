@@ -176,36 +176,11 @@ impl Store for PgStore {
     }
 
     async fn create_resource(&self, new: NewResource) -> Result<Resource, StoreError> {
-        let sql = format!(
-            "INSERT INTO resources (id, consumer_id, consumer_name, name, version, manifests, delete_option, \
-             manifest_configs, labels, annotations) \
-             SELECT $1, c.id, c.name, $3, 1, $4, $5, $6, $7, $8 FROM consumers c WHERE c.name = $2 \
-             RETURNING {RESOURCE_COLUMNS}"
-        );
-        let spec = &new.spec;
-        let row: Option<ResourceRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(Uuid::new_v4())
-            .bind(&new.consumer_name)
-            .bind(&new.name)
-            .bind(JsonText(&spec.manifests))
-            .bind(spec.delete_option.as_ref().map(JsonText))
-            .bind(spec.manifest_configs.as_ref().map(JsonText))
-            .bind(Json(&spec.labels))
-            .bind(Json(&spec.annotations))
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::ResourceNameTaken {
-                        consumer: new.consumer_name.clone(),
-                        name: new.name.clone().unwrap_or_default(),
-                    }
-                } else {
-                    e.into()
-                }
-            })?;
-        row.map(Into::into)
-            .ok_or_else(|| StoreError::ConsumerNotFound(new.consumer_name.clone()))
+        self.create_one(new).await
+    }
+
+    async fn create_resources(&self, batch: Vec<NewResource>) -> Vec<Result<Resource, StoreError>> {
+        self.create_batch(batch).await
     }
 
     async fn get_resource(&self, id: Uuid) -> Result<Resource, StoreError> {
@@ -264,7 +239,7 @@ impl Store for PgStore {
                 current: current.version,
             });
         }
-        if current.spec == spec {
+        if current.spec.same_as(&spec) {
             return Ok(Updated {
                 value: current,
                 changed: false,
@@ -345,13 +320,17 @@ impl Store for PgStore {
         .bind(&deleting)
         .execute(&self.pool)
         .await?;
-        // §4.8 step 2: a delete for a resource no agent ever reported on completes once sent.
-        sqlx::query(
-            "DELETE FROM resources WHERE id = ANY($1) AND deleted_at IS NOT NULL AND status IS NULL AND NOT publish_pending",
-        )
-        .bind(&ids)
-        .execute(&self.pool)
-        .await?;
+        // §4.8 step 2: a delete for a resource no agent ever reported on completes once sent
+        // (a round of creates and updates has none to look for).
+        let deletes: Vec<Uuid> = published.iter().filter(|p| p.2).map(|p| p.0).collect();
+        if !deletes.is_empty() {
+            sqlx::query(
+                "DELETE FROM resources WHERE id = ANY($1) AND deleted_at IS NOT NULL AND status IS NULL AND NOT publish_pending",
+            )
+            .bind(&deletes)
+            .execute(&self.pool)
+            .await?;
+        }
         Ok(())
     }
 

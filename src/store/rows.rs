@@ -8,9 +8,10 @@ use sqlx::FromRow;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use super::StoreError;
 use super::model::{
-    Consumer, Direction, Labels, OrderBy, PageRequest, RawJson, ReportedStatus, Resource,
-    ResourceDoc, ResourceSpec,
+    Consumer, Direction, Labels, NewResource, OrderBy, PageRequest, RawJson, ReportedStatus,
+    Resource, ResourceDoc, ResourceSpec,
 };
 
 /// The columns a [`ResourceRow`] reads, in every `SELECT` and `RETURNING` of a resource.
@@ -28,9 +29,9 @@ pub(crate) struct ResourceRow<I> {
     consumer_name: String,
     name: Option<String>,
     version: i64,
-    manifests: Json<Vec<Value>>,
-    delete_option: Option<Json<Value>>,
-    manifest_configs: Option<Json<Value>>,
+    manifests: Json<RawJson>,
+    delete_option: Option<Json<RawJson>>,
+    manifest_configs: Option<Json<RawJson>>,
     labels: Json<Labels>,
     annotations: Json<Labels>,
     status: Option<Json<Value>>,
@@ -71,6 +72,66 @@ impl<I: Into<Uuid>> From<ResourceRow<I>> for Resource {
             updated_at: row.updated_at,
             deleted_at: row.deleted_at,
         }
+    }
+}
+
+/// What a create's `RETURNING` reads: the fields the database generates. The rest of the new
+/// [`Resource`] is the request's own spec, so its documents are not read back.
+pub(crate) const CREATED_COLUMNS: &str = "id, consumer_id, created_at, updated_at";
+
+#[derive(FromRow)]
+pub(crate) struct CreatedRow<I> {
+    pub(crate) id: I,
+    consumer_id: I,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl<I: Into<Uuid>> CreatedRow<I> {
+    /// The created resource: version 1, no status, the request's spec.
+    pub(crate) fn into_resource(self, new: NewResource) -> Resource {
+        Resource {
+            id: self.id.into(),
+            consumer_id: self.consumer_id.into(),
+            consumer_name: new.consumer_name,
+            name: new.name,
+            version: 1,
+            spec: new.spec,
+            status: None,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            deleted_at: None,
+        }
+    }
+}
+
+/// Per row of a batch: its generated fields, `None` where the consumer does not exist.
+pub(crate) type BatchRows<I> = Vec<Option<CreatedRow<I>>>;
+
+/// The created resources of a batch, in its order; a row not inserted had no consumer.
+pub(crate) fn created_in_batch<I: Into<Uuid>>(
+    batch: Vec<NewResource>,
+    rows: BatchRows<I>,
+) -> Vec<Result<Resource, StoreError>> {
+    batch
+        .into_iter()
+        .zip(rows)
+        .map(|(new, row)| match row {
+            Some(row) => Ok(row.into_resource(new)),
+            None => Err(StoreError::ConsumerNotFound(new.consumer_name)),
+        })
+        .collect()
+}
+
+/// A unique violation on create is the consumer's resource name being taken.
+pub(crate) fn name_taken_or(err: sqlx::Error, new: &NewResource) -> StoreError {
+    if is_unique_violation(&err) {
+        StoreError::ResourceNameTaken {
+            consumer: new.consumer_name.clone(),
+            name: new.name.clone().unwrap_or_default(),
+        }
+    } else {
+        err.into()
     }
 }
 

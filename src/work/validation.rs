@@ -1,7 +1,9 @@
 //! Manifest validation (PROTOCOL.md §4.5, C11): applied by the agent codecs to every non-delete
 //! spec, and by the source codecs before sending. A failure names the offending manifest.
 
+use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::model::Manifest;
 
@@ -109,28 +111,101 @@ pub fn validate_with(manifests: &[Manifest], limits: ManifestLimits) -> Result<(
 }
 
 fn check_one(manifest: &Manifest) -> Result<(), (String, String, ManifestProblem)> {
-    let object = match manifest.to_value() {
-        Ok(Value::Object(object)) => object,
-        _ => return Err((String::new(), String::new(), ManifestProblem::NotAnObject)),
+    let Some(fields) = object_fields(manifest) else {
+        return Err((String::new(), String::new(), ManifestProblem::NotAnObject));
     };
-    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_owned();
-    let metadata = object.get("metadata");
-    let kind = text(object.get("kind"));
-    let name = text(metadata.and_then(|m| m.get("name")));
-    let generate_name = text(metadata.and_then(|m| m.get("generateName")));
-    let problem = if kind.is_empty() {
+    let problem = if fields.kind.is_empty() {
         Some(ManifestProblem::MissingKind)
-    } else if name.is_empty() {
+    } else if fields.name.is_empty() {
         Some(ManifestProblem::MissingName)
-    } else if !generate_name.is_empty() {
+    } else if !fields.generate_name.is_empty() {
         Some(ManifestProblem::GenerateName)
     } else {
         None
     };
     match problem {
-        Some(problem) => Err((kind, name, problem)),
+        Some(problem) => Err((fields.kind, fields.name, problem)),
         None => Ok(()),
     }
+}
+
+/// The fields of a manifest that §4.5 (and the hub's `apiVersion` check) look at. A field
+/// that is missing, null or not a string reads as "".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectFields {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub generate_name: String,
+}
+
+/// The §4.5 fields of `manifest`, `None` if it is not a JSON object. Reads only those fields
+/// (the rest of the object is skipped, not built into a tree); a manifest the quick reading
+/// refuses (duplicate keys) is read as a whole value, whose last key wins.
+pub fn object_fields(manifest: &Manifest) -> Option<ObjectFields> {
+    let text = manifest.json().trim_start();
+    if !text.starts_with('{') {
+        return None;
+    }
+    quick_fields(text).or_else(|| value_fields(manifest))
+}
+
+#[derive(Deserialize)]
+struct TopFields<'a> {
+    #[serde(borrow, default, rename = "apiVersion")]
+    api_version: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    kind: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    metadata: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct MetaFields<'a> {
+    #[serde(borrow, default)]
+    name: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "generateName")]
+    generate_name: Option<&'a RawValue>,
+}
+
+fn quick_fields(object: &str) -> Option<ObjectFields> {
+    let top: TopFields<'_> = serde_json::from_str(object).ok()?;
+    let text = |raw: Option<&RawValue>| -> Option<String> {
+        match raw {
+            Some(raw) if raw.get().starts_with('"') => serde_json::from_str(raw.get()).ok(),
+            _ => Some(String::new()),
+        }
+    };
+    let meta = match top.metadata {
+        Some(raw) if raw.get().starts_with('{') => {
+            serde_json::from_str::<MetaFields<'_>>(raw.get()).ok()?
+        }
+        _ => MetaFields {
+            name: None,
+            generate_name: None,
+        },
+    };
+    Some(ObjectFields {
+        api_version: text(top.api_version)?,
+        kind: text(top.kind)?,
+        name: text(meta.name)?,
+        generate_name: text(meta.generate_name)?,
+    })
+}
+
+fn value_fields(manifest: &Manifest) -> Option<ObjectFields> {
+    let object = match manifest.to_value() {
+        Ok(Value::Object(object)) => object,
+        _ => return None,
+    };
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_owned();
+    let metadata = object.get("metadata");
+    Some(ObjectFields {
+        api_version: text(object.get("apiVersion")),
+        kind: text(object.get("kind")),
+        name: text(metadata.and_then(|m| m.get("name"))),
+        generate_name: text(metadata.and_then(|m| m.get("generateName"))),
+    })
 }
 
 #[cfg(test)]
@@ -210,6 +285,26 @@ mod tests {
             message.contains("manifest 0") && message.contains("Pod"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn the_quick_field_reading_agrees_with_the_whole_value() {
+        for text in [
+            r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","labels":{"x":"y"}},"data":{"k":"v"}}"#,
+            r#"{"kind":"Pod","metadata":{"name":"p\u0041","generateName":"p-"}}"#,
+            r#"{"kind":7,"apiVersion":null,"metadata":"not an object"}"#,
+            r#"{"kind":"A","metadata":{"name":{"nested":"x"}}}"#,
+            r#"{"kind":"A","kind":"B","metadata":{"name":"dup"}}"#,
+            r#" {"kind":"Spaced" , "metadata" : { "name" : "s" } }"#,
+            r#"{}"#,
+        ] {
+            let m = manifest(text);
+            assert_eq!(object_fields(&m), value_fields(&m), "{text}");
+        }
+        assert_eq!(object_fields(&manifest(r#"["kind","metadata"]"#)), None);
+        assert_eq!(object_fields(&manifest(r#""text""#)), None);
+        let dup = object_fields(&manifest(r#"{"kind":"A","kind":"B"}"#)).unwrap();
+        assert_eq!(dup.kind, "B", "the last key wins, as in a whole value");
     }
 
     #[test]

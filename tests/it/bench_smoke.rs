@@ -97,6 +97,16 @@ async fn bench_limit_reports_the_raw_insert_rate() {
     let r = bench(&["limit", "--duration=1s", "--concurrency=2"]).await;
     assert!(number(&r, "tx_per_s") > 0.0, "{r}");
     assert!(number(&r, "row_bytes") > 3000.0, "{r}");
+    let r = bench(&[
+        "limit",
+        "--duration=1s",
+        "--concurrency=2",
+        "--rows=resources",
+    ])
+    .await;
+    assert!(number(&r, "tx_per_s") > 0.0, "{r}");
+    assert!(number(&r, "row_bytes") > 3000.0, "{r}");
+    assert_eq!(r["rows"], "resources", "{r}");
 }
 
 #[tokio::test]

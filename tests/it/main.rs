@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 mod api;
+mod api_batch;
 mod api_list;
 mod bench_smoke;
 mod clients;
@@ -20,6 +21,7 @@ mod hub_flow;
 mod interop;
 mod mqtt;
 mod rest;
+mod store_batch;
 mod store_fixtures;
 mod store_publish;
 mod store_records;

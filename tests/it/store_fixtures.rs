@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use baton::store::{
-    ConsumerName, Direction, Labels, NewConsumer, NewResource, OrderBy, PageRequest, Resource,
-    ResourceDoc, ResourceSpec, Store,
+    ConsumerName, Direction, Labels, NewConsumer, NewResource, OrderBy, PageRequest, RawJson,
+    Resource, ResourceDoc, ResourceSpec, Store,
 };
 
 use crate::harness::{Backend, TestDb, configmap};
@@ -35,13 +35,12 @@ pub fn new_consumer(name: &str) -> NewConsumer {
 
 /// A spec with one ConfigMap carrying `value`.
 pub fn spec(value: &str) -> ResourceSpec {
-    ResourceSpec {
-        manifests: vec![configmap(value)],
-        delete_option: None,
-        manifest_configs: None,
-        labels: Labels::new(),
-        annotations: Labels::new(),
-    }
+    ResourceSpec::from_values(&[configmap(value)], None, None).unwrap()
+}
+
+/// A JSON document as the store takes it.
+pub fn raw(text: &str) -> RawJson {
+    serde_json::value::RawValue::from_string(text.to_owned()).unwrap()
 }
 
 pub fn new_resource(consumer: &str, name: Option<&str>, spec: ResourceSpec) -> NewResource {

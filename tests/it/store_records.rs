@@ -6,7 +6,7 @@ use baton::store::{ConsumerKey, Direction, OrderBy, ResourceFilter, StoreError, 
 
 use crate::harness::{Backend, backend_tests};
 use crate::store_fixtures::{
-    first_page, fresh, labels, names, new_consumer, new_resource, page, resource, spec,
+    first_page, fresh, labels, names, new_consumer, new_resource, page, raw, resource, spec,
 };
 
 async fn consumers_have_unique_names_and_are_found_by_id_or_name(backend: Backend) {
@@ -64,9 +64,8 @@ async fn resources_start_at_version_1_pending_publication(backend: Backend) {
     let mut wanted = spec("v1");
     wanted.labels = labels(&[("app", "web")]);
     wanted.annotations = labels(&[("note", "x")]);
-    wanted.delete_option = Some(serde_json::json!({"propagationPolicy": "Orphan"}));
-    wanted.manifest_configs =
-        Some(serde_json::json!([{"updateStrategy": {"type": "ServerSideApply"}}]));
+    wanted.delete_option = Some(raw(r#"{"propagationPolicy":"Orphan"}"#));
+    wanted.manifest_configs = Some(raw(r#"[{"updateStrategy":{"type":"ServerSideApply"}}]"#));
     let created = store
         .create_resource(new_resource("c1", Some("web"), wanted.clone()))
         .await

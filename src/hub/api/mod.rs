@@ -4,6 +4,7 @@
 
 pub mod consumers;
 pub mod extract;
+pub mod raw;
 pub mod resources;
 pub mod validate;
 pub mod views;

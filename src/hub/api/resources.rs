@@ -8,20 +8,49 @@ use axum::http::StatusCode;
 use uuid::Uuid;
 
 use super::extract::{ApiJson, ApiQuery};
-use super::validate;
 use super::views::{
     ListView, PageParams, ResourceCreate, ResourceDocView, ResourceFilterParams, ResourceUpdate,
     ResourceView,
 };
+use super::{raw, validate};
 use crate::hub::error::{ApiError, ErrorBody};
 use crate::hub::state::AppState;
-use crate::store::{NewResource, ResourceFilter, ResourceSpec};
+use crate::store::{Labels, NewResource, RawJson, ResourceFilter, ResourceSpec};
 
 fn resource_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw)
         .map_err(|_| ApiError::field("id", format!("{raw:?} is not a resource id (a UUID)")))
 }
 
+/// The request's documents, compact and checked, as the spec to store.
+fn spec_of(
+    manifests: RawJson,
+    delete_option: Option<RawJson>,
+    manifest_configs: Option<RawJson>,
+    labels: Labels,
+    annotations: Labels,
+) -> Result<ResourceSpec, ApiError> {
+    let spec = ResourceSpec {
+        manifests: raw::compact("manifests", manifests)?,
+        delete_option: delete_option
+            .map(|d| raw::compact("delete_option", d))
+            .transpose()?,
+        manifest_configs: manifest_configs
+            .map(|c| raw::compact("manifest_configs", c))
+            .transpose()?,
+        labels,
+        annotations,
+    };
+    validate::bundle(
+        &spec.manifests,
+        spec.delete_option.as_ref(),
+        spec.manifest_configs.as_ref(),
+    )?;
+    Ok(spec)
+}
+
+// Answered from the request's own text and the row's generated fields (`ResourceDocView`, the
+// same JSON as `ResourceView`); the doc comment below is the OpenAPI summary.
 /// Create a resource (version 1) and queue it for its consumer's agent.
 #[utoipa::path(post, path = "/api/v1/resources", tag = "resources", request_body = ResourceCreate,
     responses((status = 201, body = ResourceView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -29,26 +58,22 @@ fn resource_id(raw: &str) -> Result<Uuid, ApiError> {
 pub async fn create_resource(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<ResourceCreate>,
-) -> Result<(StatusCode, Json<ResourceView>), ApiError> {
+) -> Result<(StatusCode, Json<ResourceDocView>), ApiError> {
     validate::consumer_name("consumer_name", &body.consumer_name)?;
     validate::resource_name(body.name.as_deref())?;
-    validate::bundle(
-        &body.manifests,
-        body.delete_option.as_ref(),
-        body.manifest_configs.as_ref(),
+    let spec = spec_of(
+        body.manifests,
+        body.delete_option,
+        body.manifest_configs,
+        body.labels,
+        body.annotations,
     )?;
     let new = NewResource {
         consumer_name: body.consumer_name,
         name: body.name,
-        spec: ResourceSpec {
-            manifests: body.manifests,
-            delete_option: body.delete_option,
-            manifest_configs: body.manifest_configs,
-            labels: body.labels,
-            annotations: body.annotations,
-        },
+        spec,
     };
-    let created = state.store.create_resource(new).await?;
+    let created = state.creates.create(new).await?;
     state.changed();
     Ok((StatusCode::CREATED, Json(created.into())))
 }
@@ -87,7 +112,7 @@ pub async fn list_resources(
 pub async fn get_resource(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<ResourceView>, ApiError> {
+) -> Result<Json<ResourceDocView>, ApiError> {
     Ok(Json(
         state.store.get_resource(resource_id(&id)?).await?.into(),
     ))
@@ -103,20 +128,15 @@ pub async fn put_resource(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ResourceUpdate>,
-) -> Result<Json<ResourceView>, ApiError> {
+) -> Result<Json<ResourceDocView>, ApiError> {
     let id = resource_id(&id)?;
-    validate::bundle(
-        &body.manifests,
-        body.delete_option.as_ref(),
-        body.manifest_configs.as_ref(),
+    let spec = spec_of(
+        body.manifests,
+        body.delete_option,
+        body.manifest_configs,
+        body.labels,
+        body.annotations,
     )?;
-    let spec = ResourceSpec {
-        manifests: body.manifests,
-        delete_option: body.delete_option,
-        manifest_configs: body.manifest_configs,
-        labels: body.labels,
-        annotations: body.annotations,
-    };
     let updated = state.store.update_resource(id, body.version, spec).await?;
     if updated.changed {
         state.changed();
@@ -132,7 +152,7 @@ pub async fn put_resource(
 pub async fn delete_resource(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<ResourceView>), ApiError> {
+) -> Result<(StatusCode, Json<ResourceDocView>), ApiError> {
     let deleting = state.store.delete_resource(resource_id(&id)?).await?;
     state.changed();
     Ok((StatusCode::ACCEPTED, Json(deleting.into())))

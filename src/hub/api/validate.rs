@@ -2,12 +2,10 @@
 //! the manifests of a bundle (PROTOCOL.md §4.5: the agent would drop an invalid bundle, so the
 //! hub refuses it up front, naming the manifest and the field).
 
-use serde_json::Value;
-
 use crate::hub::error::ApiError;
-use crate::store::{ConsumerName, Direction, Labels, OrderBy, PageRequest};
+use crate::store::{ConsumerName, Direction, Labels, OrderBy, PageRequest, RawJson};
 use crate::work::model::{DeleteOption, Manifest, ManifestConfigOption};
-use crate::work::validation::{self, ManifestError, ManifestProblem};
+use crate::work::validation::{self, ManifestError, ManifestProblem, object_fields};
 
 use super::views::PageParams;
 
@@ -81,46 +79,55 @@ pub fn resource_name(name: Option<&str>) -> Result<(), ApiError> {
     }
 }
 
-/// The bundle as the agent will validate it (§4.5), plus object-shaped options.
+/// The bundle as the agent will validate it (§4.5), plus object-shaped options. Reads the
+/// request's text: the manifests are split into raw objects, only the fields §4.5 looks at
+/// are read from each.
 pub fn bundle(
-    manifests: &[Value],
-    delete_option: Option<&Value>,
-    manifest_configs: Option<&Value>,
+    manifests: &RawJson,
+    delete_option: Option<&RawJson>,
+    manifest_configs: Option<&RawJson>,
 ) -> Result<(), ApiError> {
-    manifest_list(manifests)?;
+    let manifests = serde_json::from_str::<Vec<Manifest>>(manifests.get())
+        .map_err(|e| ApiError::field("manifests", reason(&e)))?;
+    manifest_list(&manifests)?;
     if let Some(option) = delete_option {
-        serde_json::from_value::<DeleteOption>(option.clone()).map_err(|e| {
-            ApiError::field("delete_option", format!("not a ManifestWork deleteOption (e.g. {{\"propagationPolicy\": \"Foreground\"}}): {e}"))
+        serde_json::from_str::<DeleteOption>(option.get()).map_err(|e| {
+            ApiError::field("delete_option", format!("not a ManifestWork deleteOption (e.g. {{\"propagationPolicy\": \"Foreground\"}}): {}", reason(&e)))
         })?;
     }
     if let Some(configs) = manifest_configs {
-        serde_json::from_value::<Vec<ManifestConfigOption>>(configs.clone()).map_err(|e| {
+        serde_json::from_str::<Vec<ManifestConfigOption>>(configs.get()).map_err(|e| {
             ApiError::field(
                 "manifest_configs",
-                format!("not a list of ManifestWork manifestConfigs: {e}"),
+                format!("not a list of ManifestWork manifestConfigs: {}", reason(&e)),
             )
         })?;
     }
     Ok(())
 }
 
+/// A parse error without its position (the position is in the field's text, not the request's).
+fn reason(err: &serde_json::Error) -> String {
+    let message = err.to_string();
+    message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_owned()
+}
+
 /// §4.5 on the REST side (the agent would drop the bundle otherwise), plus `apiVersion`,
 /// without which no cluster can apply an object. The error names the JSON path at fault.
-fn manifest_list(manifests: &[Value]) -> Result<(), ApiError> {
-    let mut parsed = Vec::with_capacity(manifests.len());
-    for (index, value) in manifests.iter().enumerate() {
-        let api_version = value.get("apiVersion").and_then(Value::as_str);
-        if value.is_object() && api_version.is_none_or(str::is_empty) {
+fn manifest_list(manifests: &[Manifest]) -> Result<(), ApiError> {
+    for (index, manifest) in manifests.iter().enumerate() {
+        if object_fields(manifest).is_some_and(|f| f.api_version.is_empty()) {
             return Err(ApiError::field(
                 format!("manifests[{index}].apiVersion"),
                 "is required",
             ));
         }
-        let manifest = Manifest::from_value(value)
-            .map_err(|e| ApiError::field(format!("manifests[{index}]"), e.to_string()))?;
-        parsed.push(manifest);
     }
-    validation::validate(&parsed).map_err(|err| {
+    validation::validate(manifests).map_err(|err| {
         let field = match &err {
             ManifestError::Invalid { index, problem, .. } => format!(
                 "manifests[{index}]{}",

@@ -69,13 +69,13 @@ pub struct ResourceCreate {
     pub name: Option<String>,
     /// Kubernetes objects (each with apiVersion, kind and metadata.name).
     #[schema(value_type = Vec<Object>)]
-    pub manifests: Vec<Value>,
+    pub manifests: RawJson,
     /// ManifestWork `deleteOption`, e.g. `{"propagationPolicy": "Orphan"}`.
     #[schema(value_type = Option<Object>)]
-    pub delete_option: Option<Value>,
+    pub delete_option: Option<RawJson>,
     /// ManifestWork `manifestConfigs` (feedback rules, update strategy per resource).
     #[schema(value_type = Option<Vec<Object>>)]
-    pub manifest_configs: Option<Value>,
+    pub manifest_configs: Option<RawJson>,
     #[serde(default)]
     pub labels: Labels,
     #[serde(default)]
@@ -89,11 +89,11 @@ pub struct ResourceUpdate {
     /// The version this update is based on; 409 if the resource has moved on.
     pub version: i64,
     #[schema(value_type = Vec<Object>)]
-    pub manifests: Vec<Value>,
+    pub manifests: RawJson,
     #[schema(value_type = Option<Object>)]
-    pub delete_option: Option<Value>,
+    pub delete_option: Option<RawJson>,
     #[schema(value_type = Option<Vec<Object>>)]
-    pub manifest_configs: Option<Value>,
+    pub manifest_configs: Option<RawJson>,
     #[serde(default)]
     pub labels: Labels,
     #[serde(default)]
@@ -131,8 +131,11 @@ pub struct ResourceView {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
+/// The typed view of a resource (clients reading a response, tests). The hub itself answers
+/// with [`ResourceDocView`], which writes the same JSON without parsing the documents.
 impl From<Resource> for ResourceView {
     fn from(r: Resource) -> Self {
+        let value = |raw: &RawJson| serde_json::from_str(raw.get()).unwrap_or(Value::Null);
         let (status, status_hash, status_updated_at) = match r.status {
             Some(s) => (Some(s.status), Some(s.hash), Some(s.updated_at)),
             None => (None, None, None),
@@ -144,9 +147,9 @@ impl From<Resource> for ResourceView {
             consumer_name: r.consumer_name,
             name: r.name,
             version: r.version,
-            manifests: r.spec.manifests,
-            delete_option: r.spec.delete_option,
-            manifest_configs: r.spec.manifest_configs,
+            manifests: serde_json::from_str(r.spec.manifests.get()).unwrap_or_default(),
+            delete_option: r.spec.delete_option.as_ref().map(value),
+            manifest_configs: r.spec.manifest_configs.as_ref().map(value),
             labels: r.spec.labels,
             annotations: r.spec.annotations,
             status,
@@ -181,6 +184,42 @@ pub struct ResourceDocView {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// A single resource as the API answers it (create, get, update, delete): the spec's
+/// documents are written as they are (the request's or the stored text); only a reported
+/// status, which the store hands out parsed, is written from its value.
+impl From<Resource> for ResourceDocView {
+    fn from(r: Resource) -> Self {
+        let (status, status_hash, status_updated_at) = match r.status {
+            // Rendering a `Value` cannot fail (its map keys are strings).
+            Some(s) => (
+                serde_json::value::to_raw_value(&s.status).ok(),
+                Some(s.hash),
+                Some(s.updated_at),
+            ),
+            None => (None, None, None),
+        };
+        Self {
+            kind: "Resource",
+            href: format!("{RESOURCES_PATH}/{}", r.id),
+            id: r.id,
+            consumer_name: r.consumer_name,
+            name: r.name,
+            version: r.version,
+            manifests: r.spec.manifests,
+            delete_option: r.spec.delete_option,
+            manifest_configs: r.spec.manifest_configs,
+            labels: r.spec.labels,
+            annotations: r.spec.annotations,
+            status,
+            status_hash,
+            status_updated_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            deleted_at: r.deleted_at,
+        }
+    }
 }
 
 impl From<ResourceDoc> for ResourceDocView {
@@ -282,11 +321,13 @@ mod tests {
             name: Some("web".into()),
             version: 3,
             spec: ResourceSpec {
-                manifests: manifests.as_array().cloned().unwrap_or_default(),
-                delete_option: Some(option.clone()),
-                manifest_configs: Some(configs.clone()),
                 labels: labels.clone(),
-                annotations: Labels::new(),
+                ..ResourceSpec::from_values(
+                    manifests.as_array().map(Vec::as_slice).unwrap_or_default(),
+                    Some(&option),
+                    Some(&configs),
+                )
+                .expect("spec")
             },
             status: Some(ReportedStatus {
                 status: status.clone(),
@@ -313,8 +354,13 @@ mod tests {
             updated_at: at(1),
             deleted_at: Some(at(3)),
         };
-        let view = serde_json::to_string(&ResourceView::from(resource)).expect("view");
+        let view = serde_json::to_string(&ResourceView::from(resource.clone())).expect("view");
         let doc_view = serde_json::to_string(&ResourceDocView::from(doc)).expect("doc view");
         assert_eq!(doc_view, view);
+        let answered = serde_json::to_string(&ResourceDocView::from(resource)).expect("answer");
+        assert_eq!(
+            answered, view,
+            "a single resource is answered with the same JSON"
+        );
     }
 }

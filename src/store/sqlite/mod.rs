@@ -10,6 +10,7 @@
 //! Types on disk: ids are hyphenated UUID text, JSON is text, timestamps are fixed-width
 //! RFC 3339 text in UTC with microseconds ([`timestamp`]), so text order is time order.
 
+mod create;
 mod status;
 mod store;
 

@@ -163,38 +163,11 @@ impl Store for SqliteStore {
     }
 
     async fn create_resource(&self, new: NewResource) -> Result<Resource, StoreError> {
-        let _turn = self.write_turn().await;
-        let sql = format!(
-            "INSERT INTO resources (id, consumer_id, consumer_name, name, version, manifests, delete_option, \
-             manifest_configs, labels, annotations, created_at, updated_at) \
-             SELECT ?1, c.id, c.name, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?9 FROM consumers c WHERE c.name = ?2 \
-             RETURNING {RESOURCE_COLUMNS}"
-        );
-        let spec = &new.spec;
-        let row: Option<ResourceRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(Uuid::new_v4().hyphenated())
-            .bind(&new.consumer_name)
-            .bind(&new.name)
-            .bind(Json(&spec.manifests))
-            .bind(spec.delete_option.as_ref().map(Json))
-            .bind(spec.manifest_configs.as_ref().map(Json))
-            .bind(Json(&spec.labels))
-            .bind(Json(&spec.annotations))
-            .bind(now())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::ResourceNameTaken {
-                        consumer: new.consumer_name.clone(),
-                        name: new.name.clone().unwrap_or_default(),
-                    }
-                } else {
-                    e.into()
-                }
-            })?;
-        row.map(Into::into)
-            .ok_or_else(|| StoreError::ConsumerNotFound(new.consumer_name.clone()))
+        self.create_one(new).await
+    }
+
+    async fn create_resources(&self, batch: Vec<NewResource>) -> Vec<Result<Resource, StoreError>> {
+        self.create_batch(batch).await
     }
 
     async fn get_resource(&self, id: Uuid) -> Result<Resource, StoreError> {
@@ -251,7 +224,7 @@ impl Store for SqliteStore {
                 current: current.version,
             });
         }
-        if current.spec == spec {
+        if current.spec.same_as(&spec) {
             return Ok(Updated {
                 value: current,
                 changed: false,
@@ -333,6 +306,9 @@ impl Store for SqliteStore {
             .bind(deleting)
             .execute(&mut *tx)
             .await?;
+            if !deleting {
+                continue;
+            }
             // §4.8 step 2: a delete for a resource no agent ever reported on completes once sent.
             sqlx::query(
                 "DELETE FROM resources WHERE id = ?1 AND deleted_at IS NOT NULL \

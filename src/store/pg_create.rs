@@ -1,0 +1,103 @@
+//! Creating resources on PostgreSQL: one row per statement, or a batch of rows in one
+//! multi-row `INSERT ... SELECT FROM UNNEST(...)` (one statement, one commit). Documents are
+//! bound as their text and cast to `json` by the server; the `RETURNING` clause reads only the
+//! generated fields, the rest of the answer is the request's own spec.
+
+use sqlx::types::Json;
+use tracing::debug;
+use uuid::Uuid;
+
+use super::pg_json::JsonText;
+use super::postgres::PgStore;
+use super::rows::{self, CREATED_COLUMNS, created_in_batch, name_taken_or};
+use super::{Labels, NewResource, RawJson, Resource, StoreError};
+
+type CreatedRow = rows::CreatedRow<Uuid>;
+type BatchRows = rows::BatchRows<Uuid>;
+
+impl PgStore {
+    pub(crate) async fn create_one(&self, new: NewResource) -> Result<Resource, StoreError> {
+        let sql = format!(
+            "INSERT INTO resources (id, consumer_id, consumer_name, name, version, manifests, delete_option, \
+             manifest_configs, labels, annotations) \
+             SELECT $1, c.id, c.name, $3, 1, $4, $5, $6, $7, $8 FROM consumers c WHERE c.name = $2 \
+             RETURNING {CREATED_COLUMNS}"
+        );
+        let spec = &new.spec;
+        let row: Option<CreatedRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(Uuid::new_v4())
+            .bind(&new.consumer_name)
+            .bind(&new.name)
+            .bind(JsonText(&spec.manifests))
+            .bind(spec.delete_option.as_ref().map(JsonText))
+            .bind(spec.manifest_configs.as_ref().map(JsonText))
+            .bind(Json(&spec.labels))
+            .bind(Json(&spec.annotations))
+            .fetch_optional(self.pool())
+            .await
+            .map_err(|e| name_taken_or(e, &new))?;
+        match row {
+            Some(row) => Ok(row.into_resource(new)),
+            None => Err(StoreError::ConsumerNotFound(new.consumer_name)),
+        }
+    }
+
+    /// One multi-row `INSERT` (one statement, one commit); if it fails, row by row so that
+    /// each create gets its own error (a taken name fails the whole statement).
+    pub(crate) async fn create_batch(
+        &self,
+        batch: Vec<NewResource>,
+    ) -> Vec<Result<Resource, StoreError>> {
+        if batch.len() > 1 {
+            match self.insert_batch(&batch).await {
+                Ok(ids) => return created_in_batch(batch, ids),
+                Err(err) => debug!(%err, rows = batch.len(), "batch insert failed; row by row"),
+            }
+        }
+        let mut results = Vec::with_capacity(batch.len());
+        for new in batch {
+            results.push(self.create_one(new).await);
+        }
+        results
+    }
+
+    /// Inserts every row of `batch` whose consumer exists, in one statement; returns the
+    /// generated fields of the inserted rows, in the batch's order (ids were assigned here).
+    async fn insert_batch(&self, batch: &[NewResource]) -> Result<BatchRows, StoreError> {
+        let ids: Vec<Uuid> = batch.iter().map(|_| Uuid::new_v4()).collect();
+        let text =
+            |v: &Labels| serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()));
+        let mut labels = Vec::with_capacity(batch.len());
+        let mut annotations = Vec::with_capacity(batch.len());
+        for new in batch {
+            labels.push(text(&new.spec.labels)?);
+            annotations.push(text(&new.spec.annotations)?);
+        }
+        fn raw(r: &RawJson) -> &str {
+            r.get()
+        }
+        let rows: Vec<CreatedRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO resources (id, consumer_id, consumer_name, name, version, manifests, delete_option, \
+             manifest_configs, labels, annotations) \
+             SELECT v.id, c.id, c.name, v.name, 1, v.manifests::json, v.delete_option::json, \
+             v.manifest_configs::json, v.labels::jsonb, v.annotations::jsonb \
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) \
+             AS v(id, consumer_name, name, manifests, delete_option, manifest_configs, labels, annotations) \
+             JOIN consumers c ON c.name = v.consumer_name \
+             RETURNING {CREATED_COLUMNS}"
+        )))
+        .bind(&ids)
+        .bind(batch.iter().map(|n| n.consumer_name.as_str()).collect::<Vec<_>>())
+        .bind(batch.iter().map(|n| n.name.as_deref()).collect::<Vec<_>>())
+        .bind(batch.iter().map(|n| raw(&n.spec.manifests)).collect::<Vec<_>>())
+        .bind(batch.iter().map(|n| n.spec.delete_option.as_ref().map(raw)).collect::<Vec<_>>())
+        .bind(batch.iter().map(|n| n.spec.manifest_configs.as_ref().map(raw)).collect::<Vec<_>>())
+        .bind(&labels)
+        .bind(&annotations)
+        .fetch_all(self.pool())
+        .await?;
+        let mut by_id: std::collections::HashMap<Uuid, CreatedRow> =
+            rows.into_iter().map(|row| (row.id, row)).collect();
+        Ok(ids.into_iter().map(|id| by_id.remove(&id)).collect())
+    }
+}
