@@ -21,11 +21,21 @@ use tokio_util::codec::{LengthDelimitedCodec, LengthDelimitedCodecError};
 // 16 MB "sane default" taken from golang http2
 const DEFAULT_SETTINGS_MAX_HEADER_LIST_SIZE: usize = 16 << 20;
 
+/// baton patch: the read buffer a connection starts with and goes back to.
+pub(super) const READ_BUFFER_CAPACITY: usize = 1_024;
+
+/// baton patch: a read buffer seen larger than this is replaced by a new
+/// `READ_BUFFER_CAPACITY` one as soon as it holds no partial frame.
+const READ_RELEASE_ABOVE: usize = 4 * 1_024;
+
 #[derive(Debug)]
 pub struct FramedRead<T> {
     inner: InnerFramedRead<T, LengthDelimitedCodec>,
 
     decoder: FrameDecoder,
+
+    /// baton patch: the read buffer has grown past `READ_RELEASE_ABOVE`
+    grown: bool,
 }
 
 #[derive(Debug)]
@@ -61,7 +71,24 @@ enum Continuable {
 impl<T> FramedRead<T> {
     pub fn new(inner: InnerFramedRead<T, LengthDelimitedCodec>) -> FramedRead<T> {
         let decoder = FrameDecoder::new(inner.decoder().max_frame_length());
-        FramedRead { inner, decoder }
+        FramedRead {
+            inner,
+            decoder,
+            grown: false,
+        }
+    }
+
+    /// baton patch: called with each frame split off the read buffer. A frame and the spare
+    /// capacity after it share one allocation, so their sum shows a buffer grown for a large
+    /// frame; once nothing is left in it (no partial frame), it is swapped for a small one
+    /// (the allocation is freed when the last frame split from it is dropped).
+    fn release_grown_buffer(&mut self, frame_len: usize) {
+        let buf = self.inner.read_buffer_mut();
+        self.grown |= frame_len + buf.capacity() > READ_RELEASE_ABOVE;
+        if self.grown && buf.is_empty() {
+            *buf = BytesMut::with_capacity(READ_BUFFER_CAPACITY);
+            self.grown = false;
+        }
     }
 
     pub fn get_ref(&self) -> &T {
@@ -428,6 +455,7 @@ where
             };
 
             tracing::trace!(read.bytes = bytes.len());
+            self.release_grown_buffer(bytes.len()); // baton patch
             if let Some(frame) = self.decoder.decode(bytes)? {
                 tracing::debug!(?frame, "received");
                 return Poll::Ready(Some(Ok(frame)));

@@ -66,6 +66,10 @@ enum Next<B> {
 /// frame that big.
 const DEFAULT_BUFFER_CAPACITY: usize = 16 * 1_024;
 
+// baton patch: a write buffer that grew past this is given back once the connection has
+// flushed everything (see `release_if_quiet`); a quiet connection keeps at most this much.
+const RELEASE_ABOVE: usize = 4 * 1_024;
+
 /// Chain payloads bigger than this when vectored I/O is enabled. The remote
 /// will never advertise a max frame size less than this (well, the spec says
 /// the max frame size can't be less than 16kb, so not even close).
@@ -93,7 +97,8 @@ where
             final_flush_done: false,
             encoder: Encoder {
                 hpack: hpack::Encoder::default(),
-                buf: Cursor::new(BytesMut::with_capacity(DEFAULT_BUFFER_CAPACITY)),
+                // baton patch: allocated when the first frame is buffered, not per connection
+                buf: Cursor::new(BytesMut::new()),
                 next: None,
                 last_data_frame: None,
                 max_frame_size: frame::DEFAULT_MAX_FRAME_SIZE,
@@ -176,6 +181,17 @@ where
         Poll::Ready(Ok(()))
     }
 
+    /// baton patch: called once everything buffered has been flushed (`Codec::flush`, which
+    /// the connection calls after buffering all pending frames, not `poll_ready`'s flush when
+    /// the buffer is full mid-burst): a buffer that grew past `RELEASE_ABOVE` is dropped, and
+    /// the next frame allocates a small one.
+    pub fn release_if_quiet(&mut self) {
+        let buf = self.encoder.buf.get_ref();
+        if buf.is_empty() && buf.capacity() > RELEASE_ABOVE {
+            self.encoder.buf = Cursor::new(BytesMut::new());
+        }
+    }
+
     /// Close the codec
     pub fn shutdown(&mut self, cx: &mut Context) -> Poll<io::Result<()>> {
         if !self.final_flush_done {
@@ -223,6 +239,8 @@ where
     fn buffer(&mut self, item: Frame<B>) -> Result<(), UserError> {
         // Ensure that we have enough capacity to accept the write.
         assert!(self.has_capacity());
+        // baton patch: reserve on demand (the buffer starts empty, see `release_if_quiet`)
+        self.buf.get_mut().reserve(self.min_buffer_capacity);
         let span = tracing::trace_span!("FramedWrite::buffer", frame = ?item);
         let _e = span.enter();
 
@@ -307,9 +325,10 @@ where
     }
 
     fn has_capacity(&self) -> bool {
-        self.next.is_none()
-            && (self.buf.get_ref().capacity() - self.buf.get_ref().len()
-                >= self.min_buffer_capacity)
+        // baton patch: the budget is what the eager buffer held (DEFAULT_BUFFER_CAPACITY, or
+        // more if it grew), not what is allocated at the moment
+        let budget = std::cmp::max(self.buf.get_ref().capacity(), DEFAULT_BUFFER_CAPACITY);
+        self.next.is_none() && (budget - self.buf.get_ref().len() >= self.min_buffer_capacity)
     }
 
     fn is_empty(&self) -> bool {

@@ -42,12 +42,19 @@ where
         let framed_write = FramedWrite::new(io);
 
         // Delimit the frames
-        let delimited = length_delimited::Builder::new()
+        let codec = length_delimited::Builder::new()
             .big_endian()
             .length_field_length(3)
             .length_adjustment(9)
             .num_skip(0) // Don't skip the header
-            .new_read(framed_write);
+            .new_codec();
+        // baton patch: a small read buffer (tokio-util's default is 8 KiB per connection); it
+        // grows to fit a larger frame and is given back afterwards (`FramedRead::poll_next`)
+        let delimited = tokio_util::codec::FramedRead::with_capacity(
+            framed_write,
+            codec,
+            framed_read::READ_BUFFER_CAPACITY,
+        );
 
         let mut inner = FramedRead::new(delimited);
 
@@ -154,7 +161,10 @@ where
 
     /// Flush buffered data to the wire
     pub fn flush(&mut self, cx: &mut Context) -> Poll<io::Result<()>> {
-        self.framed_write().flush(cx)
+        // baton patch: everything pending has been written: give back a grown write buffer
+        ready!(self.framed_write().flush(cx))?;
+        self.framed_write().release_if_quiet();
+        Poll::Ready(Ok(()))
     }
 
     /// Shutdown the send half
