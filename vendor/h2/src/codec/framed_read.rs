@@ -78,11 +78,23 @@ impl<T> FramedRead<T> {
         }
     }
 
+    /// baton patch: what the read buffer holds allocated (tests).
+    #[cfg(test)]
+    pub(crate) fn read_buffer_capacity(&self) -> usize {
+        self.inner.read_buffer().capacity()
+    }
+
+    /// baton patch: the read buffer (tests).
+    #[cfg(test)]
+    pub(crate) fn read_buffer_mut(&mut self) -> &mut BytesMut {
+        self.inner.read_buffer_mut()
+    }
+
     /// baton patch: called with each frame split off the read buffer. A frame and the spare
     /// capacity after it share one allocation, so their sum shows a buffer grown for a large
     /// frame; once nothing is left in it (no partial frame), it is swapped for a small one
     /// (the allocation is freed when the last frame split from it is dropped).
-    fn release_grown_buffer(&mut self, frame_len: usize) {
+    pub(crate) fn release_grown_buffer(&mut self, frame_len: usize) {
         let buf = self.inner.read_buffer_mut();
         self.grown |= frame_len + buf.capacity() > READ_RELEASE_ABOVE;
         if self.grown && buf.is_empty() {

@@ -192,6 +192,12 @@ where
         }
     }
 
+    /// baton patch: what the write buffer holds allocated (tests).
+    #[cfg(test)]
+    pub(crate) fn buffer_capacity(&self) -> usize {
+        self.encoder.buf.get_ref().capacity()
+    }
+
     /// Close the codec
     pub fn shutdown(&mut self, cx: &mut Context) -> Poll<io::Result<()>> {
         if !self.final_flush_done {

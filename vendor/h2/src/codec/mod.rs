@@ -1,6 +1,8 @@
 mod error;
 mod framed_read;
 mod framed_write;
+#[cfg(test)]
+mod baton_patch_tests; // baton patch
 
 pub use self::error::{SendError, UserError};
 

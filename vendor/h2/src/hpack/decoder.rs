@@ -163,6 +163,12 @@ impl Decoder {
         }
     }
 
+    /// baton patch: what the scratch buffer holds allocated (tests).
+    #[cfg(test)]
+    pub(crate) fn buffer_capacity(&self) -> usize {
+        self.buffer.capacity()
+    }
+
     /// Queues a potential size update
     #[allow(dead_code)]
     pub fn queue_size_update(&mut self, size: usize) {
