@@ -1,13 +1,19 @@
 //! Scenario `create`: REST creates at concurrency C for D seconds, per bundle size (§payload):
 //! creates/s and latency percentiles. Agents are connected (one per cluster) so the publisher
 //! and the status writer run as in production; `--with-limit` also measures scenario `limit`
-//! at the same concurrency and prints the ratio.
+//! at the same concurrency and prints the ratio. With agents on PostgreSQL, each phase also
+//! reports how many of its creates had their status stored when the creating stopped and how
+//! long the rest took (`drain`): a create rate the publisher and agents cannot keep up with
+//! shows there, not as a better figure.
 
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use serde_json::{Value, json};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
 
-use super::args::{Common, parse_duration};
+use super::args::{Common, StoreKind, parse_duration};
 use super::env::{self, BenchDb, HubProcess};
 use super::payload::{self, Size};
 use super::report::Report;
@@ -67,7 +73,7 @@ pub async fn run(args: CreateArgs) -> anyhow::Result<()> {
     let services = env::services(&args.common).await?;
     let db = BenchDb::create(&services.database_url).await?;
     let hub = HubProcess::spawn(&args.common, &db, &services).await?;
-    let outcome = phases(&args, &hub).await;
+    let outcome = phases(&args, &hub, &db).await;
     hub.stop().await;
     db.drop_db().await;
     let mut results = outcome?;
@@ -104,7 +110,7 @@ pub async fn run(args: CreateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn phases(args: &CreateArgs, hub: &HubProcess) -> anyhow::Result<Value> {
+async fn phases(args: &CreateArgs, hub: &HubProcess, db: &BenchDb) -> anyhow::Result<Value> {
     let rest = Rest::new(&hub.base);
     let clusters = env::cluster_names("create", args.clusters.max(1));
     rest.create_consumers(&clusters).await?;
@@ -112,6 +118,16 @@ async fn phases(args: &CreateArgs, hub: &HubProcess) -> anyhow::Result<Value> {
         Vec::new()
     } else {
         env::start_agents(hub, &clusters).await?
+    };
+    let status_counter = match args.common.store {
+        StoreKind::Postgres if !args.no_agents => Some(
+            PgPoolOptions::new()
+                .max_connections(1)
+                .connect(&db.url)
+                .await
+                .context("connecting to the hub's database")?,
+        ),
+        _ => None,
     };
     let mut results = json!({});
     for &size in &args.size {
@@ -124,8 +140,47 @@ async fn phases(args: &CreateArgs, hub: &HubProcess) -> anyhow::Result<Value> {
         let mut summary = lat.summary();
         summary["creates_per_s"] = json!(round(lat.len() as f64 / elapsed.as_secs_f64()));
         summary["body_bytes"] = json!(bodies[0].len());
+        if let Some(pool) = &status_counter {
+            summary["drain"] = drain(pool, DRAIN_TIMEOUT).await?;
+        }
         results[format!("{size:?}").to_lowercase()] = summary;
     }
     env::stop_agents(agents).await;
     Ok(results)
+}
+
+/// How long the drain waits for the last statuses before giving up (and saying so).
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Counts the resources still without a stored status now (and, of those, how many the
+/// publisher had not yet sent: which stage is behind), then waits until there are none (or
+/// `timeout`): `unreported_at_end`, `unpublished_at_end` and `drained_after_s` (null if the
+/// timeout came first).
+async fn drain(pool: &PgPool, timeout: Duration) -> anyhow::Result<Value> {
+    let started = Instant::now();
+    let unpublished_at_end: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM resources WHERE publish_pending")
+            .fetch_one(pool)
+            .await
+            .context("counting resources not yet published")?;
+    let unreported = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM resources WHERE status_updated_at IS NULL",
+        )
+        .fetch_one(pool)
+        .await
+        .context("counting resources without a status")
+    };
+    let at_end = unreported().await?;
+    let mut left = at_end;
+    while left > 0 && started.elapsed() < timeout {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        left = unreported().await?;
+    }
+    Ok(json!({
+        "unreported_at_end": at_end,
+        "unpublished_at_end": unpublished_at_end,
+        "unreported_after_timeout": left,
+        "drained_after_s": (left == 0).then(|| round(started.elapsed().as_secs_f64())),
+    }))
 }

@@ -310,10 +310,15 @@ impl Store for PgStore {
         let ids: Vec<Uuid> = published.iter().map(|p| p.0).collect();
         let versions: Vec<i64> = published.iter().map(|p| p.1).collect();
         let deleting: Vec<bool> = published.iter().map(|p| p.2).collect();
+        // Rows are locked in id order, the order `apply_statuses` locks its batch in: an
+        // UPDATE's join would lock them in scan order, and the two deadlocked under load (each
+        // time a second of lock wait, then a whole round published again).
         sqlx::query(
-            "UPDATE resources r SET publish_pending = FALSE \
-             FROM UNNEST($1::uuid[], $2::bigint[], $3::bool[]) AS p(id, version, deleting) \
-             WHERE r.id = p.id AND r.version = p.version AND (r.deleted_at IS NOT NULL) = p.deleting",
+            "WITH p AS (SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::bool[]) AS p(id, version, deleting)), \
+             locked AS (SELECT r.id FROM resources r JOIN p ON r.id = p.id \
+                 AND r.version = p.version AND (r.deleted_at IS NOT NULL) = p.deleting \
+                 WHERE r.publish_pending ORDER BY r.id FOR UPDATE OF r) \
+             UPDATE resources r SET publish_pending = FALSE FROM locked WHERE r.id = locked.id",
         )
         .bind(&ids)
         .bind(&versions)
@@ -339,8 +344,11 @@ impl Store for PgStore {
         changed_before: chrono::DateTime<chrono::Utc>,
     ) -> Result<u64, StoreError> {
         let done = sqlx::query(
-            "UPDATE resources SET publish_pending = TRUE \
-             WHERE NOT publish_pending AND deleted_at IS NULL AND status IS NULL AND updated_at < $1",
+            // Locked in id order, like `mark_published` and `apply_statuses` (no deadlock).
+            "WITH locked AS (SELECT id FROM resources \
+                 WHERE NOT publish_pending AND deleted_at IS NULL AND status IS NULL AND updated_at < $1 \
+                 ORDER BY id FOR UPDATE) \
+             UPDATE resources r SET publish_pending = TRUE FROM locked WHERE r.id = locked.id",
         )
         .bind(changed_before)
         .execute(&self.pool)

@@ -131,7 +131,61 @@ async fn concurrent_batches_on_the_same_rows_are_serialised(backend: Backend) {
     }
 }
 
+/// The publisher's `mark_published` and the status writers' batches lock the same rows at the
+/// same time (an agent reports while its spec's round is being marked): both must lock in one
+/// order, or PostgreSQL ends one of them with "deadlock detected" (the publisher then published
+/// its whole round again).
+async fn marking_published_while_statuses_are_written_does_not_deadlock(backend: Backend) {
+    let (_db, store) = fresh(backend).await;
+    store.create_consumer(new_consumer("c1")).await.unwrap();
+    for round in 0..5 {
+        let mut ids = Vec::new();
+        for i in 0..100 {
+            let name = format!("r{round}-{i}");
+            ids.push(resource(&*store, "c1", Some(&name)).await.id);
+        }
+        let markers = (0..2).map(|m| {
+            let store = store.clone();
+            let mut published: Vec<_> = ids.iter().map(|id| (*id, 1, false)).collect();
+            if m == 1 {
+                published.reverse();
+            }
+            tokio::spawn(async move { store.mark_published(&published).await })
+        });
+        let writers = ids.chunks(10).rev().map(|chunk| {
+            let store = store.clone();
+            let chunk = chunk.to_vec();
+            tokio::spawn(async move {
+                let batch: Vec<_> = chunk
+                    .iter()
+                    .rev()
+                    .map(|&id| StatusItem { id, decide: &bump })
+                    .collect();
+                store.apply_statuses(&batch).await
+            })
+        });
+        let (marked, written) = tokio::join!(
+            futures::future::join_all(markers),
+            futures::future::join_all(writers)
+        );
+        for outcome in marked {
+            outcome.unwrap().expect("mark_published failed (deadlock?)");
+        }
+        for outcome in written {
+            assert!(
+                outcome
+                    .unwrap()
+                    .unwrap()
+                    .iter()
+                    .all(|o| *o == StatusOutcome::Stored)
+            );
+        }
+        assert_eq!(store.pending_count().await.unwrap(), 0, "every row marked");
+    }
+}
+
 backend_tests!(
     a_batch_is_decided_in_order_and_each_row_written_once,
     concurrent_batches_on_the_same_rows_are_serialised,
+    marking_published_while_statuses_are_written_does_not_deadlock,
 );
