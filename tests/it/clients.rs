@@ -18,29 +18,29 @@ use cloudevents::{AttributesReader, AttributesWriter};
 use crate::support::{eventually, vector_json};
 use crate::widget::{Recorder, Widget, WidgetCodec, WidgetStore, bundles, hasher};
 
-const WAIT: Duration = Duration::from_secs(5);
+pub(crate) const WAIT: Duration = Duration::from_secs(5);
 
 fn spec(action: Action) -> EventType {
     EventType::new(bundles(), SubResource::Spec, action)
 }
 
-fn status(action: Action) -> EventType {
+pub(crate) fn status(action: Action) -> EventType {
     EventType::new(bundles(), SubResource::Status, action)
 }
 
-struct Pair {
-    broker: MemoryBroker,
-    source: SourceClient<Widget>,
-    source_store: WidgetStore,
-    statuses: Recorder,
-    agent: AgentClient<Widget>,
-    agent_store: WidgetStore,
-    specs: Recorder,
+pub(crate) struct Pair {
+    pub broker: MemoryBroker,
+    pub source: SourceClient<Widget>,
+    pub source_store: WidgetStore,
+    pub statuses: Recorder,
+    pub agent: AgentClient<Widget>,
+    pub agent_store: WidgetStore,
+    pub specs: Recorder,
 }
 
 /// A source "hub" and an agent for cluster1; the agent's handler stores what it is given, like
 /// a real agent applying it.
-async fn pair() -> Pair {
+pub(crate) async fn pair() -> Pair {
     let broker = MemoryBroker::new();
     let source_store = WidgetStore::default();
     let source = SourceClient::builder(

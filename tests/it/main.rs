@@ -20,6 +20,7 @@ mod hub_flow;
 mod interop;
 mod mqtt;
 mod rest;
+mod resync_repair;
 mod store_fixtures;
 mod store_publish;
 mod store_records;
