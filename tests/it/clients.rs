@@ -20,7 +20,7 @@ use crate::widget::{Recorder, Widget, WidgetCodec, WidgetStore, bundles, hasher}
 
 pub(crate) const WAIT: Duration = Duration::from_secs(5);
 
-fn spec(action: Action) -> EventType {
+pub(crate) fn spec(action: Action) -> EventType {
     EventType::new(bundles(), SubResource::Spec, action)
 }
 

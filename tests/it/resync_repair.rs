@@ -1,11 +1,12 @@
 //! No lost changes when resyncs meet failures (issue 11, a fleet restarting under load): an
 //! agent's answer to a status resync that cannot be sent is retried until it is, and a status
-//! resync naming works the agent never received makes it ask for their specs again.
+//! resync naming works the agent never received makes it ask for their specs again; a source's
+//! answer to a spec resync that cannot be sent is retried too.
 
 use baton::cloudevents::builder::EventBuilder;
 use baton::cloudevents::{Action, TransportRole};
 
-use crate::clients::{WAIT, pair, status};
+use crate::clients::{WAIT, pair, spec, status};
 use crate::support::eventually;
 use crate::widget::Widget;
 
@@ -53,4 +54,30 @@ async fn a_status_resync_naming_works_the_agent_lacks_brings_their_specs_back() 
     )
     .await;
     assert_eq!(p.specs.count(), 1);
+}
+
+#[tokio::test]
+async fn a_spec_resync_answer_that_cannot_be_sent_is_retried_until_it_is() {
+    let p = pair().await;
+    p.source_store.put(Widget::new("w1", "cluster1", 1, "spec"));
+    p.broker.set_down(true);
+    let request = EventBuilder::new("cluster1-work-agent", &spec(Action::ResyncRequest))
+        .cluster_name("cluster1")
+        .build()
+        .unwrap();
+    assert!(
+        p.broker
+            .deliver(&TransportRole::source("hub"), request)
+            .await
+    );
+    eventually("the answer failed to send", WAIT, || async {
+        p.source.stats().publish_failures >= 1
+    })
+    .await;
+    p.broker.set_down(false);
+    eventually("the spec reaches the agent on a retry", WAIT, || async {
+        p.agent_store.get("w1").is_some()
+    })
+    .await;
+    p.source.shutdown().await;
 }

@@ -11,24 +11,14 @@ use tracing::{debug, info};
 
 use super::Shared;
 use crate::cloudevents::Event;
-use crate::cloudevents::backoff::{Backoff, BackoffPolicy};
-use crate::cloudevents::client_core;
+use crate::cloudevents::backoff::Backoff;
+use crate::cloudevents::client_core::{self, ANSWER_RETRY};
 use crate::cloudevents::error::{ClientError, CodecError};
 use crate::cloudevents::event_type::{Action, DataType, EventType, SubResource};
 use crate::cloudevents::extensions as ext;
 use crate::cloudevents::payload::StatusHashList;
 use crate::cloudevents::resource::ResourceObject;
 use crate::cloudevents::stats::Stats;
-
-/// Retries of a status resync answer that could not be sent: soon at first, then every
-/// 30 s at most (jittered, so a fleet that failed together does not retry together).
-const ANSWER_RETRY: BackoffPolicy = BackoffPolicy {
-    initial: Duration::from_millis(500),
-    factor: 2.0,
-    max: Duration::from_secs(30),
-    jitter: 0.5,
-    reset_after: Duration::MAX,
-};
 
 /// Least time between two spec resyncs asked for because a status resync named works the
 /// agent does not hold.
