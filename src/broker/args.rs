@@ -66,6 +66,7 @@ impl TryFrom<BrokerArgs> for BrokerConfig {
             heartbeat_interval: (!args.heartbeat_interval.is_zero())
                 .then_some(args.heartbeat_interval),
             queue_capacity: args.queue_capacity,
+            source_wait: super::config::DEFAULT_SOURCE_WAIT,
             tls,
             tokens: args
                 .token_file

@@ -15,6 +15,9 @@ use super::error::BrokerError;
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(10);
 /// Events queued per subscriber before its stream is ended as too slow.
 pub const DEFAULT_QUEUE: usize = 1024;
+/// How long a Publish waits for room in a full source queue before it is refused
+/// (`UNAVAILABLE`: the publisher retries). Below clients' 10 s request timeout.
+pub const DEFAULT_SOURCE_WAIT: Duration = Duration::from_secs(5);
 /// sdk-go's broker receive limit (§8.6.4).
 pub const MAX_MESSAGE: usize = 4 << 20;
 
@@ -23,9 +26,13 @@ pub const MAX_MESSAGE: usize = 4 << 20;
 pub struct BrokerConfig {
     /// Heartbeat period on every Subscribe stream; `None` disables heartbeats.
     pub heartbeat_interval: Option<Duration>,
-    /// Bounded queue per agent subscriber (a source's is 64 times this); overflow ends that
-    /// stream (the client reconnects and resyncs), so a slow subscriber never blocks the others.
+    /// Bounded queue per agent subscriber (a source's is 64 times this); an agent's overflow
+    /// ends that stream (the agent reconnects and resyncs), so a slow agent never blocks the
+    /// others.
     pub queue_capacity: usize,
+    /// A full source queue is waited on this long per Publish, then the Publish is refused;
+    /// the source's stream is kept (ending it would drop every event queued for it).
+    pub source_wait: Duration,
     pub tls: Option<ServerTls>,
     /// Bearer tokens; `None` = token authentication off.
     pub tokens: Option<TokenTable>,
@@ -36,6 +43,7 @@ impl Default for BrokerConfig {
         Self {
             heartbeat_interval: Some(DEFAULT_HEARTBEAT),
             queue_capacity: DEFAULT_QUEUE,
+            source_wait: DEFAULT_SOURCE_WAIT,
             tls: None,
             tokens: None,
         }

@@ -145,7 +145,7 @@ impl Broker {
                 shutdown.cancelled_owned(),
             )
             .await?;
-        info!(?addr, "gRPC broker stopped");
+        info!(?addr, stats = ?self.shared.stats.snapshot(), "gRPC broker stopped");
         Ok(())
     }
 

@@ -1,7 +1,11 @@
 //! The subscriber table: who listens for what, and delivery into each subscriber's bounded
-//! queue. Delivery never waits: a full queue ends that subscriber (its stream closes with
-//! `RESOURCE_EXHAUSTED`, the client reconnects and resyncs), so one slow subscriber never
-//! blocks a publisher or the other subscribers.
+//! queue. A full *agent* queue ends that agent's stream (it closes with `RESOURCE_EXHAUSTED`,
+//! the agent reconnects and resyncs its specs), so one slow agent never blocks a publisher or
+//! the others. A full *source* queue is different: a source hears a whole fleet, and ending
+//! its stream would drop every status and resync request queued for it (tens of thousands
+//! during a fleet restart), which no resync fully brings back. So the publisher waits for room
+//! (outside the table lock, in queue order) up to a bound, and is then refused: the agent
+//! retries its own event, nothing else is lost. Every dropped event is counted.
 //!
 //! One exception to "forward, don't store": an agent's spec resync request that reaches no
 //! source is parked (the latest per cluster and data type) and handed to the next source that
@@ -10,10 +14,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
-use futures::channel::mpsc;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::warn;
+use tracing::{debug, warn};
 
 use super::route::{Route, Target};
 use super::stats::BrokerStats;
@@ -35,16 +40,30 @@ struct Subscriber {
     overflow: CancellationToken,
 }
 
-/// A queued event, boxed, so the queue's nodes stay small whatever the event.
-pub type Queued = Box<CloudEvent>;
-
-/// A subscriber's bounded queue holding `capacity` events. `futures`' queue, not tokio's: an
-/// idle one costs ~210 bytes of heap instead of ~800 (tokio's keeps several 128-byte
-/// cache-padded fields and a first block of 32 slots), and the broker keeps one per agent and
-/// data type. Its bound is `buffer` plus one slot per sender; each queue has one sender.
-fn queue(capacity: usize) -> (mpsc::Sender<Queued>, mpsc::Receiver<Queued>) {
-    mpsc::channel(capacity.saturating_sub(1))
+impl Subscriber {
+    fn is_source(&self) -> bool {
+        matches!(self.party, Party::Source { .. })
+    }
 }
+
+/// A source subscription whose queue was full when an event came.
+struct FullSource {
+    id: u64,
+    party: Party,
+    queue: mpsc::Sender<Queued>,
+}
+
+/// A source's queue stayed full for the whole wait: the event was not queued for it.
+#[derive(Debug, thiserror::Error)]
+#[error("{party:?} is not taking events (its queue stayed full for {waited:?}); retry")]
+pub struct SourceBusy {
+    pub party: Party,
+    pub waited: Duration,
+}
+
+/// A queued event, boxed: a queue allocates its slots in blocks of 32, so a pointer per slot
+/// instead of a whole `CloudEvent` keeps an idle subscriber's queue at ~300 bytes, not ~6 KiB.
+pub type Queued = Box<CloudEvent>;
 
 /// What a new subscription gets: its queue and the token that ends it on overflow.
 pub struct Subscription {
@@ -137,13 +156,13 @@ impl Registry {
             Party::Source { .. } => self.capacity.saturating_mul(SOURCE_QUEUE_FACTOR),
             Party::Agent { .. } => self.capacity,
         };
-        let (mut queue, rx) = queue(capacity);
+        let (queue, rx) = mpsc::channel(capacity);
         let overflow = CancellationToken::new();
         let mut table = self.lock();
         table.next_id += 1;
         let id = table.next_id;
         if let Party::Source { .. } = &party {
-            unpark(&mut table.parked, &party, &data_type, &mut queue);
+            unpark(&mut table.parked, &party, &data_type, &queue);
         }
         table.insert(
             id,
@@ -167,12 +186,48 @@ impl Registry {
 
     /// Queues `message` for every subscriber `route` addresses; returns how many got it.
     /// Looks only at the addressed party's subscriptions (all of one kind for a broadcast).
-    pub fn deliver(&self, route: &Route, message: &CloudEvent) -> usize {
+    /// A full source queue is waited on for up to `wait` (see the module doc); if it stays
+    /// full, the event is not queued for that source and [`SourceBusy`] says so.
+    pub async fn deliver(
+        &self,
+        route: &Route,
+        message: &CloudEvent,
+        wait: Duration,
+    ) -> Result<usize, SourceBusy> {
+        let (mut delivered, full) = self.queue_now(route, message);
+        let mut busy = None;
+        for source in full {
+            BrokerStats::bump(&self.stats.source_waits);
+            let queued = source.queue.send_timeout(Box::new(message.clone()), wait);
+            match queued.await {
+                Ok(()) => delivered += 1,
+                Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                    BrokerStats::bump(&self.stats.source_busy);
+                    BrokerStats::bump(&self.stats.dropped);
+                    warn!(party = ?source.party, ?wait, "source queue stayed full: publish refused, the publisher retries");
+                    busy = Some(SourceBusy {
+                        party: source.party,
+                        waited: wait,
+                    });
+                }
+                Err(mpsc::error::SendTimeoutError::Closed(_)) => self.remove(source.id),
+            }
+        }
+        match busy {
+            Some(busy) => Err(busy),
+            None => Ok(delivered),
+        }
+    }
+
+    /// The part of [`Registry::deliver`] done under the lock: every queue with room gets the
+    /// event; full agent queues end their stream; full source queues are returned to wait on.
+    fn queue_now(&self, route: &Route, message: &CloudEvent) -> (usize, Vec<FullSource>) {
         let mut table = self.lock();
         let mut delivered = 0;
         let mut dropped = Vec::new();
+        let mut full = Vec::new();
         for id in table.addressed(&route.target) {
-            let Some(sub) = table.subscribers.get_mut(&id) else {
+            let Some(sub) = table.subscribers.get(&id) else {
                 continue;
             };
             if sub.data_type != route.data_type {
@@ -180,25 +235,41 @@ impl Registry {
             }
             match sub.queue.try_send(Box::new(message.clone())) {
                 Ok(()) => delivered += 1,
-                Err(err) if err.is_full() => {
-                    warn!(party = ?sub.party, capacity = self.capacity, "subscriber too slow: queue full, ending its stream");
+                Err(mpsc::error::TrySendError::Full(_)) if sub.is_source() => {
+                    full.push(FullSource {
+                        id,
+                        party: sub.party.clone(),
+                        queue: sub.queue.clone(),
+                    });
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    // The stream ends before it sends what is queued: all of it is lost.
+                    let lost = sub.queue.max_capacity() as u64 + 1;
+                    warn!(party = ?sub.party, capacity = self.capacity, lost, "subscriber too slow: queue full, ending its stream");
                     BrokerStats::bump(&self.stats.overflows);
+                    BrokerStats::add(&self.stats.dropped, lost);
                     sub.overflow.cancel();
                     dropped.push(id);
                 }
-                Err(_) => dropped.push(id), // the stream is gone
+                Err(mpsc::error::TrySendError::Closed(_)) => dropped.push(id),
             }
         }
         for id in dropped {
             table.remove(id);
         }
-        if delivered == 0 && route.parks_when_undelivered() {
+        if delivered == 0 && full.is_empty() && route.parks_when_undelivered() {
             let key = (route.cluster.clone(), route.data_type.clone());
             table
                 .parked
                 .insert(key, (route.target.clone(), message.clone()));
         }
-        delivered
+        if !full.is_empty() {
+            debug!(
+                waiting = full.len(),
+                "source queue full: the publisher waits for room"
+            );
+        }
+        (delivered, full)
     }
 
     /// Spec resync requests waiting for a source.
@@ -234,7 +305,7 @@ fn unpark(
     parked: &mut HashMap<(String, DataType), (Target, CloudEvent)>,
     party: &Party,
     data_type: &DataType,
-    queue: &mut mpsc::Sender<Queued>,
+    queue: &mpsc::Sender<Queued>,
 ) {
     parked.retain(|(_, parked_type), (target, message)| {
         if parked_type != data_type || !addressed(target, party) {
@@ -267,121 +338,5 @@ impl Drop for Unregister {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::broker::route::Direction;
-
-    fn data_type(resource: &str) -> DataType {
-        DataType::new("work.open-cluster-management.io", "v1", resource)
-    }
-
-    fn route(target: Target, resource: &str) -> Route {
-        Route {
-            direction: Direction::SourceToAgents,
-            data_type: data_type(resource),
-            target,
-            cluster: String::new(),
-            is_resync: false,
-        }
-    }
-
-    fn agent(cluster: &str) -> Party {
-        Party::Agent {
-            cluster: cluster.into(),
-        }
-    }
-
-    #[test]
-    fn delivers_only_to_the_addressed_party_and_data_type() {
-        let registry = Registry::new(8, Arc::default());
-        let mut c1 = registry.add(agent("c1"), data_type("manifestworks"));
-        let mut c1_other = registry.add(agent("c1"), data_type("other"));
-        let mut c2 = registry.add(agent("c2"), data_type("manifestworks"));
-        let message = CloudEvent {
-            id: "e1".into(),
-            ..CloudEvent::default()
-        };
-
-        let to_c1 = route(Target::Cluster("c1".into()), "manifestworks");
-        assert_eq!(registry.deliver(&to_c1, &message), 1);
-        assert_eq!(c1.queue.try_recv().map(|m| m.id), Ok("e1".into()));
-        assert!(c1_other.queue.try_recv().is_err());
-        assert!(c2.queue.try_recv().is_err());
-
-        let to_all = route(Target::AllClusters, "manifestworks");
-        assert_eq!(registry.deliver(&to_all, &message), 2);
-        let to_nobody = route(Target::Cluster("c3".into()), "manifestworks");
-        assert_eq!(registry.deliver(&to_nobody, &message), 0);
-    }
-
-    #[test]
-    fn a_source_queue_holds_a_fleet_s_burst_that_would_end_an_agent_s() {
-        let registry = Registry::new(8, Arc::default());
-        let hub = registry.add(
-            Party::Source {
-                source: "hub".into(),
-            },
-            data_type("manifestworks"),
-        );
-        let slow_agent = registry.add(agent("c1"), data_type("manifestworks"));
-        let message = CloudEvent::default();
-        let to_hub = route(Target::Source("hub".into()), "manifestworks");
-        let to_c1 = route(Target::Cluster("c1".into()), "manifestworks");
-        for _ in 0..8 * SOURCE_QUEUE_FACTOR {
-            assert_eq!(registry.deliver(&to_hub, &message), 1);
-        }
-        assert!(
-            !hub.overflow.is_cancelled(),
-            "the source's stream survives the burst"
-        );
-        for _ in 0..=8 {
-            registry.deliver(&to_c1, &message);
-        }
-        assert!(
-            slow_agent.overflow.is_cancelled(),
-            "an agent's queue is the configured 8"
-        );
-    }
-
-    #[test]
-    fn an_agent_queue_holds_exactly_the_configured_capacity() {
-        let registry = Registry::new(8, Arc::default());
-        let mut sub = registry.add(agent("c1"), data_type("manifestworks"));
-        let to_c1 = route(Target::Cluster("c1".into()), "manifestworks");
-        for _ in 0..8 {
-            assert_eq!(registry.deliver(&to_c1, &CloudEvent::default()), 1);
-        }
-        assert!(!sub.overflow.is_cancelled());
-        assert_eq!(registry.deliver(&to_c1, &CloudEvent::default()), 0);
-        assert!(sub.overflow.is_cancelled(), "the ninth overflows");
-        for _ in 0..8 {
-            assert!(sub.queue.try_recv().is_ok());
-        }
-        assert!(sub.queue.try_recv().is_err());
-    }
-
-    #[test]
-    fn removal_updates_the_index() {
-        let registry = Registry::new(8, Arc::default());
-        let first = registry.add(agent("c1"), data_type("manifestworks"));
-        let second = registry.add(agent("c1"), data_type("manifestworks"));
-        assert!(registry.has(&agent("c1")));
-        registry.remove(first.id);
-        assert!(registry.has(&agent("c1")));
-        assert_eq!(registry.connected_clusters().len(), 1);
-        registry.remove(second.id);
-        assert!(!registry.has(&agent("c1")));
-        assert!(registry.connected_clusters().is_empty());
-        assert!(registry.is_empty());
-    }
-
-    #[test]
-    fn a_closed_queue_is_dropped_on_delivery() {
-        let registry = Registry::new(8, Arc::default());
-        let subscription = registry.add(agent("c1"), data_type("manifestworks"));
-        drop(subscription.queue);
-        let to_c1 = route(Target::Cluster("c1".into()), "manifestworks");
-        assert_eq!(registry.deliver(&to_c1, &CloudEvent::default()), 0);
-        assert!(!registry.has(&agent("c1")));
-    }
-}
+#[path = "registry_tests.rs"]
+mod tests;

@@ -19,7 +19,7 @@ use super::stats::BrokerStats;
 use super::stream::{EventStream, subscriber_stream};
 use crate::cloudevents::event_type::DataType;
 use crate::cloudevents::transport::grpc::proto::cloud_event_service_server::CloudEventService;
-use crate::cloudevents::transport::grpc::proto::{PublishRequest, SubscriptionRequest};
+use crate::cloudevents::transport::grpc::proto::{CloudEvent, PublishRequest, SubscriptionRequest};
 use crate::cloudevents::transport::grpc::{SUBSCRIPTION_ID_HEADER, binding};
 
 /// One serving of the broker: the shared state plus this serve's shutdown token.
@@ -50,11 +50,12 @@ impl Service {
             .map_err(|e| self.refuse(e))
     }
 
-    fn publish_inner(
+    /// Checks and routes one published event; returns the route to deliver it on.
+    fn route_publish(
         &self,
         principal: &Principal,
         request: PublishRequest,
-    ) -> Result<usize, RequestError> {
+    ) -> Result<(route::Route, CloudEvent), RequestError> {
         let message = request
             .event
             .ok_or_else(|| RequestError::Invalid("PublishRequest has no event".into()))?;
@@ -64,15 +65,9 @@ impl Service {
             RequestError::Invalid(format!("cannot route event {}: {e}", event.id()))
         })?;
         auth::authorize_publish(principal, &event.source().to_string(), &route)?;
+        debug!(event_id = event.id(), event_type = event.ty(), "routing");
         // The received message is forwarded as is: no re-encoding, no loss.
-        let delivered = self.shared.registry.deliver(&route, &message);
-        debug!(
-            event_id = event.id(),
-            event_type = event.ty(),
-            delivered,
-            "routed"
-        );
-        Ok(delivered)
+        Ok((route, message))
     }
 }
 
@@ -106,12 +101,17 @@ fn subscription_party(request: &SubscriptionRequest) -> Result<(Party, DataType)
 impl CloudEventService for Service {
     async fn publish(&self, request: Request<PublishRequest>) -> Result<Response<()>, Status> {
         let principal = self.principal(&request)?;
-        let delivered = self
-            .publish_inner(&principal, request.into_inner())
+        let (route, message) = self
+            .route_publish(&principal, request.into_inner())
             .map_err(|e| self.refuse(e))?;
-        let stats = &self.shared.stats;
-        BrokerStats::bump(&stats.published);
-        BrokerStats::add(&stats.delivered, delivered as u64);
+        let shared = &self.shared;
+        let delivered = shared
+            .registry
+            .deliver(&route, &message, shared.config.source_wait)
+            .await
+            .map_err(|busy| Status::unavailable(busy.to_string()))?;
+        BrokerStats::bump(&shared.stats.published);
+        BrokerStats::add(&shared.stats.delivered, delivered as u64);
         Ok(Response::new(()))
     }
 

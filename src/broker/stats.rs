@@ -17,6 +17,13 @@ pub struct BrokerStats {
     pub unauthenticated: AtomicU64,
     /// Subscriber streams ended because their queue overflowed.
     pub overflows: AtomicU64,
+    /// Events lost by the broker: queued for a stream ended on overflow, or refused because a
+    /// source's queue stayed full (that publisher was told to retry).
+    pub dropped: AtomicU64,
+    /// Publishes that found a source's queue full and waited for room.
+    pub source_waits: AtomicU64,
+    /// Publishes refused because a source's queue stayed full for the whole wait.
+    pub source_busy: AtomicU64,
     /// Subscribe streams opened.
     pub subscriptions: AtomicU64,
 }
@@ -30,6 +37,9 @@ pub struct BrokerStatsSnapshot {
     pub denied: u64,
     pub unauthenticated: u64,
     pub overflows: u64,
+    pub dropped: u64,
+    pub source_waits: u64,
+    pub source_busy: u64,
     pub subscriptions: u64,
 }
 
@@ -51,6 +61,9 @@ impl BrokerStats {
             denied: read(&self.denied),
             unauthenticated: read(&self.unauthenticated),
             overflows: read(&self.overflows),
+            dropped: read(&self.dropped),
+            source_waits: read(&self.source_waits),
+            source_busy: read(&self.source_busy),
             subscriptions: read(&self.subscriptions),
         }
     }

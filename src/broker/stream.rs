@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use futures::channel::mpsc;
 use futures::stream::{self, BoxStream};
+use tokio::sync::mpsc;
 use tokio::time::{Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
@@ -60,7 +60,7 @@ pub fn subscriber_stream(
                     None,
                 ));
             }
-            message = state.queue.next() => *message?,
+            message = state.queue.recv() => *message?,
             () = tick(&mut state.heartbeat) => binding::heartbeat(),
         };
         Some((Ok(item), Some(state)))

@@ -2,26 +2,35 @@
 //! cluster and classifies them against its [`Lister`] (the agent's own store) into
 //! Added / Modified / Deleted (§5.1), publishes status events, asks sources for missing specs
 //! (spec resync, §6.2) and answers their status resyncs by comparing hashes (§6.6).
+//!
+//! Nothing a source asks for is dropped on a send failure: an answer to a status resync that
+//! could not be sent (broker unreachable, timed out, refused as busy) is retried with backoff
+//! until it goes through or the client stops. A status resync addressed to this cluster that
+//! names resources the agent does not hold means their specs never arrived (a spec resync
+//! request or answer was lost): the agent asks that source for its specs again.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use ::cloudevents::AttributesReader;
 use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use super::Event;
 use super::builder::EventBuilder;
 use super::client_core::{self, ClientCore, Lifecycle, Receiver};
-use super::error::{ClientError, CodecError};
+use super::error::ClientError;
 use super::event_type::{Action, DataType, EventType, SubResource};
 use super::extensions as ext;
-use super::payload::{ResourceVersion, ResourceVersionList, StatusHashList};
+use super::payload::{ResourceVersion, ResourceVersionList};
 use super::resource::{
     Codec, ListOptions, Lister, ResourceAction, ResourceHandler, ResourceObject, StatusHasher,
 };
 use super::stats::{Stats, StatsSnapshot};
 use super::transport::Transport;
+
+mod status_resync;
 
 /// How an incoming spec relates to what the agent holds (§5.1, v1.2+ table), as the action the
 /// handler is told about; `None` means nothing to do.
@@ -78,6 +87,9 @@ impl<T: ResourceObject> AgentClientBuilder<T> {
                 cluster_name: self.cluster_name,
                 lister: self.lister,
                 hasher: self.hasher,
+                retries: TaskTracker::new(),
+                stop: CancellationToken::new(),
+                missing_specs_asked: std::sync::Mutex::default(),
             }),
             lifecycle: Lifecycle::default(),
         }
@@ -95,6 +107,11 @@ struct Shared<T> {
     cluster_name: String,
     lister: Arc<dyn Lister<T>>,
     hasher: Arc<dyn StatusHasher<T>>,
+    /// Answers being retried; they end with the client (`stop`).
+    retries: TaskTracker,
+    stop: CancellationToken,
+    /// When the agent last asked for specs a status resync showed missing.
+    missing_specs_asked: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl<T: ResourceObject> AgentClient<T> {
@@ -146,10 +163,14 @@ impl<T: ResourceObject> AgentClient<T> {
         self.shared.core.stats.snapshot()
     }
 
+    /// Stops the receive loop and any answer being retried, then closes the transport.
     pub async fn shutdown(&self) {
+        self.shared.stop.cancel();
         self.lifecycle
             .shutdown(self.shared.core.transport.as_ref())
             .await;
+        self.shared.retries.close();
+        self.shared.retries.wait().await;
     }
 }
 
@@ -187,51 +208,6 @@ impl<T: ResourceObject> Shared<T> {
             self.core.send(&event).await?;
             Stats::bump(&self.core.stats.resyncs_sent);
         }
-        Ok(())
-    }
-
-    /// §6.6: answer a source's status resync request from the agent's store.
-    async fn answer_status_resync(
-        &self,
-        event: &Event,
-        event_type: &EventType,
-    ) -> Result<(), ClientError> {
-        let codec = self.core.codec(&event_type.data_type)?;
-        let requested: StatusHashList = match ext::data_bytes(event) {
-            Some(bytes) => serde_json::from_slice(&bytes).map_err(|source| CodecError::Json {
-                what: "a status resync request",
-                source,
-            })?,
-            None => StatusHashList::default(),
-        };
-        let requested: HashMap<&str, &str> = requested
-            .status_hashes
-            .iter()
-            .map(|h| (h.resource_id.as_str(), h.status_hash.as_str()))
-            .collect();
-        // sdk-go lists every work in the store, not only the requesting source's (§6.6).
-        let objects = self
-            .lister
-            .list(&self.list_options("", &event_type.data_type))
-            .await?;
-        let response = EventType::new(
-            event_type.data_type.clone(),
-            SubResource::Status,
-            Action::ResyncResponse,
-        );
-        for object in &objects {
-            if !requested.is_empty() {
-                let Some(hash) = requested.get(object.resource_id()) else {
-                    continue;
-                };
-                if self.hasher.status_hash(object)? == *hash {
-                    continue;
-                }
-            }
-            let event = codec.encode(&self.core.sender_id, &response, object)?;
-            self.core.send(&event).await?;
-        }
-        Stats::bump(&self.core.stats.resyncs_answered);
         Ok(())
     }
 
@@ -296,8 +272,16 @@ impl<T: ResourceObject> Receiver for AgentReceiver<T> {
         };
         match (event_type.sub_resource, &event_type.action) {
             (SubResource::Status, Action::ResyncRequest) => {
-                if let Err(err) = self.shared.answer_status_resync(&event, &event_type).await {
-                    client_core::unanswered(stats, &event, &err);
+                match self.shared.answer_status_resync(&event, &event_type).await {
+                    Ok(()) => {}
+                    Err(ClientError::Transport(err)) => {
+                        warn!(cluster = %self.shared.cluster_name, event_id = event.id(), %err, "could not send the answer to a status resync request; retrying");
+                        let shared = self.shared.clone();
+                        self.shared.retries.spawn(async move {
+                            shared.retry_status_resync_answer(event, event_type).await;
+                        });
+                    }
+                    Err(err) => client_core::unanswered(stats, &event, &err),
                 }
             }
             (SubResource::Spec, Action::ResyncRequest) => {

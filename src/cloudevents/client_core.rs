@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ::cloudevents::AttributesReader;
 use async_trait::async_trait;
@@ -14,6 +15,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
 use super::Event;
+use super::backoff::BackoffPolicy;
 use super::error::ClientError;
 use super::event_type::{DataType, EventType, HEARTBEAT_TYPE, SubResource};
 use super::rate_limit::RateLimiter;
@@ -206,7 +208,7 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), ClientError>>,
 {
-    let mut delay = std::time::Duration::from_millis(500);
+    let mut delay = Duration::from_millis(500);
     for attempt in 1..=RESYNC_ATTEMPTS {
         match resync().await {
             Ok(()) => return,
@@ -222,6 +224,16 @@ where
         }
     }
 }
+
+/// Retries of an answer to a resync request that could not be sent: soon at first, then
+/// every 30 s at most (jittered, so a fleet that failed together does not retry together).
+pub(crate) const ANSWER_RETRY: BackoffPolicy = BackoffPolicy {
+    initial: Duration::from_millis(500),
+    factor: 2.0,
+    max: Duration::from_secs(30),
+    jitter: 0.5,
+    reset_after: Duration::MAX,
+};
 
 /// Attempts of [`resync_with_retries`].
 const RESYNC_ATTEMPTS: u32 = 4;

@@ -2,7 +2,8 @@
 //! status (status resync, §6.3), answers their spec resyncs from the [`Lister`] (§6.5), and
 //! hands received status to the handler (§5.2 is the handler's business: the client decodes).
 //! Spec resync requests are answered a few at a time beside the receive loop, so that status
-//! events do not queue behind a fleet's resync requests.
+//! events do not queue behind a fleet's resync requests; an answer that could not be sent is
+//! retried with backoff (the agent asks again only when it resubscribes).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -11,12 +12,14 @@ use ::cloudevents::AttributesReader;
 use async_trait::async_trait;
 use chrono::Utc;
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::Event;
+use super::backoff::Backoff;
 use super::builder::EventBuilder;
-use super::client_core::{self, ClientCore, Lifecycle, Receiver};
+use super::client_core::{self, ANSWER_RETRY, ClientCore, Lifecycle, Receiver};
 use super::error::ClientError;
 use super::event_type::{Action, DataType, EventType, SubResource};
 use super::extensions as ext;
@@ -81,6 +84,7 @@ impl<T: ResourceObject> SourceClientBuilder<T> {
                 status_after_spec_resync: self.status_after_spec_resync,
                 answers: TaskTracker::new(),
                 answer_permits: Arc::new(Semaphore::new(CONCURRENT_ANSWERS)),
+                stop: CancellationToken::new(),
             }),
             lifecycle: Lifecycle::default(),
         }
@@ -102,6 +106,8 @@ struct Shared<T> {
     /// for a permit: a flood of requests still pushes back on the transport).
     answers: TaskTracker,
     answer_permits: Arc<Semaphore>,
+    /// Ends answers waiting to be retried.
+    stop: CancellationToken,
 }
 
 impl<T: ResourceObject> SourceClient<T> {
@@ -155,6 +161,7 @@ impl<T: ResourceObject> SourceClient<T> {
 
     /// Stops the receive loop and closes the transport; answers in flight end with it.
     pub async fn shutdown(&self) {
+        self.shared.stop.cancel();
         self.lifecycle
             .shutdown(self.shared.core.transport.as_ref())
             .await;
@@ -314,6 +321,32 @@ impl<T: ResourceObject> Shared<T> {
     }
 }
 
+impl<T: ResourceObject> Shared<T> {
+    /// Answers a spec resync request again, with backoff, until it is sent or the client stops.
+    async fn retry_spec_resync_answer(&self, event: Event, event_type: EventType) {
+        let mut backoff = Backoff::new(ANSWER_RETRY);
+        loop {
+            tokio::select! {
+                () = self.stop.cancelled() => return,
+                () = tokio::time::sleep(backoff.next_delay()) => {}
+            }
+            let Ok(_permit) = self.answer_permits.acquire().await else {
+                return; // never closed
+            };
+            match self.answer_spec_resync(&event, &event_type).await {
+                Ok(()) => {
+                    info!(event_id = event.id(), "spec resync answered on retry");
+                    return;
+                }
+                Err(ClientError::Transport(err)) => {
+                    debug!(event_id = event.id(), %err, "spec resync answer still not sent");
+                }
+                Err(err) => return client_core::unanswered(&self.core.stats, &event, &err),
+            }
+        }
+    }
+}
+
 struct SourceReceiver<T> {
     shared: Arc<Shared<T>>,
     handler: Arc<dyn ResourceHandler<T>>,
@@ -339,10 +372,16 @@ impl<T: ResourceObject> Receiver for SourceReceiver<T> {
                 };
                 let shared = self.shared.clone();
                 self.shared.answers.spawn(async move {
-                    if let Err(err) = shared.answer_spec_resync(&event, &event_type).await {
-                        client_core::unanswered(&shared.core.stats, &event, &err);
-                    }
+                    let first = shared.answer_spec_resync(&event, &event_type).await;
                     drop(permit);
+                    match first {
+                        Ok(()) => {}
+                        Err(ClientError::Transport(err)) => {
+                            warn!(event_id = event.id(), %err, "could not send the answer to a spec resync request; retrying");
+                            shared.retry_spec_resync_answer(event, event_type).await;
+                        }
+                        Err(err) => client_core::unanswered(&shared.core.stats, &event, &err),
+                    }
                 });
             }
             (SubResource::Status, Action::ResyncRequest) => {

@@ -18,29 +18,29 @@ use cloudevents::{AttributesReader, AttributesWriter};
 use crate::support::{eventually, vector_json};
 use crate::widget::{Recorder, Widget, WidgetCodec, WidgetStore, bundles, hasher};
 
-const WAIT: Duration = Duration::from_secs(5);
+pub(crate) const WAIT: Duration = Duration::from_secs(5);
 
-fn spec(action: Action) -> EventType {
+pub(crate) fn spec(action: Action) -> EventType {
     EventType::new(bundles(), SubResource::Spec, action)
 }
 
-fn status(action: Action) -> EventType {
+pub(crate) fn status(action: Action) -> EventType {
     EventType::new(bundles(), SubResource::Status, action)
 }
 
-struct Pair {
-    broker: MemoryBroker,
-    source: SourceClient<Widget>,
-    source_store: WidgetStore,
-    statuses: Recorder,
-    agent: AgentClient<Widget>,
-    agent_store: WidgetStore,
-    specs: Recorder,
+pub(crate) struct Pair {
+    pub broker: MemoryBroker,
+    pub source: SourceClient<Widget>,
+    pub source_store: WidgetStore,
+    pub statuses: Recorder,
+    pub agent: AgentClient<Widget>,
+    pub agent_store: WidgetStore,
+    pub specs: Recorder,
 }
 
 /// A source "hub" and an agent for cluster1; the agent's handler stores what it is given, like
 /// a real agent applying it.
-async fn pair() -> Pair {
+pub(crate) async fn pair() -> Pair {
     let broker = MemoryBroker::new();
     let source_store = WidgetStore::default();
     let source = SourceClient::builder(
@@ -558,6 +558,11 @@ async fn resync_reply_counts_match_sdk_go() {
                 for (id, v) in source_has {
                     p.source_store.put(Widget::new(id, "cluster1", v, "s"));
                 }
+                // The agent holds what its request lists: a status resync naming a work it
+                // lacks would make it ask for specs again (and add replies to the count).
+                for (id, v) in &agent_has {
+                    p.agent_store.put(Widget::new(id, "cluster1", *v, "s"));
+                }
                 let body = baton::cloudevents::payload::ResourceVersionList {
                     resource_versions: agent_has
                         .into_iter()
@@ -761,8 +766,10 @@ async fn a_slow_spec_resync_answer_does_not_hold_up_status_events() {
         "the slow answer is still held"
     );
     gate.add_permits(100);
+    // At least once: this agent's handler stores nothing, so the status resync after the
+    // answer names a work it lacks and it asks again (once per 10 s).
     eventually("the slow resync answered", WAIT, || async {
-        published(&broker, &spec(Action::ResyncResponse)).len() == 1
+        !published(&broker, &spec(Action::ResyncResponse)).is_empty()
     })
     .await;
 }

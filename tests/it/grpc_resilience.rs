@@ -210,3 +210,62 @@ async fn an_overflowing_subscriber_loses_only_its_own_stream() {
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     assert!(status.message().contains("resync"), "{}", status.message());
 }
+
+#[tokio::test]
+async fn a_slow_source_makes_publishers_wait_and_loses_no_event() {
+    // A source's queue is 64 × 1 here; 200 statuses of ~100 KB (20 MB) fill it and h2's
+    // windows (a few MB).
+    let broker = TestBroker::start(BrokerConfig {
+        queue_capacity: 1,
+        ..BrokerConfig::default()
+    })
+    .await;
+    let slow = raw_client(&broker)
+        .await
+        .subscribe(SubscriptionRequest {
+            source: "hub".into(),
+            cluster_name: String::new(),
+            data_type: widgets().to_string(),
+        })
+        .await
+        .unwrap();
+    eventually("the source subscribed", WAIT, || async {
+        broker.broker.subscriber_count() == 1
+    })
+    .await;
+    const EVENTS: usize = 200;
+    let agent = GrpcTransport::new(TransportRole::agent("c1"), broker.options()).unwrap();
+    let publishing = tokio::spawn(async move {
+        let ty = event_type(SubResource::Status, Action::UpdateRequest);
+        let payload = serde_json::to_vec(&serde_json::json!({ "blob": "x".repeat(100_000) }));
+        for i in 0..EVENTS {
+            let event = EventBuilder::new("c1-work-agent", &ty)
+                .cluster_name("c1")
+                .original_source("hub")
+                .resource_id(format!("r{i}"))
+                .resource_version(1)
+                .json_data(payload.as_ref().unwrap().clone())
+                .build()
+                .unwrap();
+            agent.publish(&event).await.unwrap();
+        }
+    });
+    // The source reads only once the broker holds publishers back.
+    eventually("a publisher waits for the source", WAIT, || async {
+        broker.broker.stats().source_waits >= 1
+    })
+    .await;
+    let mut stream = slow.into_inner();
+    let mut ids = Vec::new();
+    while ids.len() < EVENTS {
+        let message = tokio::time::timeout(WAIT, stream.next()).await.unwrap();
+        let message = message.expect("the source's stream is kept").unwrap();
+        if !binding::is_heartbeat(&message) {
+            ids.push(message.id);
+        }
+    }
+    publishing.await.unwrap();
+    let stats = broker.broker.stats();
+    assert_eq!((stats.overflows, stats.dropped), (0, 0));
+    assert_eq!(ids.len(), EVENTS);
+}

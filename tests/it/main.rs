@@ -21,6 +21,7 @@ mod hub_flow;
 mod interop;
 mod mqtt;
 mod rest;
+mod resync_repair;
 mod store_batch;
 mod store_fixtures;
 mod store_publish;

@@ -1,0 +1,218 @@
+//! Unit tests of [`super::Registry`]: addressing, the index, agents' overflow, sources' wait.
+
+use super::*;
+use crate::broker::route::Direction;
+
+const NO_WAIT: Duration = Duration::ZERO;
+
+fn data_type(resource: &str) -> DataType {
+    DataType::new("work.open-cluster-management.io", "v1", resource)
+}
+
+fn route(target: Target, resource: &str) -> Route {
+    Route {
+        direction: Direction::SourceToAgents,
+        data_type: data_type(resource),
+        target,
+        cluster: String::new(),
+        is_resync: false,
+    }
+}
+
+fn agent(cluster: &str) -> Party {
+    Party::Agent {
+        cluster: cluster.into(),
+    }
+}
+
+#[tokio::test]
+async fn delivers_only_to_the_addressed_party_and_data_type() {
+    let registry = Registry::new(8, Arc::default());
+    let mut c1 = registry.add(agent("c1"), data_type("manifestworks"));
+    let mut c1_other = registry.add(agent("c1"), data_type("other"));
+    let mut c2 = registry.add(agent("c2"), data_type("manifestworks"));
+    let message = CloudEvent {
+        id: "e1".into(),
+        ..CloudEvent::default()
+    };
+
+    let to_c1 = route(Target::Cluster("c1".into()), "manifestworks");
+    assert_eq!(
+        registry.deliver(&to_c1, &message, NO_WAIT).await.unwrap(),
+        1
+    );
+    assert_eq!(c1.queue.try_recv().map(|m| m.id), Ok("e1".into()));
+    assert!(c1_other.queue.try_recv().is_err());
+    assert!(c2.queue.try_recv().is_err());
+
+    let to_all = route(Target::AllClusters, "manifestworks");
+    assert_eq!(
+        registry.deliver(&to_all, &message, NO_WAIT).await.unwrap(),
+        2
+    );
+    let to_nobody = route(Target::Cluster("c3".into()), "manifestworks");
+    assert_eq!(
+        registry
+            .deliver(&to_nobody, &message, NO_WAIT)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_source_queue_holds_a_fleet_s_burst_that_would_end_an_agent_s() {
+    let registry = Registry::new(8, Arc::default());
+    let hub = registry.add(
+        Party::Source {
+            source: "hub".into(),
+        },
+        data_type("manifestworks"),
+    );
+    let slow_agent = registry.add(agent("c1"), data_type("manifestworks"));
+    let message = CloudEvent::default();
+    let to_hub = route(Target::Source("hub".into()), "manifestworks");
+    let to_c1 = route(Target::Cluster("c1".into()), "manifestworks");
+    for _ in 0..8 * SOURCE_QUEUE_FACTOR {
+        assert_eq!(
+            registry.deliver(&to_hub, &message, NO_WAIT).await.unwrap(),
+            1
+        );
+    }
+    assert!(
+        !hub.overflow.is_cancelled(),
+        "the source's stream survives the burst"
+    );
+    for _ in 0..=8 {
+        registry.deliver(&to_c1, &message, NO_WAIT).await.unwrap();
+    }
+    assert!(
+        slow_agent.overflow.is_cancelled(),
+        "an agent's queue is the configured 8"
+    );
+}
+
+#[tokio::test]
+async fn removal_updates_the_index() {
+    let registry = Registry::new(8, Arc::default());
+    let first = registry.add(agent("c1"), data_type("manifestworks"));
+    let second = registry.add(agent("c1"), data_type("manifestworks"));
+    assert!(registry.has(&agent("c1")));
+    registry.remove(first.id);
+    assert!(registry.has(&agent("c1")));
+    assert_eq!(registry.connected_clusters().len(), 1);
+    registry.remove(second.id);
+    assert!(!registry.has(&agent("c1")));
+    assert!(registry.connected_clusters().is_empty());
+    assert!(registry.is_empty());
+}
+
+#[tokio::test]
+async fn a_closed_queue_is_dropped_on_delivery() {
+    let registry = Registry::new(8, Arc::default());
+    let subscription = registry.add(agent("c1"), data_type("manifestworks"));
+    drop(subscription.queue);
+    let to_c1 = route(Target::Cluster("c1".into()), "manifestworks");
+    assert_eq!(
+        registry
+            .deliver(&to_c1, &CloudEvent::default(), NO_WAIT)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(!registry.has(&agent("c1")));
+}
+
+fn source(name: &str) -> Party {
+    Party::Source {
+        source: name.into(),
+    }
+}
+
+#[tokio::test]
+async fn a_full_source_queue_makes_the_publisher_wait_and_loses_nothing() {
+    let registry = Arc::new(Registry::new(1, Arc::default()));
+    let mut hub = registry.add(source("hub"), data_type("manifestworks"));
+    let to_hub = route(Target::Source("hub".into()), "manifestworks");
+    let capacity = SOURCE_QUEUE_FACTOR;
+    for i in 0..capacity {
+        let message = CloudEvent {
+            id: format!("e{i}"),
+            ..CloudEvent::default()
+        };
+        assert_eq!(
+            registry.deliver(&to_hub, &message, NO_WAIT).await.unwrap(),
+            1
+        );
+    }
+    // The queue is full: the next publish waits until the source takes one event.
+    let waiting = {
+        let registry = registry.clone();
+        let to_hub = to_hub.clone();
+        tokio::spawn(async move {
+            let last = CloudEvent {
+                id: "last".into(),
+                ..CloudEvent::default()
+            };
+            registry
+                .deliver(&to_hub, &last, Duration::from_secs(30))
+                .await
+        })
+    };
+    let is_waiting = async {
+        while registry.stats.snapshot().source_waits == 0 {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), is_waiting)
+        .await
+        .unwrap();
+    assert!(!waiting.is_finished(), "the publisher waits for room");
+    let mut ids = Vec::new();
+    while ids.len() < capacity + 1 {
+        let next = tokio::time::timeout(Duration::from_secs(10), hub.queue.recv()).await;
+        ids.push(next.unwrap().unwrap().id);
+    }
+    assert_eq!(waiting.await.unwrap().unwrap(), 1);
+    assert_eq!(ids.last().map(String::as_str), Some("last"));
+    assert!(!hub.overflow.is_cancelled(), "the source's stream is kept");
+    assert_eq!(registry.stats.snapshot().dropped, 0);
+}
+
+#[tokio::test]
+async fn a_source_queue_that_stays_full_refuses_the_publish_but_keeps_the_stream() {
+    let registry = Registry::new(1, Arc::default());
+    let hub = registry.add(source("hub"), data_type("manifestworks"));
+    let to_hub = route(Target::Source("hub".into()), "manifestworks");
+    let message = CloudEvent::default();
+    for _ in 0..SOURCE_QUEUE_FACTOR {
+        registry.deliver(&to_hub, &message, NO_WAIT).await.unwrap();
+    }
+    let refused = registry
+        .deliver(&to_hub, &message, Duration::from_millis(20))
+        .await;
+    assert!(matches!(refused, Err(SourceBusy { .. })), "{refused:?}");
+    assert!(!hub.overflow.is_cancelled());
+    assert!(registry.has(&source("hub")));
+    let stats = registry.stats.snapshot();
+    assert_eq!(
+        (stats.source_busy, stats.dropped, stats.overflows),
+        (1, 1, 0)
+    );
+}
+
+#[tokio::test]
+async fn an_agent_overflow_counts_every_event_its_stream_loses() {
+    let registry = Registry::new(4, Arc::default());
+    let slow = registry.add(agent("c1"), data_type("manifestworks"));
+    let to_c1 = route(Target::Cluster("c1".into()), "manifestworks");
+    for _ in 0..5 {
+        registry
+            .deliver(&to_c1, &CloudEvent::default(), NO_WAIT)
+            .await
+            .unwrap();
+    }
+    assert!(slow.overflow.is_cancelled());
+    let stats = registry.stats.snapshot();
+    assert_eq!((stats.overflows, stats.dropped), (1, 5));
+}
