@@ -183,12 +183,19 @@ pub trait Store: Send + Sync + 'static {
     /// How many resources wait for publication (the outbox depth metric).
     async fn pending_count(&self) -> Result<i64, StoreError>;
 
-    /// Applies an agent's status: locks the row, lets `decide` choose, writes the choice.
+    /// Applies an agent's status: locks the row, lets `decide` choose, writes the choice. A
+    /// batch of one ([`Store::apply_statuses`]): both backends have a single status path.
     async fn apply_status(
         &self,
         id: Uuid,
         decide: DecideStatus<'_>,
-    ) -> Result<StatusOutcome, StoreError>;
+    ) -> Result<StatusOutcome, StoreError> {
+        let outcomes = self.apply_statuses(&[StatusItem { id, decide }]).await?;
+        outcomes
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Corrupt("a status batch of one gave no outcome".into()))
+    }
 
     /// Applies a batch of agents' statuses in ONE transaction: each item is decided like
     /// [`Store::apply_status`] on its row as the items before it left it (so statuses of one

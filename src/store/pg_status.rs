@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::postgres::PgStore;
 use super::status_batch::{self, STATUS_TARGET_COLUMNS, StatusItem, StatusTargetRow};
-use super::{StatusOutcome, StatusTarget, Store, StoreError};
+use super::{StatusOutcome, StatusTarget, StoreError};
 
 /// PostgreSQL's `deadlock_detected`.
 const DEADLOCK: &str = "40P01";
@@ -18,9 +18,9 @@ impl PgStore {
         batch: &[StatusItem<'_>],
     ) -> Result<Vec<StatusOutcome>, StoreError> {
         match self.try_status_batch(batch).await {
-            // Rows are locked in id order, but the publisher's `mark_published` locks several
-            // rows in its own order: if the two ever meet, PostgreSQL aborts one of them. The
-            // batch then goes one row (one lock) per transaction, which cannot deadlock.
+            // Rows are locked in id order, as every statement that locks several resource rows
+            // does (`mark_published`, `requeue_unreported`); should PostgreSQL still report a
+            // deadlock, the batch goes one row (one lock) per transaction, which cannot.
             Err(StoreError::Database(err))
                 if err
                     .as_database_error()
@@ -28,8 +28,8 @@ impl PgStore {
                     .is_some_and(|c| c == DEADLOCK) =>
             {
                 let mut outcomes = Vec::with_capacity(batch.len());
-                for item in batch {
-                    outcomes.push(self.apply_status(item.id, item.decide).await?);
+                for item in batch.chunks(1) {
+                    outcomes.extend(self.try_status_batch(item).await?);
                 }
                 Ok(outcomes)
             }

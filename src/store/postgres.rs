@@ -364,58 +364,6 @@ impl Store for PgStore {
         )
     }
 
-    async fn apply_status(
-        &self,
-        id: Uuid,
-        decide: DecideStatus<'_>,
-    ) -> Result<StatusOutcome, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let sql = format!("SELECT {RESOURCE_COLUMNS} FROM resources WHERE id = $1 FOR UPDATE");
-        let Some(row) = sqlx::query_as::<_, ResourceRow>(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
-            return Ok(StatusOutcome::UnknownResource);
-        };
-        let resource: Resource = row.into();
-        let target = StatusTarget {
-            id,
-            version: resource.version,
-            deleting: resource.deleted_at.is_some(),
-            status: resource.status,
-        };
-        let outcome = match decide(&target) {
-            StatusWrite::Ignore(why) => return Ok(StatusOutcome::Ignored(why)),
-            StatusWrite::Remove => {
-                sqlx::query("DELETE FROM resources WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                StatusOutcome::Removed
-            }
-            StatusWrite::Store {
-                status,
-                hash,
-                sequence_id,
-            } => {
-                sqlx::query(
-                    "UPDATE resources SET status = $2, status_hash = $3, status_sequence_id = $4, \
-                     status_updated_at = now() WHERE id = $1",
-                )
-                .bind(id)
-                .bind(JsonText(status))
-                .bind(hash)
-                .bind(sequence_id)
-                .execute(&mut *tx)
-                .await?;
-                StatusOutcome::Stored
-            }
-        };
-        tx.commit().await?;
-        Ok(outcome)
-    }
-
     async fn apply_statuses(
         &self,
         batch: &[StatusItem<'_>],

@@ -345,58 +345,6 @@ impl Store for SqliteStore {
         )
     }
 
-    async fn apply_status(
-        &self,
-        id: Uuid,
-        decide: DecideStatus<'_>,
-    ) -> Result<StatusOutcome, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let Some(row) = sqlx::query_as::<_, ResourceRow>(select_resource("WHERE id = ?1"))
-            .bind(id.hyphenated())
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
-            return Ok(StatusOutcome::UnknownResource);
-        };
-        let resource: Resource = row.into();
-        let target = StatusTarget {
-            id,
-            version: resource.version,
-            deleting: resource.deleted_at.is_some(),
-            status: resource.status,
-        };
-        let outcome = match decide(&target) {
-            StatusWrite::Ignore(why) => return Ok(StatusOutcome::Ignored(why)),
-            StatusWrite::Remove => {
-                sqlx::query("DELETE FROM resources WHERE id = ?1")
-                    .bind(id.hyphenated())
-                    .execute(&mut *tx)
-                    .await?;
-                StatusOutcome::Removed
-            }
-            StatusWrite::Store {
-                status,
-                hash,
-                sequence_id,
-            } => {
-                sqlx::query(
-                    "UPDATE resources SET status = ?2, status_hash = ?3, status_sequence_id = ?4, \
-                     status_updated_at = ?5 WHERE id = ?1",
-                )
-                .bind(id.hyphenated())
-                .bind(Json(status))
-                .bind(hash)
-                .bind(sequence_id)
-                .bind(now())
-                .execute(&mut *tx)
-                .await?;
-                StatusOutcome::Stored
-            }
-        };
-        tx.commit().await?;
-        Ok(outcome)
-    }
-
     async fn apply_statuses(
         &self,
         batch: &[StatusItem<'_>],
