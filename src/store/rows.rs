@@ -43,17 +43,32 @@ pub(crate) struct ResourceRow<I> {
     deleted_at: Option<DateTime<Utc>>,
 }
 
+/// The status columns of a row as a [`ReportedStatus`]: none until a status was stored.
+pub(crate) fn reported_status(
+    status: Option<Json<Value>>,
+    hash: Option<String>,
+    sequence_id: Option<String>,
+    updated_at: Option<DateTime<Utc>>,
+) -> Option<ReportedStatus> {
+    match (status, updated_at) {
+        (Some(Json(status)), Some(updated_at)) => Some(ReportedStatus {
+            status,
+            hash: hash.unwrap_or_default(),
+            sequence_id: sequence_id.unwrap_or_default(),
+            updated_at,
+        }),
+        _ => None,
+    }
+}
+
 impl<I: Into<Uuid>> From<ResourceRow<I>> for Resource {
     fn from(row: ResourceRow<I>) -> Self {
-        let status = match (row.status, row.status_updated_at) {
-            (Some(Json(status)), Some(updated_at)) => Some(ReportedStatus {
-                status,
-                hash: row.status_hash.unwrap_or_default(),
-                sequence_id: row.status_sequence_id.unwrap_or_default(),
-                updated_at,
-            }),
-            _ => None,
-        };
+        let status = reported_status(
+            row.status,
+            row.status_hash,
+            row.status_sequence_id,
+            row.status_updated_at,
+        );
         Resource {
             id: row.id.into(),
             consumer_id: row.consumer_id.into(),

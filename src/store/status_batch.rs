@@ -14,6 +14,7 @@ use sqlx::FromRow;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use super::rows::reported_status;
 use super::{DecideStatus, ReportedStatus, StatusOutcome, StatusTarget, StatusWrite};
 
 /// One status of a batch: its resource and the decision to run on that resource's row.
@@ -39,15 +40,12 @@ pub(crate) struct StatusTargetRow<I> {
 
 impl<I: Into<Uuid>> From<StatusTargetRow<I>> for StatusTarget {
     fn from(row: StatusTargetRow<I>) -> Self {
-        let status = match (row.status, row.status_updated_at) {
-            (Some(Json(status)), Some(updated_at)) => Some(ReportedStatus {
-                status,
-                hash: row.status_hash.unwrap_or_default(),
-                sequence_id: row.status_sequence_id.unwrap_or_default(),
-                updated_at,
-            }),
-            _ => None,
-        };
+        let status = reported_status(
+            row.status,
+            row.status_hash,
+            row.status_sequence_id,
+            row.status_updated_at,
+        );
         StatusTarget {
             id: row.id.into(),
             version: row.version,
