@@ -159,7 +159,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(120);
 async fn drain(pool: &PgPool, timeout: Duration) -> anyhow::Result<Value> {
     let started = Instant::now();
     let unpublished_at_end: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM resources WHERE publish_pending")
+        sqlx::query_scalar("SELECT count(*) FROM publish_outbox")
             .fetch_one(pool)
             .await
             .context("counting resources not yet published")?;

@@ -80,7 +80,11 @@ impl PgStore {
             .await?;
         }
         if !plan.removes.is_empty() {
-            sqlx::query("DELETE FROM resources WHERE id = ANY($1)")
+            // With its outbox row, if any (a confirmation can overtake the publisher's mark).
+            sqlx::query(
+                "WITH removed AS (DELETE FROM resources WHERE id = ANY($1) RETURNING id) \
+                 DELETE FROM publish_outbox WHERE resource_id IN (SELECT id FROM removed)",
+            )
                 .bind(&plan.removes)
                 .execute(&mut *tx)
                 .await?;
