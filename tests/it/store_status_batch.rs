@@ -189,3 +189,48 @@ backend_tests!(
     concurrent_batches_on_the_same_rows_are_serialised,
     marking_published_while_statuses_are_written_does_not_deadlock,
 );
+
+/// PostgreSQL decides a batch on rows read without a lock and writes a row only if it is still
+/// as read: a row changed in between (here an update through the API, made while the decision
+/// runs) is decided again on its new state, never written from the stale decision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_row_changed_while_its_status_is_decided_is_decided_again() {
+    use std::sync::Mutex;
+
+    use crate::store_fixtures::spec;
+
+    let (_db, store) = fresh(Backend::Postgres).await;
+    store.create_consumer(new_consumer("c1")).await.unwrap();
+    let r = resource(&*store, "c1", None).await;
+    let seen_versions = Mutex::new(Vec::new());
+    let handle = tokio::runtime::Handle::current();
+    let decide = |t: &StatusTarget| {
+        let first = {
+            let mut seen = seen_versions.lock().unwrap();
+            seen.push(t.version);
+            seen.len() == 1
+        };
+        if first {
+            tokio::task::block_in_place(|| {
+                handle.block_on(store.update_resource(r.id, 1, spec("v2")))
+            })
+            .unwrap();
+        }
+        StatusWrite::Store {
+            status: json!({"decided_on_version": t.version}),
+            hash: "a".repeat(64),
+            sequence_id: "1".into(),
+        }
+    };
+    let outcome = store
+        .apply_statuses(&[StatusItem {
+            id: r.id,
+            decide: &decide,
+        }])
+        .await
+        .unwrap();
+    assert_eq!(outcome, [StatusOutcome::Stored]);
+    assert_eq!(*seen_versions.lock().unwrap(), [1, 2], "decided again");
+    let stored = store.get_resource(r.id).await.unwrap().status.unwrap();
+    assert_eq!(stored.status["decided_on_version"], 2);
+}
