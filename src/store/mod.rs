@@ -185,7 +185,7 @@ pub trait Store: Send + Sync + 'static {
     /// How many resources wait for publication (the outbox depth metric).
     async fn pending_count(&self) -> Result<i64, StoreError>;
 
-    /// Applies an agent's status: locks the row, lets `decide` choose, writes the choice. A
+    /// Applies an agent's status: lets `decide` choose on the current row, writes the choice. A
     /// batch of one ([`Store::apply_statuses`]): both backends have a single status path.
     async fn apply_status(
         &self,
@@ -199,9 +199,12 @@ pub trait Store: Send + Sync + 'static {
             .ok_or_else(|| StoreError::Corrupt("a status batch of one gave no outcome".into()))
     }
 
-    /// Applies a batch of agents' statuses in ONE transaction: each item is decided like
+    /// Applies a batch of agents' statuses together: each item is decided like
     /// [`Store::apply_status`] on its row as the items before it left it (so statuses of one
-    /// resource keep their order), and each row is written once. One outcome per item, in order.
+    /// resource keep their order), and each row is written once, atomically, only as decided
+    /// on its current state (SQLite: one transaction under the write lock; PostgreSQL: rows read
+    /// without a lock and written by compare and set, a changed row decided again). One outcome
+    /// per item, in order.
     async fn apply_statuses(
         &self,
         batch: &[StatusItem<'_>],
