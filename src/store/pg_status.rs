@@ -95,7 +95,8 @@ impl PgStore {
                     .await?
             }
             _ => {
-                let sql = format!("SELECT {STATUS_TARGET_COLUMNS} FROM resources WHERE id = ANY($1)");
+                let sql =
+                    format!("SELECT {STATUS_TARGET_COLUMNS} FROM resources WHERE id = ANY($1)");
                 sqlx::query_as(sqlx::AssertSqlSafe(sql))
                     .bind(&ids)
                     .fetch_all(self.pool())
@@ -136,16 +137,16 @@ impl PgStore {
         }
         let hashes: Vec<&str> = plan.stores.iter().map(|s| s.hash.as_str()).collect();
         let seqs: Vec<&str> = plan.stores.iter().map(|s| s.sequence_id.as_str()).collect();
-        let seen_of = |ids: &[Uuid]| -> Result<SeenColumns, StoreError> {
-            let mut columns = SeenColumns::default();
-            for id in ids {
-                columns.push(
-                    seen.get(id)
-                        .ok_or_else(|| StoreError::Corrupt("a planned row was never read".into()))?,
-                );
-            }
-            Ok(columns)
-        };
+        let seen_of =
+            |ids: &[Uuid]| -> Result<SeenColumns, StoreError> {
+                let mut columns = SeenColumns::default();
+                for id in ids {
+                    columns.push(seen.get(id).ok_or_else(|| {
+                        StoreError::Corrupt("a planned row was never read".into())
+                    })?);
+                }
+                Ok(columns)
+            };
         let (st, rm) = (seen_of(&plan.store_ids)?, seen_of(&plan.removes)?);
         // The compare and set is in each statement's own WHERE, so that a row changed by a
         // transaction that commits while this one waits for its lock is re-checked as changed.

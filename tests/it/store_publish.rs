@@ -123,14 +123,22 @@ async fn a_confirmed_deletion_that_overtakes_the_mark_leaves_nothing_pending(bac
         .await
         .unwrap();
     store.delete_resource(r.id).await.unwrap();
-    assert_eq!(store.pending_count().await.unwrap(), 1, "the delete to send");
+    assert_eq!(
+        store.pending_count().await.unwrap(),
+        1,
+        "the delete to send"
+    );
     // The agent's confirmation is stored before the publisher marks the delete sent.
     let removed = store
         .apply_status(r.id, &|_| StatusWrite::Remove)
         .await
         .unwrap();
     assert_eq!(removed, StatusOutcome::Removed);
-    assert_eq!(store.pending_count().await.unwrap(), 0, "nothing left queued");
+    assert_eq!(
+        store.pending_count().await.unwrap(),
+        0,
+        "nothing left queued"
+    );
     assert!(store.pending_publications(10).await.unwrap().is_empty());
     store.mark_published(&[(r.id, 1, true)]).await.unwrap();
     assert_eq!(store.pending_count().await.unwrap(), 0);
