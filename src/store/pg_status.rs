@@ -53,7 +53,7 @@ impl PgStore {
             if todo.is_empty() {
                 break;
             }
-            let items: Vec<StatusItem<'_>> = todo.iter().map(|&i| batch[i].clone()).collect();
+            let items: Vec<StatusItem<'_>> = todo.iter().map(|&i| batch[i]).collect();
             let (decided, conflicts) = self.optimistic_batch(&items).await?;
             let mut again = Vec::new();
             for (&i, (item, outcome)) in todo.iter().zip(items.iter().zip(decided)) {
@@ -66,7 +66,7 @@ impl PgStore {
             todo = again;
         }
         if !todo.is_empty() {
-            let items: Vec<StatusItem<'_>> = todo.iter().map(|&i| batch[i].clone()).collect();
+            let items: Vec<StatusItem<'_>> = todo.iter().map(|&i| batch[i]).collect();
             for (&i, outcome) in todo.iter().zip(self.locked_status_batch(&items).await?) {
                 outcomes[i] = Some(outcome);
             }
@@ -159,7 +159,10 @@ impl PgStore {
             plan.store_ids.as_slice(),
             documents.as_slice(),
             plan.stores.as_slice(),
-            st.rows().as_slice(),
+            plan.store_ids
+                .first()
+                .and_then(|id| seen.get(id))
+                .as_slice(),
         ) {
             // One row by `=`, for the same reason as the read.
             written = sqlx::query_scalar(
@@ -172,10 +175,10 @@ impl PgStore {
             .bind(document)
             .bind(&status.hash)
             .bind(&status.sequence_id)
-            .bind(seen.0)
-            .bind(seen.1)
-            .bind(seen.2)
-            .bind(seen.3)
+            .bind(seen.version)
+            .bind(seen.deleting)
+            .bind(seen.status_updated_at)
+            .bind(seen.status_sequence_id.as_deref())
             .fetch_all(self.pool())
             .await?;
         } else if !plan.store_ids.is_empty() {
@@ -321,20 +324,6 @@ struct SeenColumns {
 }
 
 impl SeenColumns {
-    /// Row by row.
-    fn rows(&self) -> Vec<(i64, bool, Option<DateTime<Utc>>, Option<&str>)> {
-        (0..self.versions.len())
-            .map(|i| {
-                (
-                    self.versions[i],
-                    self.deleting[i],
-                    self.updated_at[i],
-                    self.seqs[i].as_deref(),
-                )
-            })
-            .collect()
-    }
-
     fn push(&mut self, seen: &Seen) {
         self.versions.push(seen.version);
         self.deleting.push(seen.deleting);
