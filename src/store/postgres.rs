@@ -1,6 +1,6 @@
 //! The PostgreSQL backend of [`Store`]: JSONB for everything that is JSON, one statement per
 //! change where possible (the change and its publish outbox row, [`super::pg_publish`], are
-//! written by the same statement), row locks for status updates.
+//! written by the same statement), status updates by compare and set ([`super::pg_status`]).
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions};
