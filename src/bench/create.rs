@@ -158,11 +158,10 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(120);
 /// timeout came first).
 async fn drain(pool: &PgPool, timeout: Duration) -> anyhow::Result<Value> {
     let started = Instant::now();
-    let unpublished_at_end: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM resources WHERE publish_pending")
-            .fetch_one(pool)
-            .await
-            .context("counting resources not yet published")?;
+    let unpublished_at_end: i64 = sqlx::query_scalar("SELECT count(*) FROM publish_outbox")
+        .fetch_one(pool)
+        .await
+        .context("counting resources not yet published")?;
     let unreported = || async {
         sqlx::query_scalar::<_, i64>(
             "SELECT count(*) FROM resources WHERE status_updated_at IS NULL",

@@ -1,8 +1,9 @@
 //! The hub's persistence: consumers, resources, their reported status and the publish marker
 //! that makes delivery reliable. All SQL lives below this module; the hub only sees [`Store`].
 //!
-//! Reliable publishing (PROTOCOL.md §4.8, §5.2): every spec change or delete sets
-//! `publish_pending` in the same statement that makes the change, so a committed change is
+//! Reliable publishing (PROTOCOL.md §4.8, §5.2): every spec change or delete marks the
+//! resource pending publication in the same statement that makes the change (PostgreSQL: a row
+//! in `publish_outbox`; SQLite: the `publish_pending` column), so a committed change is
 //! always either published or still pending. The publisher reads pending rows, publishes their
 //! *current* state (several quick updates coalesce into one event) and clears the flag only if
 //! the row still has the state it published.
@@ -16,6 +17,7 @@ pub mod model;
 mod open;
 mod pg_create;
 mod pg_json;
+mod pg_publish;
 mod pg_status;
 pub mod postgres;
 mod rows;
@@ -167,8 +169,8 @@ pub trait Store: Send + Sync + 'static {
     async fn resources_of(&self, consumer_name: Option<&str>) -> Result<Vec<Resource>, StoreError>;
     /// Up to `limit` resources whose current state has not been published yet, oldest first.
     async fn pending_publications(&self, limit: i64) -> Result<Vec<Resource>, StoreError>;
-    /// Clears the pending flag if the resource still has the published `version` and deletion
-    /// state (a newer change keeps it pending). A published delete of a resource no agent ever
+    /// Clears the pending mark if the resource's pending state is the published `version` and
+    /// deletion state, or older (a newer change keeps it pending). A published delete of a resource no agent ever
     /// reported on completes right away (§4.8 step 2): its row is removed.
     async fn mark_published(&self, published: &[(Uuid, i64, bool)]) -> Result<(), StoreError>;
     /// Marks for publication again every live resource that no agent has reported on and that
@@ -183,7 +185,7 @@ pub trait Store: Send + Sync + 'static {
     /// How many resources wait for publication (the outbox depth metric).
     async fn pending_count(&self) -> Result<i64, StoreError>;
 
-    /// Applies an agent's status: locks the row, lets `decide` choose, writes the choice. A
+    /// Applies an agent's status: lets `decide` choose on the current row, writes the choice. A
     /// batch of one ([`Store::apply_statuses`]): both backends have a single status path.
     async fn apply_status(
         &self,
@@ -197,9 +199,12 @@ pub trait Store: Send + Sync + 'static {
             .ok_or_else(|| StoreError::Corrupt("a status batch of one gave no outcome".into()))
     }
 
-    /// Applies a batch of agents' statuses in ONE transaction: each item is decided like
+    /// Applies a batch of agents' statuses together: each item is decided like
     /// [`Store::apply_status`] on its row as the items before it left it (so statuses of one
-    /// resource keep their order), and each row is written once. One outcome per item, in order.
+    /// resource keep their order), and each row is written once, atomically, only as decided
+    /// on its current state (SQLite: one transaction under the write lock; PostgreSQL: rows read
+    /// without a lock and written by compare and set, a changed row decided again). One outcome
+    /// per item, in order.
     async fn apply_statuses(
         &self,
         batch: &[StatusItem<'_>],

@@ -1,13 +1,15 @@
 //! Creating resources on PostgreSQL: one row per statement, or a batch of rows in one
 //! multi-row `INSERT ... SELECT FROM UNNEST(...)` (one statement, one commit). Documents are
 //! bound as their text and cast to `json` by the server; the `RETURNING` clause reads only the
-//! generated fields, the rest of the answer is the request's own spec.
+//! generated fields, the rest of the answer is the request's own spec. The same statement
+//! queues the new rows in the publish outbox ([`super::pg_publish`]).
 
 use sqlx::types::Json;
 use tracing::debug;
 use uuid::Uuid;
 
 use super::pg_json::JsonText;
+use super::pg_publish::OUTBOX_INSERT;
 use super::postgres::PgStore;
 use super::rows::{self, CREATED_COLUMNS, created_in_batch, name_taken_or};
 use super::{Labels, NewResource, RawJson, Resource, StoreError};
@@ -15,13 +17,23 @@ use super::{Labels, NewResource, RawJson, Resource, StoreError};
 type CreatedRow = rows::CreatedRow<Uuid>;
 type BatchRows = rows::BatchRows<Uuid>;
 
+/// `insert` (an `INSERT INTO resources` without `RETURNING`) as one statement that also queues
+/// the inserted rows for publication, returning their [`CREATED_COLUMNS`].
+fn queued(insert: &str) -> String {
+    format!(
+        "WITH inserted AS ({insert} RETURNING {CREATED_COLUMNS}), \
+         changed AS (SELECT id, 1::bigint AS version, FALSE AS deleting FROM inserted), \
+         queued AS ({OUTBOX_INSERT}) \
+         SELECT {CREATED_COLUMNS} FROM inserted"
+    )
+}
+
 impl PgStore {
     pub(crate) async fn create_one(&self, new: NewResource) -> Result<Resource, StoreError> {
-        let sql = format!(
+        let sql = queued(
             "INSERT INTO resources (id, consumer_id, consumer_name, name, version, manifests, delete_option, \
              manifest_configs, labels, annotations) \
-             SELECT $1, c.id, c.name, $3, 1, $4, $5, $6, $7, $8 FROM consumers c WHERE c.name = $2 \
-             RETURNING {CREATED_COLUMNS}"
+             SELECT $1, c.id, c.name, $3, 1, $4, $5, $6, $7, $8 FROM consumers c WHERE c.name = $2",
         );
         let spec = &new.spec;
         let row: Option<CreatedRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -76,15 +88,14 @@ impl PgStore {
         fn raw(r: &RawJson) -> &str {
             r.get()
         }
-        let rows: Vec<CreatedRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        let rows: Vec<CreatedRow> = sqlx::query_as(sqlx::AssertSqlSafe(queued(
             "INSERT INTO resources (id, consumer_id, consumer_name, name, version, manifests, delete_option, \
              manifest_configs, labels, annotations) \
              SELECT v.id, c.id, c.name, v.name, 1, v.manifests::json, v.delete_option::json, \
              v.manifest_configs::json, v.labels::jsonb, v.annotations::jsonb \
              FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) \
              AS v(id, consumer_name, name, manifests, delete_option, manifest_configs, labels, annotations) \
-             JOIN consumers c ON c.name = v.consumer_name \
-             RETURNING {CREATED_COLUMNS}"
+             JOIN consumers c ON c.name = v.consumer_name",
         )))
         .bind(&ids)
         .bind(batch.iter().map(|n| n.consumer_name.as_str()).collect::<Vec<_>>())

@@ -1,6 +1,6 @@
 //! The PostgreSQL backend of [`Store`]: JSONB for everything that is JSON, one statement per
-//! change where possible (the change and its publish marker are the same row), row locks for
-//! status updates.
+//! change where possible (the change and its publish outbox row, [`super::pg_publish`], are
+//! written by the same statement), status updates by compare and set ([`super::pg_status`]).
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -9,6 +9,7 @@ use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::pg_json::JsonText;
+use super::pg_publish::OUTBOX_UPSERT;
 use super::rows::{
     self, CONSUMER_COLUMNS, RESOURCE_COLUMNS, RESOURCE_DOC_COLUMNS, is_unique_violation,
     order_clause,
@@ -249,9 +250,12 @@ impl Store for PgStore {
             return Err(StoreError::VersionExhausted);
         }
         let sql = format!(
-            "UPDATE resources SET version = version + 1, manifests = $2, delete_option = $3, manifest_configs = $4, \
-             labels = $5, annotations = $6, updated_at = now(), publish_pending = TRUE WHERE id = $1 \
-             RETURNING {RESOURCE_COLUMNS}"
+            "WITH updated AS (UPDATE resources SET version = version + 1, manifests = $2, delete_option = $3, \
+             manifest_configs = $4, labels = $5, annotations = $6, updated_at = now() WHERE id = $1 \
+             RETURNING {RESOURCE_COLUMNS}), \
+             changed AS (SELECT id, version, FALSE AS deleting FROM updated), \
+             queued AS ({OUTBOX_UPSERT}) \
+             SELECT {RESOURCE_COLUMNS} FROM updated"
         );
         let row: ResourceRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(id)
@@ -270,10 +274,14 @@ impl Store for PgStore {
     }
 
     async fn delete_resource(&self, id: Uuid) -> Result<Resource, StoreError> {
+        // Only the first delete queues the row: `deleted_at = now()` (the transaction's time)
+        // holds for a row this statement marked, not for one an earlier transaction did.
         let sql = format!(
-            "UPDATE resources SET deleted_at = COALESCE(deleted_at, now()), \
-             publish_pending = publish_pending OR deleted_at IS NULL, updated_at = now() \
-             WHERE id = $1 RETURNING {RESOURCE_COLUMNS}"
+            "WITH updated AS (UPDATE resources SET deleted_at = COALESCE(deleted_at, now()), updated_at = now() \
+             WHERE id = $1 RETURNING {RESOURCE_COLUMNS}), \
+             changed AS (SELECT id, version, TRUE AS deleting FROM updated WHERE deleted_at = now()), \
+             queued AS ({OUTBOX_UPSERT}) \
+             SELECT {RESOURCE_COLUMNS} FROM updated"
         );
         let row: Option<ResourceRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(id)
@@ -293,75 +301,22 @@ impl Store for PgStore {
     }
 
     async fn pending_publications(&self, limit: i64) -> Result<Vec<Resource>, StoreError> {
-        let sql = format!(
-            "SELECT {RESOURCE_COLUMNS} FROM resources WHERE publish_pending ORDER BY updated_at LIMIT $1"
-        );
-        let rows: Vec<ResourceRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        self.outbox_pending(limit).await
     }
 
     async fn mark_published(&self, published: &[(Uuid, i64, bool)]) -> Result<(), StoreError> {
-        if published.is_empty() {
-            return Ok(());
-        }
-        let ids: Vec<Uuid> = published.iter().map(|p| p.0).collect();
-        let versions: Vec<i64> = published.iter().map(|p| p.1).collect();
-        let deleting: Vec<bool> = published.iter().map(|p| p.2).collect();
-        // Rows are locked in id order, the order `apply_statuses` locks its batch in: an
-        // UPDATE's join would lock them in scan order, and the two deadlocked under load (each
-        // time a second of lock wait, then a whole round published again).
-        sqlx::query(
-            "WITH p AS (SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::bool[]) AS p(id, version, deleting)), \
-             locked AS (SELECT r.id FROM resources r JOIN p ON r.id = p.id \
-                 AND r.version = p.version AND (r.deleted_at IS NOT NULL) = p.deleting \
-                 WHERE r.publish_pending ORDER BY r.id FOR UPDATE OF r) \
-             UPDATE resources r SET publish_pending = FALSE FROM locked WHERE r.id = locked.id",
-        )
-        .bind(&ids)
-        .bind(&versions)
-        .bind(&deleting)
-        .execute(&self.pool)
-        .await?;
-        // §4.8 step 2: a delete for a resource no agent ever reported on completes once sent
-        // (a round of creates and updates has none to look for).
-        let deletes: Vec<Uuid> = published.iter().filter(|p| p.2).map(|p| p.0).collect();
-        if !deletes.is_empty() {
-            sqlx::query(
-                "DELETE FROM resources WHERE id = ANY($1) AND deleted_at IS NOT NULL AND status IS NULL AND NOT publish_pending",
-            )
-            .bind(&deletes)
-            .execute(&self.pool)
-            .await?;
-        }
-        Ok(())
+        self.outbox_mark(published).await
     }
 
     async fn requeue_unreported(
         &self,
         changed_before: chrono::DateTime<chrono::Utc>,
     ) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            // Locked in id order, like `mark_published` and `apply_statuses` (no deadlock).
-            "WITH locked AS (SELECT id FROM resources \
-                 WHERE NOT publish_pending AND deleted_at IS NULL AND status IS NULL AND updated_at < $1 \
-                 ORDER BY id FOR UPDATE) \
-             UPDATE resources r SET publish_pending = TRUE FROM locked WHERE r.id = locked.id",
-        )
-        .bind(changed_before)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        self.outbox_requeue(changed_before).await
     }
 
     async fn pending_count(&self) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT count(*) FROM resources WHERE publish_pending")
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        self.outbox_count().await
     }
 
     async fn apply_statuses(

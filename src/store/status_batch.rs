@@ -18,6 +18,7 @@ use super::rows::reported_status;
 use super::{DecideStatus, ReportedStatus, StatusOutcome, StatusTarget, StatusWrite};
 
 /// One status of a batch: its resource and the decision to run on that resource's row.
+#[derive(Clone, Copy)]
 pub struct StatusItem<'a> {
     pub id: Uuid,
     pub decide: DecideStatus<'a>,

@@ -114,6 +114,36 @@ async fn a_reported_resource_stays_until_the_agent_confirms_its_deletion(backend
     ));
 }
 
+async fn a_confirmed_deletion_that_overtakes_the_mark_leaves_nothing_pending(backend: Backend) {
+    let (_db, store) = fresh(backend).await;
+    store.create_consumer(new_consumer("c1")).await.unwrap();
+    let r = resource(&*store, "c1", None).await;
+    store
+        .apply_status(r.id, &|_| store_status("1"))
+        .await
+        .unwrap();
+    store.delete_resource(r.id).await.unwrap();
+    assert_eq!(
+        store.pending_count().await.unwrap(),
+        1,
+        "the delete to send"
+    );
+    // The agent's confirmation is stored before the publisher marks the delete sent.
+    let removed = store
+        .apply_status(r.id, &|_| StatusWrite::Remove)
+        .await
+        .unwrap();
+    assert_eq!(removed, StatusOutcome::Removed);
+    assert_eq!(
+        store.pending_count().await.unwrap(),
+        0,
+        "nothing left queued"
+    );
+    assert!(store.pending_publications(10).await.unwrap().is_empty());
+    store.mark_published(&[(r.id, 1, true)]).await.unwrap();
+    assert_eq!(store.pending_count().await.unwrap(), 0);
+}
+
 async fn apply_status_stores_ignores_removes_or_reports_unknown(backend: Backend) {
     let (_db, store) = fresh(backend).await;
     store.create_consumer(new_consumer("c1")).await.unwrap();
@@ -239,6 +269,7 @@ backend_tests!(
     pending_publications_are_unpublished_states_oldest_first,
     the_marker_is_cleared_only_for_the_state_that_was_published,
     a_reported_resource_stays_until_the_agent_confirms_its_deletion,
+    a_confirmed_deletion_that_overtakes_the_mark_leaves_nothing_pending,
     apply_status_stores_ignores_removes_or_reports_unknown,
     concurrent_status_updates_are_serialised,
 );

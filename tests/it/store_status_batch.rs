@@ -189,3 +189,69 @@ backend_tests!(
     concurrent_batches_on_the_same_rows_are_serialised,
     marking_published_while_statuses_are_written_does_not_deadlock,
 );
+
+/// PostgreSQL decides a batch on rows read without a lock and writes a row only if it is still
+/// as read: a row changed in between (here an update through the API, made while the decision
+/// runs) is decided again on its new state, never written from the stale decision. A batch of
+/// one and a larger batch take different statements.
+async fn postgres_changed_while_decided(with_another_row: bool) {
+    use std::sync::Mutex;
+
+    use crate::store_fixtures::spec;
+
+    let (_db, store) = fresh(Backend::Postgres).await;
+    store.create_consumer(new_consumer("c1")).await.unwrap();
+    let r = resource(&*store, "c1", Some("changed")).await;
+    let other = resource(&*store, "c1", Some("other")).await;
+    let seen_versions = Mutex::new(Vec::new());
+    let handle = tokio::runtime::Handle::current();
+    let decide = |t: &StatusTarget| {
+        let first = {
+            let mut seen = seen_versions.lock().unwrap();
+            seen.push(t.version);
+            seen.len() == 1
+        };
+        if first {
+            tokio::task::block_in_place(|| {
+                handle.block_on(store.update_resource(r.id, 1, spec("v2")))
+            })
+            .unwrap();
+        }
+        StatusWrite::Store {
+            status: json!({"decided_on_version": t.version}),
+            hash: "a".repeat(64),
+            sequence_id: "1".into(),
+        }
+    };
+    let mut batch = vec![StatusItem {
+        id: r.id,
+        decide: &decide,
+    }];
+    if with_another_row {
+        batch.push(StatusItem {
+            id: other.id,
+            decide: &bump,
+        });
+    }
+    let outcome = store.apply_statuses(&batch).await.unwrap();
+    assert!(outcome.iter().all(|o| *o == StatusOutcome::Stored));
+    assert_eq!(*seen_versions.lock().unwrap(), [1, 2], "decided again");
+    let stored = store.get_resource(r.id).await.unwrap().status.unwrap();
+    assert_eq!(stored.status["decided_on_version"], 2);
+    let other_status = store.get_resource(other.id).await.unwrap().status;
+    assert_eq!(
+        other_status.map(|s| s.sequence_id),
+        with_another_row.then(|| "1".to_owned()),
+        "the other row written once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_row_changed_while_its_status_is_decided_is_decided_again() {
+    postgres_changed_while_decided(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_row_changed_while_its_batch_is_decided_is_decided_again() {
+    postgres_changed_while_decided(true).await;
+}

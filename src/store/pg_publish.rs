@@ -1,0 +1,128 @@
+//! [`PgStore`]'s publish outbox (`publish_outbox`, migration 0003): the rows the publisher
+//! reads, clears and requeues. A change and its outbox row are written by the same statement
+//! (see [`OUTBOX_UPSERT`]), so a committed change is always either published or still queued.
+//!
+//! Owns every statement on `publish_outbox`. None of them locks a `resources` row (except the
+//! completed delete of §4.8 step 2), so the publisher never waits for the status writers, nor
+//! they for it.
+
+use uuid::Uuid;
+
+use super::postgres::PgStore;
+use super::rows::{self, RESOURCE_COLUMNS};
+use super::{Resource, StoreError};
+
+type ResourceRow = rows::ResourceRow<Uuid>;
+
+/// Queues the rows of the CTE `changed(id, version, deleting)` for publication, for use as the
+/// last CTE of a statement that changes resources. A row already queued takes the new state
+/// and moves to the back (ordered by the last change, as before).
+pub(crate) const OUTBOX_UPSERT: &str = "INSERT INTO publish_outbox (resource_id, version, deleting) \
+     SELECT id, version, deleting FROM changed \
+     ON CONFLICT (resource_id) DO UPDATE SET version = EXCLUDED.version, deleting = EXCLUDED.deleting, \
+     queued_at = EXCLUDED.queued_at";
+
+/// [`OUTBOX_UPSERT`] for new resources, which cannot be queued yet: a plain insert (an upsert's
+/// speculative insertion costs another WAL record per row).
+pub(crate) const OUTBOX_INSERT: &str = "INSERT INTO publish_outbox (resource_id, version, deleting) \
+     SELECT id, version, deleting FROM changed";
+
+impl PgStore {
+    pub(crate) async fn outbox_pending(&self, limit: i64) -> Result<Vec<Resource>, StoreError> {
+        // One primary-key lookup per queued row. A plain join (or a LATERAL subquery, which
+        // the planner pulls up into one) let it hash the whole `resources` table on every
+        // round: 28-36 ms a round at 10,000 rows. `OFFSET 0` keeps the subquery a subquery.
+        let columns = qualified(RESOURCE_COLUMNS, "r");
+        let sql = format!(
+            "SELECT {columns} FROM (SELECT resource_id, queued_at FROM publish_outbox ORDER BY queued_at LIMIT $1) o \
+             CROSS JOIN LATERAL (SELECT {RESOURCE_COLUMNS} FROM resources WHERE id = o.resource_id OFFSET 0) r \
+             ORDER BY o.queued_at"
+        );
+        let rows: Vec<ResourceRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// Deletes the outbox rows of what was published: a row describing the published state or
+    /// an older one (a delete is newer than any live state of the same version). A newer change
+    /// keeps its row. Then §4.8 step 2 for the published deletes.
+    pub(crate) async fn outbox_mark(
+        &self,
+        published: &[(Uuid, i64, bool)],
+    ) -> Result<(), StoreError> {
+        if published.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = published.iter().map(|p| p.0).collect();
+        let versions: Vec<i64> = published.iter().map(|p| p.1).collect();
+        let deleting: Vec<bool> = published.iter().map(|p| p.2).collect();
+        sqlx::query(
+            "DELETE FROM publish_outbox o \
+             USING UNNEST($1::uuid[], $2::bigint[], $3::bool[]) AS p(id, version, deleting) \
+             WHERE o.resource_id = p.id AND o.version <= p.version AND (p.deleting OR NOT o.deleting)",
+        )
+        .bind(&ids)
+        .bind(&versions)
+        .bind(&deleting)
+        .execute(self.pool())
+        .await?;
+        // §4.8 step 2: a delete for a resource no agent ever reported on completes once sent
+        // (a round of creates and updates has none to look for).
+        let deletes: Vec<Uuid> = published.iter().filter(|p| p.2).map(|p| p.0).collect();
+        if !deletes.is_empty() {
+            sqlx::query(
+                "DELETE FROM resources r WHERE r.id = ANY($1) AND r.deleted_at IS NOT NULL AND r.status IS NULL \
+                 AND NOT EXISTS (SELECT 1 FROM publish_outbox o WHERE o.resource_id = r.id)",
+            )
+            .bind(&deletes)
+            .execute(self.pool())
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Queues again every live, never reported resource last changed before `changed_before`
+    /// that is not queued; returns how many. Locks no resource row: a status stored meanwhile
+    /// costs one needless publish at most.
+    pub(crate) async fn outbox_requeue(
+        &self,
+        changed_before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO publish_outbox (resource_id, version, deleting) \
+             SELECT r.id, r.version, FALSE FROM resources r \
+             WHERE r.deleted_at IS NULL AND r.status IS NULL AND r.updated_at < $1 \
+             AND NOT EXISTS (SELECT 1 FROM publish_outbox o WHERE o.resource_id = r.id) \
+             ORDER BY r.id ON CONFLICT (resource_id) DO NOTHING",
+        )
+        .bind(changed_before)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub(crate) async fn outbox_count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM publish_outbox")
+            .fetch_one(self.pool())
+            .await?)
+    }
+}
+
+/// `"a, b"` → `"r.a, r.b"`.
+fn qualified(columns: &str, table: &str) -> String {
+    columns
+        .split(',')
+        .map(|c| format!("{table}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn columns_are_qualified_one_by_one() {
+        assert_eq!(super::qualified("id, a,b", "r"), "r.id, r.a, r.b");
+    }
+}
