@@ -22,6 +22,7 @@ mod interop;
 mod mqtt;
 mod rest;
 mod resync_repair;
+mod resync_restart;
 mod store_batch;
 mod store_fixtures;
 mod store_publish;
