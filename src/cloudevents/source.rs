@@ -365,9 +365,11 @@ struct SourceReceiver<T> {
 
 #[async_trait]
 impl<T: ResourceObject> Receiver for SourceReceiver<T> {
-    async fn on_subscribed(&self) {
+    const RESYNC: &'static str = "status resync";
+
+    async fn resync_after_subscribing(&self) -> Result<(), ClientError> {
         info!(source = %self.shared.core.sender_id, "subscribed; sending status resync to all clusters");
-        client_core::resync_with_retries("status resync", || self.shared.resync(None)).await;
+        self.shared.resync(None).await
     }
 
     async fn on_event(&self, event: Event) {
