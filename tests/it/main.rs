@@ -23,6 +23,7 @@ mod mqtt;
 mod rest;
 mod resync_repair;
 mod resync_restart;
+mod status_skip;
 mod store_batch;
 mod store_fixtures;
 mod store_publish;
