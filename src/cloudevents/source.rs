@@ -54,10 +54,12 @@ pub struct SourceClientBuilder<T> {
 }
 
 impl<T: ResourceObject> SourceClientBuilder<T> {
-    /// After answering an agent's spec resync, also ask that cluster for its status (on by
-    /// default). An agent resyncs when it (re)connects; statuses it sent while the source or
-    /// the broker was away, or the source's own broadcast status resync, may have been lost.
-    /// sdk-go sources do not do this; Go agents answer the request like any other (§6.6).
+    /// After answering an agent's spec resync, also ask that cluster for the status of the
+    /// resources whose spec it already held (on by default; not those the answer sent: the
+    /// agent reports them once applied). An agent resyncs when it (re)connects; statuses it
+    /// sent while the source or the broker was away, or the source's own broadcast status
+    /// resync, may have been lost. sdk-go sources do not do this; Go agents answer the
+    /// request like any other (§6.6).
     pub fn status_after_spec_resync(mut self, enabled: bool) -> Self {
         self.status_after_spec_resync = enabled;
         self
