@@ -4,8 +4,11 @@
 //! and receives every status of the fleet; over a loopback gRPC connection each of those
 //! events was encoded, framed by h2, written, read and decoded once more than needed.
 //!
-//! Same routing, queues and waiting as a gRPC source (a full source queue holds agents'
-//! publishes back, [`Registry::deliver`]); no authentication (the process is the broker's
+//! Same routing and queues as a gRPC source (a full source queue holds agents' publishes
+//! back); one difference: a full *agent* queue holds this source's publish back too, up to the
+//! same bound, before the agent's stream is ended
+//! ([`super::registry::Registry::deliver_waiting_for_agents`]), because in memory a spec resync answer for a
+//! large cluster fills its queue faster than any agent reads. No authentication (the process is the broker's
 //! owner) and no heartbeats (nothing to detect: the subscription ends only with the broker's
 //! owner or [`Transport::close`]). Must not know what the events mean: the client decodes.
 
@@ -131,7 +134,7 @@ impl Transport for LocalSource {
         let shared = &self.shared;
         let delivered = shared
             .registry
-            .deliver(&route, &message, shared.config.source_wait)
+            .deliver_waiting_for_agents(&route, &message, shared.config.source_wait)
             .await
             .map_err(|busy| TransportError::Rejected(busy.to_string()))?;
         BrokerStats::bump(&shared.stats.published);
