@@ -75,7 +75,7 @@ pub async fn services(common: &Common) -> anyhow::Result<Services> {
 pub struct BenchDb {
     admin_url: String,
     pub url: String,
-    name: String,
+    pub name: String,
 }
 
 impl BenchDb {

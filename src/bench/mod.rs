@@ -28,6 +28,7 @@ pub mod procstat;
 pub mod report;
 pub mod rest;
 pub mod resync;
+pub mod scrape;
 pub mod sdk;
 pub mod sdk_go;
 pub mod stats;

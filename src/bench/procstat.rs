@@ -36,6 +36,34 @@ impl Proc {
     }
 }
 
+/// CPU seconds so far of the PostgreSQL backends serving `database` (their process titles,
+/// `postgres: <cluster>: <user> <database> <client> <state>`, name it), so a scenario can
+/// report the database's share of a run apart from other databases on the same server.
+/// A backend that exits between two readings takes its time with it: the hub's pool keeps
+/// its connections, so this fits runs that measure the hub's work. `None` if `/proc` cannot
+/// be read.
+pub fn postgres_backends_cpu_seconds(database: &str) -> Option<f64> {
+    let mut total = 0.0;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let title = String::from_utf8_lossy(&cmdline);
+        let mut words = title.split_whitespace();
+        if words.next() == Some("postgres:") && words.any(|w| w == database) {
+            total += Proc(pid.to_owned()).cpu_seconds().unwrap_or(0.0);
+        }
+    }
+    Some(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,5 +80,11 @@ mod tests {
         }
         assert!(x > 0);
         assert!(me.cpu_seconds().expect("cpu time") > before);
+    }
+
+    #[test]
+    fn no_backend_serves_a_database_that_does_not_exist() {
+        let cpu = postgres_backends_cpu_seconds("baton_bench_no_such_database_x");
+        assert_eq!(cpu, Some(0.0));
     }
 }

@@ -14,11 +14,15 @@ use sqlx::postgres::PgPoolOptions;
 use super::args::{Common, parse_duration};
 use super::env::{self, BenchDb, HubProcess};
 use super::payload::{self, Size};
-use super::procstat::Proc;
+use super::procstat::{Proc, postgres_backends_cpu_seconds};
 use super::report::Report;
 use super::rest::Rest;
+use super::scrape;
 use super::stats::round;
 use crate::agent::run::SimulatedAgent;
+
+/// The hub's counter of agents' status events, by outcome (stored, ignored, unchanged, ...).
+const STATUS_COUNTER: &str = "baton_status_updates_total";
 
 #[derive(Debug, clap::Args)]
 pub struct ResyncArgs {
@@ -118,6 +122,8 @@ async fn measure(
     let hub_rss_before = hub_proc.rss_kib().unwrap_or(0);
     let sampler = RssSampler::start(hub_proc.clone());
     let (hub_cpu, own_cpu) = (hub_proc.cpu_seconds(), Proc::this().cpu_seconds());
+    let pg_cpu = postgres_backends_cpu_seconds(&db.name);
+    let statuses_before = scrape::outcomes(&http, &hub.base, STATUS_COUNTER).await;
 
     // Status timestamps are whole microseconds of the DB clock; the same machine's clock.
     let restart_at = chrono::Utc::now();
@@ -132,10 +138,16 @@ async fn measure(
     let cpu = |now: Option<f64>, then: Option<f64>| now.zip(then).map(|(n, t)| round(n - t));
     let hub_cpu_s = cpu(hub_proc.cpu_seconds(), hub_cpu);
     let bench_cpu_s = cpu(Proc::this().cpu_seconds(), own_cpu);
+    let pg_cpu_s = cpu(postgres_backends_cpu_seconds(&db.name), pg_cpu);
+    let status_events = scrape::difference(
+        &statuses_before,
+        &scrape::outcomes(&http, &hub.base, STATUS_COUNTER).await,
+    );
     let hub_rss_peak = sampler.stop().await;
     env::stop_agents(agents).await;
     statuses?;
     anyhow::ensure!(converged, "not every agent converged");
+    let per_resource = |s: Option<f64>| s.map(|s| round(s * 1000.0 / total as f64));
     let per_cluster = |kib: u64| round(kib as f64 * 1024.0 / clusters.len() as f64 / 1000.0);
     Ok(json!({
         "resources": total,
@@ -146,6 +158,10 @@ async fn measure(
         "statuses_back_s": round(statuses_s),
         "hub_cpu_s": hub_cpu_s,
         "bench_cpu_s": bench_cpu_s,
+        "postgres_cpu_s": pg_cpu_s,
+        "hub_cpu_ms_per_resource": per_resource(hub_cpu_s),
+        "postgres_cpu_ms_per_resource": per_resource(pg_cpu_s),
+        "status_events": status_events,
         "hub_rss_before_restart_kib": hub_rss_before,
         "hub_rss_peak_kib": hub_rss_peak,
         "hub_peak_kb_per_cluster": per_cluster(hub_rss_peak.saturating_sub(hub_rss_before)),

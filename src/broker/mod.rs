@@ -1,13 +1,14 @@
 //! The built-in gRPC broker (`io.cloudevents.v1.CloudEventService`, PROTOCOL.md §8.5–§8.9):
 //! routes events between sources and agents so that agents can reach the hub with no MQTT
 //! broker. The hub embeds it ([`Broker::new`] + [`Broker::serve`] on a bound listener, its own
-//! source client connecting over loopback like any other); `baton broker` runs it alone.
+//! source client connected in memory: [`Broker::local_source`]); `baton broker` runs it alone.
 //!
 //! - [`config`]: [`BrokerConfig`], TLS material and the token file.
 //! - [`auth`]: authentication (token, mTLS) and authorization (own cluster / own source).
 //! - [`route`]: where an event goes, from its type and extensions.
 //! - [`registry`]: subscribers, bounded queues, overflow.
 //! - [`listen`]: the listening socket, with a backlog for a fleet reconnecting at once.
+//! - [`local`]: the embedding process's own source client, in memory.
 //! - `stream`: one subscriber's response stream with heartbeats.
 //! - `service`: the tonic service tying them together.
 //!
@@ -19,6 +20,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod listen;
+pub mod local;
 pub mod registry;
 pub mod route;
 mod service;
@@ -91,32 +93,12 @@ impl Broker {
         listener: TcpListener,
         shutdown: CancellationToken,
     ) -> Result<(), BrokerError> {
-        self.serve_with(listener, shutdown, true).await
-    }
-
-    /// Like [`Broker::serve`] but always plaintext, for a loopback listener that only the
-    /// embedding process connects to (the hub's own source client): the same subscriptions,
-    /// authentication and routing, without a certificate the loopback address would not match.
-    pub async fn serve_loopback(
-        &self,
-        listener: TcpListener,
-        shutdown: CancellationToken,
-    ) -> Result<(), BrokerError> {
-        self.serve_with(listener, shutdown, false).await
-    }
-
-    async fn serve_with(
-        &self,
-        listener: TcpListener,
-        shutdown: CancellationToken,
-        use_tls: bool,
-    ) -> Result<(), BrokerError> {
         let config = &self.shared.config;
         let addr = listener.local_addr().ok();
         let mut server = Server::builder()
             .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)));
-        if let Some(tls) = config.tls.as_ref().filter(|_| use_tls) {
+        if let Some(tls) = config.tls.as_ref() {
             let mut tls_config =
                 ServerTlsConfig::new().identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem));
             if let Some(ca) = &tls.client_ca_pem {
@@ -164,6 +146,12 @@ impl Broker {
         } else if config.tokens.is_some() && !tls {
             warn!("bearer tokens are accepted over plaintext: use TLS outside loopback");
         }
+    }
+
+    /// A source client's transport for `source_id` in this process, connected in memory: the
+    /// same routing and queues as over gRPC, without authentication (see [`local`]).
+    pub fn local_source(&self, source_id: &str) -> local::LocalSource {
+        local::LocalSource::new(self.shared.clone(), source_id)
     }
 
     /// Clusters with at least one agent subscribed now (the hub shows them as connected).

@@ -46,11 +46,13 @@ impl Subscriber {
     }
 }
 
-/// A source subscription whose queue was full when an event came.
-struct FullSource {
+/// A subscription whose queue was full when an event came, to wait on: a source's, or an
+/// agent's when the publisher waits for agents too ([`Registry::deliver_waiting_for_agents`]).
+struct Full {
     id: u64,
     party: Party,
     queue: mpsc::Sender<Queued>,
+    overflow: CancellationToken,
 }
 
 /// A source's queue stayed full for the whole wait: the event was not queued for it.
@@ -194,23 +196,52 @@ impl Registry {
         message: &CloudEvent,
         wait: Duration,
     ) -> Result<usize, SourceBusy> {
-        let (mut delivered, full) = self.queue_now(route, message);
+        self.deliver_with(route, message, wait, false).await
+    }
+
+    /// Like [`Registry::deliver`], but a full *agent* queue is waited on too, for up to
+    /// `wait`, before its stream is ended: for a publisher in the broker's own process
+    /// (`local`), which would otherwise fill a large cluster's queue in microseconds, faster
+    /// than any agent reads it.
+    pub async fn deliver_waiting_for_agents(
+        &self,
+        route: &Route,
+        message: &CloudEvent,
+        wait: Duration,
+    ) -> Result<usize, SourceBusy> {
+        self.deliver_with(route, message, wait, true).await
+    }
+
+    async fn deliver_with(
+        &self,
+        route: &Route,
+        message: &CloudEvent,
+        wait: Duration,
+        wait_for_agents: bool,
+    ) -> Result<usize, SourceBusy> {
+        let (mut delivered, full) = self.queue_now(route, message, wait_for_agents);
         let mut busy = None;
-        for source in full {
+        for sub in full {
             BrokerStats::bump(&self.stats.source_waits);
-            let queued = source.queue.send_timeout(Box::new(message.clone()), wait);
+            let queued = sub.queue.send_timeout(Box::new(message.clone()), wait);
             match queued.await {
                 Ok(()) => delivered += 1,
+                Err(mpsc::error::SendTimeoutError::Timeout(_))
+                    if matches!(sub.party, Party::Agent { .. }) =>
+                {
+                    self.overflow(&sub.party, &sub.queue, &sub.overflow);
+                    self.remove(sub.id);
+                }
                 Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
                     BrokerStats::bump(&self.stats.source_busy);
                     BrokerStats::bump(&self.stats.dropped);
-                    warn!(party = ?source.party, ?wait, "source queue stayed full: publish refused, the publisher retries");
+                    warn!(party = ?sub.party, ?wait, "source queue stayed full: publish refused, the publisher retries");
                     busy = Some(SourceBusy {
-                        party: source.party,
+                        party: sub.party,
                         waited: wait,
                     });
                 }
-                Err(mpsc::error::SendTimeoutError::Closed(_)) => self.remove(source.id),
+                Err(mpsc::error::SendTimeoutError::Closed(_)) => self.remove(sub.id),
             }
         }
         match busy {
@@ -219,9 +250,30 @@ impl Registry {
         }
     }
 
+    /// Ends an agent's stream whose queue overflowed: everything queued is lost; the agent
+    /// reconnects and resyncs.
+    fn overflow(&self, party: &Party, queue: &mpsc::Sender<Queued>, token: &CancellationToken) {
+        let lost = queue.max_capacity() as u64 + 1;
+        warn!(
+            ?party,
+            capacity = self.capacity,
+            lost,
+            "subscriber too slow: queue full, ending its stream"
+        );
+        BrokerStats::bump(&self.stats.overflows);
+        BrokerStats::add(&self.stats.dropped, lost);
+        token.cancel();
+    }
+
     /// The part of [`Registry::deliver`] done under the lock: every queue with room gets the
-    /// event; full agent queues end their stream; full source queues are returned to wait on.
-    fn queue_now(&self, route: &Route, message: &CloudEvent) -> (usize, Vec<FullSource>) {
+    /// event; full agent queues end their stream (or are returned to wait on, with
+    /// `wait_for_agents`); full source queues are returned to wait on.
+    fn queue_now(
+        &self,
+        route: &Route,
+        message: &CloudEvent,
+        wait_for_agents: bool,
+    ) -> (usize, Vec<Full>) {
         let mut table = self.lock();
         let mut delivered = 0;
         let mut dropped = Vec::new();
@@ -235,20 +287,17 @@ impl Registry {
             }
             match sub.queue.try_send(Box::new(message.clone())) {
                 Ok(()) => delivered += 1,
-                Err(mpsc::error::TrySendError::Full(_)) if sub.is_source() => {
-                    full.push(FullSource {
+                Err(mpsc::error::TrySendError::Full(_)) if sub.is_source() || wait_for_agents => {
+                    full.push(Full {
                         id,
                         party: sub.party.clone(),
                         queue: sub.queue.clone(),
+                        overflow: sub.overflow.clone(),
                     });
                 }
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     // The stream ends before it sends what is queued: all of it is lost.
-                    let lost = sub.queue.max_capacity() as u64 + 1;
-                    warn!(party = ?sub.party, capacity = self.capacity, lost, "subscriber too slow: queue full, ending its stream");
-                    BrokerStats::bump(&self.stats.overflows);
-                    BrokerStats::add(&self.stats.dropped, lost);
-                    sub.overflow.cancel();
+                    self.overflow(&sub.party, &sub.queue, &sub.overflow);
                     dropped.push(id);
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => dropped.push(id),

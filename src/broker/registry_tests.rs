@@ -216,3 +216,46 @@ async fn an_agent_overflow_counts_every_event_its_stream_loses() {
     let stats = registry.stats.snapshot();
     assert_eq!((stats.overflows, stats.dropped), (1, 5));
 }
+
+#[tokio::test]
+async fn an_in_process_publisher_waits_for_a_full_agent_queue_instead_of_ending_its_stream() {
+    let registry = Arc::new(Registry::new(2, Arc::default()));
+    let mut c1 = registry.add(agent("c1"), data_type("manifestworks"));
+    let to_c1 = route(Target::Cluster("c1".into()), "manifestworks");
+    let message = CloudEvent::default();
+    for _ in 0..2 {
+        registry
+            .deliver_waiting_for_agents(&to_c1, &message, NO_WAIT)
+            .await
+            .unwrap();
+    }
+    let waiting = {
+        let (registry, to_c1) = (registry.clone(), to_c1.clone());
+        tokio::spawn(async move {
+            registry
+                .deliver_waiting_for_agents(&to_c1, &CloudEvent::default(), Duration::from_secs(30))
+                .await
+        })
+    };
+    let is_waiting = async {
+        while registry.stats.snapshot().source_waits == 0 {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), is_waiting)
+        .await
+        .unwrap();
+    assert!(!waiting.is_finished(), "the publisher waits for room");
+    c1.queue.recv().await.unwrap();
+    assert_eq!(waiting.await.unwrap().unwrap(), 1);
+    assert!(!c1.overflow.is_cancelled(), "the agent keeps its stream");
+    assert_eq!(registry.stats.snapshot().overflows, 0);
+
+    // Full again and nobody reads: after the wait the stream ends, as a plain publish's would.
+    registry
+        .deliver_waiting_for_agents(&to_c1, &message, Duration::from_millis(20))
+        .await
+        .unwrap();
+    assert!(c1.overflow.is_cancelled());
+    assert!(!registry.has(&agent("c1")));
+}

@@ -259,9 +259,11 @@ struct AgentReceiver<T> {
 
 #[async_trait]
 impl<T: ResourceObject> Receiver for AgentReceiver<T> {
-    async fn on_subscribed(&self) {
+    const RESYNC: &'static str = "spec resync";
+
+    async fn resync_after_subscribing(&self) -> Result<(), ClientError> {
         info!(cluster = %self.shared.cluster_name, "subscribed; sending spec resync to all sources");
-        client_core::resync_with_retries("spec resync", || self.shared.resync(None)).await;
+        self.shared.resync(None).await
     }
 
     async fn on_event(&self, event: Event) {

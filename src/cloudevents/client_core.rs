@@ -1,7 +1,8 @@
 //! What the source and agent clients share: the codec table, the direction-checked,
 //! rate-limited publish path, the counters, the receive loop that turns a transport's
-//! [`Inbound`] stream into calls on a [`Receiver`] (resync on every (re)subscription, one event
-//! at a time, never stopping on a bad event) and the [`Lifecycle`] of that loop.
+//! [`Inbound`] stream into calls on a [`Receiver`] (one event at a time, never stopping on a
+//! bad event; on every (re)subscription a resync beside the loop, retried until it is sent)
+//! and the [`Lifecycle`] of that loop.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,10 +13,10 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::Event;
-use super::backoff::BackoffPolicy;
+use super::backoff::{Backoff, BackoffPolicy};
 use super::error::ClientError;
 use super::event_type::{DataType, EventType, HEARTBEAT_TYPE, SubResource};
 use super::rate_limit::RateLimiter;
@@ -111,8 +112,10 @@ impl<T> ClientCore<T> {
 /// The role-specific half of a client's receive path.
 #[async_trait]
 pub(crate) trait Receiver: Send + Sync + 'static {
-    /// The subscription was (re)established: send this side's resync request.
-    async fn on_subscribed(&self);
+    /// The resync this side sends when its subscription is (re)established, named for logs.
+    const RESYNC: &'static str;
+    /// Sends that resync once; the receive loop retries a transport failure.
+    async fn resync_after_subscribing(&self) -> Result<(), ClientError>;
     /// One received CloudEvent (heartbeats already filtered out).
     async fn on_event(&self, event: Event);
 }
@@ -127,16 +130,17 @@ pub(crate) struct Lifecycle {
 impl Lifecycle {
     /// Subscribes to `core`'s data types and drives `receiver` from the stream on a tracked
     /// task until [`Lifecycle::shutdown`].
-    pub async fn start<T>(
+    pub async fn start<T, R: Receiver>(
         &self,
         core: &ClientCore<T>,
-        receiver: Arc<dyn Receiver>,
+        receiver: Arc<R>,
     ) -> Result<(), ClientError> {
         let inbound = core.transport.subscribe(&core.data_types()).await?;
         self.tasks.spawn(receive_loop(
             inbound,
             receiver,
             core.stats.clone(),
+            self.tasks.clone(),
             self.stop.clone(),
         ));
         Ok(())
@@ -151,13 +155,18 @@ impl Lifecycle {
     }
 }
 
-/// Drives `receiver` from `inbound` until the stream ends or `stop` fires.
-pub(crate) async fn receive_loop(
+/// Drives `receiver` from `inbound` until the stream ends or `stop` fires. The resync after
+/// each (re)subscription runs on `tasks` beside the loop, so that events are not held up by
+/// it and it can be retried for as long as it takes: a newer subscription's resync replaces
+/// one still retrying.
+pub(crate) async fn receive_loop<R: Receiver>(
     mut inbound: mpsc::Receiver<Inbound>,
-    receiver: Arc<dyn Receiver>,
+    receiver: Arc<R>,
     stats: Arc<Stats>,
+    tasks: TaskTracker,
     stop: CancellationToken,
 ) {
+    let mut resync = stop.child_token();
     loop {
         let next = tokio::select! {
             () = stop.cancelled() => break,
@@ -170,7 +179,9 @@ pub(crate) async fn receive_loop(
             }
             Some(Inbound::Subscribed) => {
                 Stats::bump(&stats.subscriptions);
-                receiver.on_subscribed().await;
+                resync.cancel();
+                resync = stop.child_token();
+                tasks.spawn(resync_until_sent(receiver.clone(), resync.clone()));
             }
             Some(Inbound::Event(event)) => {
                 if event.ty() == HEARTBEAT_TYPE {
@@ -178,6 +189,41 @@ pub(crate) async fn receive_loop(
                 }
                 Stats::bump(&stats.received);
                 receiver.on_event(event).await;
+            }
+        }
+    }
+    resync.cancel();
+}
+
+/// Sends `receiver`'s resync after subscribing, retrying a send failure with backoff until it
+/// goes through or `stop` fires (the client stops, or a newer subscription resyncs). Given up
+/// after a few tries, a lost resync was only made up by the next reconnection: an agent's
+/// specs or a source's statuses could stay missing for as long as the connection lasted.
+async fn resync_until_sent<R: Receiver>(receiver: Arc<R>, stop: CancellationToken) {
+    let mut backoff = Backoff::new(RESYNC_RETRY);
+    for attempt in 1u32.. {
+        let sent = tokio::select! {
+            () = stop.cancelled() => return,
+            sent = receiver.resync_after_subscribing() => sent,
+        };
+        match sent {
+            Ok(()) => {
+                if attempt > 1 {
+                    info!(attempt, "{} after subscribing sent", R::RESYNC);
+                }
+                return;
+            }
+            Err(ClientError::Transport(err)) => {
+                let delay = backoff.next_delay();
+                warn!(%err, attempt, retry_in = ?delay, "{} after subscribing failed; retrying", R::RESYNC);
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(delay) => {}
+                }
+            }
+            Err(err) => {
+                warn!(%err, "{} after subscribing failed", R::RESYNC);
+                return;
             }
         }
     }
@@ -201,30 +247,6 @@ pub(crate) fn unanswered(stats: &Stats, event: &Event, error: &ClientError) {
     }
 }
 
-/// Runs a resync after a (re)subscription, retrying a failed send a few times: a resync that
-/// is lost here is only made up by the next reconnection or periodic resync.
-pub(crate) async fn resync_with_retries<F, Fut>(what: &str, mut resync: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), ClientError>>,
-{
-    let mut delay = Duration::from_millis(500);
-    for attempt in 1..=RESYNC_ATTEMPTS {
-        match resync().await {
-            Ok(()) => return,
-            Err(err) if attempt < RESYNC_ATTEMPTS && matches!(err, ClientError::Transport(_)) => {
-                warn!(%err, attempt, retry_in = ?delay, "{what} after subscribing failed; retrying");
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-            Err(err) => {
-                warn!(%err, attempt, "{what} after subscribing failed");
-                return;
-            }
-        }
-    }
-}
-
 /// Retries of an answer to a resync request that could not be sent: soon at first, then
 /// every 30 s at most (jittered, so a fleet that failed together does not retry together).
 pub(crate) const ANSWER_RETRY: BackoffPolicy = BackoffPolicy {
@@ -235,8 +257,8 @@ pub(crate) const ANSWER_RETRY: BackoffPolicy = BackoffPolicy {
     reset_after: Duration::MAX,
 };
 
-/// Attempts of [`resync_with_retries`].
-const RESYNC_ATTEMPTS: u32 = 4;
+/// Retries of a resync after subscribing: as [`ANSWER_RETRY`].
+const RESYNC_RETRY: BackoffPolicy = ANSWER_RETRY;
 
 /// Counts an event this party deliberately ignores.
 pub(crate) fn ignored(stats: &Stats, event: &Event, why: &str) {

@@ -54,10 +54,12 @@ pub struct SourceClientBuilder<T> {
 }
 
 impl<T: ResourceObject> SourceClientBuilder<T> {
-    /// After answering an agent's spec resync, also ask that cluster for its status (on by
-    /// default). An agent resyncs when it (re)connects; statuses it sent while the source or
-    /// the broker was away, or the source's own broadcast status resync, may have been lost.
-    /// sdk-go sources do not do this; Go agents answer the request like any other (§6.6).
+    /// After answering an agent's spec resync, also ask that cluster for the status of the
+    /// resources whose spec it already held (on by default; not those the answer sent: the
+    /// agent reports them once applied). An agent resyncs when it (re)connects; statuses it
+    /// sent while the source or the broker was away, or the source's own broadcast status
+    /// resync, may have been lost. sdk-go sources do not do this; Go agents answer the
+    /// request like any other (§6.6).
     pub fn status_after_spec_resync(mut self, enabled: bool) -> Self {
         self.status_after_spec_resync = enabled;
         self
@@ -284,6 +286,9 @@ impl<T: ResourceObject> Shared<T> {
             Action::ResyncResponse,
         );
         let mut known = std::collections::HashSet::with_capacity(objects.len());
+        // What the agent already holds at the current version: the only statuses worth asking
+        // for right away (below).
+        let mut settled = Vec::with_capacity(objects.len());
         for object in &objects {
             known.insert(object.resource_id());
             let last = reported.get(object.resource_id()).copied().unwrap_or(0);
@@ -292,6 +297,8 @@ impl<T: ResourceObject> Shared<T> {
             if deleting || current == 0 || current > last {
                 let event = codec.encode(&self.core.sender_id, &response, object)?;
                 self.core.send(&event).await?;
+            } else {
+                settled.push(object);
             }
         }
         for (id, version) in reported.iter().filter(|(id, _)| !known.contains(**id)) {
@@ -304,11 +311,17 @@ impl<T: ResourceObject> Shared<T> {
             self.core.send(&event).await?;
         }
         Stats::bump(&self.core.stats.resyncs_answered);
-        if self.status_after_spec_resync {
+        if self.status_after_spec_resync && !settled.is_empty() {
             // The status resync of this cluster and data type, from the objects just listed
-            // (listing them again would double the lister's work during a fleet's resync).
-            let mut hashes = Vec::with_capacity(objects.len());
-            for object in &objects {
+            // (listing them again would double the lister's work during a fleet's resync), for
+            // the resources whose spec the agent already held. Those just sent are left out:
+            // the agent has not applied them yet, so it would answer with the status it holds
+            // before applying (none, for an agent that lost its state), which would overwrite
+            // the stored status only to be overwritten again by the report that follows the
+            // apply. When every spec was sent there is nothing to ask (an empty list would
+            // ask for everything).
+            let mut hashes = Vec::with_capacity(settled.len());
+            for object in settled {
                 hashes.push(ResourceStatusHash {
                     resource_id: object.resource_id().to_owned(),
                     status_hash: self.hasher.status_hash(object)?,
@@ -354,9 +367,11 @@ struct SourceReceiver<T> {
 
 #[async_trait]
 impl<T: ResourceObject> Receiver for SourceReceiver<T> {
-    async fn on_subscribed(&self) {
+    const RESYNC: &'static str = "status resync";
+
+    async fn resync_after_subscribing(&self) -> Result<(), ClientError> {
         info!(source = %self.shared.core.sender_id, "subscribed; sending status resync to all clusters");
-        client_core::resync_with_retries("status resync", || self.shared.resync(None)).await;
+        self.shared.resync(None).await
     }
 
     async fn on_event(&self, event: Event) {

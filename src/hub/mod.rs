@@ -15,4 +15,5 @@ pub mod service;
 pub mod state;
 pub mod status;
 pub mod status_shards;
+pub mod status_skip;
 pub mod tls;

@@ -21,11 +21,8 @@ use super::metrics::HubMetrics;
 use super::publisher::PublisherConfig;
 use super::service::{HubOptions, HubService};
 use super::state::Connections;
-use crate::broker::auth::SOURCES_GROUP;
+use crate::broker::Broker;
 use crate::broker::config::{BrokerConfig, ServerTls, TokenTable};
-use crate::broker::{Broker, auth::Identity};
-use crate::cloudevents::backoff::BackoffPolicy;
-use crate::cloudevents::transport::grpc::{GrpcOptions, GrpcTransport};
 use crate::cloudevents::transport::mqtt::{MqttConfig, MqttTransport};
 use crate::cloudevents::{Transport, TransportRole};
 use crate::store::{self, Store};
@@ -171,8 +168,8 @@ async fn open_store(
     Ok(store)
 }
 
-/// The built-in broker on `--grpc-addr`, plus a plaintext loopback listener for the hub's own
-/// source client; returns the client's transport and the broker's view of connections.
+/// The built-in broker on `--grpc-addr`; returns the hub's own source client's transport,
+/// connected to the broker in memory (`broker::local`), and the broker's view of connections.
 async fn start_broker(
     args: &ServeArgs,
     tasks: &TaskTracker,
@@ -186,7 +183,7 @@ async fn start_broker(
         )?),
         _ => None,
     };
-    let mut config = BrokerConfig {
+    let config = BrokerConfig {
         tls,
         tokens: args
             .grpc_token_file
@@ -195,49 +192,18 @@ async fn start_broker(
             .transpose()?,
         ..BrokerConfig::default()
     };
-    // With authentication on, the hub's own client authenticates like any source: with a
-    // token that exists only in this process.
-    let internal_token = if config.auth_enabled() {
-        let token = format!(
-            "{}{}",
-            uuid::Uuid::new_v4().simple(),
-            uuid::Uuid::new_v4().simple()
-        );
-        config
-            .tokens
-            .get_or_insert_with(TokenTable::default)
-            .insert(
-                token.clone(),
-                Identity::new(&args.source_id, vec![SOURCES_GROUP.to_owned()]),
-            )?;
-        Some(token)
-    } else {
-        None
-    };
     let broker = Broker::new(config)?;
     let public = crate::broker::listen::bind(args.grpc_addr)
         .with_context(|| format!("--grpc-addr {}: cannot listen", args.grpc_addr))?;
-    let loopback = TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("binding the broker's loopback listener")?;
-    let loopback_addr = loopback.local_addr()?;
-    for (listener, public) in [(public, true), (loopback, false)] {
+    {
         let (broker, stop) = (broker.clone(), stop.clone());
         tasks.spawn(async move {
-            let served = if public {
-                broker.serve(listener, stop).await
-            } else {
-                broker.serve_loopback(listener, stop).await
-            };
-            if let Err(err) = served {
+            if let Err(err) = broker.serve(public, stop).await {
                 tracing::error!(%err, "the built-in broker stopped with an error");
             }
         });
     }
-    let mut options = GrpcOptions::plaintext(format!("http://{loopback_addr}"));
-    options.token = internal_token.map(SecretString::from);
-    options.backoff = BackoffPolicy::fast();
-    let transport = GrpcTransport::new(TransportRole::source(&args.source_id), options)?;
+    let transport = broker.local_source(&args.source_id);
     let connections = BrokerConnections {
         broker,
         source_id: args.source_id.clone(),

@@ -2,6 +2,7 @@
 //! Each status is decided inside the store's row lock with the §5.2 rules (version guard,
 //! sequence guard, Deleted, unchanged); a `Deleted=True` report removes a deleting row.
 //! Statuses come in batches (`status_shards` drains its queue): a batch is one transaction.
+//! A status equal to the stored one is skipped before that (`status_skip`).
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use uuid::Uuid;
 
 use super::convert::{status_json, status_of};
 use super::metrics::HubMetrics;
+use super::status_skip::StoredHints;
 use crate::store::{StatusItem, StatusOutcome, StatusTarget, StatusWrite, Store, StoreError};
 use crate::work::model::{ManifestWork, ManifestWorkStatus, ObjectMeta, SEQUENCE_ID_ANNOTATION};
 use crate::work::source_status::{self, IgnoreReason};
@@ -18,12 +20,26 @@ use crate::work::status_hash;
 pub struct StatusWriter {
     store: Arc<dyn Store>,
     metrics: Arc<HubMetrics>,
+    hints: StoredHints,
 }
 
 impl StatusWriter {
     pub fn new(store: Arc<dyn Store>, metrics: Arc<HubMetrics>) -> Self {
-        Self { store, metrics }
+        Self {
+            store,
+            metrics,
+            hints: StoredHints::default(),
+        }
     }
+}
+
+/// The hash of a received status (§6.4), except for a `Deleted` report (never skipped: it
+/// removes the row) or one that cannot be hashed (decided under the lock, which ignores it).
+fn received_hash(work: &ManifestWork) -> Option<String> {
+    if work.status.is_deleted() {
+        return None;
+    }
+    status_hash::status_hash(&work.status).ok()
 }
 
 /// The source's cached view of a row, as §5.2 compares it.
@@ -49,18 +65,20 @@ fn cached_work(target: &StatusTarget) -> ManifestWork {
     }
 }
 
-/// §5.2 for one row; pure, runs under the row lock.
-fn decide(target: &StatusTarget, received: &ManifestWork) -> StatusWrite {
+/// §5.2 for one row; pure, runs under the row lock. `hash` is the received status's, if
+/// already computed.
+fn decide(target: &StatusTarget, received: &ManifestWork, hash: Option<&str>) -> StatusWrite {
     match source_status::apply_status(Some(&cached_work(target)), received) {
         source_status::StatusOutcome::Deleted if target.deleting => StatusWrite::Remove,
         source_status::StatusOutcome::Deleted => {
             StatusWrite::Ignore("agent reports deleted, but the resource is not being deleted")
         }
         source_status::StatusOutcome::Update(_) => {
-            let (Ok(status), Ok(hash)) = (
-                status_json(&received.status),
-                status_hash::status_hash(&received.status),
-            ) else {
+            let hash = match hash {
+                Some(hash) => Ok(hash.to_owned()),
+                None => status_hash::status_hash(&received.status),
+            };
+            let (Ok(status), Ok(hash)) = (status_json(&received.status), hash) else {
                 return StatusWrite::Ignore("status cannot be serialized");
             };
             StatusWrite::Store {
@@ -82,26 +100,57 @@ fn decide(target: &StatusTarget, received: &ManifestWork) -> StatusWrite {
 
 impl StatusWriter {
     /// Writes a batch of statuses in one store transaction, in order (statuses of one resource
-    /// keep their order). On a store error none of them is written; the caller counts them.
+    /// keep their order). A status equal to the stored one is skipped without a transaction
+    /// when the hints point at it ([`StoredHints`]). On a store error none of them is written;
+    /// the caller counts them.
     pub async fn write(&self, received: &[ManifestWork]) -> Result<(), StoreError> {
-        let mut items = Vec::with_capacity(received.len());
         let mut works = Vec::with_capacity(received.len());
-        let decides: Vec<_> = received
-            .iter()
-            .map(|work| move |target: &StatusTarget| decide(target, work))
-            .collect();
-        for (work, decide) in received.iter().zip(&decides) {
-            let Ok(id) = Uuid::parse_str(&work.metadata.uid) else {
-                self.metrics.count_status("unknown");
-                warn!(resource_id = %work.metadata.uid, "status for a resource id that is not a baton id");
-                continue;
-            };
-            items.push(StatusItem { id, decide });
-            works.push(work);
+        for work in received {
+            match Uuid::parse_str(&work.metadata.uid) {
+                Ok(id) => works.push((id, work, received_hash(work))),
+                Err(_) => {
+                    self.metrics.count_status("unknown");
+                    warn!(resource_id = %work.metadata.uid, "status for a resource id that is not a baton id");
+                }
+            }
         }
+        let keys: Vec<(Uuid, Option<&str>)> = works
+            .iter()
+            .map(|(id, _, hash)| (*id, hash.as_deref()))
+            .collect();
+        let unchanged = self.hints.unchanged(self.store.as_ref(), &keys).await?;
+        let mut locked = Vec::with_capacity(works.len());
+        for (index, work) in works.iter().enumerate() {
+            if unchanged.contains(&index) {
+                self.metrics.count_status("unchanged");
+                debug!(resource_id = %work.0, "status ignored: the stored one is the same");
+            } else {
+                locked.push(work);
+            }
+        }
+        let decides: Vec<_> = locked
+            .iter()
+            .map(|(_, work, hash)| {
+                move |target: &StatusTarget| decide(target, work, hash.as_deref())
+            })
+            .collect();
+        let items: Vec<StatusItem> = locked
+            .iter()
+            .zip(&decides)
+            .map(|((id, _, _), decide)| StatusItem { id: *id, decide })
+            .collect();
         let outcomes = self.store.apply_statuses(&items).await?;
-        for ((item, work), outcome) in items.iter().zip(works).zip(outcomes) {
-            self.record(item.id, work, outcome);
+        for ((id, work, hash), outcome) in locked.into_iter().zip(outcomes) {
+            match (&outcome, hash) {
+                (StatusOutcome::Stored | StatusOutcome::Ignored("unchanged"), Some(hash)) => {
+                    self.hints.stored(*id, hash);
+                }
+                (StatusOutcome::Removed | StatusOutcome::UnknownResource, _) => {
+                    self.hints.forget(*id);
+                }
+                _ => {}
+            }
+            self.record(*id, work, outcome);
         }
         Ok(())
     }

@@ -199,6 +199,13 @@ pub trait Store: Send + Sync + 'static {
             .ok_or_else(|| StoreError::Corrupt("a status batch of one gave no outcome".into()))
     }
 
+    /// The stored status hash of each of `ids` that has a status, read without locking: a
+    /// committed state that a concurrent status write may change right after. The status
+    /// writer uses it to skip a status equal to the stored one without a transaction (§5.2
+    /// step 5 ignores it whatever the row lock would show: an older sequence id is stale, a
+    /// newer one with the same status is unchanged).
+    async fn status_hashes(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>, StoreError>;
+
     /// Applies a batch of agents' statuses together: each item is decided like
     /// [`Store::apply_status`] on its row as the items before it left it (so statuses of one
     /// resource keep their order), and each row is written once, atomically, only as decided

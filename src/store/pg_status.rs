@@ -251,6 +251,21 @@ impl PgStore {
         }
     }
 
+    pub(super) async fn read_status_hashes(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<Vec<(Uuid, String)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(sqlx::query_as(
+            "SELECT id, status_hash FROM resources WHERE id = ANY($1) AND status_hash IS NOT NULL",
+        )
+        .bind(ids)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     async fn try_locked_batch(
         &self,
         batch: &[StatusItem<'_>],

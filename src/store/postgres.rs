@@ -325,4 +325,8 @@ impl Store for PgStore {
     ) -> Result<Vec<StatusOutcome>, StoreError> {
         self.apply_status_batch(batch).await
     }
+
+    async fn status_hashes(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>, StoreError> {
+        self.read_status_hashes(ids).await
+    }
 }

@@ -12,6 +12,28 @@ use crate::store::status_batch::{self, STATUS_TARGET_COLUMNS, StatusItem, Status
 use crate::store::{StatusOutcome, StatusTarget, StoreError};
 
 impl SqliteStore {
+    pub(super) async fn read_status_hashes(
+        &self,
+        ids: &[uuid::Uuid],
+    ) -> Result<Vec<(uuid::Uuid, String)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::new(
+            "SELECT id, status_hash FROM resources WHERE status_hash IS NOT NULL AND id IN (",
+        );
+        let mut listed = q.separated(", ");
+        for id in ids {
+            listed.push_bind(id.hyphenated());
+        }
+        q.push(")");
+        let rows: Vec<(Hyphenated, String)> = q.build_query_as().fetch_all(self.pool()).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, hash)| (id.into(), hash))
+            .collect())
+    }
+
     pub(super) async fn apply_status_batch(
         &self,
         batch: &[StatusItem<'_>],

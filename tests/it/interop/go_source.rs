@@ -111,11 +111,20 @@ async fn go_source_against_baton_agent(via: Via) {
     let resent = statuses(&go, web).pop().unwrap();
     assert_eq!(resent["work"]["metadata"]["namespace"], cluster.as_str());
     assert!(condition(&resent["work"], "Applied").is_some_and(|c| c["observedGeneration"] == 2));
-    assert_eq!(
-        statuses(&go, cache).len(),
-        cache_before,
-        "cache's hash matched: no answer for it"
-    );
+    // cache's hash matched, so the answer to this request leaves it out. Another status of
+    // cache may still arrive meanwhile, legitimately: the hub's own source (running here only
+    // for its broker) holds no resources, so whenever its subscription is re-established it
+    // sends a status resync with an empty list, which asks every agent for every status
+    // (§6.6 step 1), and agents send them to each work's own source, this Go source included;
+    // and the reference agent re-sends a report whose publish timed out. Either repeats the
+    // status cache already has. What must not arrive is a different one.
+    let cache_status = &statuses(&go, cache)[cache_before - 1]["work"]["status"];
+    for extra in &statuses(&go, cache)[cache_before..] {
+        assert_eq!(
+            &extra["work"]["status"], cache_status,
+            "cache's hash matched: nothing new for it"
+        );
+    }
 
     // Delete: baton removes the objects and reports Deleted=True.
     let mut deleting = work(web, "web", 2);
