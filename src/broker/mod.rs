@@ -7,18 +7,21 @@
 //! - [`auth`]: authentication (token, mTLS) and authorization (own cluster / own source).
 //! - [`route`]: where an event goes, from its type and extensions.
 //! - [`registry`]: subscribers, bounded queues, overflow.
+//! - [`parked`]: agents' spec resync requests waiting (a bounded time) for a source.
 //! - [`listen`]: the listening socket, with a backlog for a fleet reconnecting at once.
 //! - `stream`: one subscriber's response stream with heartbeats.
 //! - `service`: the tonic service tying them together.
 //!
 //! The broker keeps no state beyond its live subscriptions: it forwards, it does not store.
-//! Resync requests are forwarded to the other party (allowed by §8.5), which answers them.
+//! Resync requests are forwarded to the other party (allowed by §8.5), which answers them;
+//! an agent's spec resync request that finds no source waits for one, for a bounded time.
 
 pub mod args;
 pub mod auth;
 pub mod config;
 pub mod error;
 pub mod listen;
+pub mod parked;
 pub mod registry;
 pub mod route;
 mod service;
@@ -37,6 +40,7 @@ use tracing::{info, warn};
 pub use auth::{Authenticator, Identity as CallerIdentity, Principal};
 pub use config::{BrokerConfig, ServerTls, TokenTable};
 pub use error::{BrokerError, RequestError};
+pub use parked::ParkLimits;
 pub use stats::BrokerStatsSnapshot;
 
 use crate::cloudevents::transport::grpc::proto::cloud_event_service_server::CloudEventServiceServer;
@@ -77,7 +81,11 @@ impl Broker {
         Ok(Self {
             shared: Arc::new(Shared {
                 auth: Authenticator::new(config.tokens.clone(), mtls),
-                registry: Arc::new(Registry::new(config.queue_capacity, stats.clone())),
+                registry: Arc::new(Registry::with_park_limits(
+                    config.queue_capacity,
+                    config.park,
+                    stats.clone(),
+                )),
                 stats,
                 config,
             }),

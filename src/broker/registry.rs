@@ -8,18 +8,20 @@
 //! retries its own event, nothing else is lost. Every dropped event is counted.
 //!
 //! One exception to "forward, don't store": an agent's spec resync request that reaches no
-//! source is parked (the latest per cluster and data type) and handed to the next source that
-//! subscribes for it. Agents resync when *they* (re)subscribe; after a broker restart an agent
-//! often reconnects before the hub's source does, and its request would otherwise be lost.
+//! source is parked (the latest per cluster and data type, for a bounded time and number:
+//! [`super::parked`]) and handed to the next source that subscribes for it. Agents resync when
+//! *they* (re)subscribe; after a broker restart an agent often reconnects before the hub's
+//! source does, and its request would otherwise be lost.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use super::parked::{ParkLimits, Parked, Parking};
 use super::route::{Route, Target};
 use super::stats::BrokerStats;
 use crate::cloudevents::event_type::DataType;
@@ -76,14 +78,13 @@ pub struct Subscription {
 /// event addressed to one party looks at that party's subscriptions only, not at all of them.
 type Index = HashMap<String, Vec<u64>>;
 
-#[derive(Default)]
 struct Table {
     next_id: u64,
     subscribers: HashMap<u64, Subscriber>,
     agents: Index,
     sources: Index,
     /// Undelivered spec resync requests by (cluster, data type).
-    parked: HashMap<(String, DataType), (Target, CloudEvent)>,
+    parked: Parked,
 }
 
 impl Table {
@@ -137,9 +138,20 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// A registry with queues of `capacity` and the default [`ParkLimits`].
     pub fn new(capacity: usize, stats: Arc<BrokerStats>) -> Self {
+        Self::with_park_limits(capacity, ParkLimits::default(), stats)
+    }
+
+    pub fn with_park_limits(capacity: usize, park: ParkLimits, stats: Arc<BrokerStats>) -> Self {
         Self {
-            table: Mutex::default(),
+            table: Mutex::new(Table {
+                next_id: 0,
+                subscribers: HashMap::new(),
+                agents: Index::new(),
+                sources: Index::new(),
+                parked: Parked::new(park),
+            }),
             capacity,
             stats,
         }
@@ -162,7 +174,9 @@ impl Registry {
         table.next_id += 1;
         let id = table.next_id;
         if let Party::Source { .. } = &party {
-            unpark(&mut table.parked, &party, &data_type, &queue);
+            let now = Instant::now();
+            let (_, expired) = table.parked.hand_over(&party, &data_type, &queue, now);
+            BrokerStats::add(&self.stats.parked_dropped, expired as u64);
         }
         table.insert(
             id,
@@ -258,10 +272,19 @@ impl Registry {
             table.remove(id);
         }
         if delivered == 0 && full.is_empty() && route.parks_when_undelivered() {
-            let key = (route.cluster.clone(), route.data_type.clone());
-            table
-                .parked
-                .insert(key, (route.target.clone(), message.clone()));
+            let now = Instant::now();
+            let (parking, expired) = table.parked.park(
+                &route.cluster,
+                &route.data_type,
+                &route.target,
+                message,
+                now,
+            );
+            BrokerStats::add(&self.stats.parked_dropped, expired as u64);
+            if parking == Parking::Full {
+                BrokerStats::bump(&self.stats.parked_dropped);
+                warn!(cluster = route.cluster, data_type = %route.data_type, "no source for a spec resync request and too many parked already: not kept");
+            }
         }
         if !full.is_empty() {
             debug!(
@@ -297,31 +320,6 @@ impl Registry {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-/// Moves the parked requests `party` is addressed by into its fresh queue (as many as fit).
-fn unpark(
-    parked: &mut HashMap<(String, DataType), (Target, CloudEvent)>,
-    party: &Party,
-    data_type: &DataType,
-    queue: &mpsc::Sender<Queued>,
-) {
-    parked.retain(|(_, parked_type), (target, message)| {
-        if parked_type != data_type || !addressed(target, party) {
-            return true;
-        }
-        queue.try_send(Box::new(message.clone())).is_err()
-    });
-}
-
-fn addressed(target: &Target, party: &Party) -> bool {
-    match (target, party) {
-        (Target::Cluster(name), Party::Agent { cluster }) => name == cluster,
-        (Target::AllClusters, Party::Agent { .. }) => true,
-        (Target::Source(name), Party::Source { source }) => name == source,
-        (Target::AllSources, Party::Source { .. }) => true,
-        _ => false,
     }
 }
 

@@ -216,3 +216,41 @@ async fn an_agent_overflow_counts_every_event_its_stream_loses() {
     let stats = registry.stats.snapshot();
     assert_eq!((stats.overflows, stats.dropped), (1, 5));
 }
+
+fn spec_resync(cluster: &str) -> Route {
+    Route {
+        direction: Direction::AgentToSources,
+        data_type: data_type("manifestbundles"),
+        target: Target::AllSources,
+        cluster: cluster.into(),
+        is_resync: true,
+    }
+}
+
+#[tokio::test]
+async fn parked_resync_requests_are_bounded_and_what_is_not_kept_is_counted() {
+    let stats = Arc::new(BrokerStats::default());
+    let limits = ParkLimits {
+        ttl: Duration::from_secs(300),
+        max: 2,
+    };
+    let registry = Registry::with_park_limits(8, limits, stats.clone());
+    let message = CloudEvent::default();
+    for cluster in ["c1", "c2", "c3", "c1"] {
+        let route = spec_resync(cluster);
+        assert_eq!(
+            registry.deliver(&route, &message, NO_WAIT).await.unwrap(),
+            0
+        );
+    }
+    assert_eq!(
+        registry.parked(),
+        2,
+        "c3 did not fit; c1's second replaced its first"
+    );
+    assert_eq!(stats.snapshot().parked_dropped, 1);
+    let mut hub = registry.add(source("hub"), data_type("manifestbundles"));
+    assert!(hub.queue.try_recv().is_ok() && hub.queue.try_recv().is_ok());
+    assert!(hub.queue.try_recv().is_err());
+    assert_eq!(registry.parked(), 0);
+}
