@@ -7,6 +7,7 @@
 //! - [`auth`]: authentication (token, mTLS) and authorization (own cluster / own source).
 //! - [`route`]: where an event goes, from its type and extensions.
 //! - [`registry`]: subscribers, bounded queues, overflow.
+//! - `queue`: a subscriber's bounded queue (a small one per agent, a waitable one per source).
 //! - [`parked`]: agents' spec resync requests waiting (a bounded time) for a source.
 //! - [`listen`]: the listening socket, with a backlog for a fleet reconnecting at once.
 //! - `stream`: one subscriber's response stream with heartbeats.
@@ -22,6 +23,7 @@ pub mod config;
 pub mod error;
 pub mod listen;
 pub mod parked;
+mod queue;
 pub mod registry;
 pub mod route;
 mod service;

@@ -17,11 +17,11 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::parked::{ParkLimits, Parked, Parking};
+use super::queue::{self, QueueRx, QueueTx, TrySend};
 use super::route::{Route, Target};
 use super::stats::BrokerStats;
 use crate::cloudevents::event_type::DataType;
@@ -37,7 +37,7 @@ pub enum Party {
 struct Subscriber {
     party: Party,
     data_type: DataType,
-    queue: mpsc::Sender<Queued>,
+    queue: QueueTx,
     /// Fired when the queue overflowed: the stream ends with an error.
     overflow: CancellationToken,
 }
@@ -52,7 +52,7 @@ impl Subscriber {
 struct FullSource {
     id: u64,
     party: Party,
-    queue: mpsc::Sender<Queued>,
+    queue: tokio::sync::mpsc::Sender<Queued>,
 }
 
 /// A source's queue stayed full for the whole wait: the event was not queued for it.
@@ -63,14 +63,14 @@ pub struct SourceBusy {
     pub waited: Duration,
 }
 
-/// A queued event, boxed: a queue allocates its slots in blocks of 32, so a pointer per slot
-/// instead of a whole `CloudEvent` keeps an idle subscriber's queue at ~300 bytes, not ~6 KiB.
+/// A queued event, boxed: a queue's slots (tokio allocates them in blocks of 32) hold a
+/// pointer, not a whole `CloudEvent`.
 pub type Queued = Box<CloudEvent>;
 
 /// What a new subscription gets: its queue and the token that ends it on overflow.
 pub struct Subscription {
     pub id: u64,
-    pub queue: mpsc::Receiver<Queued>,
+    pub queue: QueueRx,
     pub overflow: CancellationToken,
 }
 
@@ -164,18 +164,21 @@ impl Registry {
     pub fn add(&self, party: Party, data_type: DataType) -> Subscription {
         // A source hears every agent it owns: its queue scales with the fleet, so a burst of
         // status from thousands of agents does not end the one stream they all report to.
-        let capacity = match party {
-            Party::Source { .. } => self.capacity.saturating_mul(SOURCE_QUEUE_FACTOR),
-            Party::Agent { .. } => self.capacity,
+        let (queue, rx) = match party {
+            Party::Source { .. } => {
+                queue::source(self.capacity.saturating_mul(SOURCE_QUEUE_FACTOR))
+            }
+            Party::Agent { .. } => queue::agent(self.capacity),
         };
-        let (queue, rx) = mpsc::channel(capacity);
         let overflow = CancellationToken::new();
         let mut table = self.lock();
         table.next_id += 1;
         let id = table.next_id;
-        if let Party::Source { .. } = &party {
+        if let Some(source_queue) = queue.waitable() {
             let now = Instant::now();
-            let (_, expired) = table.parked.hand_over(&party, &data_type, &queue, now);
+            let (_, expired) = table
+                .parked
+                .hand_over(&party, &data_type, &source_queue, now);
             BrokerStats::add(&self.stats.parked_dropped, expired as u64);
         }
         table.insert(
@@ -215,7 +218,7 @@ impl Registry {
             let queued = source.queue.send_timeout(Box::new(message.clone()), wait);
             match queued.await {
                 Ok(()) => delivered += 1,
-                Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                Err(tokio::sync::mpsc::error::SendTimeoutError::Timeout(_)) => {
                     BrokerStats::bump(&self.stats.source_busy);
                     BrokerStats::bump(&self.stats.dropped);
                     warn!(party = ?source.party, ?wait, "source queue stayed full: publish refused, the publisher retries");
@@ -224,7 +227,9 @@ impl Registry {
                         waited: wait,
                     });
                 }
-                Err(mpsc::error::SendTimeoutError::Closed(_)) => self.remove(source.id),
+                Err(tokio::sync::mpsc::error::SendTimeoutError::Closed(_)) => {
+                    self.remove(source.id)
+                }
             }
         }
         match busy {
@@ -241,31 +246,33 @@ impl Registry {
         let mut dropped = Vec::new();
         let mut full = Vec::new();
         for id in table.addressed(&route.target) {
-            let Some(sub) = table.subscribers.get(&id) else {
+            let Some(sub) = table.subscribers.get_mut(&id) else {
                 continue;
             };
             if sub.data_type != route.data_type {
                 continue;
             }
             match sub.queue.try_send(Box::new(message.clone())) {
-                Ok(()) => delivered += 1,
-                Err(mpsc::error::TrySendError::Full(_)) if sub.is_source() => {
-                    full.push(FullSource {
-                        id,
-                        party: sub.party.clone(),
-                        queue: sub.queue.clone(),
-                    });
+                TrySend::Sent => delivered += 1,
+                TrySend::Full if sub.is_source() => {
+                    if let Some(queue) = sub.queue.waitable() {
+                        full.push(FullSource {
+                            id,
+                            party: sub.party.clone(),
+                            queue,
+                        });
+                    }
                 }
-                Err(mpsc::error::TrySendError::Full(_)) => {
+                TrySend::Full => {
                     // The stream ends before it sends what is queued: all of it is lost.
-                    let lost = sub.queue.max_capacity() as u64 + 1;
+                    let lost = self.capacity as u64 + 1;
                     warn!(party = ?sub.party, capacity = self.capacity, lost, "subscriber too slow: queue full, ending its stream");
                     BrokerStats::bump(&self.stats.overflows);
                     BrokerStats::add(&self.stats.dropped, lost);
                     sub.overflow.cancel();
                     dropped.push(id);
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => dropped.push(id),
+                TrySend::Closed => dropped.push(id),
             }
         }
         for id in dropped {

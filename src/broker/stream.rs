@@ -6,19 +6,19 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use futures::stream::{self, BoxStream};
-use tokio::sync::mpsc;
 use tokio::time::{Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
-use super::registry::{Queued, Unregister};
+use super::queue::QueueRx;
+use super::registry::Unregister;
 use crate::cloudevents::transport::grpc::binding;
 use crate::cloudevents::transport::grpc::proto::CloudEvent;
 
 pub type EventStream = BoxStream<'static, Result<CloudEvent, Status>>;
 
 struct State {
-    queue: mpsc::Receiver<Queued>,
+    queue: QueueRx,
     heartbeat: Option<Interval>,
     overflow: CancellationToken,
     shutdown: CancellationToken,
@@ -27,7 +27,7 @@ struct State {
 
 /// The stream tonic sends for one Subscribe.
 pub fn subscriber_stream(
-    queue: mpsc::Receiver<Queued>,
+    queue: QueueRx,
     heartbeat: Option<Duration>,
     overflow: CancellationToken,
     shutdown: CancellationToken,

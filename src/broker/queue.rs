@@ -1,0 +1,141 @@
+//! A subscriber's bounded queue, of one of two kinds:
+//!
+//! - an **agent**'s is `futures`' mpsc: an idle one is ~200 bytes of heap, against ~800 for
+//!   tokio's (several 128-byte cache-padded fields and a first block of 32 slots), and the
+//!   broker keeps one per connected agent. It is only ever tried (`try_send`): a full agent
+//!   queue ends that agent's stream (`super::registry`).
+//! - a **source**'s is tokio's: a publisher that finds it full waits for room, and tokio's
+//!   bounded queue serves waiters in order and bounds what is queued exactly. There are a
+//!   handful of sources, so its size does not matter.
+//!
+//! `futures`' bound is `buffer` plus one slot per sender; an agent queue has exactly one
+//! sender (kept in the subscriber table), so it is made with `capacity - 1`.
+
+use futures::StreamExt as _;
+use futures::channel::mpsc as small;
+use tokio::sync::mpsc;
+
+use super::registry::Queued;
+
+/// The sending half, kept in the subscriber table.
+pub enum QueueTx {
+    Agent(small::Sender<Queued>),
+    Source(mpsc::Sender<Queued>),
+}
+
+/// The receiving half, read by the subscriber's stream.
+pub enum QueueRx {
+    Agent(small::Receiver<Queued>),
+    Source(mpsc::Receiver<Queued>),
+}
+
+/// How a `try_send` went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrySend {
+    Sent,
+    Full,
+    /// The stream is gone.
+    Closed,
+}
+
+/// Nothing queued right now (or the queue is closed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Empty;
+
+/// An agent subscriber's queue holding `capacity` events.
+pub fn agent(capacity: usize) -> (QueueTx, QueueRx) {
+    let (tx, rx) = small::channel(capacity.saturating_sub(1));
+    (QueueTx::Agent(tx), QueueRx::Agent(rx))
+}
+
+/// A source subscriber's queue holding `capacity` events.
+pub fn source(capacity: usize) -> (QueueTx, QueueRx) {
+    let (tx, rx) = mpsc::channel(capacity.max(1));
+    (QueueTx::Source(tx), QueueRx::Source(rx))
+}
+
+impl QueueTx {
+    pub fn try_send(&mut self, event: Queued) -> TrySend {
+        match self {
+            Self::Agent(tx) => match tx.try_send(event) {
+                Ok(()) => TrySend::Sent,
+                Err(err) if err.is_full() => TrySend::Full,
+                Err(_) => TrySend::Closed,
+            },
+            Self::Source(tx) => match tx.try_send(event) {
+                Ok(()) => TrySend::Sent,
+                Err(mpsc::error::TrySendError::Full(_)) => TrySend::Full,
+                Err(mpsc::error::TrySendError::Closed(_)) => TrySend::Closed,
+            },
+        }
+    }
+
+    /// A source queue's sender, to wait on when it is full (`None` for an agent's).
+    pub fn waitable(&self) -> Option<mpsc::Sender<Queued>> {
+        match self {
+            Self::Agent(_) => None,
+            Self::Source(tx) => Some(tx.clone()),
+        }
+    }
+}
+
+impl QueueRx {
+    /// The next event; `None` once every sender is gone.
+    pub async fn recv(&mut self) -> Option<Queued> {
+        match self {
+            Self::Agent(rx) => rx.next().await,
+            Self::Source(rx) => rx.recv().await,
+        }
+    }
+
+    pub fn try_recv(&mut self) -> Result<Queued, Empty> {
+        match self {
+            Self::Agent(rx) => rx.try_recv().map_err(|_| Empty),
+            Self::Source(rx) => rx.try_recv().map_err(|_| Empty),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloudevents::transport::grpc::proto::CloudEvent;
+
+    fn event() -> Queued {
+        Box::new(CloudEvent::default())
+    }
+
+    #[test]
+    fn either_kind_holds_exactly_its_capacity() {
+        for (name, (mut tx, mut rx)) in [("agent", agent(8)), ("source", source(8))] {
+            for i in 0..8 {
+                assert_eq!(tx.try_send(event()), TrySend::Sent, "{name}: event {i}");
+            }
+            assert_eq!(tx.try_send(event()), TrySend::Full, "{name}: the ninth");
+            assert!(rx.try_recv().is_ok());
+            assert_eq!(tx.try_send(event()), TrySend::Sent, "{name}: room again");
+            for _ in 0..8 {
+                assert!(rx.try_recv().is_ok(), "{name}");
+            }
+            assert_eq!(rx.try_recv().map(|_| ()), Err(Empty));
+            drop(rx);
+            assert_eq!(tx.try_send(event()), TrySend::Closed, "{name}");
+        }
+    }
+
+    #[test]
+    fn only_a_source_queue_can_be_waited_on() {
+        assert!(agent(4).0.waitable().is_none());
+        assert!(source(4).0.waitable().is_some());
+    }
+
+    #[tokio::test]
+    async fn recv_ends_when_the_sender_is_gone() {
+        for (mut tx, mut rx) in [agent(2), source(2)] {
+            assert_eq!(tx.try_send(event()), TrySend::Sent);
+            drop(tx);
+            assert!(rx.recv().await.is_some());
+            assert!(rx.recv().await.is_none());
+        }
+    }
+}
