@@ -6,7 +6,7 @@
 //! - [`config`]: [`BrokerConfig`], TLS material and the token file.
 //! - [`auth`]: authentication (token, mTLS) and authorization (own cluster / own source).
 //! - [`route`]: where an event goes, from its type and extensions.
-//! - [`registry`]: subscribers, bounded queues, overflow.
+//! - [`registry`]: subscribers, bounded queues, overflow; `index`: who is subscribed, by name.
 //! - `queue`: a subscriber's bounded queue (a small one per agent, a waitable one per source).
 //! - [`parked`]: agents' spec resync requests waiting (a bounded time) for a source.
 //! - [`listen`]: the listening socket, with a backlog for a fleet reconnecting at once.
@@ -21,6 +21,7 @@ pub mod args;
 pub mod auth;
 pub mod config;
 pub mod error;
+mod index;
 pub mod listen;
 pub mod parked;
 mod queue;
@@ -184,14 +185,14 @@ impl Broker {
     /// Whether an agent of `cluster` is subscribed now.
     pub fn is_agent_connected(&self, cluster: &str) -> bool {
         self.shared.registry.has(&registry::Party::Agent {
-            cluster: cluster.to_owned(),
+            cluster: cluster.into(),
         })
     }
 
     /// Whether the source `source` is subscribed now.
     pub fn is_source_connected(&self, source: &str) -> bool {
         self.shared.registry.has(&registry::Party::Source {
-            source: source.to_owned(),
+            source: source.into(),
         })
     }
 

@@ -156,9 +156,9 @@ impl Parked {
 
 fn addressed(target: &Target, party: &Party) -> bool {
     match (target, party) {
-        (Target::Cluster(name), Party::Agent { cluster }) => name == cluster,
+        (Target::Cluster(name), Party::Agent { cluster }) => **name == **cluster,
         (Target::AllClusters, Party::Agent { .. }) => true,
-        (Target::Source(name), Party::Source { source }) => name == source,
+        (Target::Source(name), Party::Source { source }) => **name == **source,
         (Target::AllSources, Party::Source { .. }) => true,
         _ => false,
     }

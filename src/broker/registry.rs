@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use super::index::Index;
 use super::parked::{ParkLimits, Parked, Parking};
 use super::queue::{self, QueueRx, QueueTx, TrySend};
 use super::route::{Route, Target};
@@ -30,13 +31,15 @@ use crate::cloudevents::transport::grpc::proto::CloudEvent;
 /// Who a subscription is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Party {
-    Agent { cluster: String },
-    Source { source: String },
+    Agent { cluster: Arc<str> },
+    Source { source: Arc<str> },
 }
 
+/// One subscription. Small, because the broker keeps one per connected agent: the name is
+/// shared with the index, the data type with every subscription of that type.
 struct Subscriber {
     party: Party,
-    data_type: DataType,
+    data_type: Arc<DataType>,
     queue: QueueTx,
     /// Fired when the queue overflowed: the stream ends with an error.
     overflow: CancellationToken,
@@ -74,10 +77,6 @@ pub struct Subscription {
     pub overflow: CancellationToken,
 }
 
-/// Subscription ids by cluster (agents) or by source name (sources), so that delivering an
-/// event addressed to one party looks at that party's subscriptions only, not at all of them.
-type Index = HashMap<String, Vec<u64>>;
-
 struct Table {
     next_id: u64,
     subscribers: HashMap<u64, Subscriber>,
@@ -85,10 +84,12 @@ struct Table {
     sources: Index,
     /// Undelivered spec resync requests by (cluster, data type).
     parked: Parked,
+    /// The data types subscribed to so far (a handful), shared by their subscriptions.
+    data_types: Vec<Arc<DataType>>,
 }
 
 impl Table {
-    fn index_of(&mut self, party: &Party) -> (&mut Index, String) {
+    fn index_of(&mut self, party: &Party) -> (&mut Index, Arc<str>) {
         match party {
             Party::Agent { cluster } => (&mut self.agents, cluster.clone()),
             Party::Source { source } => (&mut self.sources, source.clone()),
@@ -97,7 +98,7 @@ impl Table {
 
     fn insert(&mut self, id: u64, subscriber: Subscriber) {
         let (index, name) = self.index_of(&subscriber.party);
-        index.entry(name).or_default().push(id);
+        index.add(&name, id);
         self.subscribers.insert(id, subscriber);
     }
 
@@ -106,24 +107,27 @@ impl Table {
             return;
         };
         let (index, name) = self.index_of(&subscriber.party);
-        if let Some(ids) = index.get_mut(&name) {
-            ids.retain(|i| *i != id);
-            if ids.is_empty() {
-                index.remove(&name);
-            }
-        }
+        index.remove(&name, id);
     }
 
     /// The ids of the subscriptions `target` addresses (of any data type).
     fn addressed(&self, target: &Target) -> Vec<u64> {
-        let one = |index: &Index, name: &str| index.get(name).cloned().unwrap_or_default();
-        let all = |index: &Index| index.values().flatten().copied().collect();
         match target {
-            Target::Cluster(name) => one(&self.agents, name),
-            Target::AllClusters => all(&self.agents),
-            Target::Source(name) => one(&self.sources, name),
-            Target::AllSources => all(&self.sources),
+            Target::Cluster(name) => self.agents.of(name),
+            Target::AllClusters => self.agents.all(),
+            Target::Source(name) => self.sources.of(name),
+            Target::AllSources => self.sources.all(),
         }
+    }
+
+    /// The shared copy of `data_type`.
+    fn intern(&mut self, data_type: DataType) -> Arc<DataType> {
+        if let Some(known) = self.data_types.iter().find(|t| ***t == data_type) {
+            return known.clone();
+        }
+        let shared = Arc::new(data_type);
+        self.data_types.push(shared.clone());
+        shared
     }
 }
 
@@ -148,9 +152,10 @@ impl Registry {
             table: Mutex::new(Table {
                 next_id: 0,
                 subscribers: HashMap::new(),
-                agents: Index::new(),
-                sources: Index::new(),
+                agents: Index::default(),
+                sources: Index::default(),
                 parked: Parked::new(park),
+                data_types: Vec::new(),
             }),
             capacity,
             stats,
@@ -181,6 +186,7 @@ impl Registry {
                 .hand_over(&party, &data_type, &source_queue, now);
             BrokerStats::add(&self.stats.parked_dropped, expired as u64);
         }
+        let data_type = table.intern(data_type);
         table.insert(
             id,
             Subscriber {
@@ -249,7 +255,7 @@ impl Registry {
             let Some(sub) = table.subscribers.get_mut(&id) else {
                 continue;
             };
-            if sub.data_type != route.data_type {
+            if *sub.data_type != route.data_type {
                 continue;
             }
             match sub.queue.try_send(Box::new(message.clone())) {
@@ -309,15 +315,15 @@ impl Registry {
 
     /// Clusters with at least one agent subscribed right now.
     pub fn connected_clusters(&self) -> BTreeSet<String> {
-        self.lock().agents.keys().cloned().collect()
+        self.lock().agents.names().map(str::to_owned).collect()
     }
 
     /// Whether `party` has at least one subscription open.
     pub fn has(&self, party: &Party) -> bool {
         let table = self.lock();
         match party {
-            Party::Agent { cluster } => table.agents.contains_key(cluster),
-            Party::Source { source } => table.sources.contains_key(source),
+            Party::Agent { cluster } => table.agents.contains(cluster),
+            Party::Source { source } => table.sources.contains(source),
         }
     }
 

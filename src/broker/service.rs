@@ -83,10 +83,10 @@ fn subscription_party(request: &SubscriptionRequest) -> Result<(Party, DataType)
             ));
         }
         (source, "") => Party::Source {
-            source: source.to_owned(),
+            source: source.into(),
         },
         ("", cluster) => Party::Agent {
-            cluster: cluster.to_owned(),
+            cluster: cluster.into(),
         },
         _ => {
             return Err(RequestError::Invalid(
