@@ -144,6 +144,7 @@ impl Broker {
             shared: self.shared.clone(),
             shutdown: shutdown.clone(),
         };
+        let registry = self.shared.registry.clone();
         let service = CloudEventServiceServer::new(service)
             .max_decoding_message_size(config::MAX_MESSAGE)
             .max_encoding_message_size(usize::MAX);
@@ -153,7 +154,11 @@ impl Broker {
             // peer's delayed ACK (~40 ms) whenever two calls share the connection.
             .serve_with_incoming_shutdown(
                 TcpIncoming::from(listener).with_nodelay(Some(true)),
-                shutdown.cancelled_owned(),
+                async move {
+                    shutdown.cancelled().await;
+                    // Wakes every subscriber stream, which then ends with UNAVAILABLE.
+                    registry.close_all();
+                },
             )
             .await?;
         info!(?addr, stats = ?self.shared.stats.snapshot(), "gRPC broker stopped");

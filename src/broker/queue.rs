@@ -10,6 +10,13 @@
 //!
 //! `futures`' bound is `buffer` plus one slot per sender; an agent queue has exactly one
 //! sender (kept in the subscriber table), so it is made with `capacity - 1`.
+//!
+//! [`Overflow`] tells the stream why its queue closed: the registry raises it, then drops the
+//! queue's sender, which wakes the stream.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 
 use futures::StreamExt as _;
 use futures::channel::mpsc as small;
@@ -41,6 +48,22 @@ pub enum TrySend {
 /// Nothing queued right now (or the queue is closed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Empty;
+
+/// Raised when a subscriber's queue overflowed: its stream ends with an error. A flag, not a
+/// `CancellationToken` (~110 bytes each): the stream learns of it when the registry drops
+/// the queue's sender.
+#[derive(Debug, Clone, Default)]
+pub struct Overflow(Arc<AtomicBool>);
+
+impl Overflow {
+    pub fn raise(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    pub fn is_raised(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
 
 /// An agent subscriber's queue holding `capacity` events.
 pub fn agent(capacity: usize) -> (QueueTx, QueueRx) {
@@ -85,6 +108,13 @@ impl QueueRx {
         match self {
             Self::Agent(rx) => rx.next().await,
             Self::Source(rx) => rx.recv().await,
+        }
+    }
+
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Queued>> {
+        match self {
+            Self::Agent(rx) => rx.poll_next_unpin(cx),
+            Self::Source(rx) => rx.poll_recv(cx),
         }
     }
 

@@ -17,12 +17,11 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::index::Index;
 use super::parked::{ParkLimits, Parked, Parking};
-use super::queue::{self, QueueRx, QueueTx, TrySend};
+use super::queue::{self, Overflow, QueueRx, QueueTx, TrySend};
 use super::route::{Route, Target};
 use super::stats::BrokerStats;
 use crate::cloudevents::event_type::DataType;
@@ -41,8 +40,8 @@ struct Subscriber {
     party: Party,
     data_type: Arc<DataType>,
     queue: QueueTx,
-    /// Fired when the queue overflowed: the stream ends with an error.
-    overflow: CancellationToken,
+    /// Raised when the queue overflowed: the stream ends with an error.
+    overflow: Overflow,
 }
 
 impl Subscriber {
@@ -70,11 +69,11 @@ pub struct SourceBusy {
 /// pointer, not a whole `CloudEvent`.
 pub type Queued = Box<CloudEvent>;
 
-/// What a new subscription gets: its queue and the token that ends it on overflow.
+/// What a new subscription gets: its queue and the flag raised on overflow.
 pub struct Subscription {
     pub id: u64,
     pub queue: QueueRx,
-    pub overflow: CancellationToken,
+    pub overflow: Overflow,
 }
 
 struct Table {
@@ -175,7 +174,7 @@ impl Registry {
             }
             Party::Agent { .. } => queue::agent(self.capacity),
         };
-        let overflow = CancellationToken::new();
+        let overflow = Overflow::default();
         let mut table = self.lock();
         table.next_id += 1;
         let id = table.next_id;
@@ -205,6 +204,16 @@ impl Registry {
 
     pub fn remove(&self, id: u64) {
         self.lock().remove(id);
+    }
+
+    /// Drops every subscription (the broker is shutting down): each queue's sender goes, which
+    /// wakes its stream to end.
+    pub fn close_all(&self) {
+        let mut table = self.lock();
+        let ids: Vec<u64> = table.subscribers.keys().copied().collect();
+        for id in ids {
+            table.remove(id);
+        }
     }
 
     /// Queues `message` for every subscriber `route` addresses; returns how many got it.
@@ -275,7 +284,7 @@ impl Registry {
                     warn!(party = ?sub.party, capacity = self.capacity, lost, "subscriber too slow: queue full, ending its stream");
                     BrokerStats::bump(&self.stats.overflows);
                     BrokerStats::add(&self.stats.dropped, lost);
-                    sub.overflow.cancel();
+                    sub.overflow.raise();
                     dropped.push(id);
                 }
                 TrySend::Closed => dropped.push(id),

@@ -80,14 +80,14 @@ async fn a_source_queue_holds_a_fleet_s_burst_that_would_end_an_agent_s() {
         );
     }
     assert!(
-        !hub.overflow.is_cancelled(),
+        !hub.overflow.is_raised(),
         "the source's stream survives the burst"
     );
     for _ in 0..=8 {
         registry.deliver(&to_c1, &message, NO_WAIT).await.unwrap();
     }
     assert!(
-        slow_agent.overflow.is_cancelled(),
+        slow_agent.overflow.is_raised(),
         "an agent's queue is the configured 8"
     );
 }
@@ -175,7 +175,7 @@ async fn a_full_source_queue_makes_the_publisher_wait_and_loses_nothing() {
     }
     assert_eq!(waiting.await.unwrap().unwrap(), 1);
     assert_eq!(ids.last().map(String::as_str), Some("last"));
-    assert!(!hub.overflow.is_cancelled(), "the source's stream is kept");
+    assert!(!hub.overflow.is_raised(), "the source's stream is kept");
     assert_eq!(registry.stats.snapshot().dropped, 0);
 }
 
@@ -192,7 +192,7 @@ async fn a_source_queue_that_stays_full_refuses_the_publish_but_keeps_the_stream
         .deliver(&to_hub, &message, Duration::from_millis(20))
         .await;
     assert!(matches!(refused, Err(SourceBusy { .. })), "{refused:?}");
-    assert!(!hub.overflow.is_cancelled());
+    assert!(!hub.overflow.is_raised());
     assert!(registry.has(&source("hub")));
     let stats = registry.stats.snapshot();
     assert_eq!(
@@ -212,7 +212,7 @@ async fn an_agent_overflow_counts_every_event_its_stream_loses() {
             .await
             .unwrap();
     }
-    assert!(slow.overflow.is_cancelled());
+    assert!(slow.overflow.is_raised());
     let stats = registry.stats.snapshot();
     assert_eq!((stats.overflows, stats.dropped), (1, 5));
 }
