@@ -124,6 +124,9 @@ impl Table {
         if let Some(known) = self.data_types.iter().find(|t| ***t == data_type) {
             return known.clone();
         }
+        // Types no subscription uses any more go, so clients naming ever new types cannot
+        // grow the list.
+        self.data_types.retain(|t| Arc::strong_count(t) > 1);
         let shared = Arc::new(data_type);
         self.data_types.push(shared.clone());
         shared

@@ -254,3 +254,27 @@ async fn parked_resync_requests_are_bounded_and_what_is_not_kept_is_counted() {
     assert!(hub.queue.try_recv().is_err());
     assert_eq!(registry.parked(), 0);
 }
+
+#[tokio::test]
+async fn data_types_are_shared_while_subscribed_and_forgotten_after() {
+    let registry = Registry::new(8, Arc::default());
+    let a = registry.add(agent("c1"), data_type("manifestbundles"));
+    let b = registry.add(agent("c2"), data_type("manifestbundles"));
+    let once = registry.add(agent("c3"), data_type("once"));
+    assert_eq!(registry.lock().data_types.len(), 2);
+    registry.remove(once.id);
+    let _other = registry.add(agent("c4"), data_type("other"));
+    let table = registry.lock();
+    let names: Vec<&str> = table
+        .data_types
+        .iter()
+        .map(|t| t.resource.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["manifestbundles", "other"],
+        "\"once\" is no longer subscribed"
+    );
+    drop(table);
+    drop((a, b));
+}
