@@ -12,6 +12,7 @@ use crate::cloudevents::backoff::BackoffPolicy;
 use crate::cloudevents::transport::grpc::{GrpcOptions, GrpcTransport};
 use crate::cloudevents::transport::mqtt::{MqttConfig, MqttTransport};
 use crate::cloudevents::{Transport, TransportRole};
+use crate::work::WorkDataType;
 
 /// Arguments of `baton agent`.
 #[derive(Debug, clap::Args)]
@@ -45,6 +46,16 @@ pub struct AgentArgs {
     /// Name prefix of simulated clusters.
     #[arg(long, env = "BATON_CLUSTER_PREFIX", default_value = "sim-")]
     pub cluster_prefix: String,
+
+    /// The work data types to serve, comma-separated: `manifestbundles` (what baton's hub and
+    /// Maestro publish) and/or `manifests` (sdk-go up to v0.15). One subscription each.
+    #[arg(
+        long = "data-type",
+        env = "BATON_DATA_TYPES",
+        value_delimiter = ',',
+        default_value = "manifestbundles"
+    )]
+    pub data_types: Vec<WorkDataType>,
 }
 
 impl AgentArgs {
@@ -108,7 +119,8 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
                 d.clone()
             }
         });
-        let agent = SimulatedAgent::start(cluster, args.transport(cluster)?, state_dir)
+        let transport = args.transport(cluster)?;
+        let agent = SimulatedAgent::start_serving(cluster, transport, state_dir, &args.data_types)
             .await
             .with_context(|| format!("starting the agent of cluster {cluster}"))?;
         agents.push(agent);
@@ -118,11 +130,49 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         (None, Some(path)) => format!("grpc ({})", path.display()),
         (None, None) => format!("grpc {}", args.grpc_url),
     };
-    info!(clusters = agents.len(), first = %clusters[0], via = %via, "agent running");
+    let data_types: Vec<&str> = args.data_types.iter().map(|t| t.name()).collect();
+    info!(clusters = agents.len(), first = %clusters[0], via = %via, ?data_types, "agent running");
     crate::cli::shutdown_signal().await;
     info!("shutting down");
     for agent in &agents {
         agent.shutdown().await;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        agent: AgentArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<AgentArgs, clap::Error> {
+        let argv = ["baton-agent", "--cluster", "c1"].iter().chain(args);
+        Cli::try_parse_from(argv).map(|cli| cli.agent)
+    }
+
+    #[test]
+    fn an_agent_serves_manifestbundles_unless_told_otherwise() {
+        assert_eq!(
+            parse(&[]).unwrap().data_types,
+            [WorkDataType::ManifestBundles]
+        );
+        assert_eq!(
+            parse(&["--data-type", "manifests,manifestbundles"])
+                .unwrap()
+                .data_types,
+            [WorkDataType::Manifests, WorkDataType::ManifestBundles]
+        );
+        assert_eq!(
+            parse(&["--data-type", "manifests"]).unwrap().data_types,
+            [WorkDataType::Manifests]
+        );
+        assert!(parse(&["--data-type", "widgets"]).is_err());
+    }
 }

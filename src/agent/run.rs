@@ -10,6 +10,7 @@ use tokio_util::task::TaskTracker;
 use super::cluster::{ClusterError, SimulatedCluster};
 use super::controller::Controller;
 use crate::cloudevents::Transport;
+use crate::work::WorkDataType;
 use crate::work::client::{WorkClient, WorkClientError};
 
 #[derive(Debug, thiserror::Error)]
@@ -28,14 +29,28 @@ pub struct SimulatedAgent {
 }
 
 impl SimulatedAgent {
-    /// Starts the agent of `cluster_name` over `transport`. With a `state_dir`, what it holds
-    /// and what it applied survive a restart (`<dir>/works/`, `<dir>/cluster.json`).
+    /// Starts the agent of `cluster_name` over `transport`, serving `manifestbundles` (what
+    /// the hub publishes). With a `state_dir`, what it holds and what it applied survive a
+    /// restart (`<dir>/works/`, `<dir>/cluster.json`).
     pub async fn start(
         cluster_name: &str,
         transport: Arc<dyn Transport>,
         state_dir: Option<PathBuf>,
     ) -> Result<Self, AgentError> {
-        let mut builder = WorkClient::builder(cluster_name, transport).with_manifests_codec();
+        Self::start_serving(cluster_name, transport, state_dir, WorkDataType::DEFAULT).await
+    }
+
+    /// Like [`SimulatedAgent::start`], serving `data_types`: one subscription per data type,
+    /// each resyncing its specs when (re)established. Serve only what a source publishes: a
+    /// spec resync for a data type no source subscribes to reaches nobody.
+    pub async fn start_serving(
+        cluster_name: &str,
+        transport: Arc<dyn Transport>,
+        state_dir: Option<PathBuf>,
+        data_types: &[WorkDataType],
+    ) -> Result<Self, AgentError> {
+        let mut builder =
+            WorkClient::builder(cluster_name, transport).data_types(data_types.iter().copied());
         let cluster = match &state_dir {
             Some(dir) => {
                 builder = builder.state_dir(dir.join("works"));

@@ -67,6 +67,7 @@ impl TryFrom<BrokerArgs> for BrokerConfig {
                 .then_some(args.heartbeat_interval),
             queue_capacity: args.queue_capacity,
             source_wait: super::config::DEFAULT_SOURCE_WAIT,
+            park: super::parked::ParkLimits::default(),
             tls,
             tokens: args
                 .token_file

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::auth::Identity;
 use super::error::BrokerError;
+use super::parked::ParkLimits;
 
 /// Heartbeat interval sdk-go's broker uses by default (§8.6.4, §9).
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(10);
@@ -33,6 +34,9 @@ pub struct BrokerConfig {
     /// A full source queue is waited on this long per Publish, then the Publish is refused;
     /// the source's stream is kept (ending it would drop every event queued for it).
     pub source_wait: Duration,
+    /// How long and how many agents' spec resync requests are kept for a source that has
+    /// not subscribed yet (`broker::parked`).
+    pub park: ParkLimits,
     pub tls: Option<ServerTls>,
     /// Bearer tokens; `None` = token authentication off.
     pub tokens: Option<TokenTable>,
@@ -44,6 +48,7 @@ impl Default for BrokerConfig {
             heartbeat_interval: Some(DEFAULT_HEARTBEAT),
             queue_capacity: DEFAULT_QUEUE,
             source_wait: DEFAULT_SOURCE_WAIT,
+            park: ParkLimits::default(),
             tls: None,
             tokens: None,
         }
@@ -62,6 +67,9 @@ impl BrokerConfig {
         }
         if self.queue_capacity == 0 {
             return Err(BrokerError::ZeroQueue);
+        }
+        if self.park.ttl.is_zero() || self.park.max == 0 {
+            return Err(BrokerError::ZeroPark);
         }
         Ok(())
     }

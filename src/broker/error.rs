@@ -49,6 +49,8 @@ pub enum BrokerError {
     ZeroHeartbeat,
     #[error("the subscriber queue capacity must be at least 1")]
     ZeroQueue,
+    #[error("parked resync requests need a non-zero time to live and limit")]
+    ZeroPark,
     #[error("gRPC server: {0}")]
     Serve(#[from] tonic::transport::Error),
 }

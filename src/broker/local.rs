@@ -19,7 +19,6 @@ use async_trait::async_trait;
 use futures::StreamExt as _;
 use futures::stream::SelectAll;
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::warn;
@@ -82,7 +81,7 @@ impl Transport for LocalSource {
         let mut unregister = Vec::with_capacity(data_types.len());
         for data_type in data_types {
             let party = Party::Source {
-                source: self.source_id().to_owned(),
+                source: self.source_id().into(),
             };
             let subscription = registry.add(party, data_type.clone());
             BrokerStats::bump(&self.shared.stats.subscriptions);
@@ -90,7 +89,7 @@ impl Transport for LocalSource {
                 registry: registry.clone(),
                 id: subscription.id,
             });
-            queues.push(ReceiverStream::new(subscription.queue));
+            queues.push(subscription.queue);
         }
         let (inbox, rx) = mpsc::channel(INBOX);
         let stop = self.stop.clone();

@@ -6,21 +6,27 @@
 //! - [`config`]: [`BrokerConfig`], TLS material and the token file.
 //! - [`auth`]: authentication (token, mTLS) and authorization (own cluster / own source).
 //! - [`route`]: where an event goes, from its type and extensions.
-//! - [`registry`]: subscribers, bounded queues, overflow.
+//! - [`registry`]: subscribers, bounded queues, overflow; `index`: who is subscribed, by name.
+//! - `queue`: a subscriber's bounded queue (a small one per agent, a waitable one per source).
+//! - [`parked`]: agents' spec resync requests waiting (a bounded time) for a source.
 //! - [`listen`]: the listening socket, with a backlog for a fleet reconnecting at once.
 //! - [`local`]: the embedding process's own source client, in memory.
 //! - `stream`: one subscriber's response stream with heartbeats.
 //! - `service`: the tonic service tying them together.
 //!
 //! The broker keeps no state beyond its live subscriptions: it forwards, it does not store.
-//! Resync requests are forwarded to the other party (allowed by §8.5), which answers them.
+//! Resync requests are forwarded to the other party (allowed by §8.5), which answers them;
+//! an agent's spec resync request that finds no source waits for one, for a bounded time.
 
 pub mod args;
 pub mod auth;
 pub mod config;
 pub mod error;
+mod index;
 pub mod listen;
 pub mod local;
+pub mod parked;
+mod queue;
 pub mod registry;
 pub mod route;
 mod service;
@@ -39,6 +45,7 @@ use tracing::{info, warn};
 pub use auth::{Authenticator, Identity as CallerIdentity, Principal};
 pub use config::{BrokerConfig, ServerTls, TokenTable};
 pub use error::{BrokerError, RequestError};
+pub use parked::ParkLimits;
 pub use stats::BrokerStatsSnapshot;
 
 use crate::cloudevents::transport::grpc::proto::cloud_event_service_server::CloudEventServiceServer;
@@ -79,7 +86,11 @@ impl Broker {
         Ok(Self {
             shared: Arc::new(Shared {
                 auth: Authenticator::new(config.tokens.clone(), mtls),
-                registry: Arc::new(Registry::new(config.queue_capacity, stats.clone())),
+                registry: Arc::new(Registry::with_park_limits(
+                    config.queue_capacity,
+                    config.park,
+                    stats.clone(),
+                )),
                 stats,
                 config,
             }),
@@ -115,6 +126,7 @@ impl Broker {
             shared: self.shared.clone(),
             shutdown: shutdown.clone(),
         };
+        let registry = self.shared.registry.clone();
         let service = CloudEventServiceServer::new(service)
             .max_decoding_message_size(config::MAX_MESSAGE)
             .max_encoding_message_size(usize::MAX);
@@ -124,7 +136,11 @@ impl Broker {
             // peer's delayed ACK (~40 ms) whenever two calls share the connection.
             .serve_with_incoming_shutdown(
                 TcpIncoming::from(listener).with_nodelay(Some(true)),
-                shutdown.cancelled_owned(),
+                async move {
+                    shutdown.cancelled().await;
+                    // Wakes every subscriber stream, which then ends with UNAVAILABLE.
+                    registry.close_all();
+                },
             )
             .await?;
         info!(?addr, stats = ?self.shared.stats.snapshot(), "gRPC broker stopped");
@@ -162,14 +178,14 @@ impl Broker {
     /// Whether an agent of `cluster` is subscribed now.
     pub fn is_agent_connected(&self, cluster: &str) -> bool {
         self.shared.registry.has(&registry::Party::Agent {
-            cluster: cluster.to_owned(),
+            cluster: cluster.into(),
         })
     }
 
     /// Whether the source `source` is subscribed now.
     pub fn is_source_connected(&self, source: &str) -> bool {
         self.shared.registry.has(&registry::Party::Source {
-            source: source.to_owned(),
+            source: source.into(),
         })
     }
 

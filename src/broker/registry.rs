@@ -8,18 +8,20 @@
 //! retries its own event, nothing else is lost. Every dropped event is counted.
 //!
 //! One exception to "forward, don't store": an agent's spec resync request that reaches no
-//! source is parked (the latest per cluster and data type) and handed to the next source that
-//! subscribes for it. Agents resync when *they* (re)subscribe; after a broker restart an agent
-//! often reconnects before the hub's source does, and its request would otherwise be lost.
+//! source is parked (the latest per cluster and data type, for a bounded time and number:
+//! [`super::parked`]) and handed to the next source that subscribes for it. Agents resync when
+//! *they* (re)subscribe; after a broker restart an agent often reconnects before the hub's
+//! source does, and its request would otherwise be lost.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use super::index::Index;
+use super::parked::{ParkLimits, Parked, Parking};
+use super::queue::{self, Overflow, QueueRx, QueueTx, TrySend, WaitError, WaitTx};
 use super::route::{Route, Target};
 use super::stats::BrokerStats;
 use crate::cloudevents::event_type::DataType;
@@ -28,16 +30,18 @@ use crate::cloudevents::transport::grpc::proto::CloudEvent;
 /// Who a subscription is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Party {
-    Agent { cluster: String },
-    Source { source: String },
+    Agent { cluster: Arc<str> },
+    Source { source: Arc<str> },
 }
 
+/// One subscription. Small, because the broker keeps one per connected agent: the name is
+/// shared with the index, the data type with every subscription of that type.
 struct Subscriber {
     party: Party,
-    data_type: DataType,
-    queue: mpsc::Sender<Queued>,
-    /// Fired when the queue overflowed: the stream ends with an error.
-    overflow: CancellationToken,
+    data_type: Arc<DataType>,
+    queue: QueueTx,
+    /// Raised when the queue overflowed: the stream ends with an error.
+    overflow: Overflow,
 }
 
 impl Subscriber {
@@ -51,8 +55,8 @@ impl Subscriber {
 struct Full {
     id: u64,
     party: Party,
-    queue: mpsc::Sender<Queued>,
-    overflow: CancellationToken,
+    queue: WaitTx,
+    overflow: Overflow,
 }
 
 /// A source's queue stayed full for the whole wait: the event was not queued for it.
@@ -63,33 +67,30 @@ pub struct SourceBusy {
     pub waited: Duration,
 }
 
-/// A queued event, boxed: a queue allocates its slots in blocks of 32, so a pointer per slot
-/// instead of a whole `CloudEvent` keeps an idle subscriber's queue at ~300 bytes, not ~6 KiB.
+/// A queued event, boxed: a queue's slots (tokio allocates them in blocks of 32) hold a
+/// pointer, not a whole `CloudEvent`.
 pub type Queued = Box<CloudEvent>;
 
-/// What a new subscription gets: its queue and the token that ends it on overflow.
+/// What a new subscription gets: its queue and the flag raised on overflow.
 pub struct Subscription {
     pub id: u64,
-    pub queue: mpsc::Receiver<Queued>,
-    pub overflow: CancellationToken,
+    pub queue: QueueRx,
+    pub overflow: Overflow,
 }
 
-/// Subscription ids by cluster (agents) or by source name (sources), so that delivering an
-/// event addressed to one party looks at that party's subscriptions only, not at all of them.
-type Index = HashMap<String, Vec<u64>>;
-
-#[derive(Default)]
 struct Table {
     next_id: u64,
     subscribers: HashMap<u64, Subscriber>,
     agents: Index,
     sources: Index,
     /// Undelivered spec resync requests by (cluster, data type).
-    parked: HashMap<(String, DataType), (Target, CloudEvent)>,
+    parked: Parked,
+    /// The data types subscribed to so far (a handful), shared by their subscriptions.
+    data_types: Vec<Arc<DataType>>,
 }
 
 impl Table {
-    fn index_of(&mut self, party: &Party) -> (&mut Index, String) {
+    fn index_of(&mut self, party: &Party) -> (&mut Index, Arc<str>) {
         match party {
             Party::Agent { cluster } => (&mut self.agents, cluster.clone()),
             Party::Source { source } => (&mut self.sources, source.clone()),
@@ -98,7 +99,7 @@ impl Table {
 
     fn insert(&mut self, id: u64, subscriber: Subscriber) {
         let (index, name) = self.index_of(&subscriber.party);
-        index.entry(name).or_default().push(id);
+        index.add(&name, id);
         self.subscribers.insert(id, subscriber);
     }
 
@@ -107,24 +108,30 @@ impl Table {
             return;
         };
         let (index, name) = self.index_of(&subscriber.party);
-        if let Some(ids) = index.get_mut(&name) {
-            ids.retain(|i| *i != id);
-            if ids.is_empty() {
-                index.remove(&name);
-            }
-        }
+        index.remove(&name, id);
     }
 
     /// The ids of the subscriptions `target` addresses (of any data type).
     fn addressed(&self, target: &Target) -> Vec<u64> {
-        let one = |index: &Index, name: &str| index.get(name).cloned().unwrap_or_default();
-        let all = |index: &Index| index.values().flatten().copied().collect();
         match target {
-            Target::Cluster(name) => one(&self.agents, name),
-            Target::AllClusters => all(&self.agents),
-            Target::Source(name) => one(&self.sources, name),
-            Target::AllSources => all(&self.sources),
+            Target::Cluster(name) => self.agents.of(name),
+            Target::AllClusters => self.agents.all(),
+            Target::Source(name) => self.sources.of(name),
+            Target::AllSources => self.sources.all(),
         }
+    }
+
+    /// The shared copy of `data_type`.
+    fn intern(&mut self, data_type: DataType) -> Arc<DataType> {
+        if let Some(known) = self.data_types.iter().find(|t| ***t == data_type) {
+            return known.clone();
+        }
+        // Types no subscription uses any more go, so clients naming ever new types cannot
+        // grow the list.
+        self.data_types.retain(|t| Arc::strong_count(t) > 1);
+        let shared = Arc::new(data_type);
+        self.data_types.push(shared.clone());
+        shared
     }
 }
 
@@ -139,9 +146,21 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// A registry with queues of `capacity` and the default [`ParkLimits`].
     pub fn new(capacity: usize, stats: Arc<BrokerStats>) -> Self {
+        Self::with_park_limits(capacity, ParkLimits::default(), stats)
+    }
+
+    pub fn with_park_limits(capacity: usize, park: ParkLimits, stats: Arc<BrokerStats>) -> Self {
         Self {
-            table: Mutex::default(),
+            table: Mutex::new(Table {
+                next_id: 0,
+                subscribers: HashMap::new(),
+                agents: Index::default(),
+                sources: Index::default(),
+                parked: Parked::new(park),
+                data_types: Vec::new(),
+            }),
             capacity,
             stats,
         }
@@ -154,18 +173,24 @@ impl Registry {
     pub fn add(&self, party: Party, data_type: DataType) -> Subscription {
         // A source hears every agent it owns: its queue scales with the fleet, so a burst of
         // status from thousands of agents does not end the one stream they all report to.
-        let capacity = match party {
-            Party::Source { .. } => self.capacity.saturating_mul(SOURCE_QUEUE_FACTOR),
-            Party::Agent { .. } => self.capacity,
+        let (queue, rx) = match party {
+            Party::Source { .. } => {
+                queue::source(self.capacity.saturating_mul(SOURCE_QUEUE_FACTOR))
+            }
+            Party::Agent { .. } => queue::agent(self.capacity),
         };
-        let (queue, rx) = mpsc::channel(capacity);
-        let overflow = CancellationToken::new();
+        let overflow = Overflow::default();
         let mut table = self.lock();
         table.next_id += 1;
         let id = table.next_id;
-        if let Party::Source { .. } = &party {
-            unpark(&mut table.parked, &party, &data_type, &queue);
+        if let Some(source_queue) = queue.source_sender() {
+            let now = Instant::now();
+            let (_, expired) = table
+                .parked
+                .hand_over(&party, &data_type, source_queue, now);
+            BrokerStats::add(&self.stats.parked_dropped, expired as u64);
         }
+        let data_type = table.intern(data_type);
         table.insert(
             id,
             Subscriber {
@@ -184,6 +209,16 @@ impl Registry {
 
     pub fn remove(&self, id: u64) {
         self.lock().remove(id);
+    }
+
+    /// Drops every subscription (the broker is shutting down): each queue's sender goes, which
+    /// wakes its stream to end.
+    pub fn close_all(&self) {
+        let mut table = self.lock();
+        let ids: Vec<u64> = table.subscribers.keys().copied().collect();
+        for id in ids {
+            table.remove(id);
+        }
     }
 
     /// Queues `message` for every subscriber `route` addresses; returns how many got it.
@@ -226,13 +261,11 @@ impl Registry {
             let queued = sub.queue.send_timeout(Box::new(message.clone()), wait);
             match queued.await {
                 Ok(()) => delivered += 1,
-                Err(mpsc::error::SendTimeoutError::Timeout(_))
-                    if matches!(sub.party, Party::Agent { .. }) =>
-                {
-                    self.overflow(&sub.party, &sub.queue, &sub.overflow);
+                Err(WaitError::Timeout) if matches!(sub.party, Party::Agent { .. }) => {
+                    self.overflow(&sub.party, &sub.overflow);
                     self.remove(sub.id);
                 }
-                Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                Err(WaitError::Timeout) => {
                     BrokerStats::bump(&self.stats.source_busy);
                     BrokerStats::bump(&self.stats.dropped);
                     warn!(party = ?sub.party, ?wait, "source queue stayed full: publish refused, the publisher retries");
@@ -241,7 +274,7 @@ impl Registry {
                         waited: wait,
                     });
                 }
-                Err(mpsc::error::SendTimeoutError::Closed(_)) => self.remove(sub.id),
+                Err(WaitError::Closed) => self.remove(sub.id),
             }
         }
         match busy {
@@ -251,9 +284,9 @@ impl Registry {
     }
 
     /// Ends an agent's stream whose queue overflowed: everything queued is lost; the agent
-    /// reconnects and resyncs.
-    fn overflow(&self, party: &Party, queue: &mpsc::Sender<Queued>, token: &CancellationToken) {
-        let lost = queue.max_capacity() as u64 + 1;
+    /// reconnects and resyncs. The stream learns of it when the queue's sender is dropped.
+    fn overflow(&self, party: &Party, overflow: &Overflow) {
+        let lost = self.capacity as u64 + 1;
         warn!(
             ?party,
             capacity = self.capacity,
@@ -262,7 +295,7 @@ impl Registry {
         );
         BrokerStats::bump(&self.stats.overflows);
         BrokerStats::add(&self.stats.dropped, lost);
-        token.cancel();
+        overflow.raise();
     }
 
     /// The part of [`Registry::deliver`] done under the lock: every queue with room gets the
@@ -279,43 +312,50 @@ impl Registry {
         let mut dropped = Vec::new();
         let mut full = Vec::new();
         for id in table.addressed(&route.target) {
-            let Some(sub) = table.subscribers.get(&id) else {
+            let Some(sub) = table.subscribers.get_mut(&id) else {
                 continue;
             };
-            if sub.data_type != route.data_type {
+            if *sub.data_type != route.data_type {
                 continue;
             }
             match sub.queue.try_send(Box::new(message.clone())) {
-                Ok(()) => delivered += 1,
-                Err(mpsc::error::TrySendError::Full(_)) if sub.is_source() || wait_for_agents => {
-                    full.push(Full {
-                        id,
-                        party: sub.party.clone(),
-                        queue: sub.queue.clone(),
-                        overflow: sub.overflow.clone(),
-                    });
-                }
-                Err(mpsc::error::TrySendError::Full(_)) => {
+                TrySend::Sent => delivered += 1,
+                TrySend::Full if sub.is_source() || wait_for_agents => full.push(Full {
+                    id,
+                    party: sub.party.clone(),
+                    queue: sub.queue.waitable(),
+                    overflow: sub.overflow.clone(),
+                }),
+                TrySend::Full => {
                     // The stream ends before it sends what is queued: all of it is lost.
-                    self.overflow(&sub.party, &sub.queue, &sub.overflow);
+                    self.overflow(&sub.party, &sub.overflow);
                     dropped.push(id);
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => dropped.push(id),
+                TrySend::Closed => dropped.push(id),
             }
         }
         for id in dropped {
             table.remove(id);
         }
         if delivered == 0 && full.is_empty() && route.parks_when_undelivered() {
-            let key = (route.cluster.clone(), route.data_type.clone());
-            table
-                .parked
-                .insert(key, (route.target.clone(), message.clone()));
+            let now = Instant::now();
+            let (parking, expired) = table.parked.park(
+                &route.cluster,
+                &route.data_type,
+                &route.target,
+                message,
+                now,
+            );
+            BrokerStats::add(&self.stats.parked_dropped, expired as u64);
+            if parking == Parking::Full {
+                BrokerStats::bump(&self.stats.parked_dropped);
+                warn!(cluster = route.cluster, data_type = %route.data_type, "no source for a spec resync request and too many parked already: not kept");
+            }
         }
         if !full.is_empty() {
             debug!(
                 waiting = full.len(),
-                "source queue full: the publisher waits for room"
+                "queue full: the publisher waits for room"
             );
         }
         (delivered, full)
@@ -328,15 +368,15 @@ impl Registry {
 
     /// Clusters with at least one agent subscribed right now.
     pub fn connected_clusters(&self) -> BTreeSet<String> {
-        self.lock().agents.keys().cloned().collect()
+        self.lock().agents.names().map(str::to_owned).collect()
     }
 
     /// Whether `party` has at least one subscription open.
     pub fn has(&self, party: &Party) -> bool {
         let table = self.lock();
         match party {
-            Party::Agent { cluster } => table.agents.contains_key(cluster),
-            Party::Source { source } => table.sources.contains_key(source),
+            Party::Agent { cluster } => table.agents.contains(cluster),
+            Party::Source { source } => table.sources.contains(source),
         }
     }
 
@@ -346,31 +386,6 @@ impl Registry {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-/// Moves the parked requests `party` is addressed by into its fresh queue (as many as fit).
-fn unpark(
-    parked: &mut HashMap<(String, DataType), (Target, CloudEvent)>,
-    party: &Party,
-    data_type: &DataType,
-    queue: &mpsc::Sender<Queued>,
-) {
-    parked.retain(|(_, parked_type), (target, message)| {
-        if parked_type != data_type || !addressed(target, party) {
-            return true;
-        }
-        queue.try_send(Box::new(message.clone())).is_err()
-    });
-}
-
-fn addressed(target: &Target, party: &Party) -> bool {
-    match (target, party) {
-        (Target::Cluster(name), Party::Agent { cluster }) => name == cluster,
-        (Target::AllClusters, Party::Agent { .. }) => true,
-        (Target::Source(name), Party::Source { source }) => name == source,
-        (Target::AllSources, Party::Source { .. }) => true,
-        _ => false,
     }
 }
 

@@ -80,14 +80,14 @@ async fn a_source_queue_holds_a_fleet_s_burst_that_would_end_an_agent_s() {
         );
     }
     assert!(
-        !hub.overflow.is_cancelled(),
+        !hub.overflow.is_raised(),
         "the source's stream survives the burst"
     );
     for _ in 0..=8 {
         registry.deliver(&to_c1, &message, NO_WAIT).await.unwrap();
     }
     assert!(
-        slow_agent.overflow.is_cancelled(),
+        slow_agent.overflow.is_raised(),
         "an agent's queue is the configured 8"
     );
 }
@@ -175,7 +175,7 @@ async fn a_full_source_queue_makes_the_publisher_wait_and_loses_nothing() {
     }
     assert_eq!(waiting.await.unwrap().unwrap(), 1);
     assert_eq!(ids.last().map(String::as_str), Some("last"));
-    assert!(!hub.overflow.is_cancelled(), "the source's stream is kept");
+    assert!(!hub.overflow.is_raised(), "the source's stream is kept");
     assert_eq!(registry.stats.snapshot().dropped, 0);
 }
 
@@ -192,7 +192,7 @@ async fn a_source_queue_that_stays_full_refuses_the_publish_but_keeps_the_stream
         .deliver(&to_hub, &message, Duration::from_millis(20))
         .await;
     assert!(matches!(refused, Err(SourceBusy { .. })), "{refused:?}");
-    assert!(!hub.overflow.is_cancelled());
+    assert!(!hub.overflow.is_raised());
     assert!(registry.has(&source("hub")));
     let stats = registry.stats.snapshot();
     assert_eq!(
@@ -212,7 +212,7 @@ async fn an_agent_overflow_counts_every_event_its_stream_loses() {
             .await
             .unwrap();
     }
-    assert!(slow.overflow.is_cancelled());
+    assert!(slow.overflow.is_raised());
     let stats = registry.stats.snapshot();
     assert_eq!((stats.overflows, stats.dropped), (1, 5));
 }
@@ -248,7 +248,7 @@ async fn an_in_process_publisher_waits_for_a_full_agent_queue_instead_of_ending_
     assert!(!waiting.is_finished(), "the publisher waits for room");
     c1.queue.recv().await.unwrap();
     assert_eq!(waiting.await.unwrap().unwrap(), 1);
-    assert!(!c1.overflow.is_cancelled(), "the agent keeps its stream");
+    assert!(!c1.overflow.is_raised(), "the agent keeps its stream");
     assert_eq!(registry.stats.snapshot().overflows, 0);
 
     // Full again and nobody reads: after the wait the stream ends, as a plain publish's would.
@@ -256,6 +256,68 @@ async fn an_in_process_publisher_waits_for_a_full_agent_queue_instead_of_ending_
         .deliver_waiting_for_agents(&to_c1, &message, Duration::from_millis(20))
         .await
         .unwrap();
-    assert!(c1.overflow.is_cancelled());
+    assert!(c1.overflow.is_raised());
     assert!(!registry.has(&agent("c1")));
+}
+
+fn spec_resync(cluster: &str) -> Route {
+    Route {
+        direction: Direction::AgentToSources,
+        data_type: data_type("manifestbundles"),
+        target: Target::AllSources,
+        cluster: cluster.into(),
+        is_resync: true,
+    }
+}
+
+#[tokio::test]
+async fn parked_resync_requests_are_bounded_and_what_is_not_kept_is_counted() {
+    let stats = Arc::new(BrokerStats::default());
+    let limits = ParkLimits {
+        ttl: Duration::from_secs(300),
+        max: 2,
+    };
+    let registry = Registry::with_park_limits(8, limits, stats.clone());
+    let message = CloudEvent::default();
+    for cluster in ["c1", "c2", "c3", "c1"] {
+        let route = spec_resync(cluster);
+        assert_eq!(
+            registry.deliver(&route, &message, NO_WAIT).await.unwrap(),
+            0
+        );
+    }
+    assert_eq!(
+        registry.parked(),
+        2,
+        "c3 did not fit; c1's second replaced its first"
+    );
+    assert_eq!(stats.snapshot().parked_dropped, 1);
+    let mut hub = registry.add(source("hub"), data_type("manifestbundles"));
+    assert!(hub.queue.try_recv().is_ok() && hub.queue.try_recv().is_ok());
+    assert!(hub.queue.try_recv().is_err());
+    assert_eq!(registry.parked(), 0);
+}
+
+#[tokio::test]
+async fn data_types_are_shared_while_subscribed_and_forgotten_after() {
+    let registry = Registry::new(8, Arc::default());
+    let a = registry.add(agent("c1"), data_type("manifestbundles"));
+    let b = registry.add(agent("c2"), data_type("manifestbundles"));
+    let once = registry.add(agent("c3"), data_type("once"));
+    assert_eq!(registry.lock().data_types.len(), 2);
+    registry.remove(once.id);
+    let _other = registry.add(agent("c4"), data_type("other"));
+    let table = registry.lock();
+    let names: Vec<&str> = table
+        .data_types
+        .iter()
+        .map(|t| t.resource.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["manifestbundles", "other"],
+        "\"once\" is no longer subscribed"
+    );
+    drop(table);
+    drop((a, b));
 }

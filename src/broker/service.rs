@@ -83,10 +83,10 @@ fn subscription_party(request: &SubscriptionRequest) -> Result<(Party, DataType)
             ));
         }
         (source, "") => Party::Source {
-            source: source.to_owned(),
+            source: source.into(),
         },
         ("", cluster) => Party::Agent {
-            cluster: cluster.to_owned(),
+            cluster: cluster.into(),
         },
         _ => {
             return Err(RequestError::Invalid(
@@ -143,8 +143,11 @@ impl CloudEventService for Service {
         );
         let mut response = Response::new(stream);
         // v1.2+ Go clients fail a subscription without exactly one of these (§8.3).
-        let id = AsciiMetadataValue::try_from(subscription_id.as_str())
+        let mut id = AsciiMetadataValue::try_from(subscription_id.as_str())
             .map_err(|_| Status::internal("subscription id is not ASCII"))?;
+        // Never indexed by HPACK: a value used once would otherwise sit in the connection's
+        // header table (and its allocations) for as long as the connection lives.
+        id.set_sensitive(true);
         response.metadata_mut().insert(SUBSCRIPTION_ID_HEADER, id);
         Ok(response)
     }

@@ -26,6 +26,9 @@ pub struct BrokerStats {
     pub source_busy: AtomicU64,
     /// Subscribe streams opened.
     pub subscriptions: AtomicU64,
+    /// Agents' spec resync requests that reached no source and were dropped from the park:
+    /// expired before a source subscribed, or not kept because the park was full.
+    pub parked_dropped: AtomicU64,
 }
 
 /// A point-in-time copy of [`BrokerStats`].
@@ -41,6 +44,7 @@ pub struct BrokerStatsSnapshot {
     pub source_waits: u64,
     pub source_busy: u64,
     pub subscriptions: u64,
+    pub parked_dropped: u64,
 }
 
 impl BrokerStats {
@@ -65,6 +69,7 @@ impl BrokerStats {
             source_waits: read(&self.source_waits),
             source_busy: read(&self.source_busy),
             subscriptions: read(&self.subscriptions),
+            parked_dropped: read(&self.parked_dropped),
         }
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! - [`model`]: the ManifestWork and the event data shapes, with OCM's JSON names.
 //! - [`codec`]: source- and agent-side codecs for `manifestbundles` and `manifests`.
+//! - [`data_types`]: which of the two an agent serves ([`WorkDataType`]).
 //! - [`validation`]: the manifest checks of §4.5.
 //! - [`status_hash`] (with [`go_json`]): the v1 status hash of §6.4.
 //! - [`sequence`]: snowflake sequence ids (§5.3).
@@ -13,6 +14,7 @@
 
 pub mod client;
 pub mod codec;
+pub mod data_types;
 pub mod go_json;
 pub mod model;
 pub mod sequence;
@@ -21,5 +23,6 @@ pub mod status_hash;
 pub mod validation;
 
 pub use codec::{BundleAgentCodec, BundleSourceCodec, ManifestAgentCodec, ManifestSourceCodec};
+pub use data_types::WorkDataType;
 pub use model::ManifestWork;
 pub use status_hash::WorkStatusHasher;

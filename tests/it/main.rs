@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+mod agent_data_types;
 mod api;
 mod api_batch;
 mod api_list;

@@ -23,6 +23,7 @@ use crate::cloudevents::{
     Action, AgentClient, ClientError, EventType, SubResource, Transport, TransportRole,
 };
 use crate::work::codec::{BundleAgentCodec, ManifestAgentCodec};
+use crate::work::data_types::WorkDataType;
 use crate::work::model::status::{CONDITION_DELETED, REASON_MANIFESTS_DELETED, set_condition};
 use crate::work::model::{Condition, ManifestWork, ManifestWorkStatus, manifest_bundles_data_type};
 use crate::work::status_hash::WorkStatusHasher;
@@ -39,6 +40,8 @@ pub enum WorkClientError {
     NotDeleting(String),
     #[error("the transport is for {0:?}, not an agent of cluster {1}")]
     WrongRole(TransportRole, String),
+    #[error("an agent must serve at least one data type")]
+    NoDataType,
     #[error(transparent)]
     Client(#[from] ClientError),
     #[error(transparent)]
@@ -51,7 +54,7 @@ pub struct WorkClientBuilder {
     cluster_name: String,
     transport: Arc<dyn Transport>,
     state_dir: Option<PathBuf>,
-    manifests_codec: bool,
+    data_types: Vec<WorkDataType>,
     watch_capacity: usize,
 }
 
@@ -62,10 +65,20 @@ impl WorkClientBuilder {
         self
     }
 
-    /// Also serve the single-manifest `manifests` data type (§4.9); `manifestbundles` always.
-    pub fn with_manifests_codec(mut self) -> Self {
-        self.manifests_codec = true;
+    /// The data types to serve (default `manifestbundles` only): one subscription each, and
+    /// a spec resync to the sources of each on every (re)subscription.
+    pub fn data_types(mut self, data_types: impl IntoIterator<Item = WorkDataType>) -> Self {
+        self.data_types = data_types.into_iter().collect();
+        self.data_types.sort_unstable();
+        self.data_types.dedup();
         self
+    }
+
+    /// Also serve the single-manifest `manifests` data type (§4.9).
+    pub fn with_manifests_codec(mut self) -> Self {
+        self.data_types.push(WorkDataType::Manifests);
+        let served = std::mem::take(&mut self.data_types);
+        self.data_types(served)
     }
 
     /// Watch events buffered before the receive loop waits for the controller (default 1024).
@@ -77,6 +90,9 @@ impl WorkClientBuilder {
     /// Loads the state, announces what is held on the watch stream, and subscribes (which
     /// sends the spec resync).
     pub async fn build(self) -> Result<(WorkClient, WorkWatch), WorkClientError> {
+        if self.data_types.is_empty() {
+            return Err(WorkClientError::NoDataType);
+        }
         let agent_id = match self.transport.role() {
             TransportRole::Agent {
                 cluster_name,
@@ -101,10 +117,12 @@ impl WorkClientBuilder {
             store.clone(),
             WorkStatusHasher,
         )
-        .agent_id(agent_id)
-        .codec(BundleAgentCodec::new());
-        if self.manifests_codec {
-            builder = builder.codec(ManifestAgentCodec::new());
+        .agent_id(agent_id);
+        for data_type in self.data_types {
+            builder = match data_type {
+                WorkDataType::ManifestBundles => builder.codec(BundleAgentCodec::new()),
+                WorkDataType::Manifests => builder.codec(ManifestAgentCodec::new()),
+            };
         }
         let agent = builder.build();
         agent
@@ -131,7 +149,7 @@ impl WorkClient {
             cluster_name: cluster_name.into(),
             transport,
             state_dir: None,
-            manifests_codec: false,
+            data_types: WorkDataType::DEFAULT.to_vec(),
             watch_capacity: 1024,
         }
     }

@@ -3,20 +3,27 @@
 //! every response stream and an 8 KiB decode buffer for every streaming request by default; a
 //! broker holds one `Subscribe` stream per agent and data type for as long as the agent is
 //! connected, so at 1,000 agents that is 16 MiB of mostly unused buffers. Buffers start at
-//! [`BUFFER_SIZE`] and grow to fit a large message (up to the 4 MiB limit) as before.
+//! [`ENCODE_BUFFER_SIZE`] / [`BUFFER_SIZE`] and grow to fit a large message (up to the 4 MiB
+//! limit) as before.
 
 use std::marker::PhantomData;
 
 use tonic::codec::{BufferSettings, Codec};
 use tonic_prost::{ProstCodec, ProstDecoder, ProstEncoder};
 
-/// Initial encode/decode buffer per RPC; grown on demand.
+/// Initial decode buffer per RPC; grown on demand.
 pub const BUFFER_SIZE: usize = 512;
+/// Initial encode buffer per RPC. A response stream keeps its encode buffer for as long as
+/// it is open, and after each message the buffer still holds the allocation that message was
+/// encoded in (its spare room): a broker's idle `Subscribe` stream holds this much. Most
+/// events are larger (a status is ~1–2 KB, a spec more), so each batch of them allocates for
+/// itself at any size; only a heartbeat fits.
+pub const ENCODE_BUFFER_SIZE: usize = 128;
 /// How many bytes of ready messages a stream batches into one write (tonic's default).
 const YIELD_THRESHOLD: usize = 32 * 1024;
 
-fn settings() -> BufferSettings {
-    BufferSettings::new(BUFFER_SIZE, YIELD_THRESHOLD)
+fn settings(buffer_size: usize) -> BufferSettings {
+    BufferSettings::new(buffer_size, YIELD_THRESHOLD)
 }
 
 /// [`ProstCodec`] with [`BUFFER_SIZE`] buffers.
@@ -40,10 +47,10 @@ where
     type Decoder = ProstDecoder<U>;
 
     fn encoder(&mut self) -> Self::Encoder {
-        ProstCodec::<T, U>::raw_encoder(settings())
+        ProstCodec::<T, U>::raw_encoder(settings(ENCODE_BUFFER_SIZE))
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        ProstCodec::<T, U>::raw_decoder(settings())
+        ProstCodec::<T, U>::raw_decoder(settings(BUFFER_SIZE))
     }
 }

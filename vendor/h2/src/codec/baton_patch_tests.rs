@@ -6,6 +6,7 @@ use super::*;
 use crate::frame::{self, StreamId};
 use bytes::Bytes;
 use std::future::poll_fn;
+use std::task::Poll;
 use tokio::io::{duplex, AsyncReadExt, DuplexStream};
 
 fn data(len: usize) -> Frame<Bytes> {
@@ -24,11 +25,12 @@ async fn write_buffer_is_allocated_on_demand_and_released_when_quiet() {
     let mut codec: Codec<_, Bytes> = Codec::new(io);
     assert_eq!(codec.framed_write().buffer_capacity(), 0, "no buffer before a frame");
 
-    // A small round allocates a small buffer and keeps it.
+    // A small round allocates a small buffer, and gives it back once written.
     buffer(&mut codec, data(100)).await;
-    poll_fn(|cx| codec.flush(cx)).await.unwrap();
     let small = codec.framed_write().buffer_capacity();
     assert!(small > 0 && small <= 4096, "small round: {small}");
+    poll_fn(|cx| codec.flush(cx)).await.unwrap();
+    assert_eq!(codec.framed_write().buffer_capacity(), 0, "quiet: no buffer");
 
     // A burst of small frames (each copied into the buffer) may fill the same 16 KiB as
     // before the patch before the codec asks for a flush.
@@ -85,6 +87,64 @@ async fn read_buffer_starts_small_and_shrinks_after_a_large_frame() {
         } else {
             assert!(capacity <= READ_BUFFER_CAPACITY, "after a {len}-byte frame: {capacity}");
         }
+    }
+}
+
+/// Polls `reader` once: `None` if it is waiting for the socket.
+async fn poll_once(reader: &mut Codec<DuplexStream, Bytes>) -> Option<Frame> {
+    poll_fn(|cx| match Pin::new(&mut *reader).poll_next(cx) {
+        Poll::Pending => Poll::Ready(None),
+        Poll::Ready(frame) => Poll::Ready(Some(frame.unwrap().unwrap())),
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_idle_connection_holds_no_read_buffer_but_keeps_a_partial_frame() {
+    let (io, mut peer) = duplex(1 << 20);
+    let mut reader: Codec<_, Bytes> = Codec::new(io);
+    assert!(poll_once(&mut reader).await.is_none());
+    assert_eq!(reader.inner.read_buffer_capacity(), 0, "nothing to read: released");
+
+    // Frames still arrive whole, read through a buffer of the starting size again.
+    let mut wire = bytes::BytesMut::new();
+    for len in [10, 3_000] {
+        wire_frame(&mut wire, data(len));
+    }
+    use tokio::io::AsyncWriteExt;
+    peer.write_all(&wire).await.unwrap();
+    for len in [10, 3_000] {
+        match poll_once(&mut reader).await {
+            Some(Frame::Data(frame)) => assert_eq!(frame.payload().len(), len),
+            other => panic!("expected a data frame of {len} bytes, got {other:?}"),
+        }
+    }
+    assert!(poll_once(&mut reader).await.is_none());
+    assert_eq!(reader.inner.read_buffer_capacity(), 0);
+
+    // Half a frame: the buffer holding it is kept until the rest comes.
+    let mut wire = bytes::BytesMut::new();
+    wire_frame(&mut wire, data(500));
+    peer.write_all(&wire[..200]).await.unwrap();
+    assert!(poll_once(&mut reader).await.is_none());
+    assert!(reader.inner.read_buffer_capacity() >= 200, "partial frame kept");
+    peer.write_all(&wire[200..]).await.unwrap();
+    match poll_once(&mut reader).await {
+        Some(Frame::Data(frame)) => assert_eq!(frame.payload().len(), 500),
+        other => panic!("expected the 500-byte frame, got {other:?}"),
+    }
+}
+
+/// Encodes a data `frame` as it goes on the wire, appending it to `wire`.
+fn wire_frame(wire: &mut bytes::BytesMut, frame: Frame<Bytes>) {
+    match frame {
+        Frame::Data(data) => {
+            let payload = data.payload().clone();
+            let head = frame::Head::new(frame::Kind::Data, 0, data.stream_id());
+            head.encode(payload.len(), wire);
+            wire.extend_from_slice(&payload);
+        }
+        other => panic!("only data frames here: {other:?}"),
     }
 }
 

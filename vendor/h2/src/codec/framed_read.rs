@@ -103,6 +103,28 @@ impl<T> FramedRead<T> {
         }
     }
 
+    /// baton patch: the socket has nothing more to read for now. If the read buffer holds no
+    /// partial frame, it is dropped (an idle connection holds no read buffer); frames already
+    /// split from it keep their part of the allocation until they are dropped.
+    pub(crate) fn release_idle_buffer(&mut self) {
+        let buf = self.inner.read_buffer_mut();
+        if buf.is_empty() && buf.capacity() > 0 {
+            *buf = BytesMut::new();
+            self.grown = false;
+        }
+    }
+
+    /// baton patch: gives a released read buffer its starting size back before reading. It
+    /// must be made with `with_capacity`: tokio-util only reserves one byte before a read,
+    /// and `BytesMut` sizes the buffers it reallocates after the capacity it started with,
+    /// so a buffer started empty would read a few bytes per call.
+    pub(crate) fn ensure_read_buffer(&mut self) {
+        let buf = self.inner.read_buffer_mut();
+        if buf.capacity() == 0 && buf.is_empty() {
+            *buf = BytesMut::with_capacity(READ_BUFFER_CAPACITY);
+        }
+    }
+
     pub fn get_ref(&self) -> &T {
         self.inner.get_ref()
     }
@@ -460,7 +482,16 @@ where
         let _e = span.enter();
         loop {
             tracing::trace!("poll");
-            let bytes = match ready!(Pin::new(&mut self.inner).poll_next(cx)) {
+            self.ensure_read_buffer(); // baton patch
+            let polled = Pin::new(&mut self.inner).poll_next(cx);
+            let bytes = match polled {
+                Poll::Pending => {
+                    self.release_idle_buffer(); // baton patch
+                    return Poll::Pending;
+                }
+                Poll::Ready(polled) => polled,
+            };
+            let bytes = match bytes {
                 Some(Ok(bytes)) => bytes,
                 Some(Err(e)) => return Poll::Ready(Some(Err(map_err(e)))),
                 None => return Poll::Ready(None),

@@ -66,10 +66,6 @@ enum Next<B> {
 /// frame that big.
 const DEFAULT_BUFFER_CAPACITY: usize = 16 * 1_024;
 
-// baton patch: a write buffer that grew past this is given back once the connection has
-// flushed everything (see `release_if_quiet`); a quiet connection keeps at most this much.
-const RELEASE_ABOVE: usize = 4 * 1_024;
-
 /// Chain payloads bigger than this when vectored I/O is enabled. The remote
 /// will never advertise a max frame size less than this (well, the spec says
 /// the max frame size can't be less than 16kb, so not even close).
@@ -183,11 +179,11 @@ where
 
     /// baton patch: called once everything buffered has been flushed (`Codec::flush`, which
     /// the connection calls after buffering all pending frames, not `poll_ready`'s flush when
-    /// the buffer is full mid-burst): a buffer that grew past `RELEASE_ABOVE` is dropped, and
-    /// the next frame allocates a small one.
+    /// the buffer is full mid-burst): the buffer is dropped, so a quiet connection holds none,
+    /// and the next frame allocates a small one.
     pub fn release_if_quiet(&mut self) {
         let buf = self.encoder.buf.get_ref();
-        if buf.is_empty() && buf.capacity() > RELEASE_ABOVE {
+        if buf.is_empty() && buf.capacity() > 0 {
             self.encoder.buf = Cursor::new(BytesMut::new());
         }
     }

@@ -33,6 +33,21 @@ impl<T> Buffer<T> {
     pub fn is_empty(&self) -> bool {
         self.slab.is_empty()
     }
+
+    /// baton patch: gives back the slab's allocation when it holds no frame (the connection
+    /// has gone quiet). The slab keeps its capacity otherwise: 4 slots (~1 KiB) per
+    /// connection for as long as it lives, for a stream that queued one frame once.
+    pub fn release_if_empty(&mut self) {
+        if self.slab.is_empty() && self.slab.capacity() > 0 {
+            self.slab = Slab::new();
+        }
+    }
+
+    /// baton patch: what the slab holds allocated, in slots (tests).
+    #[cfg(test)]
+    pub fn capacity(&self) -> usize {
+        self.slab.capacity()
+    }
 }
 
 impl Deque {
@@ -95,5 +110,31 @@ impl Deque {
             }
             None => None,
         }
+    }
+}
+
+/// baton patch: tests for releasing an empty buffer (vendor/h2/BATON_PATCH.md).
+#[cfg(test)]
+mod baton_patch_tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_buffer_gives_its_slots_back_and_a_used_one_keeps_them() {
+        let mut buf = Buffer::new();
+        let mut queue = Deque::new();
+        queue.push_back(&mut buf, 1u64);
+        queue.push_back(&mut buf, 2u64);
+        assert!(buf.capacity() >= 2);
+        buf.release_if_empty();
+        assert!(buf.capacity() >= 2, "frames still queued: kept");
+        assert_eq!(queue.pop_front(&mut buf), Some(1));
+        assert_eq!(queue.pop_front(&mut buf), Some(2));
+        assert!(buf.capacity() > 0, "popping alone keeps the slots");
+        buf.release_if_empty();
+        assert_eq!(buf.capacity(), 0);
+        // And it is usable again.
+        queue.push_back(&mut buf, 3u64);
+        assert_eq!(queue.pop_front(&mut buf), Some(3));
+        assert!(queue.is_empty() && buf.is_empty());
     }
 }

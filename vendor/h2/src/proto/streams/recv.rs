@@ -85,6 +85,12 @@ pub(crate) enum Open {
 }
 
 impl Recv {
+    /// baton patch: gives back the received-event buffer's slots when no event is waiting to
+    /// be read (see `Buffer::release_if_empty`).
+    pub fn release_buffer_if_empty(&mut self) {
+        self.buffer.release_if_empty();
+    }
+
     pub fn new(peer: peer::Dyn, config: &Config) -> Self {
         let next_stream_id = if peer.is_server() { 1 } else { 2 };
 

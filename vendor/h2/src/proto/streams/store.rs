@@ -211,6 +211,22 @@ impl Store {
         self.ids.len()
     }
 
+    /// baton patch: gives back the slots past the last live stream (the connection has gone
+    /// quiet). A `Stream` is ~330 bytes and the slab grows like a `Vec` (4 slots first), so an
+    /// HTTP/2 connection with one long-lived stream (a gRPC subscription) otherwise keeps
+    /// ~1.3 KiB of slots for as long as it lives. Keys of live streams are unchanged.
+    pub fn release_spare_slots(&mut self) {
+        if self.slab.capacity() > self.slab.len() {
+            self.slab.shrink_to_fit();
+        }
+    }
+
+    /// baton patch: slots allocated (tests).
+    #[cfg(test)]
+    pub fn slot_capacity(&self) -> usize {
+        self.slab.capacity()
+    }
+
     #[cfg(feature = "unstable")]
     pub fn num_wired_streams(&self) -> usize {
         self.slab.len()
@@ -470,5 +486,41 @@ impl<'a> VacantEntry<'a> {
         self.ids.insert(index);
 
         Key { index, stream_id }
+    }
+}
+
+/// baton patch: tests for releasing spare stream slots (vendor/h2/BATON_PATCH.md).
+#[cfg(test)]
+mod baton_patch_tests {
+    use super::*;
+
+    fn stream(id: u32) -> Stream {
+        Stream::new(StreamId::from(id), 65_535, 65_535)
+    }
+
+    fn drop_stream(store: &mut Store, key: Key) {
+        let mut ptr = store.resolve(key);
+        ptr.unlink();
+        ptr.remove();
+    }
+
+    #[test]
+    fn slots_past_the_last_live_stream_are_given_back_and_live_keys_kept() {
+        let mut store = Store::new();
+        let first = store.insert(StreamId::from(1), stream(1)).key();
+        let second = store.insert(StreamId::from(3), stream(3)).key();
+        assert!(store.slot_capacity() >= 4, "a Vec's first growth");
+        drop_stream(&mut store, second);
+        store.release_spare_slots();
+        assert_eq!(store.slot_capacity(), 1, "one live stream, one slot");
+        assert_eq!(store.resolve(first).id, StreamId::from(1));
+        assert!(store.find_mut(&StreamId::from(1)).is_some());
+        // A new stream still gets a slot.
+        let third = store.insert(StreamId::from(5), stream(5)).key();
+        assert_eq!(store.resolve(third).id, StreamId::from(5));
+        drop_stream(&mut store, first);
+        drop_stream(&mut store, third);
+        store.release_spare_slots();
+        assert_eq!(store.slot_capacity(), 0);
     }
 }

@@ -228,9 +228,25 @@ where
             };
 
             if !reclaimed {
+                // baton patch: everything pending has been written (the codec released its
+                // write buffer in `flush`): give back what the stream state keeps allocated
+                // for frames in flight, so an idle connection holds none of it.
+                self.release_idle_buffers();
                 return Poll::Ready(Ok(()));
             }
         }
+    }
+
+    /// baton patch: releases the send-frame and received-event buffers if they are empty
+    /// and the stream slab's slots past the last live stream. Called when the connection has
+    /// flushed everything it had; a busy connection allocates them again with its next
+    /// frames (one allocation each per quiet period).
+    fn release_idle_buffers(&mut self) {
+        let mut me = self.inner.lock().unwrap();
+        let me = &mut *me;
+        me.actions.recv.release_buffer_if_empty();
+        me.store.release_spare_slots();
+        self.send_buffer.inner.lock().unwrap().release_if_empty();
     }
 
     pub fn apply_remote_settings(
