@@ -17,10 +17,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
+use futures::StreamExt as _;
 use futures::channel::mpsc as small;
-use futures::{SinkExt as _, StreamExt as _};
 use tokio::sync::mpsc;
 
 use super::registry::Queued;
@@ -102,46 +101,19 @@ impl QueueTx {
         }
     }
 
-    /// A sender to wait on for room when the queue is full. Waiting on an agent's queue is
-    /// only for the broker's in-process source (`Registry::deliver_waiting_for_agents`):
-    /// `futures` gives each waiting sender clone one slot of its own, so a handful of such
-    /// publishers may queue a handful of events beyond the capacity.
-    pub fn waitable(&self) -> WaitTx {
-        match self {
-            Self::Agent(tx) => WaitTx::Agent(tx.clone()),
-            Self::Source(tx) => WaitTx::Source(tx.clone()),
-        }
+    /// A source queue's sender, to wait on when it is full (`None` for an agent's).
+    pub fn waitable(&self) -> Option<mpsc::Sender<Queued>> {
+        self.source_sender().cloned()
     }
-}
 
-/// A full queue's sender, waited on for room outside the subscriber table's lock.
-pub enum WaitTx {
-    Agent(small::Sender<Queued>),
-    Source(mpsc::Sender<Queued>),
-}
-
-/// Why a wait for room ended without queuing the event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WaitError {
-    /// Still full after the whole wait.
-    Timeout,
-    /// The stream is gone.
-    Closed,
-}
-
-impl WaitTx {
-    /// Queues `event` once there is room, waiting at most `wait`.
-    pub async fn send_timeout(self, event: Queued, wait: Duration) -> Result<(), WaitError> {
+    /// Whether an agent's queue has room again, registering `cx` to be woken when it does
+    /// (`futures`' sender parks itself when a send fills the queue, and the receiver unparks
+    /// it as it reads). Always ready for a source's queue (it is waited on with
+    /// [`QueueTx::waitable`] instead). `Err` once the stream is gone.
+    pub fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Empty>> {
         match self {
-            Self::Source(tx) => tx.send_timeout(event, wait).await.map_err(|err| match err {
-                mpsc::error::SendTimeoutError::Timeout(_) => WaitError::Timeout,
-                mpsc::error::SendTimeoutError::Closed(_) => WaitError::Closed,
-            }),
-            Self::Agent(mut tx) => match tokio::time::timeout(wait, tx.send(event)).await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(_)) => Err(WaitError::Closed),
-                Err(_) => Err(WaitError::Timeout),
-            },
+            Self::Agent(tx) => tx.poll_ready(cx).map_err(|_| Empty),
+            Self::Source(_) => Poll::Ready(Ok(())),
         }
     }
 }
@@ -206,22 +178,32 @@ mod tests {
         }
     }
 
+    #[test]
+    fn only_a_source_queue_is_waited_on_by_its_sender() {
+        assert!(agent(4).0.waitable().is_none());
+        assert!(source(4).0.waitable().is_some());
+    }
+
     #[tokio::test]
-    async fn a_full_queue_of_either_kind_is_waited_on_for_room() {
-        for (name, (mut tx, mut rx)) in [("agent", agent(2)), ("source", source(2))] {
-            assert!(tx.source_sender().is_some() == (name == "source"), "{name}");
-            while tx.try_send(event()) == TrySend::Sent {}
-            let short = Duration::from_millis(10);
-            let timed_out = tx.waitable().send_timeout(event(), short).await;
-            assert_eq!(timed_out, Err(WaitError::Timeout), "{name}: still full");
-            let waiting =
-                tokio::spawn(tx.waitable().send_timeout(event(), Duration::from_secs(30)));
-            assert!(rx.recv().await.is_some(), "{name}");
-            assert_eq!(waiting.await.unwrap(), Ok(()), "{name}: room made");
-            drop(rx);
-            let closed = tx.waitable().send_timeout(event(), short).await;
-            assert_eq!(closed, Err(WaitError::Closed), "{name}: the stream is gone");
-        }
+    async fn a_full_agent_queue_reports_room_once_its_stream_reads() {
+        let (mut tx, mut rx) = agent(2);
+        while tx.try_send(event()) == TrySend::Sent {}
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        assert!(tx.poll_room(&mut cx).is_pending(), "full");
+        assert!(rx.recv().await.is_some());
+        assert_eq!(
+            tx.poll_room(&mut cx),
+            Poll::Ready(Ok(())),
+            "room after a read"
+        );
+        assert_eq!(tx.try_send(event()), TrySend::Sent);
+        drop(rx);
+        assert_eq!(
+            tx.poll_room(&mut cx),
+            Poll::Ready(Err(Empty)),
+            "the stream is gone"
+        );
     }
 
     #[tokio::test]

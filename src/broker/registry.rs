@@ -21,7 +21,7 @@ use tracing::{debug, warn};
 
 use super::index::Index;
 use super::parked::{ParkLimits, Parked, Parking};
-use super::queue::{self, Overflow, QueueRx, QueueTx, TrySend, WaitError, WaitTx};
+use super::queue::{self, Overflow, QueueRx, QueueTx, TrySend};
 use super::route::{Route, Target};
 use super::stats::BrokerStats;
 use crate::cloudevents::event_type::DataType;
@@ -55,9 +55,24 @@ impl Subscriber {
 struct Full {
     id: u64,
     party: Party,
-    queue: WaitTx,
+    /// A source's queue, waited on through a clone of its sender; `None` for an agent's,
+    /// waited on through its own sender in the table ([`Registry::wait_for_agent_room`]).
+    source_queue: Option<tokio::sync::mpsc::Sender<Queued>>,
     overflow: Overflow,
 }
+
+/// Why a wait for room ended without queuing the event.
+enum WaitError {
+    /// Still full after the whole wait.
+    Timeout,
+    /// The stream is gone.
+    Closed,
+}
+
+/// How often a wait for an agent's queue looks again even if not woken: a `futures` sender
+/// wakes only the last task that polled it, so two publishers waiting on one agent's queue
+/// would otherwise leave the first asleep until its wait ran out.
+const AGENT_ROOM_RECHECK: Duration = Duration::from_millis(10);
 
 /// A source's queue stayed full for the whole wait: the event was not queued for it.
 #[derive(Debug, thiserror::Error)]
@@ -258,8 +273,19 @@ impl Registry {
         let mut busy = None;
         for sub in full {
             BrokerStats::bump(&self.stats.source_waits);
-            let queued = sub.queue.send_timeout(Box::new(message.clone()), wait);
-            match queued.await {
+            let queued = match &sub.source_queue {
+                Some(queue) => queue
+                    .send_timeout(Box::new(message.clone()), wait)
+                    .await
+                    .map_err(|err| match err {
+                        tokio::sync::mpsc::error::SendTimeoutError::Timeout(_) => {
+                            WaitError::Timeout
+                        }
+                        tokio::sync::mpsc::error::SendTimeoutError::Closed(_) => WaitError::Closed,
+                    }),
+                None => self.wait_for_agent_room(sub.id, message, wait).await,
+            };
+            match queued {
                 Ok(()) => delivered += 1,
                 Err(WaitError::Timeout) if matches!(sub.party, Party::Agent { .. }) => {
                     self.overflow(&sub.party, &sub.overflow);
@@ -280,6 +306,51 @@ impl Registry {
         match busy {
             Some(busy) => Err(busy),
             None => Ok(delivered),
+        }
+    }
+
+    /// Queues `message` for agent subscription `id` once its queue has room, waiting at most
+    /// `wait`. The subscription's own sender is polled under the table's lock, so the queue
+    /// stays bounded exactly (a cloned `futures` sender would bring a slot of its own).
+    async fn wait_for_agent_room(
+        &self,
+        id: u64,
+        message: &CloudEvent,
+        wait: Duration,
+    ) -> Result<(), WaitError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Err(WaitError::Timeout);
+            }
+            let room = std::future::poll_fn(|cx| self.poll_agent_room(id, message, cx));
+            if let Ok(queued) = tokio::time::timeout(left.min(AGENT_ROOM_RECHECK), room).await {
+                return queued;
+            }
+        }
+    }
+
+    fn poll_agent_room(
+        &self,
+        id: u64,
+        message: &CloudEvent,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), WaitError>> {
+        use std::task::Poll;
+        let mut table = self.lock();
+        let Some(sub) = table.subscribers.get_mut(&id) else {
+            return Poll::Ready(Err(WaitError::Closed));
+        };
+        match sub.queue.poll_room(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(_)) => Poll::Ready(Err(WaitError::Closed)),
+            Poll::Ready(Ok(())) => match sub.queue.try_send(Box::new(message.clone())) {
+                TrySend::Sent => Poll::Ready(Ok(())),
+                TrySend::Closed => Poll::Ready(Err(WaitError::Closed)),
+                // Another publisher took the room first: wait for the next.
+                TrySend::Full => Poll::Pending,
+            },
         }
     }
 
@@ -323,7 +394,7 @@ impl Registry {
                 TrySend::Full if sub.is_source() || wait_for_agents => full.push(Full {
                     id,
                     party: sub.party.clone(),
-                    queue: sub.queue.waitable(),
+                    source_queue: sub.queue.waitable(),
                     overflow: sub.overflow.clone(),
                 }),
                 TrySend::Full => {
