@@ -13,7 +13,7 @@
 //! owner or [`Transport::close`]). Must not know what the events mean: the client decodes.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use async_trait::async_trait;
 use futures::StreamExt as _;
@@ -30,7 +30,9 @@ use super::stats::BrokerStats;
 use crate::cloudevents::Event;
 use crate::cloudevents::event_type::DataType;
 use crate::cloudevents::transport::grpc::binding;
-use crate::cloudevents::transport::{Inbound, Transport, TransportError, TransportRole};
+use crate::cloudevents::transport::{
+    Inbound, Transport, TransportError, TransportRole, claim_subscription,
+};
 
 /// Events handed to the client before the reader waits for it.
 const INBOX: usize = 1024;
@@ -70,12 +72,7 @@ impl Transport for LocalSource {
         &self,
         data_types: &[DataType],
     ) -> Result<mpsc::Receiver<Inbound>, TransportError> {
-        if self.stop.is_cancelled() {
-            return Err(TransportError::Closed);
-        }
-        if self.subscribed.swap(true, Ordering::SeqCst) {
-            return Err(TransportError::AlreadySubscribed);
-        }
+        claim_subscription(self.stop.is_cancelled(), &self.subscribed)?;
         let registry = &self.shared.registry;
         let mut queues = SelectAll::new();
         let mut unregister = Vec::with_capacity(data_types.len());

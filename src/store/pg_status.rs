@@ -128,15 +128,7 @@ impl PgStore {
         if plan.store_ids.is_empty() && plan.removes.is_empty() {
             return Ok(Vec::new());
         }
-        let mut documents = Vec::with_capacity(plan.stores.len());
-        for s in &plan.stores {
-            documents.push(
-                serde_json::to_string(&s.status)
-                    .map_err(|e| StoreError::Corrupt(format!("status: {e}")))?,
-            );
-        }
-        let hashes: Vec<&str> = plan.stores.iter().map(|s| s.hash.as_str()).collect();
-        let seqs: Vec<&str> = plan.stores.iter().map(|s| s.sequence_id.as_str()).collect();
+        let (documents, hashes, seqs) = stored_columns(plan)?;
         let seen_of =
             |ids: &[Uuid]| -> Result<SeenColumns, StoreError> {
                 let mut columns = SeenColumns::default();
@@ -284,15 +276,7 @@ impl PgStore {
             .await?;
         let plan = status_batch::plan(batch, rows.into_iter().map(StatusTarget::from).collect());
         if !plan.stores.is_empty() {
-            let mut documents = Vec::with_capacity(plan.stores.len());
-            for s in &plan.stores {
-                documents.push(
-                    serde_json::to_string(&s.status)
-                        .map_err(|e| StoreError::Corrupt(format!("status: {e}")))?,
-                );
-            }
-            let hashes: Vec<&str> = plan.stores.iter().map(|s| s.hash.as_str()).collect();
-            let seqs: Vec<&str> = plan.stores.iter().map(|s| s.sequence_id.as_str()).collect();
+            let (documents, hashes, seqs) = stored_columns(&plan)?;
             sqlx::query(
                 "UPDATE resources r SET status = u.status::json, status_hash = u.hash, \
                  status_sequence_id = u.seq, status_updated_at = now() \
@@ -345,4 +329,20 @@ impl SeenColumns {
         self.updated_at.push(seen.status_updated_at);
         self.seqs.push(seen.status_sequence_id.clone());
     }
+}
+
+/// The columns the statuses a plan stores are bound as: documents (JSON text), hashes and
+/// sequence ids, in the plan's order.
+#[allow(clippy::type_complexity)]
+fn stored_columns(plan: &BatchPlan) -> Result<(Vec<String>, Vec<&str>, Vec<&str>), StoreError> {
+    let mut documents = Vec::with_capacity(plan.stores.len());
+    for s in &plan.stores {
+        documents.push(
+            serde_json::to_string(&s.status)
+                .map_err(|e| StoreError::Corrupt(format!("status: {e}")))?,
+        );
+    }
+    let hashes = plan.stores.iter().map(|s| s.hash.as_str()).collect();
+    let seqs = plan.stores.iter().map(|s| s.sequence_id.as_str()).collect();
+    Ok((documents, hashes, seqs))
 }

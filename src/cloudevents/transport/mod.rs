@@ -89,6 +89,21 @@ pub enum TransportError {
     Other(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// Claims a transport's one subscription (the [`Transport::subscribe`] contract): refused
+/// once the transport is stopped, or when it is subscribed already.
+pub fn claim_subscription(
+    stopped: bool,
+    subscribed: &std::sync::atomic::AtomicBool,
+) -> Result<(), TransportError> {
+    if stopped {
+        return Err(TransportError::Closed);
+    }
+    if subscribed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return Err(TransportError::AlreadySubscribed);
+    }
+    Ok(())
+}
+
 /// A connection to the other side for one role.
 #[async_trait]
 pub trait Transport: Send + Sync + 'static {

@@ -9,7 +9,7 @@
 //! Must not decide routing (the broker does) or decode payloads (codecs do).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use async_trait::async_trait;
 use futures::StreamExt as _;
@@ -31,7 +31,9 @@ use crate::cloudevents::Event;
 use crate::cloudevents::backoff::Backoff;
 use crate::cloudevents::event_type::DataType;
 use crate::cloudevents::stats::{Stats, StatsSnapshot};
-use crate::cloudevents::transport::{Inbound, Transport, TransportError, TransportRole};
+use crate::cloudevents::transport::{
+    Inbound, Transport, TransportError, TransportRole, claim_subscription,
+};
 
 /// The response header a broker sends on every Subscribe (§8.3, §8.7).
 pub const SUBSCRIPTION_ID_HEADER: &str = "subscription-id";
@@ -254,12 +256,7 @@ impl Transport for GrpcTransport {
         &self,
         data_types: &[DataType],
     ) -> Result<mpsc::Receiver<Inbound>, TransportError> {
-        if self.stop.is_cancelled() {
-            return Err(TransportError::Closed);
-        }
-        if self.subscribed.swap(true, Ordering::SeqCst) {
-            return Err(TransportError::AlreadySubscribed);
-        }
+        claim_subscription(self.stop.is_cancelled(), &self.subscribed)?;
         let (inbox, rx) = mpsc::channel(INBOX);
         self.tasks.spawn(run(
             self.shared.clone(),
