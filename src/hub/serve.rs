@@ -105,6 +105,11 @@ pub struct ServeArgs {
     #[arg(long, env = "BATON_STATUS_WRITERS", default_value_t = 8)]
     pub status_writers: usize,
 
+    /// Give the heap's free pages back to the OS after a burst (a fleet connecting or
+    /// resyncing at once), so the resident size does not stay at the burst's peak.
+    #[arg(long, env = "BATON_HEAP_TRIM", default_value_t = true, action = clap::ArgAction::Set)]
+    pub heap_trim: bool,
+
     /// How often the hub asks every agent for status it may have missed, Go syntax (5m, 30s);
     /// 0 turns the safety net off (resyncs on every reconnection still happen).
     #[arg(long, env = "BATON_STATUS_RESYNC_INTERVAL", default_value = "5m", value_parser = go_duration)]
@@ -272,6 +277,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         options,
     )
     .await?;
+    if args.heap_trim {
+        super::heap_trim::HeapTrim::default().spawn(&tasks, &stop);
+    }
     let http = TcpListener::bind(args.http_addr)
         .await
         .with_context(|| format!("--http-addr {}: cannot listen", args.http_addr))?;
