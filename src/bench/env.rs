@@ -130,8 +130,33 @@ pub struct HubProcess {
     pub dir: PathBuf,
 }
 
+/// Attempts at starting the hub: its ports are picked free, then bound by the hub a moment
+/// later, and another process (a parallel test's listener) may take one in between.
+const SPAWN_ATTEMPTS: usize = 3;
+
 impl HubProcess {
+    /// Starts the hub on free ports; picks new ones if a port was taken before the hub bound it.
     pub async fn spawn(common: &Common, db: &BenchDb, services: &Services) -> anyhow::Result<Self> {
+        let mut attempt = 1;
+        loop {
+            match Self::spawn_once(common, db, services).await {
+                Err(err)
+                    if attempt < SPAWN_ATTEMPTS
+                        && format!("{err:#}").contains("Address already in use") =>
+                {
+                    eprintln!("the hub's port was taken before it bound it; new ports ({err:#})");
+                    attempt += 1;
+                }
+                started => return started,
+            }
+        }
+    }
+
+    async fn spawn_once(
+        common: &Common,
+        db: &BenchDb,
+        services: &Services,
+    ) -> anyhow::Result<Self> {
         let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
         let source_id = format!("bench-{suffix}");
         let dir = std::env::temp_dir().join(format!("baton-bench-{suffix}"));

@@ -53,3 +53,15 @@ pub fn database_url() -> String {
 pub fn mosquitto_bin() -> String {
     std::env::var("MOSQUITTO_BIN").unwrap_or_else(|_| "/usr/sbin/mosquitto".to_owned())
 }
+
+/// A free port for a server another process will bind (a `baton` or `mosquitto` child), picked
+/// outside Linux's ephemeral range (32768–60999): `bind(0)` would hand out a port from that
+/// range, which any parallel test's outgoing connection may take before the child binds it.
+pub fn free_port() -> u16 {
+    loop {
+        let port = 20_000 + (uuid::Uuid::new_v4().as_u128() % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}

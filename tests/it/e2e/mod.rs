@@ -5,6 +5,7 @@
 
 mod flows;
 
+use crate::support::free_port;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
@@ -21,14 +22,6 @@ pub const WAIT: Duration = Duration::from_secs(30);
 pub enum Via {
     Grpc,
     Mqtt,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A `baton` child process whose output goes to a log file; killed on drop.

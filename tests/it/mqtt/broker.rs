@@ -2,6 +2,7 @@
 //! and restart it. Killed on drop. Mosquitto started as root drops to the `mosquitto` user, so
 //! the dir and files are world-readable and it logs to stderr (captured to a file).
 
+use crate::support::free_port;
 use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -157,9 +158,4 @@ impl Mosquitto {
 pub fn write_readable(path: &Path, contents: &[u8]) {
     fs::write(path, contents).expect("write file");
     fs::set_permissions(path, fs::Permissions::from_mode(0o644)).expect("chmod");
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    listener.local_addr().expect("local addr").port()
 }
