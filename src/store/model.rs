@@ -244,6 +244,32 @@ pub struct ResourceDoc {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
+/// A parsed resource as stored documents: the spec's documents move over as they are; a
+/// reported status is rendered once (rendering a `Value` cannot fail: its map keys are strings).
+impl From<Resource> for ResourceDoc {
+    fn from(r: Resource) -> Self {
+        let status = r.status.and_then(|s| {
+            let text = serde_json::value::to_raw_value(&s.status).ok()?;
+            Some((text, s.hash, s.updated_at))
+        });
+        Self {
+            id: r.id,
+            consumer_name: r.consumer_name,
+            name: r.name,
+            version: r.version,
+            manifests: r.spec.manifests,
+            delete_option: r.spec.delete_option,
+            manifest_configs: r.spec.manifest_configs,
+            labels: r.spec.labels,
+            annotations: r.spec.annotations,
+            status,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            deleted_at: r.deleted_at,
+        }
+    }
+}
+
 /// Which resources to list.
 #[derive(Debug, Clone, Default)]
 pub struct ResourceFilter {

@@ -191,34 +191,7 @@ pub struct ResourceDocView {
 /// status, which the store hands out parsed, is written from its value.
 impl From<Resource> for ResourceDocView {
     fn from(r: Resource) -> Self {
-        let (status, status_hash, status_updated_at) = match r.status {
-            // Rendering a `Value` cannot fail (its map keys are strings).
-            Some(s) => (
-                serde_json::value::to_raw_value(&s.status).ok(),
-                Some(s.hash),
-                Some(s.updated_at),
-            ),
-            None => (None, None, None),
-        };
-        Self {
-            kind: "Resource",
-            href: format!("{RESOURCES_PATH}/{}", r.id),
-            id: r.id,
-            consumer_name: r.consumer_name,
-            name: r.name,
-            version: r.version,
-            manifests: r.spec.manifests,
-            delete_option: r.spec.delete_option,
-            manifest_configs: r.spec.manifest_configs,
-            labels: r.spec.labels,
-            annotations: r.spec.annotations,
-            status,
-            status_hash,
-            status_updated_at,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-            deleted_at: r.deleted_at,
-        }
+        ResourceDoc::from(r).into()
     }
 }
 
