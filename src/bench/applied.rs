@@ -147,14 +147,7 @@ pub async fn wait_connected(hub: &HubProcess, n: usize) {
 
 /// `baton_connected_clusters` from the hub's /metrics.
 pub async fn connected(http: &reqwest::Client, base: &str) -> Option<usize> {
-    let text = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
+    let text = super::scrape::fetch(http, base).await.ok()?;
     text.lines()
         .find_map(|l| l.strip_prefix("baton_connected_clusters "))
         .and_then(|v| v.trim().parse::<f64>().ok())

@@ -244,12 +244,9 @@ impl HubProcess {
 
     /// Resident set size of the hub process (VmRSS), in KiB.
     pub fn rss_kib(&self) -> anyhow::Result<u64> {
-        let pid = self.child.id().context("the hub has exited")?;
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        self.proc()
+            .context("the hub has exited")?
+            .rss_kib()
             .context("no VmRSS in /proc/<pid>/status")
     }
 

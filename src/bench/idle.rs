@@ -24,14 +24,7 @@ pub struct IdleArgs {
 }
 
 fn own_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
+    super::procstat::Proc::this().rss_kib().unwrap_or(0)
 }
 
 pub async fn run(args: IdleArgs) -> anyhow::Result<()> {

@@ -17,11 +17,7 @@ impl Proc {
 
     /// VmRSS, in KiB.
     pub fn rss_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0)).ok()?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        crate::hub::heap_trim::resident_kib_of(&self.0)
     }
 
     /// User + system CPU time so far, in seconds (clock ticks of 1/100 s, Linux's `USER_HZ`).

@@ -13,7 +13,8 @@ pub async fn outcomes(http: &reqwest::Client, base: &str, family: &str) -> BTree
     parse_outcomes(&text, family)
 }
 
-async fn fetch(http: &reqwest::Client, base: &str) -> reqwest::Result<String> {
+/// The hub's `/metrics` text.
+pub async fn fetch(http: &reqwest::Client, base: &str) -> reqwest::Result<String> {
     http.get(format!("{base}/metrics"))
         .send()
         .await?

@@ -93,7 +93,13 @@ impl HeapTrim {
 
 /// This process's resident set size (VmRSS), in KiB.
 pub fn resident_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    resident_kib_of("self")
+}
+
+/// A process's resident set size (VmRSS), in KiB: `process` is a pid or `self`. `None` off
+/// Linux or once the process is gone.
+pub fn resident_kib_of(process: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).ok()?;
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmRSS:"))
