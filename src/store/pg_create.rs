@@ -8,6 +8,8 @@ use sqlx::types::Json;
 use tracing::debug;
 use uuid::Uuid;
 
+use std::sync::LazyLock;
+
 use super::pg_json::JsonText;
 use super::pg_publish::OUTBOX_INSERT;
 use super::postgres::PgStore;
@@ -28,15 +30,32 @@ fn queued(insert: &str) -> String {
     )
 }
 
+/// One resource: [`PgStore::create_one`]'s statement, built once.
+static CREATE_ONE: LazyLock<String> = LazyLock::new(|| {
+    queued(
+        "INSERT INTO resources (id, consumer_id, consumer_name, name, version, manifests, delete_option, \
+         manifest_configs, labels, annotations) \
+         SELECT $1, c.id, c.name, $3, 1, $4, $5, $6, $7, $8 FROM consumers c WHERE c.name = $2",
+    )
+});
+
+/// A batch of resources as arrays: [`PgStore::insert_batch`]'s statement, built once.
+static CREATE_BATCH: LazyLock<String> = LazyLock::new(|| {
+    queued(
+        "INSERT INTO resources (id, consumer_id, consumer_name, name, version, manifests, delete_option, \
+         manifest_configs, labels, annotations) \
+         SELECT v.id, c.id, c.name, v.name, 1, v.manifests::json, v.delete_option::json, \
+         v.manifest_configs::json, v.labels::jsonb, v.annotations::jsonb \
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) \
+         AS v(id, consumer_name, name, manifests, delete_option, manifest_configs, labels, annotations) \
+         JOIN consumers c ON c.name = v.consumer_name",
+    )
+});
+
 impl PgStore {
     pub(crate) async fn create_one(&self, new: NewResource) -> Result<Resource, StoreError> {
-        let sql = queued(
-            "INSERT INTO resources (id, consumer_id, consumer_name, name, version, manifests, delete_option, \
-             manifest_configs, labels, annotations) \
-             SELECT $1, c.id, c.name, $3, 1, $4, $5, $6, $7, $8 FROM consumers c WHERE c.name = $2",
-        );
         let spec = &new.spec;
-        let row: Option<CreatedRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let row: Option<CreatedRow> = sqlx::query_as(sqlx::AssertSqlSafe(CREATE_ONE.as_str()))
             .bind(Uuid::new_v4())
             .bind(&new.consumer_name)
             .bind(&new.name)
@@ -88,25 +107,37 @@ impl PgStore {
         fn raw(r: &RawJson) -> &str {
             r.get()
         }
-        let rows: Vec<CreatedRow> = sqlx::query_as(sqlx::AssertSqlSafe(queued(
-            "INSERT INTO resources (id, consumer_id, consumer_name, name, version, manifests, delete_option, \
-             manifest_configs, labels, annotations) \
-             SELECT v.id, c.id, c.name, v.name, 1, v.manifests::json, v.delete_option::json, \
-             v.manifest_configs::json, v.labels::jsonb, v.annotations::jsonb \
-             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) \
-             AS v(id, consumer_name, name, manifests, delete_option, manifest_configs, labels, annotations) \
-             JOIN consumers c ON c.name = v.consumer_name",
-        )))
-        .bind(&ids)
-        .bind(batch.iter().map(|n| n.consumer_name.as_str()).collect::<Vec<_>>())
-        .bind(batch.iter().map(|n| n.name.as_deref()).collect::<Vec<_>>())
-        .bind(batch.iter().map(|n| raw(&n.spec.manifests)).collect::<Vec<_>>())
-        .bind(batch.iter().map(|n| n.spec.delete_option.as_ref().map(raw)).collect::<Vec<_>>())
-        .bind(batch.iter().map(|n| n.spec.manifest_configs.as_ref().map(raw)).collect::<Vec<_>>())
-        .bind(&labels)
-        .bind(&annotations)
-        .fetch_all(self.pool())
-        .await?;
+        let rows: Vec<CreatedRow> = sqlx::query_as(sqlx::AssertSqlSafe(CREATE_BATCH.as_str()))
+            .bind(&ids)
+            .bind(
+                batch
+                    .iter()
+                    .map(|n| n.consumer_name.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(batch.iter().map(|n| n.name.as_deref()).collect::<Vec<_>>())
+            .bind(
+                batch
+                    .iter()
+                    .map(|n| raw(&n.spec.manifests))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                batch
+                    .iter()
+                    .map(|n| n.spec.delete_option.as_ref().map(raw))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                batch
+                    .iter()
+                    .map(|n| n.spec.manifest_configs.as_ref().map(raw))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(&labels)
+            .bind(&annotations)
+            .fetch_all(self.pool())
+            .await?;
         let mut by_id: std::collections::HashMap<Uuid, CreatedRow> =
             rows.into_iter().map(|row| (row.id, row)).collect();
         Ok(ids.into_iter().map(|id| by_id.remove(&id)).collect())

@@ -27,18 +27,22 @@ pub(crate) const OUTBOX_UPSERT: &str = "INSERT INTO publish_outbox (resource_id,
 pub(crate) const OUTBOX_INSERT: &str = "INSERT INTO publish_outbox (resource_id, version, deleting) \
      SELECT id, version, deleting FROM changed";
 
+/// [`PgStore::outbox_pending`]'s statement, built once.
+static OUTBOX_PENDING: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let columns = qualified(RESOURCE_COLUMNS, "r");
+    format!(
+        "SELECT {columns} FROM (SELECT resource_id, queued_at FROM publish_outbox ORDER BY queued_at LIMIT $1) o \
+         CROSS JOIN LATERAL (SELECT {RESOURCE_COLUMNS} FROM resources WHERE id = o.resource_id OFFSET 0) r \
+         ORDER BY o.queued_at"
+    )
+});
+
 impl PgStore {
     pub(crate) async fn outbox_pending(&self, limit: i64) -> Result<Vec<Resource>, StoreError> {
         // One primary-key lookup per queued row. A plain join (or a LATERAL subquery, which
         // the planner pulls up into one) let it hash the whole `resources` table on every
         // round: 28-36 ms a round at 10,000 rows. `OFFSET 0` keeps the subquery a subquery.
-        let columns = qualified(RESOURCE_COLUMNS, "r");
-        let sql = format!(
-            "SELECT {columns} FROM (SELECT resource_id, queued_at FROM publish_outbox ORDER BY queued_at LIMIT $1) o \
-             CROSS JOIN LATERAL (SELECT {RESOURCE_COLUMNS} FROM resources WHERE id = o.resource_id OFFSET 0) r \
-             ORDER BY o.queued_at"
-        );
-        let rows: Vec<ResourceRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let rows: Vec<ResourceRow> = sqlx::query_as(sqlx::AssertSqlSafe(OUTBOX_PENDING.as_str()))
             .bind(limit)
             .fetch_all(self.pool())
             .await?;
