@@ -139,7 +139,6 @@ impl PgStore {
                 }
                 Ok(columns)
             };
-        let (st, rm) = (seen_of(&plan.store_ids)?, seen_of(&plan.removes)?);
         // The compare and set is in each statement's own WHERE, so that a row changed by a
         // transaction that commits while this one waits for its lock is re-checked as changed.
         // Each row finds its values by its position in the id array (`array_position`) rather
@@ -174,6 +173,7 @@ impl PgStore {
             .fetch_all(self.pool())
             .await?;
         } else if !plan.store_ids.is_empty() {
+            let st = seen_of(&plan.store_ids)?;
             written = sqlx::query_scalar(
                 "UPDATE resources r SET status = ($2::text[])[array_position($1, r.id)]::json, \
                  status_hash = ($3::text[])[array_position($1, r.id)], \
@@ -196,6 +196,7 @@ impl PgStore {
             .await?;
         }
         if !plan.removes.is_empty() {
+            let rm = seen_of(&plan.removes)?;
             // The outbox row of a removed resource goes with it (a confirmation can overtake
             // the publisher's mark).
             let removed: Vec<Uuid> = sqlx::query_scalar(
