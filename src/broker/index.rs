@@ -34,10 +34,10 @@ impl Index {
             None => {
                 self.by_name.insert(name.clone(), Ids::One(id));
             }
-            Some(ids) => {
-                let mut all = ids.as_slice().to_vec();
-                all.push(id);
-                *ids = Ids::Many(all);
+            Some(Ids::Many(all)) => all.push(id),
+            Some(ids @ Ids::One(_)) => {
+                let first = ids.as_slice()[0];
+                *ids = Ids::Many(vec![first, id]);
             }
         }
     }
@@ -46,18 +46,19 @@ impl Index {
         let Some(ids) = self.by_name.get_mut(name) else {
             return;
         };
-        let rest: Vec<u64> = ids
-            .as_slice()
-            .iter()
-            .copied()
-            .filter(|i| *i != id)
-            .collect();
-        match rest.as_slice() {
-            [] => {
+        match ids {
+            Ids::One(only) if *only == id => {
                 self.by_name.remove(name);
             }
-            [one] => *ids = Ids::One(*one),
-            _ => *ids = Ids::Many(rest),
+            Ids::One(_) => {}
+            Ids::Many(all) => {
+                all.retain(|i| *i != id);
+                if let [one] = all.as_slice() {
+                    *ids = Ids::One(*one);
+                } else if all.is_empty() {
+                    self.by_name.remove(name);
+                }
+            }
         }
     }
 

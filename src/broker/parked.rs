@@ -90,11 +90,6 @@ impl Parked {
         now: Instant,
     ) -> (Parking, usize) {
         let key = (cluster.to_owned(), data_type.clone());
-        let entry = Entry {
-            target: target.clone(),
-            message: message.clone(),
-            at: now,
-        };
         let full = self.entries.len() >= self.limits.max && !self.entries.contains_key(&key);
         let since = now.duration_since(self.last_sweep);
         // A full park is swept at most once a second: a flood of new clusters while full
@@ -104,6 +99,12 @@ impl Parked {
         if self.entries.len() >= self.limits.max && !self.entries.contains_key(&key) {
             return (Parking::Full, expired);
         }
+        // The event is copied only once it is kept.
+        let entry = Entry {
+            target: target.clone(),
+            message: message.clone(),
+            at: now,
+        };
         self.entries.insert(key, entry);
         (Parking::Parked, expired)
     }

@@ -93,7 +93,8 @@ impl QueueTx {
         }
     }
 
-    /// A source queue's sender (`None` for an agent's): where parked requests are handed.
+    /// A source queue's sender (`None` for an agent's): where parked requests are handed, and
+    /// what a publisher finding it full waits on.
     pub fn source_sender(&self) -> Option<&mpsc::Sender<Queued>> {
         match self {
             Self::Agent(_) => None,
@@ -101,15 +102,10 @@ impl QueueTx {
         }
     }
 
-    /// A source queue's sender, to wait on when it is full (`None` for an agent's).
-    pub fn waitable(&self) -> Option<mpsc::Sender<Queued>> {
-        self.source_sender().cloned()
-    }
-
     /// Whether an agent's queue has room again, registering `cx` to be woken when it does
     /// (`futures`' sender parks itself when a send fills the queue, and the receiver unparks
     /// it as it reads). Always ready for a source's queue (it is waited on with
-    /// [`QueueTx::waitable`] instead). `Err` once the stream is gone.
+    /// [`QueueTx::source_sender`] instead). `Err` once the stream is gone.
     pub fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Empty>> {
         match self {
             Self::Agent(tx) => tx.poll_ready(cx).map_err(|_| Empty),
@@ -180,8 +176,8 @@ mod tests {
 
     #[test]
     fn only_a_source_queue_is_waited_on_by_its_sender() {
-        assert!(agent(4).0.waitable().is_none());
-        assert!(source(4).0.waitable().is_some());
+        assert!(agent(4).0.source_sender().is_none());
+        assert!(source(4).0.source_sender().is_some());
     }
 
     #[tokio::test]

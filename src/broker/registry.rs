@@ -394,7 +394,7 @@ impl Registry {
                 TrySend::Full if sub.is_source() || wait_for_agents => full.push(Full {
                     id,
                     party: sub.party.clone(),
-                    source_queue: sub.queue.waitable(),
+                    source_queue: sub.queue.source_sender().cloned(),
                     overflow: sub.overflow.clone(),
                 }),
                 TrySend::Full => {
