@@ -63,19 +63,15 @@ impl Index {
     }
 
     /// The subscriptions of `name`.
-    pub fn of(&self, name: &str) -> Vec<u64> {
-        self.by_name
-            .get(name)
-            .map(|ids| ids.as_slice().to_vec())
-            .unwrap_or_default()
+    pub fn of(&self, name: &str) -> &[u64] {
+        self.by_name.get(name).map_or(&[], Ids::as_slice)
     }
 
     /// Every subscription of this kind.
-    pub fn all(&self) -> Vec<u64> {
+    pub fn all(&self) -> impl Iterator<Item = u64> + '_ {
         self.by_name
             .values()
             .flat_map(|ids| ids.as_slice().iter().copied())
-            .collect()
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -102,7 +98,7 @@ mod tests {
         assert_eq!(index.of("c1"), [1, 3]);
         assert_eq!(index.of("c2"), [2]);
         assert!(index.of("c3").is_empty());
-        let mut all = index.all();
+        let mut all: Vec<u64> = index.all().collect();
         all.sort_unstable();
         assert_eq!(all, [1, 2, 3]);
         index.remove("c1", 1);

@@ -104,6 +104,24 @@ struct Table {
     data_types: Vec<Arc<DataType>>,
 }
 
+/// The ids of the subscriptions `target` addresses (of any data type), read from the index
+/// in place (the subscriber map is borrowed apart from it while they are delivered to).
+fn addressed<'a>(
+    agents: &'a Index,
+    sources: &'a Index,
+    target: &'a Target,
+) -> impl Iterator<Item = u64> + 'a {
+    let (index, name) = match target {
+        Target::Cluster(name) => (agents, Some(name)),
+        Target::AllClusters => (agents, None),
+        Target::Source(name) => (sources, Some(name)),
+        Target::AllSources => (sources, None),
+    };
+    let named = name.map_or(&[][..], |name| index.of(name)).iter().copied();
+    let every = name.is_none().then(|| index.all()).into_iter().flatten();
+    named.chain(every)
+}
+
 impl Table {
     fn index_of(&mut self, party: &Party) -> (&mut Index, Arc<str>) {
         match party {
@@ -126,15 +144,6 @@ impl Table {
         index.remove(&name, id);
     }
 
-    /// The ids of the subscriptions `target` addresses (of any data type).
-    fn addressed(&self, target: &Target) -> Vec<u64> {
-        match target {
-            Target::Cluster(name) => self.agents.of(name),
-            Target::AllClusters => self.agents.all(),
-            Target::Source(name) => self.sources.of(name),
-            Target::AllSources => self.sources.all(),
-        }
-    }
 
     /// The shared copy of `data_type`.
     fn intern(&mut self, data_type: DataType) -> Arc<DataType> {
@@ -382,8 +391,14 @@ impl Registry {
         let mut delivered = 0;
         let mut dropped = Vec::new();
         let mut full = Vec::new();
-        for id in table.addressed(&route.target) {
-            let Some(sub) = table.subscribers.get_mut(&id) else {
+        let Table {
+            subscribers,
+            agents,
+            sources,
+            ..
+        } = &mut *table;
+        for id in addressed(agents, sources, &route.target) {
+            let Some(sub) = subscribers.get_mut(&id) else {
                 continue;
             };
             if *sub.data_type != route.data_type {
