@@ -144,7 +144,6 @@ impl Table {
         index.remove(&name, id);
     }
 
-
     /// The shared copy of `data_type`.
     fn intern(&mut self, data_type: DataType) -> Arc<DataType> {
         if let Some(known) = self.data_types.iter().find(|t| ***t == data_type) {

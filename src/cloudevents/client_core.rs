@@ -249,13 +249,45 @@ pub(crate) fn unanswered(stats: &Stats, event: &Event, error: &ClientError) {
 
 /// Retries of an answer to a resync request that could not be sent: soon at first, then
 /// every 30 s at most (jittered, so a fleet that failed together does not retry together).
-pub(crate) const ANSWER_RETRY: BackoffPolicy = BackoffPolicy {
+const ANSWER_RETRY: BackoffPolicy = BackoffPolicy {
     initial: Duration::from_millis(500),
     factor: 2.0,
     max: Duration::from_secs(30),
     jitter: 0.5,
     reset_after: Duration::MAX,
 };
+
+/// Sends the answer to resync request `event` again with [`ANSWER_RETRY`]'s backoff (a wait
+/// before each try) until `answer` goes through, fails otherwise than on the transport
+/// (counted by [`unanswered`]), or `stop` fires. Whether it was sent.
+pub(crate) async fn retry_answer<F, Fut>(
+    stats: &Stats,
+    stop: &CancellationToken,
+    event: &Event,
+    mut answer: F,
+) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), ClientError>>,
+{
+    let mut backoff = Backoff::new(ANSWER_RETRY);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return false,
+            () = tokio::time::sleep(backoff.next_delay()) => {}
+        }
+        match answer().await {
+            Ok(()) => return true,
+            Err(ClientError::Transport(err)) => {
+                debug!(event_id = event.id(), %err, "resync answer still not sent");
+            }
+            Err(err) => {
+                unanswered(stats, event, &err);
+                return false;
+            }
+        }
+    }
+}
 
 /// Retries of a resync after subscribing: as [`ANSWER_RETRY`].
 const RESYNC_RETRY: BackoffPolicy = ANSWER_RETRY;

@@ -14,12 +14,11 @@ use chrono::Utc;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use super::Event;
-use super::backoff::Backoff;
 use super::builder::EventBuilder;
-use super::client_core::{self, ANSWER_RETRY, ClientCore, Lifecycle, Receiver};
+use super::client_core::{self, ClientCore, Lifecycle, Receiver};
 use super::error::ClientError;
 use super::event_type::{Action, DataType, EventType, SubResource};
 use super::extensions as ext;
@@ -337,25 +336,15 @@ impl<T: ResourceObject> Shared<T> {
 impl<T: ResourceObject> Shared<T> {
     /// Answers a spec resync request again, with backoff, until it is sent or the client stops.
     async fn retry_spec_resync_answer(&self, event: Event, event_type: EventType) {
-        let mut backoff = Backoff::new(ANSWER_RETRY);
-        loop {
-            tokio::select! {
-                () = self.stop.cancelled() => return,
-                () = tokio::time::sleep(backoff.next_delay()) => {}
-            }
-            let Ok(_permit) = self.answer_permits.acquire().await else {
-                return; // never closed
-            };
-            match self.answer_spec_resync(&event, &event_type).await {
-                Ok(()) => {
-                    info!(event_id = event.id(), "spec resync answered on retry");
-                    return;
-                }
-                Err(ClientError::Transport(err)) => {
-                    debug!(event_id = event.id(), %err, "spec resync answer still not sent");
-                }
-                Err(err) => return client_core::unanswered(&self.core.stats, &event, &err),
-            }
+        let (event, event_type) = (&event, &event_type);
+        let sent = client_core::retry_answer(&self.core.stats, &self.stop, event, || async move {
+            // One of the answer permits per try; the semaphore is never closed.
+            let _permit = self.answer_permits.acquire().await;
+            self.answer_spec_resync(event, event_type).await
+        })
+        .await;
+        if sent {
+            info!(event_id = event.id(), "spec resync answered on retry");
         }
     }
 }

@@ -11,8 +11,7 @@ use tracing::{debug, info};
 
 use super::Shared;
 use crate::cloudevents::Event;
-use crate::cloudevents::backoff::Backoff;
-use crate::cloudevents::client_core::{self, ANSWER_RETRY};
+use crate::cloudevents::client_core;
 use crate::cloudevents::error::{ClientError, CodecError};
 use crate::cloudevents::event_type::{Action, DataType, EventType, SubResource};
 use crate::cloudevents::extensions as ext;
@@ -124,22 +123,13 @@ impl<T: ResourceObject> Shared<T> {
 
     /// Answers a status resync request again until it is sent; see the module doc.
     pub(super) async fn retry_status_resync_answer(&self, event: Event, event_type: EventType) {
-        let mut backoff = Backoff::new(ANSWER_RETRY);
-        loop {
-            tokio::select! {
-                () = self.stop.cancelled() => return,
-                () = tokio::time::sleep(backoff.next_delay()) => {}
-            }
-            match self.answer_status_resync(&event, &event_type).await {
-                Ok(()) => {
-                    info!(cluster = %self.cluster_name, event_id = event.id(), "status resync answered on retry");
-                    return;
-                }
-                Err(ClientError::Transport(err)) => {
-                    debug!(event_id = event.id(), %err, "status resync answer still not sent");
-                }
-                Err(err) => return client_core::unanswered(&self.core.stats, &event, &err),
-            }
+        let (event, event_type) = (&event, &event_type);
+        let sent = client_core::retry_answer(&self.core.stats, &self.stop, event, || {
+            self.answer_status_resync(event, event_type)
+        })
+        .await;
+        if sent {
+            info!(cluster = %self.cluster_name, event_id = event.id(), "status resync answered on retry");
         }
     }
 }
