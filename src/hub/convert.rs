@@ -2,8 +2,6 @@
 //! source's view of its work (uid = resource id, namespace = consumer, generation = version,
 //! §4.1, §4.3), and reported status JSON becomes the typed status §5.2 compares.
 
-use serde_json::Value;
-
 use crate::store::{ReportedStatus, Resource};
 use crate::work::model::meta::Time;
 use crate::work::model::{
@@ -83,11 +81,6 @@ pub fn work_of(resource: &Resource) -> Result<ManifestWork, ConvertError> {
 }
 
 /// The typed status of what an agent reported.
-pub fn status_of(reported: &ReportedStatus) -> Result<ManifestWorkStatus, serde_json::Error> {
-    serde_json::from_value(reported.status.clone())
-}
-
-/// The JSON stored for a status (the ManifestWork `status` shape).
-pub fn status_json(status: &ManifestWorkStatus) -> Result<Value, serde_json::Error> {
-    serde_json::to_value(status)
+fn status_of(reported: &ReportedStatus) -> Result<ManifestWorkStatus, serde_json::Error> {
+    serde_json::from_str(reported.status.get())
 }

@@ -1,20 +1,20 @@
 //! The status handler: writes what agents report back to the resource rows (§5.2, §4.7).
-//! Each status is decided inside the store's row lock with the §5.2 rules (version guard,
-//! sequence guard, Deleted, unchanged); a `Deleted=True` report removes a deleting row.
-//! Statuses come in batches (`status_shards` drains its queue): a batch is one transaction.
-//! A status equal to the stored one is skipped before that (`status_skip`).
+//! Owns turning a received work into the store's [`StatusReport`] (its JSON text and hash),
+//! and the metrics and logs of each outcome. The store decides each report with the §5.2
+//! rules on the row's fields (version guard, sequence guard, Deleted, unchanged); a
+//! `Deleted=True` report removes a deleting row. Statuses come in batches (`status_shards`
+//! drains its queue): a batch is one store call. A status equal to the stored one is skipped
+//! before that (`status_skip`).
 
 use std::sync::Arc;
 
 use tracing::{debug, info, warn};
 use uuid::Uuid;
 
-use super::convert::{status_json, status_of};
 use super::metrics::HubMetrics;
 use super::status_skip::StoredHints;
-use crate::store::{StatusItem, StatusOutcome, StatusTarget, StatusWrite, Store, StoreError};
-use crate::work::model::{ManifestWork, ManifestWorkStatus, ObjectMeta, SEQUENCE_ID_ANNOTATION};
-use crate::work::source_status::{self, IgnoreReason};
+use crate::store::{ReportedState, StatusIgnored, StatusOutcome, StatusReport, Store, StoreError};
+use crate::work::model::ManifestWork;
 use crate::work::status_hash;
 
 pub struct StatusWriter {
@@ -33,68 +33,31 @@ impl StatusWriter {
     }
 }
 
-/// The hash of a received status (§6.4), except for a `Deleted` report (never skipped: it
-/// removes the row) or one that cannot be hashed (decided under the lock, which ignores it).
-fn received_hash(work: &ManifestWork) -> Option<String> {
-    if work.status.is_deleted() {
-        return None;
-    }
-    status_hash::status_hash(&work.status).ok()
-}
-
-/// The source's cached view of a row, as §5.2 compares it.
-fn cached_work(target: &StatusTarget) -> ManifestWork {
-    let mut metadata = ObjectMeta {
-        uid: target.id.to_string(),
-        generation: target.version,
-        ..ObjectMeta::default()
+/// What the store decides on for a received work: a `Deleted` report, or the status as the
+/// JSON text to store (keys in order, as serde_json renders a tree) with its §6.4 hash.
+fn report_of(id: Uuid, work: &ManifestWork) -> Result<StatusReport, serde_json::Error> {
+    let state = if work.status.is_deleted() {
+        ReportedState::Deleted
+    } else {
+        let tree = serde_json::to_value(&work.status)?;
+        ReportedState::Status {
+            document: serde_json::value::to_raw_value(&tree)?,
+            hash: status_hash::status_hash(&work.status)?,
+        }
     };
-    let mut status = ManifestWorkStatus::default();
-    if let Some(reported) = &target.status {
-        metadata.annotations.insert(
-            SEQUENCE_ID_ANNOTATION.to_owned(),
-            reported.sequence_id.clone(),
-        );
-        // A stored status that no longer parses compares as "changed": the new one replaces it.
-        status = status_of(reported).unwrap_or_default();
-    }
-    ManifestWork {
-        metadata,
-        spec: Default::default(),
-        status,
-    }
+    Ok(StatusReport {
+        id,
+        version: work.metadata.generation,
+        sequence_id: work.sequence_id().to_owned(),
+        state,
+    })
 }
 
-/// §5.2 for one row; pure, runs under the row lock. `hash` is the received status's, if
-/// already computed.
-fn decide(target: &StatusTarget, received: &ManifestWork, hash: Option<&str>) -> StatusWrite {
-    match source_status::apply_status(Some(&cached_work(target)), received) {
-        source_status::StatusOutcome::Deleted if target.deleting => StatusWrite::Remove,
-        source_status::StatusOutcome::Deleted => {
-            StatusWrite::Ignore("agent reports deleted, but the resource is not being deleted")
-        }
-        source_status::StatusOutcome::Update(_) => {
-            let hash = match hash {
-                Some(hash) => Ok(hash.to_owned()),
-                None => status_hash::status_hash(&received.status),
-            };
-            let (Ok(status), Ok(hash)) = (status_json(&received.status), hash) else {
-                return StatusWrite::Ignore("status cannot be serialized");
-            };
-            StatusWrite::Store {
-                status,
-                hash,
-                sequence_id: received.sequence_id().to_owned(),
-            }
-        }
-        source_status::StatusOutcome::NotFound => StatusWrite::Ignore("resource not found"),
-        source_status::StatusOutcome::Ignore(reason) => StatusWrite::Ignore(match reason {
-            IgnoreReason::AlreadyGone => "already gone",
-            IgnoreReason::VersionAhead { .. } => "status for a version the hub never issued",
-            IgnoreReason::Stale => "stale sequence id",
-            IgnoreReason::BadSequence(_) => "sequence id not comparable",
-            IgnoreReason::Unchanged => "unchanged",
-        }),
+/// The hash a report skips by (a `Deleted` report is never skipped: it removes the row).
+fn hash_of(report: &StatusReport) -> Option<&str> {
+    match &report.state {
+        ReportedState::Status { hash, .. } => Some(hash),
+        ReportedState::Deleted => None,
     }
 }
 
@@ -104,53 +67,50 @@ impl StatusWriter {
     /// when the hints point at it ([`StoredHints`]). On a store error none of them is written;
     /// the caller counts them.
     pub async fn write(&self, received: &[ManifestWork]) -> Result<(), StoreError> {
-        let mut works = Vec::with_capacity(received.len());
+        let mut reports = Vec::with_capacity(received.len());
         for work in received {
-            match Uuid::parse_str(&work.metadata.uid) {
-                Ok(id) => works.push((id, work, received_hash(work))),
-                Err(_) => {
-                    self.metrics.count_status("unknown");
-                    warn!(resource_id = %work.metadata.uid, "status for a resource id that is not a baton id");
+            let Ok(id) = Uuid::parse_str(&work.metadata.uid) else {
+                self.metrics.count_status("unknown");
+                warn!(resource_id = %work.metadata.uid, "status for a resource id that is not a baton id");
+                continue;
+            };
+            match report_of(id, work) {
+                Ok(report) => reports.push((report, work)),
+                Err(err) => {
+                    self.metrics.count_status("ignored");
+                    debug!(resource_id = %id, %err, "status ignored: it cannot be serialized");
                 }
             }
         }
-        let keys: Vec<(Uuid, Option<&str>)> = works
+        let keys: Vec<(Uuid, Option<&str>)> = reports
             .iter()
-            .map(|(id, _, hash)| (*id, hash.as_deref()))
+            .map(|(report, _)| (report.id, hash_of(report)))
             .collect();
         let unchanged = self.hints.unchanged(self.store.as_ref(), &keys).await?;
-        let mut locked = Vec::with_capacity(works.len());
-        for (index, work) in works.iter().enumerate() {
+        let mut decided = Vec::with_capacity(reports.len());
+        let mut works = Vec::with_capacity(reports.len());
+        for (index, (report, work)) in reports.into_iter().enumerate() {
             if unchanged.contains(&index) {
                 self.metrics.count_status("unchanged");
-                debug!(resource_id = %work.0, "status ignored: the stored one is the same");
+                debug!(resource_id = %report.id, "status ignored: the stored one is the same");
             } else {
-                locked.push(work);
+                decided.push(report);
+                works.push(work);
             }
         }
-        let decides: Vec<_> = locked
-            .iter()
-            .map(|(_, work, hash)| {
-                move |target: &StatusTarget| decide(target, work, hash.as_deref())
-            })
-            .collect();
-        let items: Vec<StatusItem> = locked
-            .iter()
-            .zip(&decides)
-            .map(|((id, _, _), decide)| StatusItem { id: *id, decide })
-            .collect();
-        let outcomes = self.store.apply_statuses(&items).await?;
-        for ((id, work, hash), outcome) in locked.into_iter().zip(outcomes) {
-            match (&outcome, hash) {
-                (StatusOutcome::Stored | StatusOutcome::Ignored("unchanged"), Some(hash)) => {
-                    self.hints.stored(*id, hash);
-                }
+        let outcomes = self.store.apply_statuses(&decided).await?;
+        for ((report, work), outcome) in decided.iter().zip(works).zip(outcomes) {
+            match (outcome, hash_of(report)) {
+                (
+                    StatusOutcome::Stored | StatusOutcome::Ignored(StatusIgnored::Unchanged),
+                    Some(hash),
+                ) => self.hints.stored(report.id, hash),
                 (StatusOutcome::Removed | StatusOutcome::UnknownResource, _) => {
-                    self.hints.forget(*id);
+                    self.hints.forget(report.id);
                 }
                 _ => {}
             }
-            self.record(*id, work, outcome);
+            self.record(report.id, work, outcome);
         }
         Ok(())
     }
@@ -167,7 +127,7 @@ impl StatusWriter {
             }
             StatusOutcome::Ignored(why) => {
                 self.metrics.count_status("ignored");
-                debug!(resource_id = %id, why, "status ignored");
+                debug!(resource_id = %id, why = why.reason(), "status ignored");
             }
             StatusOutcome::UnknownResource => {
                 self.metrics.count_status("unknown");

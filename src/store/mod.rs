@@ -31,7 +31,6 @@ use uuid::Uuid;
 
 pub use model::*;
 pub use open::{DEFAULT_DATA_DIR, SQLITE_FILE, open};
-pub use status_batch::StatusItem;
 
 /// What the store can fail with; the hub maps these to HTTP statuses in one place.
 #[derive(Debug, thiserror::Error)]
@@ -77,41 +76,61 @@ pub enum StoreError {
     UnsupportedUrl(String),
 }
 
-/// The row a status handler decides on.
+/// An agent's report on one resource, as the hub decoded it (§5.2): what the store decides on.
 #[derive(Debug, Clone)]
-pub struct StatusTarget {
+pub struct StatusReport {
     pub id: Uuid,
+    /// The resource version the agent applied (the work's `generation`).
     pub version: i64,
-    pub deleting: bool,
-    pub status: Option<ReportedStatus>,
+    pub sequence_id: String,
+    pub state: ReportedState,
 }
 
-/// What to do with an incoming status, decided by the hub from the [`StatusTarget`].
-#[derive(Debug, Clone, PartialEq)]
-pub enum StatusWrite {
-    /// Keep the row as it is (stale, unchanged, ...); the reason is logged.
-    Ignore(&'static str),
-    /// Store this status.
-    Store {
-        status: serde_json::Value,
-        hash: String,
-        sequence_id: String,
-    },
-    /// The agent confirmed deletion: remove the row.
-    Remove,
+/// What an agent reported.
+#[derive(Debug, Clone)]
+pub enum ReportedState {
+    /// The agent removed the work (`Deleted=True`, §4.7).
+    Deleted,
+    /// A status to store: the ManifestWork `status` as JSON text, and its §6.4 hash.
+    Status { document: RawJson, hash: String },
 }
 
 /// What happened to an incoming status.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusOutcome {
     Stored,
     Removed,
-    Ignored(&'static str),
+    Ignored(StatusIgnored),
     UnknownResource,
 }
 
-/// The decision function a status update runs with, inside the store's transaction.
-pub type DecideStatus<'a> = &'a (dyn Fn(&StatusTarget) -> StatusWrite + Send + Sync);
+/// Why a status left its row as it was (§5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusIgnored {
+    /// `Deleted` for a resource that is not being deleted.
+    NotDeleting,
+    /// A version the hub never issued.
+    VersionAhead,
+    /// The sequence id is not newer than the stored one.
+    Stale,
+    /// The sequence ids cannot be compared (unparseable, or another node's).
+    BadSequence,
+    /// The same status as the stored one.
+    Unchanged,
+}
+
+impl StatusIgnored {
+    /// For logs.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::NotDeleting => "agent reports deleted, but the resource is not being deleted",
+            Self::VersionAhead => "status for a version the hub never issued",
+            Self::Stale => "stale sequence id",
+            Self::BadSequence => "sequence id not comparable",
+            Self::Unchanged => "unchanged",
+        }
+    }
+}
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -148,12 +167,12 @@ pub trait Store: Send + Sync + 'static {
         results
     }
     async fn get_resource(&self, id: Uuid) -> Result<Resource, StoreError>;
-    /// A page of matches, their JSON documents as stored (see [`ResourceDoc`]).
+    /// A page of matches.
     async fn list_resources(
         &self,
         filter: &ResourceFilter,
         page: PageRequest,
-    ) -> Result<Page<ResourceDoc>, StoreError>;
+    ) -> Result<Page<Resource>, StoreError>;
     /// Replaces the spec if the resource is at `expected_version`: version + 1 and pending
     /// publication when the spec differs, nothing at all when it is the same.
     async fn update_resource(
@@ -185,20 +204,6 @@ pub trait Store: Send + Sync + 'static {
     /// How many resources wait for publication (the outbox depth metric).
     async fn pending_count(&self) -> Result<i64, StoreError>;
 
-    /// Applies an agent's status: lets `decide` choose on the current row, writes the choice. A
-    /// batch of one ([`Store::apply_statuses`]): both backends have a single status path.
-    async fn apply_status(
-        &self,
-        id: Uuid,
-        decide: DecideStatus<'_>,
-    ) -> Result<StatusOutcome, StoreError> {
-        let outcomes = self.apply_statuses(&[StatusItem { id, decide }]).await?;
-        outcomes
-            .into_iter()
-            .next()
-            .ok_or_else(|| StoreError::Corrupt("a status batch of one gave no outcome".into()))
-    }
-
     /// The stored status hash of each of `ids` that has a status, read without locking: a
     /// committed state that a concurrent status write may change right after. The status
     /// writer uses it to skip a status equal to the stored one without a transaction (§5.2
@@ -206,14 +211,14 @@ pub trait Store: Send + Sync + 'static {
     /// newer one with the same status is unchanged).
     async fn status_hashes(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>, StoreError>;
 
-    /// Applies a batch of agents' statuses together: each item is decided like
-    /// [`Store::apply_status`] on its row as the items before it left it (so statuses of one
+    /// Applies a batch of agents' statuses together: each report is decided by §5.2
+    /// ([`status_batch`]) on its row as the reports before it left it (so statuses of one
     /// resource keep their order), and each row is written once, atomically, only as decided
     /// on its current state (SQLite: one transaction under the write lock; PostgreSQL: rows read
     /// without a lock and written by compare and set, a changed row decided again). One outcome
     /// per item, in order.
     async fn apply_statuses(
         &self,
-        batch: &[StatusItem<'_>],
+        batch: &[StatusReport],
     ) -> Result<Vec<StatusOutcome>, StoreError>;
 }

@@ -194,13 +194,23 @@ pub struct NewResource {
 }
 
 /// What the agent last reported for a resource.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ReportedStatus {
-    /// The ManifestWork status exactly as the agent reported it.
-    pub status: Value,
+    /// The ManifestWork status as the agent reported it, JSON text as stored.
+    pub status: RawJson,
     pub hash: String,
     pub sequence_id: String,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Same text, same status.
+impl PartialEq for ReportedStatus {
+    fn eq(&self, other: &Self) -> bool {
+        self.status.get() == other.status.get()
+            && self.hash == other.hash
+            && self.sequence_id == other.sequence_id
+            && self.updated_at == other.updated_at
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -222,53 +232,6 @@ pub struct Resource {
 /// A JSON document exactly as the store holds it, never parsed into a tree: the read path
 /// splices it into the API's response as is.
 pub type RawJson = Box<serde_json::value::RawValue>;
-
-/// A resource as a list returns it: the fields of [`Resource`] that the API shows, with the
-/// JSON documents (manifests, options, status) left as the stored text. Listing many large
-/// bundles is then a copy, not a parse and a re-serialisation of every object.
-#[derive(Debug, Clone)]
-pub struct ResourceDoc {
-    pub id: Uuid,
-    pub consumer_name: String,
-    pub name: Option<String>,
-    pub version: i64,
-    pub manifests: RawJson,
-    pub delete_option: Option<RawJson>,
-    pub manifest_configs: Option<RawJson>,
-    pub labels: Labels,
-    pub annotations: Labels,
-    /// The reported status with its hash and time, `None` before the first report.
-    pub status: Option<(RawJson, String, DateTime<Utc>)>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub deleted_at: Option<DateTime<Utc>>,
-}
-
-/// A parsed resource as stored documents: the spec's documents move over as they are; a
-/// reported status is rendered once (rendering a `Value` cannot fail: its map keys are strings).
-impl From<Resource> for ResourceDoc {
-    fn from(r: Resource) -> Self {
-        let status = r.status.and_then(|s| {
-            let text = serde_json::value::to_raw_value(&s.status).ok()?;
-            Some((text, s.hash, s.updated_at))
-        });
-        Self {
-            id: r.id,
-            consumer_name: r.consumer_name,
-            name: r.name,
-            version: r.version,
-            manifests: r.spec.manifests,
-            delete_option: r.spec.delete_option,
-            manifest_configs: r.spec.manifest_configs,
-            labels: r.spec.labels,
-            annotations: r.spec.annotations,
-            status,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-            deleted_at: r.deleted_at,
-        }
-    }
-}
 
 /// Which resources to list.
 #[derive(Debug, Clone, Default)]

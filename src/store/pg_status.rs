@@ -3,11 +3,11 @@
 //! one `UPDATE` for the stored statuses (and one `DELETE` for removed rows, when there are any)
 //! that changes a row only if it still is what the decision saw (version, deletion, last
 //! status: a compare and set). Two round trips and no row lock, where a locked transaction took four and wrote a
-//! lock record per row. Items whose row changed in between (an update or delete through the
+//! lock record per row. Reports whose row changed in between (an update or delete through the
 //! API) are decided again on the new row; after [`OPTIMISTIC_TRIES`], the rest go through the
 //! locked path (`SELECT … FOR UPDATE` in id order), which always ends.
 //!
-//! Must not decide anything: the batch's closures do.
+//! Must not decide anything: [`status_batch`] does.
 
 use std::collections::HashMap;
 
@@ -15,37 +15,20 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::postgres::PgStore;
-use super::status_batch::{self, BatchPlan, STATUS_TARGET_COLUMNS, StatusItem, StatusTargetRow};
-use super::{StatusOutcome, StatusTarget, StoreError};
+use super::status_batch::{self, BatchPlan, STATUS_ROW_COLUMNS};
+use super::{StatusOutcome, StatusReport, StoreError};
+
+type StatusRow = status_batch::StatusRow<Uuid>;
 
 /// PostgreSQL's `deadlock_detected`.
 const DEADLOCK: &str = "40P01";
-/// Optimistic rounds before the items still in conflict take the locked path.
+/// Optimistic rounds before the reports still in conflict take the locked path.
 const OPTIMISTIC_TRIES: usize = 3;
-
-/// What a decision saw of a row, for the compare and set.
-struct Seen {
-    version: i64,
-    deleting: bool,
-    status_updated_at: Option<DateTime<Utc>>,
-    status_sequence_id: Option<String>,
-}
-
-impl Seen {
-    fn of(target: &StatusTarget) -> Self {
-        Self {
-            version: target.version,
-            deleting: target.deleting,
-            status_updated_at: target.status.as_ref().map(|s| s.updated_at),
-            status_sequence_id: target.status.as_ref().map(|s| s.sequence_id.clone()),
-        }
-    }
-}
 
 impl PgStore {
     pub(super) async fn apply_status_batch(
         &self,
-        batch: &[StatusItem<'_>],
+        batch: &[StatusReport],
     ) -> Result<Vec<StatusOutcome>, StoreError> {
         let mut outcomes: Vec<Option<StatusOutcome>> = vec![None; batch.len()];
         let mut todo: Vec<usize> = (0..batch.len()).collect();
@@ -53,7 +36,7 @@ impl PgStore {
             if todo.is_empty() {
                 break;
             }
-            let items: Vec<StatusItem<'_>> = todo.iter().map(|&i| batch[i]).collect();
+            let items: Vec<&StatusReport> = todo.iter().map(|&i| &batch[i]).collect();
             let (decided, conflicts) = self.optimistic_batch(&items).await?;
             let mut again = Vec::new();
             for (&i, (item, outcome)) in todo.iter().zip(items.iter().zip(decided)) {
@@ -66,7 +49,7 @@ impl PgStore {
             todo = again;
         }
         if !todo.is_empty() {
-            let items: Vec<StatusItem<'_>> = todo.iter().map(|&i| batch[i]).collect();
+            let items: Vec<&StatusReport> = todo.iter().map(|&i| &batch[i]).collect();
             for (&i, outcome) in todo.iter().zip(self.locked_status_batch(&items).await?) {
                 outcomes[i] = Some(outcome);
             }
@@ -81,36 +64,35 @@ impl PgStore {
     /// since they were read (nothing was written to those; their items must be decided again).
     async fn optimistic_batch(
         &self,
-        batch: &[StatusItem<'_>],
+        batch: &[&StatusReport],
     ) -> Result<(Vec<StatusOutcome>, Vec<Uuid>), StoreError> {
         let ids = sorted_ids(batch);
         // One id (most batches under a steady load) by `=`: its generic plan is reused, where
         // `= ANY($1)` is planned again on every call.
-        let rows: Vec<StatusTargetRow<Uuid>> = match ids.as_slice() {
+        let rows: Vec<StatusRow> = match ids.as_slice() {
             [id] => {
-                let sql = format!("SELECT {STATUS_TARGET_COLUMNS} FROM resources WHERE id = $1");
+                let sql = format!("SELECT {STATUS_ROW_COLUMNS} FROM resources WHERE id = $1");
                 sqlx::query_as(sqlx::AssertSqlSafe(sql))
                     .bind(id)
                     .fetch_all(self.pool())
                     .await?
             }
             _ => {
-                let sql =
-                    format!("SELECT {STATUS_TARGET_COLUMNS} FROM resources WHERE id = ANY($1)");
+                let sql = format!("SELECT {STATUS_ROW_COLUMNS} FROM resources WHERE id = ANY($1)");
                 sqlx::query_as(sqlx::AssertSqlSafe(sql))
                     .bind(&ids)
                     .fetch_all(self.pool())
                     .await?
             }
         };
-        let targets: Vec<StatusTarget> = rows.into_iter().map(StatusTarget::from).collect();
-        let seen: HashMap<Uuid, Seen> = targets.iter().map(|t| (t.id, Seen::of(t))).collect();
-        let plan = status_batch::plan(batch, targets);
+        let plan = status_batch::plan(batch, &rows);
+        let seen: HashMap<Uuid, StatusRow> = rows.into_iter().map(|row| (row.id, row)).collect();
         let mut written = self.write_if_unchanged(&plan, &seen).await?;
         written.sort_unstable();
         let conflicts = plan
-            .store_ids
+            .stores
             .iter()
+            .map(|s| &s.id)
             .chain(&plan.removes)
             .filter(|id| written.binary_search(id).is_err())
             .copied()
@@ -122,13 +104,12 @@ impl PgStore {
     /// of the rows written.
     async fn write_if_unchanged(
         &self,
-        plan: &BatchPlan,
-        seen: &HashMap<Uuid, Seen>,
+        plan: &BatchPlan<'_>,
+        seen: &HashMap<Uuid, StatusRow>,
     ) -> Result<Vec<Uuid>, StoreError> {
-        if plan.store_ids.is_empty() && plan.removes.is_empty() {
+        if plan.writes_nothing() {
             return Ok(Vec::new());
         }
-        let (documents, hashes, seqs) = stored_columns(plan)?;
         let seen_of =
             |ids: &[Uuid]| -> Result<SeenColumns, StoreError> {
                 let mut columns = SeenColumns::default();
@@ -146,14 +127,9 @@ impl PgStore {
         // (a custom plan for the batch's few ids beats the generic one), and planning the join
         // with its CTEs took 0.24 ms a call, more than running it.
         let mut written: Vec<Uuid> = Vec::new();
-        if let ([id], [document], [status], [seen]) = (
-            plan.store_ids.as_slice(),
-            documents.as_slice(),
+        if let ([status], [seen]) = (
             plan.stores.as_slice(),
-            plan.store_ids
-                .first()
-                .and_then(|id| seen.get(id))
-                .as_slice(),
+            plan.stores.first().and_then(|s| seen.get(&s.id)).as_slice(),
         ) {
             // One row by `=`, for the same reason as the read.
             written = sqlx::query_scalar(
@@ -162,18 +138,19 @@ impl PgStore {
                  AND status_updated_at IS NOT DISTINCT FROM $7 AND status_sequence_id IS NOT DISTINCT FROM $8 \
                  RETURNING id",
             )
-            .bind(id)
-            .bind(document)
-            .bind(&status.hash)
-            .bind(&status.sequence_id)
+            .bind(status.id)
+            .bind(status.document.get())
+            .bind(status.hash)
+            .bind(status.sequence_id)
             .bind(seen.version)
-            .bind(seen.deleting)
+            .bind(seen.deleted_at.is_some())
             .bind(seen.status_updated_at)
             .bind(seen.status_sequence_id.as_deref())
             .fetch_all(self.pool())
             .await?;
-        } else if !plan.store_ids.is_empty() {
-            let st = seen_of(&plan.store_ids)?;
+        } else if !plan.stores.is_empty() {
+            let (ids, documents, hashes, seqs) = stored_columns(plan);
+            let st = seen_of(&ids)?;
             written = sqlx::query_scalar(
                 "UPDATE resources r SET status = ($2::text[])[array_position($1, r.id)]::json, \
                  status_hash = ($3::text[])[array_position($1, r.id)], \
@@ -184,7 +161,7 @@ impl PgStore {
                  AND r.status_sequence_id IS NOT DISTINCT FROM ($8::text[])[array_position($1, r.id)] \
                  RETURNING r.id",
             )
-            .bind(&plan.store_ids)
+            .bind(&ids)
             .bind(&documents)
             .bind(&hashes)
             .bind(&seqs)
@@ -225,7 +202,7 @@ impl PgStore {
     /// PostgreSQL still report a deadlock, one row (one lock) per transaction, which cannot.
     async fn locked_status_batch(
         &self,
-        batch: &[StatusItem<'_>],
+        batch: &[&StatusReport],
     ) -> Result<Vec<StatusOutcome>, StoreError> {
         match self.try_locked_batch(batch).await {
             Err(StoreError::Database(err))
@@ -261,7 +238,7 @@ impl PgStore {
 
     async fn try_locked_batch(
         &self,
-        batch: &[StatusItem<'_>],
+        batch: &[&StatusReport],
     ) -> Result<Vec<StatusOutcome>, StoreError> {
         if batch.is_empty() {
             return Ok(Vec::new());
@@ -269,22 +246,22 @@ impl PgStore {
         let ids = sorted_ids(batch);
         let mut tx = self.pool().begin().await?;
         let sql = format!(
-            "SELECT {STATUS_TARGET_COLUMNS} FROM resources WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+            "SELECT {STATUS_ROW_COLUMNS} FROM resources WHERE id = ANY($1) ORDER BY id FOR UPDATE"
         );
-        let rows: Vec<StatusTargetRow<Uuid>> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let rows: Vec<StatusRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(&ids)
             .fetch_all(&mut *tx)
             .await?;
-        let plan = status_batch::plan(batch, rows.into_iter().map(StatusTarget::from).collect());
+        let plan = status_batch::plan(batch, &rows);
         if !plan.stores.is_empty() {
-            let (documents, hashes, seqs) = stored_columns(&plan)?;
+            let (ids, documents, hashes, seqs) = stored_columns(&plan);
             sqlx::query(
                 "UPDATE resources r SET status = u.status::json, status_hash = u.hash, \
                  status_sequence_id = u.seq, status_updated_at = now() \
                  FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[]) AS u(id, status, hash, seq) \
                  WHERE r.id = u.id",
             )
-            .bind(&plan.store_ids)
+            .bind(&ids)
             .bind(&documents)
             .bind(&hashes)
             .bind(&seqs)
@@ -307,14 +284,14 @@ impl PgStore {
 }
 
 /// The batch's distinct ids, sorted (the order rows are locked in).
-fn sorted_ids(batch: &[StatusItem<'_>]) -> Vec<Uuid> {
+fn sorted_ids(batch: &[&StatusReport]) -> Vec<Uuid> {
     let mut ids: Vec<Uuid> = batch.iter().map(|i| i.id).collect();
     ids.sort_unstable();
     ids.dedup();
     ids
 }
 
-/// [`Seen`] as column arrays, for `UNNEST`.
+/// What the decisions saw of the rows, as column arrays, for the compare and set.
 #[derive(Default)]
 struct SeenColumns {
     versions: Vec<i64>,
@@ -324,26 +301,23 @@ struct SeenColumns {
 }
 
 impl SeenColumns {
-    fn push(&mut self, seen: &Seen) {
+    fn push(&mut self, seen: &StatusRow) {
         self.versions.push(seen.version);
-        self.deleting.push(seen.deleting);
+        self.deleting.push(seen.deleted_at.is_some());
         self.updated_at.push(seen.status_updated_at);
         self.seqs.push(seen.status_sequence_id.clone());
     }
 }
 
-/// The columns the statuses a plan stores are bound as: documents (JSON text), hashes and
-/// sequence ids, in the plan's order.
+/// The columns the statuses a plan stores are bound as: ids, documents (JSON text), hashes
+/// and sequence ids, in the plan's order.
 #[allow(clippy::type_complexity)]
-fn stored_columns(plan: &BatchPlan) -> Result<(Vec<String>, Vec<&str>, Vec<&str>), StoreError> {
-    let mut documents = Vec::with_capacity(plan.stores.len());
-    for s in &plan.stores {
-        documents.push(
-            serde_json::to_string(&s.status)
-                .map_err(|e| StoreError::Corrupt(format!("status: {e}")))?,
-        );
-    }
-    let hashes = plan.stores.iter().map(|s| s.hash.as_str()).collect();
-    let seqs = plan.stores.iter().map(|s| s.sequence_id.as_str()).collect();
-    Ok((documents, hashes, seqs))
+fn stored_columns<'a>(
+    plan: &BatchPlan<'a>,
+) -> (Vec<Uuid>, Vec<&'a str>, Vec<&'a str>, Vec<&'a str>) {
+    let ids = plan.stores.iter().map(|s| s.id).collect();
+    let documents = plan.stores.iter().map(|s| s.document.get()).collect();
+    let hashes = plan.stores.iter().map(|s| s.hash).collect();
+    let seqs = plan.stores.iter().map(|s| s.sequence_id).collect();
+    (ids, documents, hashes, seqs)
 }

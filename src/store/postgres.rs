@@ -10,10 +10,7 @@ use uuid::Uuid;
 
 use super::pg_json::JsonText;
 use super::pg_publish::OUTBOX_UPSERT;
-use super::rows::{
-    self, CONSUMER_COLUMNS, RESOURCE_COLUMNS, RESOURCE_DOC_COLUMNS, is_unique_violation,
-    order_clause,
-};
+use super::rows::{self, CONSUMER_COLUMNS, RESOURCE_COLUMNS, is_unique_violation, order_clause};
 use super::*;
 
 pub struct PgStore {
@@ -41,7 +38,6 @@ impl PgStore {
 }
 
 type ResourceRow = rows::ResourceRow<Uuid>;
-type ResourceDocRow = rows::ResourceDocRow<Uuid>;
 type ConsumerRow = rows::ConsumerRow<Uuid>;
 
 impl PgStore {
@@ -197,19 +193,19 @@ impl Store for PgStore {
         &self,
         filter: &ResourceFilter,
         page: PageRequest,
-    ) -> Result<Page<ResourceDoc>, StoreError> {
+    ) -> Result<Page<Resource>, StoreError> {
         let mut count = QueryBuilder::<Postgres>::new("SELECT count(*) FROM resources");
         Self::push_resource_filter(&mut count, filter);
         let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
         let mut q =
-            QueryBuilder::<Postgres>::new(format!("SELECT {RESOURCE_DOC_COLUMNS} FROM resources"));
+            QueryBuilder::<Postgres>::new(format!("SELECT {RESOURCE_COLUMNS} FROM resources"));
         Self::push_resource_filter(&mut q, filter);
         q.push(order_clause(page))
             .push(" LIMIT ")
             .push_bind(i64::from(page.size))
             .push(" OFFSET ")
             .push_bind(page.offset());
-        let rows: Vec<ResourceDocRow> = q.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<ResourceRow> = q.build_query_as().fetch_all(&self.pool).await?;
         Ok(Page {
             items: rows.into_iter().map(Into::into).collect(),
             total,
@@ -321,7 +317,7 @@ impl Store for PgStore {
 
     async fn apply_statuses(
         &self,
-        batch: &[StatusItem<'_>],
+        batch: &[StatusReport],
     ) -> Result<Vec<StatusOutcome>, StoreError> {
         self.apply_status_batch(batch).await
     }

@@ -3,7 +3,6 @@
 //! (Postgres has a native `uuid`, SQLite stores the hyphenated text form), hence the generic.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use sqlx::FromRow;
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -11,7 +10,7 @@ use uuid::Uuid;
 use super::StoreError;
 use super::model::{
     Consumer, Direction, Labels, NewResource, OrderBy, PageRequest, RawJson, ReportedStatus,
-    Resource, ResourceDoc, ResourceSpec,
+    Resource, ResourceSpec,
 };
 
 /// The columns a [`ResourceRow`] reads, in every `SELECT` and `RETURNING` of a resource.
@@ -34,7 +33,7 @@ pub(crate) struct ResourceRow<I> {
     manifest_configs: Option<Json<RawJson>>,
     labels: Json<Labels>,
     annotations: Json<Labels>,
-    status: Option<Json<Value>>,
+    status: Option<Json<RawJson>>,
     status_hash: Option<String>,
     status_sequence_id: Option<String>,
     status_updated_at: Option<DateTime<Utc>>,
@@ -44,8 +43,8 @@ pub(crate) struct ResourceRow<I> {
 }
 
 /// The status columns of a row as a [`ReportedStatus`]: none until a status was stored.
-pub(crate) fn reported_status(
-    status: Option<Json<Value>>,
+fn reported_status(
+    status: Option<Json<RawJson>>,
     hash: Option<String>,
     sequence_id: Option<String>,
     updated_at: Option<DateTime<Utc>>,
@@ -147,59 +146,6 @@ pub(crate) fn name_taken_or(err: sqlx::Error, new: &NewResource) -> StoreError {
         }
     } else {
         err.into()
-    }
-}
-
-/// The columns a [`ResourceDocRow`] reads: those the API shows.
-pub(crate) const RESOURCE_DOC_COLUMNS: &str = "id, consumer_name, name, version, manifests, delete_option, \
-     manifest_configs, labels, annotations, status, status_hash, status_updated_at, created_at, updated_at, \
-     deleted_at";
-
-/// A resource row with its JSON documents kept as text: decoding checks that each is JSON
-/// (a scan, no tree) and keeps the bytes: on Postgres the documents are `json` columns (the
-/// text as written, migration 0002), on SQLite text.
-#[derive(FromRow)]
-pub(crate) struct ResourceDocRow<I> {
-    id: I,
-    consumer_name: String,
-    name: Option<String>,
-    version: i64,
-    manifests: Json<RawJson>,
-    delete_option: Option<Json<RawJson>>,
-    manifest_configs: Option<Json<RawJson>>,
-    labels: Json<Labels>,
-    annotations: Json<Labels>,
-    status: Option<Json<RawJson>>,
-    status_hash: Option<String>,
-    status_updated_at: Option<DateTime<Utc>>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    deleted_at: Option<DateTime<Utc>>,
-}
-
-impl<I: Into<Uuid>> From<ResourceDocRow<I>> for ResourceDoc {
-    fn from(row: ResourceDocRow<I>) -> Self {
-        let status = match (row.status, row.status_updated_at) {
-            (Some(Json(status)), Some(updated_at)) => {
-                Some((status, row.status_hash.unwrap_or_default(), updated_at))
-            }
-            _ => None,
-        };
-        ResourceDoc {
-            id: row.id.into(),
-            consumer_name: row.consumer_name,
-            name: row.name,
-            version: row.version,
-            manifests: row.manifests.0,
-            delete_option: row.delete_option.map(|j| j.0),
-            manifest_configs: row.manifest_configs.map(|j| j.0),
-            labels: row.labels.0,
-            annotations: row.annotations.0,
-            status,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-            deleted_at: row.deleted_at,
-        }
     }
 }
 

@@ -1,113 +1,151 @@
-//! A batch of agents' statuses decided together, for [`super::Store::apply_statuses`]: both
-//! backends lock (or read under their write lock) the rows of a batch, hand them here, and write
-//! what [`plan`] returns in the same transaction.
+//! §5.2 on the store's rows, for [`super::Store::apply_statuses`]: both backends read the rows
+//! of a batch (PostgreSQL without a lock, SQLite under its write lock), hand them to [`plan`],
+//! and write what it returns.
 //!
-//! Owns the order within a batch: items are decided in order, each on its row as the items
-//! before it left it, so two statuses of one resource in one batch meet §5.2's sequence guard
+//! Owns the status rules (the Deleted rule, the version guard, the sequence guard, the
+//! unchanged skip, in sdk-go's order) decided on a row's fields alone: its version, deletion,
+//! last sequence id and the hash of its stored status, never the stored document. Owns the
+//! order within a batch too: reports are decided in order, each on its row as the reports
+//! before it left it, so two statuses of one resource in one batch meet the sequence guard
 //! exactly as they would in two transactions. Must not touch the database.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use sqlx::FromRow;
-use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::rows::reported_status;
-use super::{DecideStatus, ReportedStatus, StatusOutcome, StatusTarget, StatusWrite};
+use super::{RawJson, ReportedState, StatusIgnored, StatusOutcome, StatusReport};
+use crate::work::model::ManifestWorkStatus;
+use crate::work::sequence;
+use crate::work::status_hash::status_hash;
 
-/// One status of a batch: its resource and the decision to run on that resource's row.
-#[derive(Clone, Copy)]
-pub struct StatusItem<'a> {
-    pub id: Uuid,
-    pub decide: DecideStatus<'a>,
+/// The hash of the empty status: what a row with no report yet compares as (a source's cached
+/// work starts with an empty status, §5.2).
+static EMPTY_STATUS_HASH: LazyLock<String> =
+    LazyLock::new(|| status_hash(&ManifestWorkStatus::default()).unwrap_or_default());
+
+/// The columns a [`StatusRow`] reads: what a decision and its compare and set need.
+pub(crate) const STATUS_ROW_COLUMNS: &str =
+    "id, version, deleted_at, status_hash, status_sequence_id, status_updated_at";
+
+/// A resource row as a status decision sees it.
+#[derive(Debug, Clone, FromRow)]
+pub(crate) struct StatusRow<I> {
+    pub id: I,
+    pub version: i64,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub status_hash: Option<String>,
+    pub status_sequence_id: Option<String>,
+    pub status_updated_at: Option<DateTime<Utc>>,
 }
 
-/// The columns a [`StatusTargetRow`] reads: what a decision needs, not the spec.
-pub(crate) const STATUS_TARGET_COLUMNS: &str =
-    "id, version, deleted_at, status, status_hash, status_sequence_id, status_updated_at";
-
-#[derive(FromRow)]
-pub(crate) struct StatusTargetRow<I> {
-    id: I,
-    version: i64,
-    deleted_at: Option<DateTime<Utc>>,
-    status: Option<Json<Value>>,
-    status_hash: Option<String>,
-    status_sequence_id: Option<String>,
-    status_updated_at: Option<DateTime<Utc>>,
+/// What §5.2 does with one report on its row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    Store,
+    Remove,
+    Ignore(StatusIgnored),
 }
 
-impl<I: Into<Uuid>> From<StatusTargetRow<I>> for StatusTarget {
-    fn from(row: StatusTargetRow<I>) -> Self {
-        let status = reported_status(
-            row.status,
-            row.status_hash,
-            row.status_sequence_id,
-            row.status_updated_at,
-        );
-        StatusTarget {
-            id: row.id.into(),
-            version: row.version,
-            deleting: row.deleted_at.is_some(),
-            status,
-        }
+fn decide<I>(row: &StatusRow<I>, report: &StatusReport) -> Decision {
+    let hash = match &report.state {
+        ReportedState::Deleted if row.deleted_at.is_some() => return Decision::Remove,
+        ReportedState::Deleted => return Decision::Ignore(StatusIgnored::NotDeleting),
+        ReportedState::Status { hash, .. } => hash,
+    };
+    // Stored versions start at 1, so the guard always applies.
+    if report.version > row.version {
+        return Decision::Ignore(StatusIgnored::VersionAhead);
     }
+    let last = row.status_sequence_id.as_deref().unwrap_or_default();
+    match sequence::is_newer(last, &report.sequence_id) {
+        Err(_) => return Decision::Ignore(StatusIgnored::BadSequence),
+        Ok(false) => return Decision::Ignore(StatusIgnored::Stale),
+        Ok(true) => {}
+    }
+    let stored = row.status_hash.as_deref().unwrap_or(&EMPTY_STATUS_HASH);
+    if stored == hash {
+        return Decision::Ignore(StatusIgnored::Unchanged);
+    }
+    Decision::Store
 }
 
-/// What a batch writes: the final status of each stored row (once per row, however many of
-/// the batch's items stored one) and the rows to remove.
+/// A status a batch writes.
+#[derive(Debug)]
+pub(crate) struct StoredStatus<'a> {
+    pub id: Uuid,
+    pub document: &'a RawJson,
+    pub hash: &'a str,
+    pub sequence_id: &'a str,
+}
+
+/// What a batch writes: the last stored status of each row (once per row, however many of the
+/// batch's reports stored one) and the rows to remove.
 #[derive(Debug, Default)]
-pub(crate) struct BatchPlan {
+pub(crate) struct BatchPlan<'a> {
     pub outcomes: Vec<StatusOutcome>,
-    pub stores: Vec<ReportedStatus>,
-    pub store_ids: Vec<Uuid>,
+    pub stores: Vec<StoredStatus<'a>>,
     pub removes: Vec<Uuid>,
 }
 
-/// Decides every item of `batch` in order against `rows` (the batch's rows that exist).
-pub(crate) fn plan(batch: &[StatusItem<'_>], rows: Vec<StatusTarget>) -> BatchPlan {
-    let mut rows: HashMap<Uuid, StatusTarget> = rows.into_iter().map(|t| (t.id, t)).collect();
-    let mut stored: Vec<Uuid> = Vec::new();
+impl BatchPlan<'_> {
+    pub fn writes_nothing(&self) -> bool {
+        self.stores.is_empty() && self.removes.is_empty()
+    }
+}
+
+/// Decides every report of `batch` in order against `rows` (the batch's rows that exist).
+pub(crate) fn plan<'a, I>(batch: &[&'a StatusReport], rows: &[StatusRow<I>]) -> BatchPlan<'a>
+where
+    I: Clone + Into<Uuid>,
+{
+    let mut rows: HashMap<Uuid, StatusRow<I>> = rows
+        .iter()
+        .map(|row| (row.id.clone().into(), row.clone()))
+        .collect();
+    // Per stored row, its last stored report, in the order rows were first stored.
+    let mut stored: Vec<(Uuid, &'a StatusReport)> = Vec::new();
     let mut out = BatchPlan::default();
-    for item in batch {
-        let Some(target) = rows.get_mut(&item.id) else {
-            // Unknown, or removed by an earlier item: as if it had been removed in its own tx.
+    for &report in batch {
+        let Some(row) = rows.get_mut(&report.id) else {
+            // Unknown, or removed by an earlier report: as if removed in its own transaction.
             out.outcomes.push(StatusOutcome::UnknownResource);
             continue;
         };
-        let outcome = match (item.decide)(target) {
-            StatusWrite::Ignore(why) => StatusOutcome::Ignored(why),
-            StatusWrite::Remove => {
-                rows.remove(&item.id);
-                out.removes.push(item.id);
+        let outcome = match decide(row, report) {
+            Decision::Ignore(why) => StatusOutcome::Ignored(why),
+            Decision::Remove => {
+                rows.remove(&report.id);
+                out.removes.push(report.id);
                 StatusOutcome::Removed
             }
-            StatusWrite::Store {
-                status,
-                hash,
-                sequence_id,
-            } => {
-                target.status = Some(ReportedStatus {
-                    status,
-                    hash,
-                    sequence_id,
-                    updated_at: Utc::now(),
-                });
-                if !stored.contains(&item.id) {
-                    stored.push(item.id);
+            Decision::Store => {
+                if let ReportedState::Status { hash, .. } = &report.state {
+                    row.status_hash = Some(hash.clone());
+                }
+                row.status_sequence_id = Some(report.sequence_id.clone());
+                match stored.iter_mut().find(|(id, _)| *id == report.id) {
+                    Some(last) => last.1 = report,
+                    None => stored.push((report.id, report)),
                 }
                 StatusOutcome::Stored
             }
         };
         out.outcomes.push(outcome);
     }
-    for id in stored {
+    for (id, report) in stored {
         // A row stored and then removed in the same batch is only removed.
-        if let Some(status) = rows.remove(&id).and_then(|t| t.status) {
-            out.store_ids.push(id);
-            out.stores.push(status);
+        if let (true, ReportedState::Status { document, hash }) =
+            (rows.contains_key(&id), &report.state)
+        {
+            out.stores.push(StoredStatus {
+                id,
+                document,
+                hash,
+                sequence_id: &report.sequence_id,
+            });
         }
     }
     out
@@ -117,87 +155,139 @@ pub(crate) fn plan(batch: &[StatusItem<'_>], rows: Vec<StatusTarget>) -> BatchPl
 mod tests {
     use super::*;
 
-    fn target(id: Uuid, seq: Option<&str>) -> StatusTarget {
-        StatusTarget {
+    fn row(id: Uuid, version: i64, seq: Option<&str>, hash: Option<&str>) -> StatusRow<Uuid> {
+        StatusRow {
+            id,
+            version,
+            deleted_at: None,
+            status_hash: hash.map(str::to_owned),
+            status_sequence_id: seq.map(str::to_owned),
+            status_updated_at: seq.map(|_| Utc::now()),
+        }
+    }
+
+    fn status(id: Uuid, version: i64, seq: &str, hash: &str) -> StatusReport {
+        StatusReport {
+            id,
+            version,
+            sequence_id: seq.to_owned(),
+            state: ReportedState::Status {
+                document: serde_json::value::to_raw_value(&hash).expect("raw"),
+                hash: hash.to_owned(),
+            },
+        }
+    }
+
+    fn deleted(id: Uuid, seq: &str) -> StatusReport {
+        StatusReport {
             id,
             version: 1,
-            deleting: false,
-            status: seq.map(|s| ReportedStatus {
-                status: Value::Null,
-                hash: String::new(),
-                sequence_id: s.to_owned(),
-                updated_at: Utc::now(),
-            }),
-        }
-    }
-
-    /// Stores stored seq + 1, like a sequence guard that needs to see the previous item.
-    fn bump(t: &StatusTarget) -> StatusWrite {
-        let seen: u64 = t
-            .status
-            .as_ref()
-            .map_or(0, |s| s.sequence_id.parse().unwrap_or(0));
-        StatusWrite::Store {
-            status: Value::Null,
-            hash: "h".into(),
-            sequence_id: (seen + 1).to_string(),
+            sequence_id: seq.to_owned(),
+            state: ReportedState::Deleted,
         }
     }
 
     #[test]
-    fn items_of_one_row_see_each_other_and_the_row_is_written_once() {
+    fn the_rules_apply_in_sdk_go_order() {
+        let id = Uuid::new_v4();
+        let r = row(id, 2, Some("5"), Some("h5"));
+        let ignored = |why| Decision::Ignore(why);
+        assert_eq!(decide(&r, &status(id, 2, "6", "h6")), Decision::Store);
+        assert_eq!(decide(&r, &status(id, 1, "6", "h6")), Decision::Store);
+        assert_eq!(
+            decide(&r, &status(id, 3, "6", "h6")),
+            ignored(StatusIgnored::VersionAhead)
+        );
+        assert_eq!(
+            decide(&r, &status(id, 2, "5", "h6")),
+            ignored(StatusIgnored::Stale)
+        );
+        assert_eq!(
+            decide(&r, &status(id, 2, "x", "h6")),
+            ignored(StatusIgnored::BadSequence)
+        );
+        assert_eq!(
+            decide(&r, &status(id, 2, "6", "h5")),
+            ignored(StatusIgnored::Unchanged)
+        );
+        assert_eq!(
+            decide(&r, &deleted(id, "1")),
+            ignored(StatusIgnored::NotDeleting),
+            "Deleted comes before the guards"
+        );
+        let deleting = StatusRow {
+            deleted_at: Some(Utc::now()),
+            ..r
+        };
+        assert_eq!(decide(&deleting, &deleted(id, "1")), Decision::Remove);
+    }
+
+    #[test]
+    fn a_first_report_is_compared_with_the_empty_status() {
+        let id = Uuid::new_v4();
+        let fresh = row(id, 1, None, None);
+        assert_eq!(decide(&fresh, &status(id, 1, "1", "h")), Decision::Store);
+        assert_eq!(
+            decide(&fresh, &status(id, 1, "1", &EMPTY_STATUS_HASH)),
+            Decision::Ignore(StatusIgnored::Unchanged)
+        );
+    }
+
+    #[test]
+    fn reports_of_one_row_see_each_other_and_the_row_is_written_once() {
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-        let batch: Vec<StatusItem> = [a, b, a, a]
-            .into_iter()
-            .map(|id| StatusItem { id, decide: &bump })
-            .collect();
-        let plan = plan(&batch, vec![target(a, Some("5")), target(b, None)]);
-        assert_eq!(plan.outcomes, vec![StatusOutcome::Stored; 4]);
-        assert_eq!(plan.store_ids, [a, b]);
-        let seqs: Vec<&str> = plan.stores.iter().map(|s| s.sequence_id.as_str()).collect();
-        assert_eq!(seqs, ["8", "1"]);
-        assert!(plan.removes.is_empty());
-    }
-
-    #[test]
-    fn a_removed_row_is_unknown_to_later_items_and_not_stored() {
-        let (a, missing) = (Uuid::new_v4(), Uuid::new_v4());
-        let remove = |_: &StatusTarget| StatusWrite::Remove;
-        let ignore = |_: &StatusTarget| StatusWrite::Ignore("stale");
         let batch = [
-            StatusItem {
-                id: a,
-                decide: &bump,
-            },
-            StatusItem {
-                id: a,
-                decide: &ignore,
-            },
-            StatusItem {
-                id: a,
-                decide: &remove,
-            },
-            StatusItem {
-                id: a,
-                decide: &bump,
-            },
-            StatusItem {
-                id: missing,
-                decide: &bump,
-            },
+            status(a, 1, "6", "h6"),
+            status(b, 1, "1", "hb"),
+            status(a, 1, "6", "h6b"),
+            status(a, 1, "7", "h7"),
         ];
-        let plan = plan(&batch, vec![target(a, None)]);
+        let batch: Vec<&StatusReport> = batch.iter().collect();
+        let plan = plan(
+            &batch,
+            &[row(a, 1, Some("5"), Some("h5")), row(b, 1, None, None)],
+        );
         assert_eq!(
             plan.outcomes,
             [
                 StatusOutcome::Stored,
-                StatusOutcome::Ignored("stale"),
+                StatusOutcome::Stored,
+                StatusOutcome::Ignored(StatusIgnored::Stale),
+                StatusOutcome::Stored,
+            ]
+        );
+        let written: Vec<(Uuid, &str)> = plan.stores.iter().map(|s| (s.id, s.hash)).collect();
+        assert_eq!(written, [(a, "h7"), (b, "hb")]);
+        assert!(plan.removes.is_empty());
+    }
+
+    #[test]
+    fn a_removed_row_is_unknown_to_later_reports_and_not_stored() {
+        let (a, missing) = (Uuid::new_v4(), Uuid::new_v4());
+        let deleting = StatusRow {
+            deleted_at: Some(Utc::now()),
+            ..row(a, 1, None, None)
+        };
+        let batch = [
+            status(a, 1, "1", "h1"),
+            status(a, 1, "1", "h1"),
+            deleted(a, "2"),
+            status(a, 1, "3", "h3"),
+            status(missing, 1, "1", "h1"),
+        ];
+        let batch: Vec<&StatusReport> = batch.iter().collect();
+        let plan = plan(&batch, &[deleting]);
+        assert_eq!(
+            plan.outcomes,
+            [
+                StatusOutcome::Stored,
+                StatusOutcome::Ignored(StatusIgnored::Stale),
                 StatusOutcome::Removed,
                 StatusOutcome::UnknownResource,
                 StatusOutcome::UnknownResource,
             ]
         );
         assert_eq!(plan.removes, [a]);
-        assert!(plan.stores.is_empty() && plan.store_ids.is_empty());
+        assert!(plan.stores.is_empty());
     }
 }

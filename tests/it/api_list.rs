@@ -2,7 +2,7 @@
 //! item must still be the same JSON object `GET /resources/{id}` shows, on both backends, with
 //! every optional document present and a reported status.
 
-use baton::store::{StatusOutcome, StatusWrite};
+use baton::store::{ReportedState, StatusOutcome, StatusReport};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -34,17 +34,17 @@ async fn list_items_are_the_resources_as_get_shows_them(backend: Backend) {
         .expect("id");
     let reported = json!({"conditions": [{"type": "Applied", "status": "True", "reason": "AppliedManifestWorkComplete"}],
         "resourceStatus": {"manifests": [{"resourceMeta": {"ordinal": 0}, "statusFeedback": {"values": [{"name": "v", "fieldValue": {"type": "String", "string": "é\n"}}]}}]}});
-    let write = StatusWrite::Store {
-        status: reported.clone(),
-        hash: "h1".into(),
-        sequence_id: "s1".into(),
+    let write = StatusReport {
+        id,
+        version: 1,
+        sequence_id: "1".into(),
+        state: ReportedState::Status {
+            document: serde_json::value::to_raw_value(&reported).expect("raw"),
+            hash: "h1".into(),
+        },
     };
-    let outcome = api
-        .store
-        .apply_status(id, &|_| write.clone())
-        .await
-        .expect("status");
-    assert_eq!(outcome, StatusOutcome::Stored);
+    let outcome = api.store.apply_statuses(&[write]).await.expect("status");
+    assert_eq!(outcome, [StatusOutcome::Stored]);
 
     let (status, list) = api.get("/api/v1/resources?consumer_name=c1").await;
     assert_eq!(status, 200, "{list}");

@@ -7,14 +7,13 @@ use std::sync::Arc;
 
 use baton::hub::metrics::HubMetrics;
 use baton::hub::status::StatusWriter;
-use baton::store::{StatusItem, StatusTarget, StatusWrite, Store};
+use baton::store::Store;
 use baton::work::model::{
     Condition, ManifestWork, ManifestWorkStatus, ObjectMeta, SEQUENCE_ID_ANNOTATION,
 };
-use serde_json::json;
 
 use crate::harness::{Backend, backend_tests};
-use crate::store_fixtures::{fresh, new_consumer, resource};
+use crate::store_fixtures::{apply, fresh, new_consumer, report as status_report, resource};
 
 /// A status event as the source's codec decodes it: `reason` makes statuses differ, `seq` is
 /// the snowflake sequence id (node 1), so a larger `seq` is newer.
@@ -52,8 +51,8 @@ fn count(metrics: &HubMetrics, outcome: &str) -> u64 {
 }
 
 async fn stored_reason(store: &dyn Store, id: uuid::Uuid) -> String {
-    let status = store.get_resource(id).await.unwrap().status.unwrap();
-    status.status["conditions"][0]["reason"]
+    let (status, _) = crate::store_fixtures::stored_status(store, id).await;
+    status["conditions"][0]["reason"]
         .as_str()
         .unwrap()
         .to_owned()
@@ -66,25 +65,14 @@ async fn committed_hashes_are_read_for_rows_with_a_status(backend: Backend) {
         resource(&*store, "c1", Some("a")).await.id,
         resource(&*store, "c1", Some("b")).await.id,
     );
-    let store_a = |_: &StatusTarget| StatusWrite::Store {
-        status: json!({"conditions": []}),
-        hash: "h-a".into(),
-        sequence_id: "1".into(),
-    };
-    store
-        .apply_statuses(&[StatusItem {
-            id: a,
-            decide: &store_a,
-        }])
-        .await
-        .unwrap();
+    apply(&*store, status_report(a, 1, "a")).await;
     let hashes = store
         .status_hashes(&[a, b, uuid::Uuid::new_v4()])
         .await
         .unwrap();
     assert_eq!(
         hashes,
-        [(a, "h-a".to_owned())],
+        [(a, format!("{:0>64}", "a"))],
         "b has no status, the third no row"
     );
     assert!(store.status_hashes(&[]).await.unwrap().is_empty());

@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use baton::store::{
     ConsumerName, Direction, Labels, NewConsumer, NewResource, OrderBy, PageRequest, RawJson,
-    Resource, ResourceDoc, ResourceSpec, Store,
+    ReportedState, Resource, ResourceSpec, StatusOutcome, StatusReport, Store,
 };
+use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::harness::{Backend, TestDb, configmap};
 
@@ -74,9 +76,59 @@ pub fn first_page() -> PageRequest {
 }
 
 /// The names on a page of resources, `-` for unnamed ones.
-pub fn names(items: &[ResourceDoc]) -> Vec<String> {
+pub fn names(items: &[Resource]) -> Vec<String> {
     items
         .iter()
         .map(|r| r.name.clone().unwrap_or_else(|| "-".into()))
         .collect()
+}
+
+/// An agent's status on version `version` whose condition's reason is `reason`, with sequence
+/// id `seq` (small ids compare as numbers); its hash names the reason, so equal reasons are
+/// unchanged statuses.
+pub fn report_on(id: Uuid, version: i64, seq: u64, reason: &str) -> StatusReport {
+    let status = json!({"conditions": [{"type": "Applied", "status": "True", "reason": reason}]});
+    StatusReport {
+        id,
+        version,
+        sequence_id: seq.to_string(),
+        state: ReportedState::Status {
+            document: serde_json::value::to_raw_value(&status).unwrap(),
+            hash: format!("{reason:0>64}"),
+        },
+    }
+}
+
+/// [`report_on`] version 1.
+pub fn report(id: Uuid, seq: u64, reason: &str) -> StatusReport {
+    report_on(id, 1, seq, reason)
+}
+
+/// The agent's `Deleted=True` report.
+pub fn deleted(id: Uuid, seq: u64) -> StatusReport {
+    StatusReport {
+        id,
+        version: 1,
+        sequence_id: seq.to_string(),
+        state: ReportedState::Deleted,
+    }
+}
+
+/// A batch of one.
+pub async fn apply(store: &dyn Store, report: StatusReport) -> StatusOutcome {
+    store.apply_statuses(&[report]).await.unwrap()[0]
+}
+
+/// The stored status of `id`, parsed, and its sequence id.
+pub async fn stored_status(store: &dyn Store, id: Uuid) -> (Value, String) {
+    let status = store
+        .get_resource(id)
+        .await
+        .unwrap()
+        .status
+        .expect("a status");
+    (
+        serde_json::from_str(status.status.get()).unwrap(),
+        status.sequence_id,
+    )
 }

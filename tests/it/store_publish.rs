@@ -1,23 +1,14 @@
 //! Store conformance, delivery and status: the publish marker (§4.8: set with every change,
 //! cleared only for the exact state published, a published delete of a never-reported
-//! resource completes it) and `apply_status` (§5.2: decided on the locked row, serialised),
+//! resource completes it) and status reports (§5.2: decided on the row they are written over, serialised),
 //! the same on both backends.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use baton::store::{StatusOutcome, StatusTarget, StatusWrite, StoreError};
-use serde_json::json;
+use baton::store::{StatusIgnored, StatusOutcome, StoreError};
 
 use crate::harness::{Backend, backend_tests};
-use crate::store_fixtures::{fresh, new_consumer, resource, spec};
-
-fn store_status(sequence_id: &str) -> StatusWrite {
-    StatusWrite::Store {
-        status: json!({"conditions": [{"type": "Applied", "status": "True"}]}),
-        hash: "a".repeat(64),
-        sequence_id: sequence_id.to_owned(),
-    }
-}
+use crate::store_fixtures::{
+    apply, deleted, fresh, new_consumer, report, report_on, resource, spec, stored_status,
+};
 
 async fn pending_publications_are_unpublished_states_oldest_first(backend: Backend) {
     let (_db, store) = fresh(backend).await;
@@ -90,24 +81,19 @@ async fn a_reported_resource_stays_until_the_agent_confirms_its_deletion(backend
     let (_db, store) = fresh(backend).await;
     store.create_consumer(new_consumer("c1")).await.unwrap();
     let r = resource(&*store, "c1", None).await;
-    let stored = store
-        .apply_status(r.id, &|_| store_status("1"))
-        .await
-        .unwrap();
+    let stored = apply(&*store, report(r.id, 1, "Applied")).await;
     assert_eq!(stored, StatusOutcome::Stored);
     store.delete_resource(r.id).await.unwrap();
     store.mark_published(&[(r.id, 1, true)]).await.unwrap();
     let waiting = store.get_resource(r.id).await.unwrap();
     assert!(waiting.deleted_at.is_some() && waiting.status.is_some());
     assert_eq!(store.pending_count().await.unwrap(), 0);
-    let removed = store
-        .apply_status(r.id, &|t: &StatusTarget| {
-            assert!(t.deleting, "the decision sees the deletion");
-            StatusWrite::Remove
-        })
-        .await
-        .unwrap();
-    assert_eq!(removed, StatusOutcome::Removed);
+    let removed = apply(&*store, deleted(r.id, 2)).await;
+    assert_eq!(
+        removed,
+        StatusOutcome::Removed,
+        "the decision sees the deletion"
+    );
     assert!(matches!(
         store.get_resource(r.id).await,
         Err(StoreError::ResourceNotFound(_))
@@ -118,10 +104,7 @@ async fn a_confirmed_deletion_that_overtakes_the_mark_leaves_nothing_pending(bac
     let (_db, store) = fresh(backend).await;
     store.create_consumer(new_consumer("c1")).await.unwrap();
     let r = resource(&*store, "c1", None).await;
-    store
-        .apply_status(r.id, &|_| store_status("1"))
-        .await
-        .unwrap();
+    apply(&*store, report(r.id, 1, "Applied")).await;
     store.delete_resource(r.id).await.unwrap();
     assert_eq!(
         store.pending_count().await.unwrap(),
@@ -129,10 +112,7 @@ async fn a_confirmed_deletion_that_overtakes_the_mark_leaves_nothing_pending(bac
         "the delete to send"
     );
     // The agent's confirmation is stored before the publisher marks the delete sent.
-    let removed = store
-        .apply_status(r.id, &|_| StatusWrite::Remove)
-        .await
-        .unwrap();
+    let removed = apply(&*store, deleted(r.id, 2)).await;
     assert_eq!(removed, StatusOutcome::Removed);
     assert_eq!(
         store.pending_count().await.unwrap(),
@@ -144,27 +124,18 @@ async fn a_confirmed_deletion_that_overtakes_the_mark_leaves_nothing_pending(bac
     assert_eq!(store.pending_count().await.unwrap(), 0);
 }
 
-async fn apply_status_stores_ignores_removes_or_reports_unknown(backend: Backend) {
+async fn a_status_is_stored_ignored_removed_or_unknown(backend: Backend) {
     let (_db, store) = fresh(backend).await;
     store.create_consumer(new_consumer("c1")).await.unwrap();
     let r = resource(&*store, "c1", None).await;
     store.update_resource(r.id, 1, spec("v2")).await.unwrap();
-    let first = store
-        .apply_status(r.id, &|t: &StatusTarget| {
-            assert_eq!((t.id, t.version, t.deleting), (r.id, 2, false));
-            assert!(t.status.is_none());
-            store_status("7")
-        })
-        .await
-        .unwrap();
+    let first = apply(&*store, report_on(r.id, 2, 7, "Applied")).await;
     assert_eq!(first, StatusOutcome::Stored);
     let after = store.get_resource(r.id).await.unwrap();
     let reported = after.status.clone().expect("status stored");
-    assert_eq!(reported.status["conditions"][0]["type"], "Applied");
-    assert_eq!(
-        (reported.hash.len(), reported.sequence_id.as_str()),
-        (64, "7")
-    );
+    let (status, seq) = stored_status(&*store, r.id).await;
+    assert_eq!(status["conditions"][0]["reason"], "Applied");
+    assert_eq!((reported.hash.len(), seq.as_str()), (64, "7"));
     assert_eq!(after.version, 2, "status never bumps the version");
     assert_eq!(
         store.pending_count().await.unwrap(),
@@ -172,33 +143,19 @@ async fn apply_status_stores_ignores_removes_or_reports_unknown(backend: Backend
         "nor touches the marker"
     );
 
-    let ignored = store
-        .apply_status(r.id, &|t: &StatusTarget| {
-            assert_eq!(t.status.as_ref().map(|s| s.sequence_id.as_str()), Some("7"));
-            StatusWrite::Ignore("stale")
-        })
-        .await
-        .unwrap();
-    assert_eq!(ignored, StatusOutcome::Ignored("stale"));
+    let ignored = apply(&*store, report_on(r.id, 2, 7, "Other")).await;
+    assert_eq!(ignored, StatusOutcome::Ignored(StatusIgnored::Stale));
+    let unchanged = apply(&*store, report_on(r.id, 2, 8, "Applied")).await;
+    assert_eq!(unchanged, StatusOutcome::Ignored(StatusIgnored::Unchanged));
+    let early = apply(&*store, deleted(r.id, 9)).await;
+    assert_eq!(early, StatusOutcome::Ignored(StatusIgnored::NotDeleting));
     assert_eq!(store.get_resource(r.id).await.unwrap(), after);
 
-    let calls = AtomicUsize::new(0);
-    let unknown = store
-        .apply_status(uuid::Uuid::new_v4(), &|_| {
-            calls.fetch_add(1, Ordering::SeqCst);
-            StatusWrite::Remove
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        (unknown, calls.load(Ordering::SeqCst)),
-        (StatusOutcome::UnknownResource, 0)
-    );
+    let unknown = apply(&*store, deleted(uuid::Uuid::new_v4(), 1)).await;
+    assert_eq!(unknown, StatusOutcome::UnknownResource);
 
-    let removed = store
-        .apply_status(r.id, &|_| StatusWrite::Remove)
-        .await
-        .unwrap();
+    store.delete_resource(r.id).await.unwrap();
+    let removed = apply(&*store, deleted(r.id, 10)).await;
     assert_eq!(removed, StatusOutcome::Removed);
     assert!(store.resources_of(None).await.unwrap().is_empty());
 }
@@ -207,26 +164,21 @@ async fn concurrent_status_updates_are_serialised(backend: Backend) {
     let (_db, store) = fresh(backend).await;
     store.create_consumer(new_consumer("c1")).await.unwrap();
     let r = resource(&*store, "c1", None).await;
-    // Each writer reads the stored counter and stores it + 1: a lost update shows as < N.
+    // Each writer reports a newer status than the last: a lost update shows as an older one
+    // stored last.
     const N: u64 = 50;
-    let writers = (0..N).map(|_| {
+    let writers = (1..=N).map(|seq| {
         let store = store.clone();
-        tokio::spawn(async move {
-            let bump = |t: &StatusTarget| {
-                let seen: u64 = t
-                    .status
-                    .as_ref()
-                    .map_or(0, |s| s.sequence_id.parse().unwrap());
-                store_status(&(seen + 1).to_string())
-            };
-            store.apply_status(r.id, &bump).await
-        })
+        tokio::spawn(async move { apply(&*store, report(r.id, seq, &format!("s{seq}"))).await })
     });
     for outcome in futures::future::join_all(writers).await {
-        assert_eq!(outcome.unwrap().unwrap(), StatusOutcome::Stored);
+        assert!(matches!(
+            outcome.unwrap(),
+            StatusOutcome::Stored | StatusOutcome::Ignored(StatusIgnored::Stale)
+        ));
     }
-    let last = store.get_resource(r.id).await.unwrap().status.unwrap();
-    assert_eq!(last.sequence_id, N.to_string());
+    let (_, seq) = stored_status(&*store, r.id).await;
+    assert_eq!(seq, N.to_string());
 }
 
 async fn specs_no_agent_reported_on_are_requeued(backend: Backend) {
@@ -244,10 +196,7 @@ async fn specs_no_agent_reported_on_are_requeued(backend: Backend) {
         ])
         .await
         .unwrap();
-    store
-        .apply_status(reported.id, &|_: &StatusTarget| store_status("1"))
-        .await
-        .unwrap();
+    apply(&*store, report(reported.id, 1, "Applied")).await;
     let earlier = chrono::Utc::now() - chrono::Duration::seconds(60);
     assert_eq!(
         store.requeue_unreported(earlier).await.unwrap(),
@@ -270,6 +219,6 @@ backend_tests!(
     the_marker_is_cleared_only_for_the_state_that_was_published,
     a_reported_resource_stays_until_the_agent_confirms_its_deletion,
     a_confirmed_deletion_that_overtakes_the_mark_leaves_nothing_pending,
-    apply_status_stores_ignores_removes_or_reports_unknown,
+    a_status_is_stored_ignored_removed_or_unknown,
     concurrent_status_updates_are_serialised,
 );

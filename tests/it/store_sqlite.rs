@@ -6,9 +6,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use baton::store::sqlite::SqliteStore;
-use baton::store::{self, ConsumerKey, SQLITE_FILE, StatusWrite, Store, StoreError};
+use baton::store::{self, ConsumerKey, SQLITE_FILE, Store, StoreError};
 
-use crate::store_fixtures::{new_consumer, resource};
+use crate::store_fixtures::{apply, new_consumer, report, resource};
 
 #[tokio::test]
 async fn data_survives_closing_and_reopening_the_data_dir() {
@@ -24,15 +24,7 @@ async fn data_survives_closing_and_reopening_the_data_dir() {
         .mark_published(&[(reported.id, 1, false)])
         .await
         .unwrap();
-    let status = StatusWrite::Store {
-        status: serde_json::json!({"conditions": []}),
-        hash: "h".into(),
-        sequence_id: "1".into(),
-    };
-    store
-        .apply_status(reported.id, &|_| status.clone())
-        .await
-        .unwrap();
+    apply(&*store, report(reported.id, 1, "Applied")).await;
     let before = store.get_resource(reported.id).await.unwrap();
     store.close().await;
 

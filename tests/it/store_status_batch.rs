@@ -1,25 +1,13 @@
-//! Store conformance, batched status writes (`apply_statuses`): a batch is decided in order,
-//! each item on its row as the earlier items left it, written in one transaction; concurrent
-//! batches on the same rows are serialised. The same on both backends.
+//! Store conformance, batched status writes (`apply_statuses`): a batch is decided by §5.2 in
+//! order, each report on its row as the earlier reports left it, each row written once;
+//! concurrent batches on the same rows are serialised. The same on both backends.
 
-use baton::store::{StatusItem, StatusOutcome, StatusTarget, StatusWrite};
-use serde_json::json;
+use baton::store::{StatusIgnored, StatusOutcome};
 
 use crate::harness::{Backend, backend_tests};
-use crate::store_fixtures::{fresh, new_consumer, resource};
-
-/// Stores the stored sequence id + 1: a lost or reordered write shows in the final number.
-fn bump(t: &StatusTarget) -> StatusWrite {
-    let seen: u64 = t
-        .status
-        .as_ref()
-        .map_or(0, |s| s.sequence_id.parse().unwrap());
-    StatusWrite::Store {
-        status: json!({"conditions": [{"type": "Applied", "status": "True"}], "seen": seen}),
-        hash: format!("{:064}", seen + 1),
-        sequence_id: (seen + 1).to_string(),
-    }
-}
+use crate::store_fixtures::{
+    deleted, fresh, new_consumer, report, report_on, resource, stored_status,
+};
 
 async fn a_batch_is_decided_in_order_and_each_row_written_once(backend: Backend) {
     let (_db, store) = fresh(backend).await;
@@ -27,49 +15,17 @@ async fn a_batch_is_decided_in_order_and_each_row_written_once(backend: Backend)
     let a = resource(&*store, "c1", Some("a")).await;
     let b = resource(&*store, "c1", Some("b")).await;
     let gone = resource(&*store, "c1", Some("gone")).await;
+    store.delete_resource(gone.id).await.unwrap();
     let missing = uuid::Uuid::new_v4();
-    let remove = |t: &StatusTarget| {
-        assert_eq!(
-            t.status.as_ref().map(|s| s.sequence_id.as_str()),
-            Some("1"),
-            "the removal sees the status stored earlier in the batch"
-        );
-        StatusWrite::Remove
-    };
-    let stale = |_: &StatusTarget| StatusWrite::Ignore("stale");
     let batch = [
-        StatusItem {
-            id: a.id,
-            decide: &bump,
-        },
-        StatusItem {
-            id: gone.id,
-            decide: &bump,
-        },
-        StatusItem {
-            id: a.id,
-            decide: &bump,
-        },
-        StatusItem {
-            id: b.id,
-            decide: &stale,
-        },
-        StatusItem {
-            id: missing,
-            decide: &bump,
-        },
-        StatusItem {
-            id: gone.id,
-            decide: &remove,
-        },
-        StatusItem {
-            id: gone.id,
-            decide: &bump,
-        },
-        StatusItem {
-            id: a.id,
-            decide: &bump,
-        },
+        report(a.id, 1, "a1"),
+        report(gone.id, 1, "g1"),
+        report(a.id, 2, "a2"),
+        report_on(b.id, 2, 1, "b1"),
+        report(missing, 1, "m1"),
+        deleted(gone.id, 2),
+        report(gone.id, 3, "g3"),
+        report(a.id, 3, "a3"),
     ];
     let outcomes = store.apply_statuses(&batch).await.unwrap();
     assert_eq!(
@@ -78,18 +34,18 @@ async fn a_batch_is_decided_in_order_and_each_row_written_once(backend: Backend)
             StatusOutcome::Stored,
             StatusOutcome::Stored,
             StatusOutcome::Stored,
-            StatusOutcome::Ignored("stale"),
+            StatusOutcome::Ignored(StatusIgnored::VersionAhead),
             StatusOutcome::UnknownResource,
             StatusOutcome::Removed,
             StatusOutcome::UnknownResource,
             StatusOutcome::Stored,
         ]
     );
+    let (status, seq) = stored_status(&*store, a.id).await;
+    assert_eq!(seq, "3", "three reports, each decided on the last");
+    assert_eq!(status["conditions"][0]["reason"], "a3");
     let a_after = store.get_resource(a.id).await.unwrap();
-    let reported = a_after.status.expect("a's status stored");
-    assert_eq!(reported.sequence_id, "3", "three items, each saw the last");
-    assert_eq!(reported.status["seen"], 2);
-    assert_eq!(reported.hash, format!("{:064}", 3));
+    assert_eq!(a_after.status.unwrap().hash, format!("{:0>64}", "a3"));
     assert_eq!(a_after.version, 1, "status never bumps the version");
     assert_eq!(
         store.get_resource(b.id).await.unwrap(),
@@ -106,35 +62,41 @@ async fn concurrent_batches_on_the_same_rows_are_serialised(backend: Backend) {
     let a = resource(&*store, "c1", Some("a")).await;
     let b = resource(&*store, "c1", Some("b")).await;
     const BATCHES: u64 = 20;
-    let writers = (0..BATCHES).map(|i| {
+    let writers = (1..=BATCHES).map(|seq| {
         let store = store.clone();
         // Half the batches name the rows in the other order: locking must not depend on it.
-        let ids = if i % 2 == 0 {
+        let ids = if seq % 2 == 0 {
             [a.id, b.id]
         } else {
             [b.id, a.id]
         };
         tokio::spawn(async move {
-            let batch = ids.map(|id| StatusItem { id, decide: &bump });
+            let batch = ids.map(|id| report(id, seq, &format!("s{seq}")));
             store.apply_statuses(&batch).await
         })
     });
     for outcome in futures::future::join_all(writers).await {
-        assert_eq!(
-            outcome.unwrap().unwrap(),
-            [StatusOutcome::Stored, StatusOutcome::Stored]
-        );
+        for outcome in outcome.unwrap().unwrap() {
+            assert!(
+                matches!(
+                    outcome,
+                    StatusOutcome::Stored | StatusOutcome::Ignored(StatusIgnored::Stale)
+                ),
+                "{outcome:?}"
+            );
+        }
     }
     for id in [a.id, b.id] {
-        let last = store.get_resource(id).await.unwrap().status.unwrap();
-        assert_eq!(last.sequence_id, BATCHES.to_string(), "no lost update");
+        let (status, seq) = stored_status(&*store, id).await;
+        assert_eq!(seq, BATCHES.to_string(), "no lost update: the newest stays");
+        assert_eq!(status["conditions"][0]["reason"], format!("s{BATCHES}"));
     }
 }
 
-/// The publisher's `mark_published` and the status writers' batches lock the same rows at the
-/// same time (an agent reports while its spec's round is being marked): both must lock in one
-/// order, or PostgreSQL ends one of them with "deadlock detected" (the publisher then published
-/// its whole round again).
+/// The publisher's `mark_published` and the status writers' batches touch the same rows at the
+/// same time (an agent reports while its spec's round is being marked): neither may deadlock
+/// the other (PostgreSQL would end one with "deadlock detected", and the publisher would then
+/// publish its whole round again).
 async fn marking_published_while_statuses_are_written_does_not_deadlock(backend: Backend) {
     let (_db, store) = fresh(backend).await;
     store.create_consumer(new_consumer("c1")).await.unwrap();
@@ -154,15 +116,8 @@ async fn marking_published_while_statuses_are_written_does_not_deadlock(backend:
         });
         let writers = ids.chunks(10).rev().map(|chunk| {
             let store = store.clone();
-            let chunk = chunk.to_vec();
-            tokio::spawn(async move {
-                let batch: Vec<_> = chunk
-                    .iter()
-                    .rev()
-                    .map(|&id| StatusItem { id, decide: &bump })
-                    .collect();
-                store.apply_statuses(&batch).await
-            })
+            let batch: Vec<_> = chunk.iter().rev().map(|&id| report(id, 1, "A")).collect();
+            tokio::spawn(async move { store.apply_statuses(&batch).await })
         });
         let (marked, written) = tokio::join!(
             futures::future::join_all(markers),
@@ -184,74 +139,68 @@ async fn marking_published_while_statuses_are_written_does_not_deadlock(backend:
     }
 }
 
+/// Statuses racing spec updates of the same row (PostgreSQL writes them by compare and set,
+/// SQLite under its write lock): each report is decided on the version it is written over, so
+/// one for a version not yet committed is never stored, and the newest report on the final
+/// version is.
+async fn statuses_racing_spec_updates_are_decided_on_the_row_they_write(backend: Backend) {
+    use crate::store_fixtures::spec;
+
+    let (_db, store) = fresh(backend).await;
+    store.create_consumer(new_consumer("c1")).await.unwrap();
+    let r = resource(&*store, "c1", Some("raced")).await;
+    const VERSIONS: i64 = 10;
+    let updates = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for v in 1..VERSIONS {
+                store
+                    .update_resource(r.id, v, spec(&format!("v{}", v + 1)))
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let statuses = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            for seq in 1..=u64::try_from(VERSIONS).unwrap() {
+                let version = i64::try_from(seq).unwrap();
+                let batch = [report_on(r.id, version, seq, &format!("on-v{version}"))];
+                let current = store.get_resource(r.id).await.unwrap().version;
+                let outcome = store.apply_statuses(&batch).await.unwrap()[0];
+                outcomes.push((version, current, outcome));
+            }
+            outcomes
+        })
+    };
+    updates.await.unwrap();
+    for (version, seen_before, outcome) in statuses.await.unwrap() {
+        if outcome != StatusOutcome::Stored {
+            assert_eq!(
+                outcome,
+                StatusOutcome::Ignored(StatusIgnored::VersionAhead),
+                "v{version}"
+            );
+            assert!(
+                version > seen_before,
+                "v{version} refused though the row was at v{seen_before} already"
+            );
+        }
+    }
+    let last = report_on(r.id, VERSIONS, 100, "final");
+    assert_eq!(
+        store.apply_statuses(&[last]).await.unwrap(),
+        [StatusOutcome::Stored]
+    );
+    let (status, _) = stored_status(&*store, r.id).await;
+    assert_eq!(status["conditions"][0]["reason"], "final");
+}
+
 backend_tests!(
     a_batch_is_decided_in_order_and_each_row_written_once,
     concurrent_batches_on_the_same_rows_are_serialised,
     marking_published_while_statuses_are_written_does_not_deadlock,
+    statuses_racing_spec_updates_are_decided_on_the_row_they_write,
 );
-
-/// PostgreSQL decides a batch on rows read without a lock and writes a row only if it is still
-/// as read: a row changed in between (here an update through the API, made while the decision
-/// runs) is decided again on its new state, never written from the stale decision. A batch of
-/// one and a larger batch take different statements.
-async fn postgres_changed_while_decided(with_another_row: bool) {
-    use std::sync::Mutex;
-
-    use crate::store_fixtures::spec;
-
-    let (_db, store) = fresh(Backend::Postgres).await;
-    store.create_consumer(new_consumer("c1")).await.unwrap();
-    let r = resource(&*store, "c1", Some("changed")).await;
-    let other = resource(&*store, "c1", Some("other")).await;
-    let seen_versions = Mutex::new(Vec::new());
-    let handle = tokio::runtime::Handle::current();
-    let decide = |t: &StatusTarget| {
-        let first = {
-            let mut seen = seen_versions.lock().unwrap();
-            seen.push(t.version);
-            seen.len() == 1
-        };
-        if first {
-            tokio::task::block_in_place(|| {
-                handle.block_on(store.update_resource(r.id, 1, spec("v2")))
-            })
-            .unwrap();
-        }
-        StatusWrite::Store {
-            status: json!({"decided_on_version": t.version}),
-            hash: "a".repeat(64),
-            sequence_id: "1".into(),
-        }
-    };
-    let mut batch = vec![StatusItem {
-        id: r.id,
-        decide: &decide,
-    }];
-    if with_another_row {
-        batch.push(StatusItem {
-            id: other.id,
-            decide: &bump,
-        });
-    }
-    let outcome = store.apply_statuses(&batch).await.unwrap();
-    assert!(outcome.iter().all(|o| *o == StatusOutcome::Stored));
-    assert_eq!(*seen_versions.lock().unwrap(), [1, 2], "decided again");
-    let stored = store.get_resource(r.id).await.unwrap().status.unwrap();
-    assert_eq!(stored.status["decided_on_version"], 2);
-    let other_status = store.get_resource(other.id).await.unwrap().status;
-    assert_eq!(
-        other_status.map(|s| s.sequence_id),
-        with_another_row.then(|| "1".to_owned()),
-        "the other row written once"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_a_row_changed_while_its_status_is_decided_is_decided_again() {
-    postgres_changed_while_decided(false).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_a_row_changed_while_its_batch_is_decided_is_decided_again() {
-    postgres_changed_while_decided(true).await;
-}

@@ -9,8 +9,7 @@ use uuid::Uuid;
 
 use super::extract::{ApiJson, ApiQuery};
 use super::views::{
-    ListView, PageParams, ResourceCreate, ResourceDocView, ResourceFilterParams, ResourceUpdate,
-    ResourceView,
+    ListView, PageParams, ResourceCreate, ResourceFilterParams, ResourceUpdate, ResourceView,
 };
 use super::{raw, validate};
 use crate::hub::error::{ApiError, ErrorBody};
@@ -49,8 +48,8 @@ fn spec_of(
     Ok(spec)
 }
 
-// Answered from the request's own text and the row's generated fields (`ResourceDocView`, the
-// same JSON as `ResourceView`); the doc comment below is the OpenAPI summary.
+// Answered from the request's own text and the row's generated fields; the doc comment
+// below is the OpenAPI summary.
 /// Create a resource (version 1) and queue it for its consumer's agent.
 #[utoipa::path(post, path = "/api/v1/resources", tag = "resources", request_body = ResourceCreate,
     responses((status = 201, body = ResourceView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -58,7 +57,7 @@ fn spec_of(
 pub async fn create_resource(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<ResourceCreate>,
-) -> Result<(StatusCode, Json<ResourceDocView>), ApiError> {
+) -> Result<(StatusCode, Json<ResourceView>), ApiError> {
     validate::consumer_name("consumer_name", &body.consumer_name)?;
     validate::resource_name(body.name.as_deref())?;
     let spec = spec_of(
@@ -78,8 +77,8 @@ pub async fn create_resource(
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
-// The items are `ResourceView`s, written from the stored JSON text without parsing it (a list
-// of large bundles is mostly copying); the doc comment below is the OpenAPI summary.
+// The items are written from the stored JSON text without parsing it (a list of large
+// bundles is mostly copying); the doc comment below is the OpenAPI summary.
 /// List resources, filtered and paged.
 #[utoipa::path(get, path = "/api/v1/resources", tag = "resources", params(PageParams, ResourceFilterParams),
     responses((status = 200, body = ListView<ResourceView>), (status = 400, body = ErrorBody)))]
@@ -87,7 +86,7 @@ pub async fn list_resources(
     State(state): State<AppState>,
     ApiQuery(paging): ApiQuery<PageParams>,
     ApiQuery(filters): ApiQuery<ResourceFilterParams>,
-) -> Result<Json<ListView<ResourceDocView>>, ApiError> {
+) -> Result<Json<ListView<ResourceView>>, ApiError> {
     let page = validate::page(&paging)?;
     let filter = ResourceFilter {
         consumer_name: filters.consumer_name,
@@ -95,7 +94,7 @@ pub async fn list_resources(
         labels: validate::label_selector(filters.labels.as_deref())?,
     };
     let found = state.store.list_resources(&filter, page).await?;
-    let items: Vec<ResourceDocView> = found.items.into_iter().map(Into::into).collect();
+    let items: Vec<ResourceView> = found.items.into_iter().map(Into::into).collect();
     Ok(Json(ListView {
         kind: "ResourceList".into(),
         page: page.page,
@@ -112,7 +111,7 @@ pub async fn list_resources(
 pub async fn get_resource(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<ResourceDocView>, ApiError> {
+) -> Result<Json<ResourceView>, ApiError> {
     Ok(Json(
         state.store.get_resource(resource_id(&id)?).await?.into(),
     ))
@@ -128,7 +127,7 @@ pub async fn put_resource(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ResourceUpdate>,
-) -> Result<Json<ResourceDocView>, ApiError> {
+) -> Result<Json<ResourceView>, ApiError> {
     let id = resource_id(&id)?;
     let spec = spec_of(
         body.manifests,
@@ -152,7 +151,7 @@ pub async fn put_resource(
 pub async fn delete_resource(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<ResourceDocView>), ApiError> {
+) -> Result<(StatusCode, Json<ResourceView>), ApiError> {
     let deleting = state.store.delete_resource(resource_id(&id)?).await?;
     state.changed();
     Ok((StatusCode::ACCEPTED, Json(deleting.into())))

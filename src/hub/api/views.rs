@@ -1,13 +1,12 @@
-//! The JSON shapes of the REST API (requests and responses), with their OpenAPI schemas.
-//! Conversions from the store's records live here too, so handlers stay thin.
+//! The JSON shapes of the REST API (requests and responses), with their OpenAPI schemas: one
+//! type per shape. Conversions from the store's records live here too, so handlers stay thin.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::store::{Consumer, Direction, Labels, OrderBy, RawJson, Resource, ResourceDoc};
+use crate::store::{Consumer, Direction, Labels, OrderBy, RawJson, Resource};
 
 pub const CONSUMERS_PATH: &str = "/api/v1/consumers";
 pub const RESOURCES_PATH: &str = "/api/v1/resources";
@@ -100,6 +99,10 @@ pub struct ResourceUpdate {
     pub annotations: Labels,
 }
 
+// A resource as every endpoint answers it (create, get, list, update, delete). The JSON
+// documents (manifests, options, status) are written as the store holds them: a response is a
+// copy of the stored text, never a parse and a re-serialisation of every object. (A `//`
+// comment: a doc comment would become the schema's description.)
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ResourceView {
     /// Always `Resource`.
@@ -112,17 +115,17 @@ pub struct ResourceView {
     /// +1 on every spec change; the `resourceversion` on the wire.
     pub version: i64,
     #[schema(value_type = Vec<Object>)]
-    pub manifests: Vec<Value>,
+    pub manifests: RawJson,
     #[schema(value_type = Option<Object>)]
-    pub delete_option: Option<Value>,
+    pub delete_option: Option<RawJson>,
     #[schema(value_type = Option<Vec<Object>>)]
-    pub manifest_configs: Option<Value>,
+    pub manifest_configs: Option<RawJson>,
     pub labels: Labels,
     pub annotations: Labels,
     /// The agent's ManifestWork status exactly as reported (`conditions`, `resourceStatus`),
     /// null before the first report.
     #[schema(value_type = Option<Object>)]
-    pub status: Option<Value>,
+    pub status: Option<RawJson>,
     pub status_hash: Option<String>,
     pub status_updated_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -131,11 +134,8 @@ pub struct ResourceView {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-/// The typed view of a resource (clients reading a response, tests). The hub itself answers
-/// with [`ResourceDocView`], which writes the same JSON without parsing the documents.
 impl From<Resource> for ResourceView {
     fn from(r: Resource) -> Self {
-        let value = |raw: &RawJson| serde_json::from_str(raw.get()).unwrap_or(Value::Null);
         let (status, status_hash, status_updated_at) = match r.status {
             Some(s) => (Some(s.status), Some(s.hash), Some(s.updated_at)),
             None => (None, None, None),
@@ -147,72 +147,11 @@ impl From<Resource> for ResourceView {
             consumer_name: r.consumer_name,
             name: r.name,
             version: r.version,
-            manifests: serde_json::from_str(r.spec.manifests.get()).unwrap_or_default(),
-            delete_option: r.spec.delete_option.as_ref().map(value),
-            manifest_configs: r.spec.manifest_configs.as_ref().map(value),
+            manifests: r.spec.manifests,
+            delete_option: r.spec.delete_option,
+            manifest_configs: r.spec.manifest_configs,
             labels: r.spec.labels,
             annotations: r.spec.annotations,
-            status,
-            status_hash,
-            status_updated_at,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-            deleted_at: r.deleted_at,
-        }
-    }
-}
-
-/// A list item: the same JSON object as [`ResourceView`] (same fields, same order, same
-/// schema), serialised straight from a [`ResourceDoc`] so the stored documents are copied into
-/// the response instead of being parsed and re-serialised.
-#[derive(Debug, Serialize)]
-pub struct ResourceDocView {
-    pub kind: &'static str,
-    pub id: Uuid,
-    pub href: String,
-    pub consumer_name: String,
-    pub name: Option<String>,
-    pub version: i64,
-    pub manifests: RawJson,
-    pub delete_option: Option<RawJson>,
-    pub manifest_configs: Option<RawJson>,
-    pub labels: Labels,
-    pub annotations: Labels,
-    pub status: Option<RawJson>,
-    pub status_hash: Option<String>,
-    pub status_updated_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub deleted_at: Option<DateTime<Utc>>,
-}
-
-/// A single resource as the API answers it (create, get, update, delete): the spec's
-/// documents are written as they are (the request's or the stored text); only a reported
-/// status, which the store hands out parsed, is written from its value.
-impl From<Resource> for ResourceDocView {
-    fn from(r: Resource) -> Self {
-        ResourceDoc::from(r).into()
-    }
-}
-
-impl From<ResourceDoc> for ResourceDocView {
-    fn from(r: ResourceDoc) -> Self {
-        let (status, status_hash, status_updated_at) = match r.status {
-            Some((status, hash, at)) => (Some(status), Some(hash), Some(at)),
-            None => (None, None, None),
-        };
-        Self {
-            kind: "Resource",
-            href: format!("{RESOURCES_PATH}/{}", r.id),
-            id: r.id,
-            consumer_name: r.consumer_name,
-            name: r.name,
-            version: r.version,
-            manifests: r.manifests,
-            delete_option: r.delete_option,
-            manifest_configs: r.manifest_configs,
-            labels: r.labels,
-            annotations: r.annotations,
             status,
             status_hash,
             status_updated_at,
@@ -261,79 +200,4 @@ pub struct ResourceFilterParams {
     pub name: Option<String>,
     /// Label selector: comma-separated `key=value` pairs, all must match.
     pub labels: Option<String>,
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::TimeZone;
-    use serde_json::json;
-
-    use super::*;
-    use crate::store::{ReportedStatus, ResourceSpec};
-
-    /// A listed item is byte for byte what `GET /resources/{id}` writes: same fields, same order.
-    #[test]
-    fn doc_view_writes_the_same_json_as_resource_view() {
-        let at = |s: i64| {
-            Utc.timestamp_opt(1_700_000_000 + s, 0)
-                .single()
-                .expect("time")
-        };
-        let (manifests, option, configs, status) = (
-            json!([{"kind": "ConfigMap", "data": {"v": "é \"q\""}}]),
-            json!({"propagationPolicy": "Orphan"}),
-            json!([{"resourceIdentifier": {"name": "x"}}]),
-            json!({"conditions": [{"type": "Applied"}]}),
-        );
-        let raw = |v: &Value| serde_json::value::to_raw_value(v).expect("raw");
-        let labels = Labels::from([("env".to_owned(), "prod".to_owned())]);
-        let resource = Resource {
-            id: Uuid::from_u128(7),
-            consumer_id: Uuid::from_u128(1),
-            consumer_name: "c1".into(),
-            name: Some("web".into()),
-            version: 3,
-            spec: ResourceSpec {
-                labels: labels.clone(),
-                ..ResourceSpec::from_values(
-                    manifests.as_array().map(Vec::as_slice).unwrap_or_default(),
-                    Some(&option),
-                    Some(&configs),
-                )
-                .expect("spec")
-            },
-            status: Some(ReportedStatus {
-                status: status.clone(),
-                hash: "h".into(),
-                sequence_id: "s".into(),
-                updated_at: at(2),
-            }),
-            created_at: at(0),
-            updated_at: at(1),
-            deleted_at: Some(at(3)),
-        };
-        let doc = ResourceDoc {
-            id: resource.id,
-            consumer_name: "c1".into(),
-            name: Some("web".into()),
-            version: 3,
-            manifests: raw(&manifests),
-            delete_option: Some(raw(&option)),
-            manifest_configs: Some(raw(&configs)),
-            labels,
-            annotations: Labels::new(),
-            status: Some((raw(&status), "h".into(), at(2))),
-            created_at: at(0),
-            updated_at: at(1),
-            deleted_at: Some(at(3)),
-        };
-        let view = serde_json::to_string(&ResourceView::from(resource.clone())).expect("view");
-        let doc_view = serde_json::to_string(&ResourceDocView::from(doc)).expect("doc view");
-        assert_eq!(doc_view, view);
-        let answered = serde_json::to_string(&ResourceDocView::from(resource)).expect("answer");
-        assert_eq!(
-            answered, view,
-            "a single resource is answered with the same JSON"
-        );
-    }
 }

@@ -4,12 +4,11 @@
 //! [`status_batch::plan`], then a statement per written row (one commit, one fsync).
 
 use sqlx::QueryBuilder;
-use sqlx::types::Json;
 use uuid::fmt::Hyphenated;
 
 use super::{SqliteStore, now};
-use crate::store::status_batch::{self, STATUS_TARGET_COLUMNS, StatusItem, StatusTargetRow};
-use crate::store::{StatusOutcome, StatusTarget, StoreError};
+use crate::store::status_batch::{self, STATUS_ROW_COLUMNS, StatusRow};
+use crate::store::{StatusOutcome, StatusReport, StoreError};
 
 impl SqliteStore {
     pub(super) async fn read_status_hashes(
@@ -36,30 +35,31 @@ impl SqliteStore {
 
     pub(super) async fn apply_status_batch(
         &self,
-        batch: &[StatusItem<'_>],
+        batch: &[StatusReport],
     ) -> Result<Vec<StatusOutcome>, StoreError> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
         let mut tx = self.write_tx().await?;
         let mut q = QueryBuilder::new(format!(
-            "SELECT {STATUS_TARGET_COLUMNS} FROM resources WHERE id IN ("
+            "SELECT {STATUS_ROW_COLUMNS} FROM resources WHERE id IN ("
         ));
         let mut ids = q.separated(", ");
         for item in batch {
             ids.push_bind(item.id.hyphenated());
         }
         q.push(")");
-        let rows: Vec<StatusTargetRow<Hyphenated>> = q.build_query_as().fetch_all(&mut *tx).await?;
-        let plan = status_batch::plan(batch, rows.into_iter().map(StatusTarget::from).collect());
+        let rows: Vec<StatusRow<Hyphenated>> = q.build_query_as().fetch_all(&mut *tx).await?;
+        let reports: Vec<&StatusReport> = batch.iter().collect();
+        let plan = status_batch::plan(&reports, &rows);
         let at = now();
-        for (id, status) in plan.store_ids.iter().zip(plan.stores) {
+        for status in &plan.stores {
             sqlx::query(
                 "UPDATE resources SET status = ?2, status_hash = ?3, status_sequence_id = ?4, \
                  status_updated_at = ?5 WHERE id = ?1",
             )
-            .bind(id.hyphenated())
-            .bind(Json(status.status))
+            .bind(status.id.hyphenated())
+            .bind(status.document.get())
             .bind(status.hash)
             .bind(status.sequence_id)
             .bind(&at)

@@ -12,13 +12,11 @@ use uuid::fmt::Hyphenated;
 
 use super::{SqliteStore, now};
 use crate::store::rows::{
-    self, CONSUMER_COLUMNS, RESOURCE_COLUMNS, RESOURCE_DOC_COLUMNS, is_unique_violation,
-    order_clause,
+    self, CONSUMER_COLUMNS, RESOURCE_COLUMNS, is_unique_violation, order_clause,
 };
 use crate::store::*;
 
 type ResourceRow = rows::ResourceRow<Hyphenated>;
-type ResourceDocRow = rows::ResourceDocRow<Hyphenated>;
 type ConsumerRow = rows::ConsumerRow<Hyphenated>;
 
 fn consumer_query(key: &ConsumerKey, head: String) -> QueryBuilder<Sqlite> {
@@ -182,19 +180,19 @@ impl Store for SqliteStore {
         &self,
         filter: &ResourceFilter,
         page: PageRequest,
-    ) -> Result<Page<ResourceDoc>, StoreError> {
+    ) -> Result<Page<Resource>, StoreError> {
         let mut count = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM resources");
         push_resource_filter(&mut count, filter);
         let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
         let mut q =
-            QueryBuilder::<Sqlite>::new(format!("SELECT {RESOURCE_DOC_COLUMNS} FROM resources"));
+            QueryBuilder::<Sqlite>::new(format!("SELECT {RESOURCE_COLUMNS} FROM resources"));
         push_resource_filter(&mut q, filter);
         q.push(order_clause(page))
             .push(" LIMIT ")
             .push_bind(i64::from(page.size))
             .push(" OFFSET ")
             .push_bind(page.offset());
-        let rows: Vec<ResourceDocRow> = q.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<ResourceRow> = q.build_query_as().fetch_all(&self.pool).await?;
         Ok(Page {
             items: rows.into_iter().map(Into::into).collect(),
             total,
@@ -347,7 +345,7 @@ impl Store for SqliteStore {
 
     async fn apply_statuses(
         &self,
-        batch: &[StatusItem<'_>],
+        batch: &[StatusReport],
     ) -> Result<Vec<StatusOutcome>, StoreError> {
         self.apply_status_batch(batch).await
     }
