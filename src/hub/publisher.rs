@@ -1,16 +1,15 @@
 //! The publisher: delivers every committed change to its agent (§4.8, no lost changes).
 //!
-//! It reads the resources whose `publish_pending` marker is set, publishes their current state
-//! (create, update or delete) through the source client, and clears the marker only for what
-//! the transport accepted. Woken right after each commit; also polls, so that changes committed
-//! by a hub that crashed are delivered by the next one. While the transport is down it backs
+//! It reads the resources queued in the store's publish outbox, publishes their current state
+//! (create, update or delete) through the source client, and clears the outbox row only for
+//! what the transport accepted. Woken by the store once a change commits ([`Store::wakeup`]);
+//! also polls, so that changes committed by a hub that crashed are delivered by the next one. While the transport is down it backs
 //! off and retries; the HTTP API never waits for it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
@@ -45,7 +44,6 @@ impl Default for PublisherConfig {
 pub struct Publisher {
     store: Arc<dyn Store>,
     client: Arc<SourceClient<ManifestWork>>,
-    wakeup: Arc<Notify>,
     metrics: Arc<HubMetrics>,
     config: PublisherConfig,
 }
@@ -74,14 +72,12 @@ impl Publisher {
     pub fn new(
         store: Arc<dyn Store>,
         client: Arc<SourceClient<ManifestWork>>,
-        wakeup: Arc<Notify>,
         metrics: Arc<HubMetrics>,
         config: PublisherConfig,
     ) -> Self {
         Self {
             store,
             client,
-            wakeup,
             metrics,
             config,
         }
@@ -114,7 +110,7 @@ impl Publisher {
             };
             tokio::select! {
                 () = stop.cancelled() => break,
-                () = self.wakeup.notified() => {}
+                () = self.store.wakeup().woken() => {}
                 () = tokio::time::sleep(pause) => {}
             }
         }

@@ -62,7 +62,7 @@ impl Default for HubOptions {
 }
 
 /// Every `after`, marks for publication again the specs no agent has reported on for `after`.
-async fn redeliver_unreported(state: AppState, after: Duration, stop: CancellationToken) {
+async fn redeliver_unreported(store: Arc<dyn Store>, after: Duration, stop: CancellationToken) {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + after, after);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -70,11 +70,10 @@ async fn redeliver_unreported(state: AppState, after: Duration, stop: Cancellati
             () = stop.cancelled() => break,
             _ = ticks.tick() => {
                 let cutoff = chrono::Utc::now() - chrono::Duration::from_std(after).unwrap_or_default();
-                match state.store.requeue_unreported(cutoff).await {
+                match store.requeue_unreported(cutoff).await {
                     Ok(0) => {}
                     Ok(n) => {
                         info!(resources = n, "no report yet for these specs; publishing them again");
-                        state.changed();
                     }
                     Err(err) => warn!(%err, "looking for unreported specs failed"),
                 }
@@ -143,17 +142,15 @@ impl HubService {
             &stop,
         );
         client.subscribe(Arc::new(sharded)).await?;
-        let publisher = Publisher::new(
-            store,
-            client.clone(),
-            state.publish_wakeup.clone(),
-            metrics,
-            options.publisher,
-        );
-        tasks.spawn(publisher.run(stop.clone()));
-        if let Some(after) = options.redeliver_unreported_after {
-            tasks.spawn(redeliver_unreported(state.clone(), after, stop.clone()));
+        {
+            let (store, stop) = (store.clone(), stop.clone());
+            tasks.spawn(async move { store.relay_wakeups(stop).await });
         }
+        if let Some(after) = options.redeliver_unreported_after {
+            tasks.spawn(redeliver_unreported(store.clone(), after, stop.clone()));
+        }
+        let publisher = Publisher::new(store, client.clone(), metrics, options.publisher);
+        tasks.spawn(publisher.run(stop.clone()));
         if let Some(period) = options.status_resync_every {
             tasks.spawn(periodic_status_resync(client.clone(), period, stop.clone()));
         }

@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use tokio::sync::Notify;
-
 use super::create_batcher::CreateBatcher;
 use super::metrics::HubMetrics;
 use crate::store::Store;
@@ -36,8 +34,6 @@ impl Connections for NoConnections {
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub connections: Arc<dyn Connections>,
-    /// Woken after every committed spec change so the publisher does not wait for its poll.
-    pub publish_wakeup: Arc<Notify>,
     pub metrics: Arc<HubMetrics>,
     /// Where creates go: gathered into batches, one transaction each.
     pub creates: CreateBatcher,
@@ -54,13 +50,7 @@ impl AppState {
             creates: CreateBatcher::start(store.clone(), metrics.clone()),
             store,
             connections,
-            publish_wakeup: Arc::new(Notify::new()),
             metrics,
         }
-    }
-
-    /// Tells the publisher there is something to send.
-    pub fn changed(&self) {
-        self.publish_wakeup.notify_one();
     }
 }

@@ -23,14 +23,17 @@ pub mod postgres;
 mod rows;
 pub mod sqlite;
 mod status_batch;
+pub mod wakeup;
 
 use std::path::PathBuf;
 
 use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub use model::*;
 pub use open::{DEFAULT_DATA_DIR, SQLITE_FILE, open};
+pub use wakeup::Wakeup;
 
 /// What the store can fail with; the hub maps these to HTTP statuses in one place.
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +144,14 @@ pub trait Store: Send + Sync + 'static {
     /// Closes the connections (waiting for those in use) and releases what the store holds,
     /// such as the SQLite lock file. Calls after this fail.
     async fn close(&self);
+
+    /// Woken once a change queued for publication has committed ([`wakeup`]).
+    fn wakeup(&self) -> &Wakeup;
+    /// Until `stop`, wakes [`Store::wakeup`] for what other processes commit too (PostgreSQL:
+    /// `LISTEN`). SQLite has nothing to relay: one process per database.
+    async fn relay_wakeups(&self, stop: CancellationToken) {
+        stop.cancelled().await;
+    }
 
     async fn create_consumer(&self, new: NewConsumer) -> Result<Consumer, StoreError>;
     async fn get_consumer(&self, key: &ConsumerKey) -> Result<Consumer, StoreError>;

@@ -15,6 +15,7 @@ use super::*;
 
 pub struct PgStore {
     pool: PgPool,
+    wakeup: Wakeup,
 }
 
 impl PgStore {
@@ -25,11 +26,14 @@ impl PgStore {
             .acquire_timeout(std::time::Duration::from_secs(10))
             .connect(url)
             .await?;
-        Ok(Self { pool })
+        Ok(Self::from_pool(pool))
     }
 
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            wakeup: Wakeup::default(),
+        }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -81,6 +85,14 @@ impl Store for PgStore {
 
     async fn close(&self) {
         self.pool.close().await;
+    }
+
+    fn wakeup(&self) -> &Wakeup {
+        &self.wakeup
+    }
+
+    async fn relay_wakeups(&self, stop: CancellationToken) {
+        super::wakeup::relay_notifications(self.pool.clone(), &self.wakeup, stop).await;
     }
 
     async fn create_consumer(&self, new: NewConsumer) -> Result<Consumer, StoreError> {

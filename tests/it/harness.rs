@@ -213,16 +213,25 @@ pub struct TestHub {
 
 impl TestHub {
     pub async fn start(db: TestDb, transport: Arc<dyn baton::cloudevents::Transport>) -> Self {
+        let options = baton::hub::service::HubOptions {
+            source_id: "baton".into(),
+            ..Default::default()
+        };
+        Self::start_with(db, transport, options).await
+    }
+
+    pub async fn start_with(
+        db: TestDb,
+        transport: Arc<dyn baton::cloudevents::Transport>,
+        options: baton::hub::service::HubOptions,
+    ) -> Self {
         let store = db.store().await;
         let service = baton::hub::service::HubService::start(
             store.clone(),
             transport,
             Arc::new(NoConnections),
             Arc::new(HubMetrics::new()),
-            baton::hub::service::HubOptions {
-                source_id: "baton".into(),
-                ..Default::default()
-            },
+            options,
         )
         .await
         .unwrap();

@@ -22,6 +22,7 @@ mod https;
 mod hub_flow;
 mod interop;
 mod mqtt;
+mod publish_wakeup;
 mod rest;
 mod resync_repair;
 mod resync_restart;

@@ -1,5 +1,5 @@
 //! `/api/v1/resources`: manifest bundles and their reported status. Every change commits to
-//! the store first (with its publish marker) and wakes the publisher; the response never
+//! the store (with its publish marker; the commit wakes the publisher); the response never
 //! waits for the broker.
 
 use axum::Json;
@@ -73,7 +73,6 @@ pub async fn create_resource(
         spec,
     };
     let created = state.creates.create(new).await?;
-    state.changed();
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
@@ -137,9 +136,6 @@ pub async fn put_resource(
         body.annotations,
     )?;
     let updated = state.store.update_resource(id, body.version, spec).await?;
-    if updated.changed {
-        state.changed();
-    }
     Ok(Json(updated.value.into()))
 }
 
@@ -153,6 +149,5 @@ pub async fn delete_resource(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<ResourceView>), ApiError> {
     let deleting = state.store.delete_resource(resource_id(&id)?).await?;
-    state.changed();
     Ok((StatusCode::ACCEPTED, Json(deleting.into())))
 }

@@ -45,7 +45,10 @@ impl SqliteStore {
             .await
             .map_err(|e| name_taken_or(e, &new))?
         {
-            Some(row) => Ok(row.into_resource(new)),
+            Some(row) => {
+                self.wakeup.wake();
+                Ok(row.into_resource(new))
+            }
             None => Err(StoreError::ConsumerNotFound(new.consumer_name)),
         }
     }
@@ -79,6 +82,7 @@ impl SqliteStore {
             rows.push(insert(&mut *tx, new).await?);
         }
         tx.commit().await?;
+        self.wakeup.wake();
         Ok(rows)
     }
 }

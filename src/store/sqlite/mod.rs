@@ -28,8 +28,8 @@ use sqlx::{Sqlite, Transaction};
 use tokio::sync::{Mutex as AsyncMutex, MutexGuard};
 use tracing::info;
 
-use super::StoreError;
 use super::lock::DirLock;
+use super::{StoreError, Wakeup};
 
 /// How long a writer waits for another one before failing with "database is locked".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -40,6 +40,8 @@ type WriteGate = AsyncMutex<()>;
 pub struct SqliteStore {
     pool: SqlitePool,
     writers: WriteGate,
+    /// Woken after each commit that queues a publication.
+    wakeup: Wakeup,
     /// Held for the store's lifetime; `None` for in-memory databases and once closed.
     lock: Mutex<Option<DirLock>>,
 }
@@ -60,6 +62,7 @@ impl SqliteStore {
             return Ok(Self {
                 pool,
                 writers: WriteGate::default(),
+                wakeup: Wakeup::default(),
                 lock: Mutex::new(None),
             });
         }
@@ -95,6 +98,7 @@ impl SqliteStore {
         Ok(Self {
             pool,
             writers: WriteGate::default(),
+            wakeup: Wakeup::default(),
             lock: Mutex::new(Some(lock)),
         })
     }

@@ -68,6 +68,10 @@ impl Store for SqliteStore {
         self.release_lock();
     }
 
+    fn wakeup(&self) -> &Wakeup {
+        &self.wakeup
+    }
+
     async fn create_consumer(&self, new: NewConsumer) -> Result<Consumer, StoreError> {
         let _turn = self.write_turn().await;
         let now = now();
@@ -247,6 +251,7 @@ impl Store for SqliteStore {
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.wakeup.wake();
         Ok(Updated {
             value: row.into(),
             changed: true,
@@ -266,6 +271,7 @@ impl Store for SqliteStore {
             .bind(now())
             .fetch_optional(&self.pool)
             .await?;
+        self.wakeup.wake();
         row.map(Into::into).ok_or(StoreError::ResourceNotFound(id))
     }
 
@@ -332,6 +338,9 @@ impl Store for SqliteStore {
         .bind(super::timestamp(changed_before))
         .execute(&self.pool)
         .await?;
+        if done.rows_affected() > 0 {
+            self.wakeup.wake();
+        }
         Ok(done.rows_affected())
     }
 
