@@ -1,12 +1,12 @@
 //! The hub's persistence: consumers, resources, their reported status and the publish marker
 //! that makes delivery reliable. All SQL lives below this module; the hub only sees [`Store`].
 //!
-//! Reliable publishing (PROTOCOL.md §4.8, §5.2): every spec change or delete marks the
-//! resource pending publication in the same statement that makes the change (PostgreSQL: a row
-//! in `publish_outbox`; SQLite: the `publish_pending` column), so a committed change is
-//! always either published or still pending. The publisher reads pending rows, publishes their
-//! *current* state (several quick updates coalesce into one event) and clears the flag only if
-//! the row still has the state it published.
+//! Reliable publishing (PROTOCOL.md §4.8, §5.2): every spec change or delete queues the
+//! resource in `publish_outbox` in the same transaction that makes the change (one design on
+//! both backends), so a committed change is always either published or still queued. The
+//! publisher reads queued rows, publishes their *current* state (several quick updates
+//! coalesce into one event) and deletes the outbox row only for the state it published or an
+//! older one. The commit wakes the publisher ([`wakeup`]).
 //!
 //! Two backends implement [`Store`], each with its own SQL where it matters: [`postgres`] (the
 //! production store) and [`sqlite`] (the embedded default of `baton serve`). [`open`] picks one

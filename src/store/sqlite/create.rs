@@ -1,22 +1,25 @@
-//! Creating resources on SQLite: one row in its own statement, or a batch of rows in one
-//! `BEGIN IMMEDIATE` transaction through one prepared statement, so a batch costs one commit
-//! (one fsync with `synchronous=FULL`) instead of one per row.
+//! Creating resources on SQLite: one row in its own transaction, or a batch of rows in one
+//! `BEGIN IMMEDIATE` transaction through the same prepared statements, so a batch costs one
+//! commit (one fsync with `synchronous=FULL`) instead of one per row. Each row is queued in
+//! the publish outbox in the same transaction.
 
-use sqlx::{Executor, Sqlite};
+use sqlx::SqliteConnection;
 use tracing::debug;
 use uuid::fmt::Hyphenated;
 
+use super::outbox::OUTBOX_INSERT;
 use super::{SqliteStore, now};
 use crate::store::rows::{self, CREATED_COLUMNS, created_in_batch, name_taken_or};
 use crate::store::{NewResource, Resource, StoreError};
 
 type CreatedRow = rows::CreatedRow<Hyphenated>;
 
-/// Inserts `new` if its consumer exists (`None` otherwise); its documents are bound as text.
-async fn insert<'e, E>(executor: E, new: &NewResource) -> Result<Option<CreatedRow>, sqlx::Error>
-where
-    E: Executor<'e, Database = Sqlite>,
-{
+/// Inserts `new` and its outbox row if its consumer exists (`None` otherwise); its documents
+/// are bound as text.
+async fn insert(
+    tx: &mut SqliteConnection,
+    new: &NewResource,
+) -> Result<Option<CreatedRow>, sqlx::Error> {
     let sql = format!(
         "INSERT INTO resources (id, consumer_id, consumer_name, name, version, manifests, delete_option, \
          manifest_configs, labels, annotations, created_at, updated_at) \
@@ -24,7 +27,8 @@ where
          RETURNING {CREATED_COLUMNS}"
     );
     let spec = &new.spec;
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let at = now();
+    let row: Option<CreatedRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(uuid::Uuid::new_v4().hyphenated())
         .bind(&new.consumer_name)
         .bind(&new.name)
@@ -33,19 +37,30 @@ where
         .bind(spec.manifest_configs.as_ref().map(|r| r.get()))
         .bind(sqlx::types::Json(&spec.labels))
         .bind(sqlx::types::Json(&spec.annotations))
-        .bind(now())
-        .fetch_optional(executor)
-        .await
+        .bind(&at)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if let Some(row) = &row {
+        sqlx::query(OUTBOX_INSERT)
+            .bind(row.id)
+            .bind(1_i64)
+            .bind(false)
+            .bind(&at)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(row)
 }
 
 impl SqliteStore {
     pub(super) async fn create_one(&self, new: NewResource) -> Result<Resource, StoreError> {
-        let _turn = self.write_turn().await;
-        match insert(&self.pool, &new)
+        let mut tx = self.write_tx().await?;
+        match insert(&mut tx, &new)
             .await
             .map_err(|e| name_taken_or(e, &new))?
         {
             Some(row) => {
+                tx.commit().await?;
                 self.wakeup.wake();
                 Ok(row.into_resource(new))
             }
@@ -79,7 +94,7 @@ impl SqliteStore {
         let mut tx = self.write_tx().await?;
         let mut rows = Vec::with_capacity(batch.len());
         for new in batch {
-            rows.push(insert(&mut *tx, new).await?);
+            rows.push(insert(&mut tx, new).await?);
         }
         tx.commit().await?;
         self.wakeup.wake();

@@ -2,8 +2,8 @@
 //! is given, so that a fresh machine runs a hub with no services at all.
 //!
 //! Owns the database file, its connection settings and the [`DirLock`] that keeps a second
-//! process away. The same guarantees as Postgres: a change and its publish marker are one
-//! statement (§4.8), read-modify-write runs in `BEGIN IMMEDIATE` transactions (SQLite's whole
+//! process away. The same guarantees as Postgres: a change and its publish outbox row commit
+//! together (§4.8), read-modify-write runs in `BEGIN IMMEDIATE` transactions (SQLite's whole
 //! database write lock stands in for Postgres' row locks), commits are durable
 //! (`synchronous=FULL`). WAL lets readers run beside the one writer.
 //!
@@ -11,6 +11,7 @@
 //! RFC 3339 text in UTC with microseconds ([`timestamp`]), so text order is time order.
 
 mod create;
+mod outbox;
 mod status;
 mod store;
 

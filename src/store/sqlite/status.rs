@@ -67,10 +67,16 @@ impl SqliteStore {
             .await?;
         }
         for id in &plan.removes {
-            sqlx::query("DELETE FROM resources WHERE id = ?1")
-                .bind(id.hyphenated())
-                .execute(&mut *tx)
-                .await?;
+            // With its outbox row, if any (a confirmation can overtake the publisher's mark).
+            for sql in [
+                "DELETE FROM resources WHERE id = ?1",
+                "DELETE FROM publish_outbox WHERE resource_id = ?1",
+            ] {
+                sqlx::query(sql)
+                    .bind(id.hyphenated())
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         tx.commit().await?;
         Ok(plan.outcomes)

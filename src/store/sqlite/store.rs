@@ -10,6 +10,7 @@ use sqlx::{QueryBuilder, Sqlite};
 use uuid::Uuid;
 use uuid::fmt::Hyphenated;
 
+use super::outbox::OUTBOX_UPSERT;
 use super::{SqliteStore, now};
 use crate::store::rows::{
     self, CONSUMER_COLUMNS, RESOURCE_COLUMNS, is_unique_violation, order_clause,
@@ -237,9 +238,10 @@ impl Store for SqliteStore {
         }
         let sql = format!(
             "UPDATE resources SET version = version + 1, manifests = ?2, delete_option = ?3, manifest_configs = ?4, \
-             labels = ?5, annotations = ?6, updated_at = ?7, publish_pending = 1 WHERE id = ?1 \
+             labels = ?5, annotations = ?6, updated_at = ?7 WHERE id = ?1 \
              RETURNING {RESOURCE_COLUMNS}"
         );
+        let at = now();
         let row: ResourceRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(id.hyphenated())
             .bind(Json(&spec.manifests))
@@ -247,8 +249,15 @@ impl Store for SqliteStore {
             .bind(spec.manifest_configs.as_ref().map(Json))
             .bind(Json(&spec.labels))
             .bind(Json(&spec.annotations))
-            .bind(now())
+            .bind(&at)
             .fetch_one(&mut *tx)
+            .await?;
+        sqlx::query(OUTBOX_UPSERT)
+            .bind(id.hyphenated())
+            .bind(current.version + 1)
+            .bind(false)
+            .bind(&at)
+            .execute(&mut *tx)
             .await?;
         tx.commit().await?;
         self.wakeup.wake();
@@ -259,20 +268,37 @@ impl Store for SqliteStore {
     }
 
     async fn delete_resource(&self, id: Uuid) -> Result<Resource, StoreError> {
-        let _turn = self.write_turn().await;
-        // SET expressions all see the row as it was: pending is set only by the first delete.
+        let mut tx = self.write_tx().await?;
+        let at = now();
         let sql = format!(
-            "UPDATE resources SET deleted_at = COALESCE(deleted_at, ?2), \
-             publish_pending = (publish_pending OR deleted_at IS NULL), updated_at = ?2 \
+            "UPDATE resources SET deleted_at = COALESCE(deleted_at, ?2), updated_at = ?2 \
              WHERE id = ?1 RETURNING {RESOURCE_COLUMNS}"
         );
         let row: Option<ResourceRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(id.hyphenated())
-            .bind(now())
-            .fetch_optional(&self.pool)
+            .bind(&at)
+            .fetch_optional(&mut *tx)
             .await?;
-        self.wakeup.wake();
-        row.map(Into::into).ok_or(StoreError::ResourceNotFound(id))
+        let deleting: Resource = row.ok_or(StoreError::ResourceNotFound(id))?.into();
+        // Only the first delete queues the row: `deleted_at` is this statement's time only for
+        // a row this statement marked.
+        let first = deleting
+            .deleted_at
+            .is_some_and(|deleted_at| super::timestamp(deleted_at) == at);
+        if first {
+            sqlx::query(OUTBOX_UPSERT)
+                .bind(id.hyphenated())
+                .bind(deleting.version)
+                .bind(true)
+                .bind(&at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        if first {
+            self.wakeup.wake();
+        }
+        Ok(deleting)
     }
 
     async fn resources_of(&self, consumer_name: Option<&str>) -> Result<Vec<Resource>, StoreError> {
@@ -286,70 +312,22 @@ impl Store for SqliteStore {
     }
 
     async fn pending_publications(&self, limit: i64) -> Result<Vec<Resource>, StoreError> {
-        let rows: Vec<ResourceRow> = sqlx::query_as(select_resource(
-            "WHERE publish_pending = 1 ORDER BY updated_at LIMIT ?1",
-        ))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        self.outbox_pending(limit).await
     }
 
     async fn mark_published(&self, published: &[(Uuid, i64, bool)]) -> Result<(), StoreError> {
-        if published.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.write_tx().await?;
-        for &(id, version, deleting) in published {
-            sqlx::query(
-                "UPDATE resources SET publish_pending = 0 \
-                 WHERE id = ?1 AND version = ?2 AND (deleted_at IS NOT NULL) = ?3",
-            )
-            .bind(id.hyphenated())
-            .bind(version)
-            .bind(deleting)
-            .execute(&mut *tx)
-            .await?;
-            if !deleting {
-                continue;
-            }
-            // §4.8 step 2: a delete for a resource no agent ever reported on completes once sent.
-            sqlx::query(
-                "DELETE FROM resources WHERE id = ?1 AND deleted_at IS NOT NULL \
-                 AND status IS NULL AND publish_pending = 0",
-            )
-            .bind(id.hyphenated())
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.outbox_mark(published).await
     }
 
     async fn requeue_unreported(
         &self,
         changed_before: chrono::DateTime<chrono::Utc>,
     ) -> Result<u64, StoreError> {
-        let _turn = self.write_turn().await;
-        let done = sqlx::query(
-            "UPDATE resources SET publish_pending = 1 \
-             WHERE publish_pending = 0 AND deleted_at IS NULL AND status IS NULL AND updated_at < ?",
-        )
-        .bind(super::timestamp(changed_before))
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() > 0 {
-            self.wakeup.wake();
-        }
-        Ok(done.rows_affected())
+        self.outbox_requeue(changed_before).await
     }
 
     async fn pending_count(&self) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT count(*) FROM resources WHERE publish_pending = 1")
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        self.outbox_count().await
     }
 
     async fn apply_statuses(

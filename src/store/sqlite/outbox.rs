@@ -1,0 +1,105 @@
+//! [`SqliteStore`]'s publish outbox (`publish_outbox`, migration 0002): the same design as
+//! PostgreSQL's (`store/postgres/outbox.rs`): a narrow row per resource whose current state
+//! waits for publication, written in the transaction of the change, read oldest first, deleted
+//! only for a published state at least as new. Owns every statement on `publish_outbox`.
+
+use uuid::Uuid;
+use uuid::fmt::Hyphenated;
+
+use super::{SqliteStore, now, timestamp};
+use crate::store::rows::{self, RESOURCE_COLUMNS};
+use crate::store::{Resource, StoreError};
+
+type ResourceRow = rows::ResourceRow<Hyphenated>;
+
+/// Queues a new resource: binds id, version, deleting, queued_at.
+pub(super) const OUTBOX_INSERT: &str = "INSERT INTO publish_outbox (resource_id, version, deleting, queued_at) VALUES (?1, ?2, ?3, ?4)";
+
+/// Queues a changed resource: one already queued takes the new state and moves to the back.
+/// Binds id, version, deleting, queued_at.
+pub(super) const OUTBOX_UPSERT: &str = "INSERT INTO publish_outbox (resource_id, version, deleting, queued_at) \
+     VALUES (?1, ?2, ?3, ?4) \
+     ON CONFLICT (resource_id) DO UPDATE SET version = excluded.version, deleting = excluded.deleting, \
+     queued_at = excluded.queued_at";
+
+impl SqliteStore {
+    pub(super) async fn outbox_pending(&self, limit: i64) -> Result<Vec<Resource>, StoreError> {
+        let sql = format!(
+            "SELECT {RESOURCE_COLUMNS} FROM resources \
+             JOIN (SELECT resource_id, queued_at FROM publish_outbox ORDER BY queued_at LIMIT ?1) o \
+             ON id = o.resource_id ORDER BY o.queued_at"
+        );
+        let rows: Vec<ResourceRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// Deletes the outbox rows of what was published (a row describing the published state or
+    /// an older one; a delete is newer than any live state of the same version), then §4.8
+    /// step 2 for the published deletes.
+    pub(super) async fn outbox_mark(
+        &self,
+        published: &[(Uuid, i64, bool)],
+    ) -> Result<(), StoreError> {
+        if published.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write_tx().await?;
+        for &(id, version, deleting) in published {
+            sqlx::query(
+                "DELETE FROM publish_outbox WHERE resource_id = ?1 AND version <= ?2 \
+                 AND (?3 OR NOT deleting)",
+            )
+            .bind(id.hyphenated())
+            .bind(version)
+            .bind(deleting)
+            .execute(&mut *tx)
+            .await?;
+            if !deleting {
+                continue;
+            }
+            // §4.8 step 2: a delete for a resource no agent ever reported on completes once sent.
+            sqlx::query(
+                "DELETE FROM resources WHERE id = ?1 AND deleted_at IS NOT NULL AND status IS NULL \
+                 AND NOT EXISTS (SELECT 1 FROM publish_outbox o WHERE o.resource_id = resources.id)",
+            )
+            .bind(id.hyphenated())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Queues again every live, never reported resource last changed before `changed_before`
+    /// that is not queued; returns how many.
+    pub(super) async fn outbox_requeue(
+        &self,
+        changed_before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        let _turn = self.write_turn().await;
+        let done = sqlx::query(
+            "INSERT INTO publish_outbox (resource_id, version, deleting, queued_at) \
+             SELECT r.id, r.version, 0, ?2 FROM resources r \
+             WHERE r.deleted_at IS NULL AND r.status IS NULL AND r.updated_at < ?1 \
+             AND NOT EXISTS (SELECT 1 FROM publish_outbox o WHERE o.resource_id = r.id) \
+             ORDER BY r.id ON CONFLICT (resource_id) DO NOTHING",
+        )
+        .bind(timestamp(changed_before))
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() > 0 {
+            self.wakeup.wake();
+        }
+        Ok(done.rows_affected())
+    }
+
+    pub(super) async fn outbox_count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM publish_outbox")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+}
