@@ -49,21 +49,9 @@ pub struct SourceClientBuilder<T> {
     core: ClientCore<T>,
     lister: Arc<dyn Lister<T>>,
     hasher: Arc<dyn StatusHasher<T>>,
-    status_after_spec_resync: bool,
 }
 
 impl<T: ResourceObject> SourceClientBuilder<T> {
-    /// After answering an agent's spec resync, also ask that cluster for the status of the
-    /// resources whose spec it already held (on by default; not those the answer sent: the
-    /// agent reports them once applied). An agent resyncs when it (re)connects; statuses it
-    /// sent while the source or the broker was away, or the source's own broadcast status
-    /// resync, may have been lost. sdk-go sources do not do this; Go agents answer the
-    /// request like any other (§6.6).
-    pub fn status_after_spec_resync(mut self, enabled: bool) -> Self {
-        self.status_after_spec_resync = enabled;
-        self
-    }
-
     /// Registers the codec of one data type; events of other types are ignored.
     pub fn codec(mut self, codec: impl Codec<T>) -> Self {
         self.core.add_codec(codec);
@@ -82,7 +70,6 @@ impl<T: ResourceObject> SourceClientBuilder<T> {
                 core: self.core,
                 lister: self.lister,
                 hasher: self.hasher,
-                status_after_spec_resync: self.status_after_spec_resync,
                 answers: TaskTracker::new(),
                 answer_permits: Arc::new(Semaphore::new(CONCURRENT_ANSWERS)),
                 stop: CancellationToken::new(),
@@ -102,7 +89,6 @@ struct Shared<T> {
     core: ClientCore<T>,
     lister: Arc<dyn Lister<T>>,
     hasher: Arc<dyn StatusHasher<T>>,
-    status_after_spec_resync: bool,
     /// Spec resync answers in flight, at most [`CONCURRENT_ANSWERS`] (the receive loop waits
     /// for a permit: a flood of requests still pushes back on the transport).
     answers: TaskTracker,
@@ -124,7 +110,6 @@ impl<T: ResourceObject> SourceClient<T> {
             core: ClientCore::new(source_id.into(), transport),
             lister,
             hasher: Arc::new(hasher),
-            status_after_spec_resync: true,
         }
     }
 
@@ -310,7 +295,11 @@ impl<T: ResourceObject> Shared<T> {
             self.core.send(&event).await?;
         }
         Stats::bump(&self.core.stats.resyncs_answered);
-        if self.status_after_spec_resync && !settled.is_empty() {
+        // Also ask the cluster for the status of the resources whose spec it already held: an
+        // agent resyncs when it (re)connects, and statuses it sent while the source or the
+        // broker was away, or the source's own broadcast status resync, may have been lost.
+        // sdk-go sources do not do this; Go agents answer the request like any other (§6.6).
+        if !settled.is_empty() {
             // The status resync of this cluster and data type, from the objects just listed
             // (listing them again would double the lister's work during a fleet's resync), for
             // the resources whose spec the agent already held. Those just sent are left out:

@@ -15,12 +15,9 @@
 pub mod lock;
 pub mod model;
 mod open;
-mod pg_create;
-mod pg_json;
-mod pg_publish;
-mod pg_status;
 pub mod postgres;
 mod rows;
+mod rules;
 pub mod sqlite;
 mod status_batch;
 pub mod wakeup;
@@ -135,8 +132,54 @@ impl StatusIgnored {
     }
 }
 
+/// The publish outbox (§4.8): what waits for publication, read and cleared by the publisher.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Outbox: Send + Sync {
+    /// Up to `limit` resources whose current state has not been published yet, oldest first.
+    async fn pending_publications(&self, limit: i64) -> Result<Vec<Resource>, StoreError>;
+    /// Clears the pending mark if the resource's pending state is the published `version` and
+    /// deletion state, or older (a newer change keeps it pending). A published delete of a resource no agent ever
+    /// reported on completes right away (§4.8 step 2): its row is removed.
+    async fn mark_published(&self, published: &[(Uuid, i64, bool)]) -> Result<(), StoreError>;
+    /// Marks for publication again every live resource that no agent has reported on and that
+    /// last changed before `changed_before`, returning how many. A publish the broker
+    /// acknowledged can still be lost on its way (MQTT drops what reaches no subscriber; a hub
+    /// can die before answering an agent's resync): such specs are sent again until the agent
+    /// reports.
+    async fn requeue_unreported(
+        &self,
+        changed_before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError>;
+    /// How many resources wait for publication (the outbox depth metric).
+    async fn pending_count(&self) -> Result<i64, StoreError>;
+}
+
+/// Agents' statuses (§5.2), decided by [`status_batch`]'s rules on the rows they write.
+#[async_trait]
+pub trait Statuses: Send + Sync {
+    /// The stored status hash of each of `ids` that has a status, read without locking: a
+    /// committed state that a concurrent status write may change right after. The status
+    /// writer uses it to skip a status equal to the stored one without a transaction (§5.2
+    /// step 5 ignores it whatever the row lock would show: an older sequence id is stale, a
+    /// newer one with the same status is unchanged).
+    async fn status_hashes(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>, StoreError>;
+
+    /// Applies a batch of agents' statuses together: each report is decided by §5.2
+    /// ([`status_batch`]) on its row as the reports before it left it (so statuses of one
+    /// resource keep their order), and each row is written once, atomically, only as decided
+    /// on its current state (SQLite: one transaction under the write lock; PostgreSQL: rows read
+    /// without a lock and written by compare and set, a changed row decided again). One outcome
+    /// per item, in order.
+    async fn apply_statuses(
+        &self,
+        batch: &[StatusReport],
+    ) -> Result<Vec<StatusOutcome>, StoreError>;
+}
+
+/// Everything the hub keeps: consumers and resources here, the outbox and the statuses in
+/// their own traits (each backend implements each in its own file).
+#[async_trait]
+pub trait Store: Outbox + Statuses + Send + Sync + 'static {
     /// Runs the embedded migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Cheap liveness check for `/readyz`.
@@ -164,19 +207,10 @@ pub trait Store: Send + Sync + 'static {
     /// Refused with [`StoreError::ConsumerInUse`] while the consumer has resources.
     async fn delete_consumer(&self, key: &ConsumerKey) -> Result<(), StoreError>;
 
-    /// Creates at version 1, pending publication.
-    async fn create_resource(&self, new: NewResource) -> Result<Resource, StoreError>;
-    /// Creates several resources, as [`Store::create_resource`] would one by one (each all or
-    /// nothing, each with its own error), in as few transactions as the backend can: the
-    /// hub's create batcher gathers concurrent requests into one call. Results are in the
-    /// order of `batch`.
-    async fn create_resources(&self, batch: Vec<NewResource>) -> Vec<Result<Resource, StoreError>> {
-        let mut results = Vec::with_capacity(batch.len());
-        for new in batch {
-            results.push(self.create_resource(new).await);
-        }
-        results
-    }
+    /// Creates each of `batch` at version 1, queued for publication: each all or nothing,
+    /// each with its own error, in as few transactions as the backend can (the hub's create
+    /// batcher gathers concurrent requests into one call). Results are in the order of `batch`.
+    async fn create_resources(&self, batch: Vec<NewResource>) -> Vec<Result<Resource, StoreError>>;
     async fn get_resource(&self, id: Uuid) -> Result<Resource, StoreError>;
     /// A page of matches.
     async fn list_resources(
@@ -197,39 +231,4 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every resource of one consumer, or of all (`None`): the source's lister (§6.5, §6.3).
     async fn resources_of(&self, consumer_name: Option<&str>) -> Result<Vec<Resource>, StoreError>;
-    /// Up to `limit` resources whose current state has not been published yet, oldest first.
-    async fn pending_publications(&self, limit: i64) -> Result<Vec<Resource>, StoreError>;
-    /// Clears the pending mark if the resource's pending state is the published `version` and
-    /// deletion state, or older (a newer change keeps it pending). A published delete of a resource no agent ever
-    /// reported on completes right away (§4.8 step 2): its row is removed.
-    async fn mark_published(&self, published: &[(Uuid, i64, bool)]) -> Result<(), StoreError>;
-    /// Marks for publication again every live resource that no agent has reported on and that
-    /// last changed before `changed_before`, returning how many. A publish the broker
-    /// acknowledged can still be lost on its way (MQTT drops what reaches no subscriber; a hub
-    /// can die before answering an agent's resync): such specs are sent again until the agent
-    /// reports.
-    async fn requeue_unreported(
-        &self,
-        changed_before: chrono::DateTime<chrono::Utc>,
-    ) -> Result<u64, StoreError>;
-    /// How many resources wait for publication (the outbox depth metric).
-    async fn pending_count(&self) -> Result<i64, StoreError>;
-
-    /// The stored status hash of each of `ids` that has a status, read without locking: a
-    /// committed state that a concurrent status write may change right after. The status
-    /// writer uses it to skip a status equal to the stored one without a transaction (§5.2
-    /// step 5 ignores it whatever the row lock would show: an older sequence id is stale, a
-    /// newer one with the same status is unchanged).
-    async fn status_hashes(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>, StoreError>;
-
-    /// Applies a batch of agents' statuses together: each report is decided by §5.2
-    /// ([`status_batch`]) on its row as the reports before it left it (so statuses of one
-    /// resource keep their order), and each row is written once, atomically, only as decided
-    /// on its current state (SQLite: one transaction under the write lock; PostgreSQL: rows read
-    /// without a lock and written by compare and set, a changed row decided again). One outcome
-    /// per item, in order.
-    async fn apply_statuses(
-        &self,
-        batch: &[StatusReport],
-    ) -> Result<Vec<StatusOutcome>, StoreError>;
 }

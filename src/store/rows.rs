@@ -3,13 +3,13 @@
 //! (Postgres has a native `uuid`, SQLite stores the hyphenated text form), hence the generic.
 
 use chrono::{DateTime, Utc};
-use sqlx::FromRow;
 use sqlx::types::Json;
+use sqlx::{Database, Encode, FromRow, QueryBuilder, Type};
 use uuid::Uuid;
 
 use super::StoreError;
 use super::model::{
-    Consumer, Direction, Labels, NewResource, OrderBy, PageRequest, RawJson, ReportedStatus,
+    Consumer, Direction, Labels, NewResource, OrderBy, Page, PageRequest, RawJson, ReportedStatus,
     Resource, ResourceSpec,
 };
 
@@ -172,7 +172,7 @@ impl<I: Into<Uuid>> From<ConsumerRow<I>> for Consumer {
 
 /// The `ORDER BY` of a list page; ties are broken by id so pages never overlap. Both backends
 /// accept this SQL.
-pub(crate) fn order_clause(page: PageRequest) -> &'static str {
+fn order_clause(page: PageRequest) -> &'static str {
     match (page.order_by, page.direction) {
         (OrderBy::CreatedAt, Direction::Asc) => " ORDER BY created_at ASC, id ASC",
         (OrderBy::CreatedAt, Direction::Desc) => " ORDER BY created_at DESC, id DESC",
@@ -180,6 +180,27 @@ pub(crate) fn order_clause(page: PageRequest) -> &'static str {
         (OrderBy::UpdatedAt, Direction::Desc) => " ORDER BY updated_at DESC, id DESC",
         (OrderBy::Name, Direction::Asc) => " ORDER BY name ASC NULLS LAST, id ASC",
         (OrderBy::Name, Direction::Desc) => " ORDER BY name DESC NULLS LAST, id DESC",
+    }
+}
+
+/// Ends a list query with `page`'s order, limit and offset, on either backend.
+pub(crate) fn push_page<DB>(q: &mut QueryBuilder<DB>, page: PageRequest)
+where
+    DB: Database,
+    i64: for<'q> Encode<'q, DB> + Type<DB>,
+{
+    q.push(order_clause(page))
+        .push(" LIMIT ")
+        .push_bind(i64::from(page.size))
+        .push(" OFFSET ")
+        .push_bind(page.offset());
+}
+
+/// A page of records from the rows read and the count of all matches.
+pub(crate) fn page_of<R: Into<T>, T>(rows: Vec<R>, total: i64) -> Page<T> {
+    Page {
+        items: rows.into_iter().map(Into::into).collect(),
+        total,
     }
 }
 

@@ -96,7 +96,7 @@ async fn resources_are_created_at_version_1_and_read_back(backend: Backend) {
     assert_eq!(got["name"], "web");
     // Pending publication until the publisher sends it.
     assert_eq!(
-        baton::store::Store::pending_count(&*api.store)
+        baton::store::Outbox::pending_count(&*api.store)
             .await
             .unwrap(),
         1
@@ -268,7 +268,7 @@ async fn bad_resources_are_refused_naming_the_field(backend: Backend) {
         .await;
     assert_error(status, &body, 409, "conflict");
     assert_eq!(
-        baton::store::Store::pending_count(&*api.store)
+        baton::store::Outbox::pending_count(&*api.store)
             .await
             .unwrap(),
         1,

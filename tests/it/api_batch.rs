@@ -40,7 +40,7 @@ async fn concurrent_creates_each_get_their_own_answer(backend: Backend) {
     }
     assert_eq!(counts, [16 + 1, 8, 7], "201s, 404s, 409s");
     assert_eq!(
-        baton::store::Store::pending_count(&*api.store)
+        baton::store::Outbox::pending_count(&*api.store)
             .await
             .unwrap(),
         17,

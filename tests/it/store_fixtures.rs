@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use baton::store::{
     ConsumerName, Direction, Labels, NewConsumer, NewResource, OrderBy, PageRequest, RawJson,
-    ReportedState, Resource, ResourceSpec, StatusOutcome, StatusReport, Store,
+    ReportedState, Resource, ResourceSpec, StatusOutcome, StatusReport, Store, StoreError,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -53,10 +53,16 @@ pub fn new_resource(consumer: &str, name: Option<&str>, spec: ResourceSpec) -> N
     }
 }
 
+/// Creates one resource, as a batch of one.
+pub async fn create(store: &dyn Store, new: NewResource) -> Result<Resource, StoreError> {
+    let mut results = store.create_resources(vec![new]).await;
+    assert_eq!(results.len(), 1, "one result per create");
+    results.remove(0)
+}
+
 /// Creates a resource named `name` on `consumer` with a one-ConfigMap spec.
 pub async fn resource(store: &dyn Store, consumer: &str, name: Option<&str>) -> Resource {
-    store
-        .create_resource(new_resource(consumer, name, spec("v1")))
+    create(store, new_resource(consumer, name, spec("v1")))
         .await
         .unwrap()
 }

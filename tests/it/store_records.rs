@@ -6,7 +6,7 @@ use baton::store::{ConsumerKey, Direction, OrderBy, ResourceFilter, StoreError, 
 
 use crate::harness::{Backend, backend_tests};
 use crate::store_fixtures::{
-    first_page, fresh, labels, names, new_consumer, new_resource, page, raw, resource, spec,
+    create, first_page, fresh, labels, names, new_consumer, new_resource, page, raw, resource, spec,
 };
 
 async fn consumers_have_unique_names_and_are_found_by_id_or_name(backend: Backend) {
@@ -66,8 +66,7 @@ async fn resources_start_at_version_1_pending_publication(backend: Backend) {
     wanted.annotations = labels(&[("note", "x")]);
     wanted.delete_option = Some(raw(r#"{"propagationPolicy":"Orphan"}"#));
     wanted.manifest_configs = Some(raw(r#"[{"updateStrategy":{"type":"ServerSideApply"}}]"#));
-    let created = store
-        .create_resource(new_resource("c1", Some("web"), wanted.clone()))
+    let created = create(&*store, new_resource("c1", Some("web"), wanted.clone()))
         .await
         .unwrap();
     assert_eq!(
@@ -87,7 +86,7 @@ async fn resources_start_at_version_1_pending_publication(backend: Backend) {
         Err(StoreError::ResourceNotFound(_))
     ));
     assert!(matches!(
-        store.create_resource(new_resource("nobody", None, spec("v1"))).await,
+        create(&*store, new_resource("nobody", None, spec("v1"))).await,
         Err(StoreError::ConsumerNotFound(name)) if name == "nobody"
     ));
 }
@@ -99,7 +98,7 @@ async fn resource_names_are_unique_per_consumer(backend: Backend) {
     }
     resource(&*store, "c1", Some("web")).await;
     assert!(matches!(
-        store.create_resource(new_resource("c1", Some("web"), spec("v2"))).await,
+        create(&*store, new_resource("c1", Some("web"), spec("v2"))).await,
         Err(StoreError::ResourceNameTaken { consumer, name }) if consumer == "c1" && name == "web"
     ));
     resource(&*store, "c2", Some("web")).await;
@@ -123,16 +122,11 @@ async fn lists_filter_by_consumer_name_and_labels(backend: Backend) {
         new_resource("c1", Some(name), s)
     };
     let web_labels = [("env", "prod"), ("app.kubernetes.io/name", "web")];
-    store
-        .create_resource(labelled("web", &web_labels))
+    create(&*store, labelled("web", &web_labels)).await.unwrap();
+    create(&*store, labelled("db", &[("env", "prod")]))
         .await
         .unwrap();
-    store
-        .create_resource(labelled("db", &[("env", "prod")]))
-        .await
-        .unwrap();
-    store
-        .create_resource(labelled("dev", &[("env", "dev")]))
+    create(&*store, labelled("dev", &[("env", "dev")]))
         .await
         .unwrap();
     resource(&*store, "c2", Some("web")).await;

@@ -3,13 +3,14 @@
 //! commit (one fsync with `synchronous=FULL`) instead of one per row. Each row is queued in
 //! the publish outbox in the same transaction.
 
+use async_trait::async_trait;
 use sqlx::SqliteConnection;
-use tracing::debug;
 use uuid::fmt::Hyphenated;
 
 use super::outbox::OUTBOX_INSERT;
 use super::{SqliteStore, now};
-use crate::store::rows::{self, CREATED_COLUMNS, created_in_batch, name_taken_or};
+use crate::store::rows::{self, CREATED_COLUMNS, name_taken_or};
+use crate::store::rules::CreateRows;
 use crate::store::{NewResource, Resource, StoreError};
 
 type CreatedRow = rows::CreatedRow<Hyphenated>;
@@ -52,8 +53,11 @@ async fn insert(
     Ok(row)
 }
 
-impl SqliteStore {
-    pub(super) async fn create_one(&self, new: NewResource) -> Result<Resource, StoreError> {
+#[async_trait]
+impl CreateRows for SqliteStore {
+    type Id = Hyphenated;
+
+    async fn create_one(&self, new: NewResource) -> Result<Resource, StoreError> {
         let mut tx = self.write_tx().await?;
         match insert(&mut tx, &new)
             .await
@@ -68,25 +72,7 @@ impl SqliteStore {
         }
     }
 
-    /// The batch in one transaction; if any row fails, the transaction is rolled back and the
-    /// rows are created one by one, so each gets its own error and nothing is half-written.
-    pub(super) async fn create_batch(
-        &self,
-        batch: Vec<NewResource>,
-    ) -> Vec<Result<Resource, StoreError>> {
-        if batch.len() > 1 {
-            match self.insert_batch(&batch).await {
-                Ok(rows) => return created_in_batch(batch, rows),
-                Err(err) => debug!(%err, rows = batch.len(), "batch insert failed; row by row"),
-            }
-        }
-        let mut results = Vec::with_capacity(batch.len());
-        for new in batch {
-            results.push(self.create_one(new).await);
-        }
-        results
-    }
-
+    /// In one transaction (one commit).
     async fn insert_batch(
         &self,
         batch: &[NewResource],

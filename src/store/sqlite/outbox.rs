@@ -3,12 +3,13 @@
 //! waits for publication, written in the transaction of the change, read oldest first, deleted
 //! only for a published state at least as new. Owns every statement on `publish_outbox`.
 
+use async_trait::async_trait;
 use uuid::Uuid;
 use uuid::fmt::Hyphenated;
 
 use super::{SqliteStore, now, timestamp};
 use crate::store::rows::{self, RESOURCE_COLUMNS};
-use crate::store::{Resource, StoreError};
+use crate::store::{Outbox, Resource, StoreError};
 
 type ResourceRow = rows::ResourceRow<Hyphenated>;
 
@@ -22,8 +23,9 @@ pub(super) const OUTBOX_UPSERT: &str = "INSERT INTO publish_outbox (resource_id,
      ON CONFLICT (resource_id) DO UPDATE SET version = excluded.version, deleting = excluded.deleting, \
      queued_at = excluded.queued_at";
 
-impl SqliteStore {
-    pub(super) async fn outbox_pending(&self, limit: i64) -> Result<Vec<Resource>, StoreError> {
+#[async_trait]
+impl Outbox for SqliteStore {
+    async fn pending_publications(&self, limit: i64) -> Result<Vec<Resource>, StoreError> {
         let sql = format!(
             "SELECT {RESOURCE_COLUMNS} FROM resources \
              JOIN (SELECT resource_id, queued_at FROM publish_outbox ORDER BY queued_at LIMIT ?1) o \
@@ -39,10 +41,7 @@ impl SqliteStore {
     /// Deletes the outbox rows of what was published (a row describing the published state or
     /// an older one; a delete is newer than any live state of the same version), then §4.8
     /// step 2 for the published deletes.
-    pub(super) async fn outbox_mark(
-        &self,
-        published: &[(Uuid, i64, bool)],
-    ) -> Result<(), StoreError> {
+    async fn mark_published(&self, published: &[(Uuid, i64, bool)]) -> Result<(), StoreError> {
         if published.is_empty() {
             return Ok(());
         }
@@ -75,7 +74,7 @@ impl SqliteStore {
 
     /// Queues again every live, never reported resource last changed before `changed_before`
     /// that is not queued; returns how many.
-    pub(super) async fn outbox_requeue(
+    async fn requeue_unreported(
         &self,
         changed_before: chrono::DateTime<chrono::Utc>,
     ) -> Result<u64, StoreError> {
@@ -97,7 +96,7 @@ impl SqliteStore {
         Ok(done.rows_affected())
     }
 
-    pub(super) async fn outbox_count(&self) -> Result<i64, StoreError> {
+    async fn pending_count(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT count(*) FROM publish_outbox")
             .fetch_one(&self.pool)
             .await?)

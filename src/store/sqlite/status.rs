@@ -3,15 +3,17 @@
 //! batch's rows read with one `SELECT … WHERE id IN (…)`, decided by
 //! [`status_batch::plan`], then a statement per written row (one commit, one fsync).
 
+use async_trait::async_trait;
 use sqlx::QueryBuilder;
 use uuid::fmt::Hyphenated;
 
 use super::{SqliteStore, now};
 use crate::store::status_batch::{self, STATUS_ROW_COLUMNS, StatusRow};
-use crate::store::{StatusOutcome, StatusReport, StoreError};
+use crate::store::{StatusOutcome, StatusReport, Statuses, StoreError};
 
-impl SqliteStore {
-    pub(super) async fn read_status_hashes(
+#[async_trait]
+impl Statuses for SqliteStore {
+    async fn status_hashes(
         &self,
         ids: &[uuid::Uuid],
     ) -> Result<Vec<(uuid::Uuid, String)>, StoreError> {
@@ -33,7 +35,7 @@ impl SqliteStore {
             .collect())
     }
 
-    pub(super) async fn apply_status_batch(
+    async fn apply_statuses(
         &self,
         batch: &[StatusReport],
     ) -> Result<Vec<StatusOutcome>, StoreError> {

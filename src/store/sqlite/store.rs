@@ -12,9 +12,8 @@ use uuid::fmt::Hyphenated;
 
 use super::outbox::OUTBOX_UPSERT;
 use super::{SqliteStore, now};
-use crate::store::rows::{
-    self, CONSUMER_COLUMNS, RESOURCE_COLUMNS, is_unique_violation, order_clause,
-};
+use crate::store::rows::{self, CONSUMER_COLUMNS, RESOURCE_COLUMNS, page_of, push_page};
+use crate::store::rules;
 use crate::store::*;
 
 type ResourceRow = rows::ResourceRow<Hyphenated>;
@@ -86,13 +85,7 @@ impl Store for SqliteStore {
         .bind(now)
         .fetch_one(&self.pool)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::ConsumerExists(new.name.to_string())
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(|e| rules::consumer_exists_or(e, new.name.as_str()))?;
         Ok(row.into())
     }
 
@@ -109,16 +102,9 @@ impl Store for SqliteStore {
             .await?;
         let mut q =
             QueryBuilder::<Sqlite>::new(format!("SELECT {CONSUMER_COLUMNS} FROM consumers"));
-        q.push(order_clause(page))
-            .push(" LIMIT ")
-            .push_bind(i64::from(page.size))
-            .push(" OFFSET ")
-            .push_bind(page.offset());
+        push_page(&mut q, page);
         let rows: Vec<ConsumerRow> = q.build_query_as().fetch_all(&self.pool).await?;
-        Ok(Page {
-            items: rows.into_iter().map(Into::into).collect(),
-            total,
-        })
+        Ok(page_of(rows, total))
     }
 
     async fn update_consumer_labels(
@@ -154,9 +140,7 @@ impl Store for SqliteStore {
                 .bind(consumer.id)
                 .fetch_one(&mut *tx)
                 .await?;
-        if in_use > 0 {
-            return Err(StoreError::ConsumerInUse(consumer.name, in_use));
-        }
+        rules::consumer_deletable(consumer.name, in_use)?;
         sqlx::query("DELETE FROM consumers WHERE id = ?1")
             .bind(consumer.id)
             .execute(&mut *tx)
@@ -165,12 +149,8 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn create_resource(&self, new: NewResource) -> Result<Resource, StoreError> {
-        self.create_one(new).await
-    }
-
     async fn create_resources(&self, batch: Vec<NewResource>) -> Vec<Result<Resource, StoreError>> {
-        self.create_batch(batch).await
+        rules::create_batch(self, batch).await
     }
 
     async fn get_resource(&self, id: Uuid) -> Result<Resource, StoreError> {
@@ -192,16 +172,9 @@ impl Store for SqliteStore {
         let mut q =
             QueryBuilder::<Sqlite>::new(format!("SELECT {RESOURCE_COLUMNS} FROM resources"));
         push_resource_filter(&mut q, filter);
-        q.push(order_clause(page))
-            .push(" LIMIT ")
-            .push_bind(i64::from(page.size))
-            .push(" OFFSET ")
-            .push_bind(page.offset());
+        push_page(&mut q, page);
         let rows: Vec<ResourceRow> = q.build_query_as().fetch_all(&self.pool).await?;
-        Ok(Page {
-            items: rows.into_iter().map(Into::into).collect(),
-            total,
-        })
+        Ok(page_of(rows, total))
     }
 
     async fn update_resource(
@@ -217,24 +190,11 @@ impl Store for SqliteStore {
             .await?
             .ok_or(StoreError::ResourceNotFound(id))?
             .into();
-        if current.deleted_at.is_some() {
-            return Err(StoreError::ResourceDeleting(id));
-        }
-        if current.version != expected_version {
-            return Err(StoreError::VersionConflict {
-                id,
-                expected: expected_version,
-                current: current.version,
-            });
-        }
-        if current.spec.same_as(&spec) {
+        if !rules::update_writes(&current, expected_version, &spec)? {
             return Ok(Updated {
                 value: current,
                 changed: false,
             });
-        }
-        if current.version >= i64::from(i32::MAX) {
-            return Err(StoreError::VersionExhausted);
         }
         let sql = format!(
             "UPDATE resources SET version = version + 1, manifests = ?2, delete_option = ?3, manifest_configs = ?4, \
@@ -309,35 +269,5 @@ impl Store for SqliteStore {
         }
         let rows: Vec<ResourceRow> = q.build_query_as().fetch_all(&self.pool).await?;
         Ok(rows.into_iter().map(Into::into).collect())
-    }
-
-    async fn pending_publications(&self, limit: i64) -> Result<Vec<Resource>, StoreError> {
-        self.outbox_pending(limit).await
-    }
-
-    async fn mark_published(&self, published: &[(Uuid, i64, bool)]) -> Result<(), StoreError> {
-        self.outbox_mark(published).await
-    }
-
-    async fn requeue_unreported(
-        &self,
-        changed_before: chrono::DateTime<chrono::Utc>,
-    ) -> Result<u64, StoreError> {
-        self.outbox_requeue(changed_before).await
-    }
-
-    async fn pending_count(&self) -> Result<i64, StoreError> {
-        self.outbox_count().await
-    }
-
-    async fn apply_statuses(
-        &self,
-        batch: &[StatusReport],
-    ) -> Result<Vec<StatusOutcome>, StoreError> {
-        self.apply_status_batch(batch).await
-    }
-
-    async fn status_hashes(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>, StoreError> {
-        self.read_status_hashes(ids).await
     }
 }

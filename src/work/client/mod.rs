@@ -74,13 +74,6 @@ impl WorkClientBuilder {
         self
     }
 
-    /// Also serve the single-manifest `manifests` data type (§4.9).
-    pub fn with_manifests_codec(mut self) -> Self {
-        self.data_types.push(WorkDataType::Manifests);
-        let served = std::mem::take(&mut self.data_types);
-        self.data_types(served)
-    }
-
     /// Watch events buffered before the receive loop waits for the controller (default 1024).
     pub fn watch_capacity(mut self, capacity: usize) -> Self {
         self.watch_capacity = capacity.max(1);

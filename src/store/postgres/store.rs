@@ -1,45 +1,16 @@
-//! The PostgreSQL backend of [`Store`]: JSONB for everything that is JSON, one statement per
-//! change where possible (the change and its publish outbox row, [`super::pg_publish`], are
-//! written by the same statement), status updates by compare and set ([`super::pg_status`]).
+//! The [`Store`] operations in PostgreSQL's SQL, over [`PgStore`]'s pool.
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::pg_json::JsonText;
-use super::pg_publish::OUTBOX_UPSERT;
-use super::rows::{self, CONSUMER_COLUMNS, RESOURCE_COLUMNS, is_unique_violation, order_clause};
-use super::*;
-
-pub struct PgStore {
-    pool: PgPool,
-    wakeup: Wakeup,
-}
-
-impl PgStore {
-    /// Connects a pool of up to `max_connections` to `url`.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(std::time::Duration::from_secs(10))
-            .connect(url)
-            .await?;
-        Ok(Self::from_pool(pool))
-    }
-
-    pub fn from_pool(pool: PgPool) -> Self {
-        Self {
-            pool,
-            wakeup: Wakeup::default(),
-        }
-    }
-
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-}
+use super::PgStore;
+use super::json::JsonText;
+use super::outbox::OUTBOX_UPSERT;
+use crate::store::rows::{self, CONSUMER_COLUMNS, RESOURCE_COLUMNS, page_of, push_page};
+use crate::store::rules;
+use crate::store::*;
 
 type ResourceRow = rows::ResourceRow<Uuid>;
 type ConsumerRow = rows::ConsumerRow<Uuid>;
@@ -92,7 +63,7 @@ impl Store for PgStore {
     }
 
     async fn relay_wakeups(&self, stop: CancellationToken) {
-        super::wakeup::relay_notifications(self.pool.clone(), &self.wakeup, stop).await;
+        crate::store::wakeup::relay_notifications(self.pool.clone(), &self.wakeup, stop).await;
     }
 
     async fn create_consumer(&self, new: NewConsumer) -> Result<Consumer, StoreError> {
@@ -106,13 +77,7 @@ impl Store for PgStore {
         .bind(Json(&new.labels))
         .fetch_one(&self.pool)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::ConsumerExists(new.name.to_string())
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(|e| rules::consumer_exists_or(e, new.name.as_str()))?;
         Ok(row.into())
     }
 
@@ -129,16 +94,9 @@ impl Store for PgStore {
             .await?;
         let mut q =
             QueryBuilder::<Postgres>::new(format!("SELECT {CONSUMER_COLUMNS} FROM consumers"));
-        q.push(order_clause(page))
-            .push(" LIMIT ")
-            .push_bind(i64::from(page.size))
-            .push(" OFFSET ")
-            .push_bind(page.offset());
+        push_page(&mut q, page);
         let rows: Vec<ConsumerRow> = q.build_query_as().fetch_all(&self.pool).await?;
-        Ok(Page {
-            items: rows.into_iter().map(Into::into).collect(),
-            total,
-        })
+        Ok(page_of(rows, total))
     }
 
     async fn update_consumer_labels(
@@ -173,9 +131,7 @@ impl Store for PgStore {
                 .bind(consumer.id)
                 .fetch_one(&mut *tx)
                 .await?;
-        if in_use > 0 {
-            return Err(StoreError::ConsumerInUse(consumer.name, in_use));
-        }
+        rules::consumer_deletable(consumer.name, in_use)?;
         sqlx::query("DELETE FROM consumers WHERE id = $1")
             .bind(consumer.id)
             .execute(&mut *tx)
@@ -184,12 +140,8 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn create_resource(&self, new: NewResource) -> Result<Resource, StoreError> {
-        self.create_one(new).await
-    }
-
     async fn create_resources(&self, batch: Vec<NewResource>) -> Vec<Result<Resource, StoreError>> {
-        self.create_batch(batch).await
+        rules::create_batch(self, batch).await
     }
 
     async fn get_resource(&self, id: Uuid) -> Result<Resource, StoreError> {
@@ -212,16 +164,9 @@ impl Store for PgStore {
         let mut q =
             QueryBuilder::<Postgres>::new(format!("SELECT {RESOURCE_COLUMNS} FROM resources"));
         Self::push_resource_filter(&mut q, filter);
-        q.push(order_clause(page))
-            .push(" LIMIT ")
-            .push_bind(i64::from(page.size))
-            .push(" OFFSET ")
-            .push_bind(page.offset());
+        push_page(&mut q, page);
         let rows: Vec<ResourceRow> = q.build_query_as().fetch_all(&self.pool).await?;
-        Ok(Page {
-            items: rows.into_iter().map(Into::into).collect(),
-            total,
-        })
+        Ok(page_of(rows, total))
     }
 
     async fn update_resource(
@@ -238,24 +183,11 @@ impl Store for PgStore {
             .await?
             .ok_or(StoreError::ResourceNotFound(id))?
             .into();
-        if current.deleted_at.is_some() {
-            return Err(StoreError::ResourceDeleting(id));
-        }
-        if current.version != expected_version {
-            return Err(StoreError::VersionConflict {
-                id,
-                expected: expected_version,
-                current: current.version,
-            });
-        }
-        if current.spec.same_as(&spec) {
+        if !rules::update_writes(&current, expected_version, &spec)? {
             return Ok(Updated {
                 value: current,
                 changed: false,
             });
-        }
-        if current.version >= i64::from(i32::MAX) {
-            return Err(StoreError::VersionExhausted);
         }
         let sql = format!(
             "WITH updated AS (UPDATE resources SET version = version + 1, manifests = $2, delete_option = $3, \
@@ -306,35 +238,5 @@ impl Store for PgStore {
         }
         let rows: Vec<ResourceRow> = q.build_query_as().fetch_all(&self.pool).await?;
         Ok(rows.into_iter().map(Into::into).collect())
-    }
-
-    async fn pending_publications(&self, limit: i64) -> Result<Vec<Resource>, StoreError> {
-        self.outbox_pending(limit).await
-    }
-
-    async fn mark_published(&self, published: &[(Uuid, i64, bool)]) -> Result<(), StoreError> {
-        self.outbox_mark(published).await
-    }
-
-    async fn requeue_unreported(
-        &self,
-        changed_before: chrono::DateTime<chrono::Utc>,
-    ) -> Result<u64, StoreError> {
-        self.outbox_requeue(changed_before).await
-    }
-
-    async fn pending_count(&self) -> Result<i64, StoreError> {
-        self.outbox_count().await
-    }
-
-    async fn apply_statuses(
-        &self,
-        batch: &[StatusReport],
-    ) -> Result<Vec<StatusOutcome>, StoreError> {
-        self.apply_status_batch(batch).await
-    }
-
-    async fn status_hashes(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>, StoreError> {
-        self.read_status_hashes(ids).await
     }
 }

@@ -2,19 +2,20 @@
 //! multi-row `INSERT ... SELECT FROM UNNEST(...)` (one statement, one commit). Documents are
 //! bound as their text and cast to `json` by the server; the `RETURNING` clause reads only the
 //! generated fields, the rest of the answer is the request's own spec. The same statement
-//! queues the new rows in the publish outbox ([`super::pg_publish`]).
+//! queues the new rows in the publish outbox ([`super::outbox`]).
 
+use async_trait::async_trait;
 use sqlx::types::Json;
-use tracing::debug;
 use uuid::Uuid;
 
 use std::sync::LazyLock;
 
-use super::pg_json::JsonText;
-use super::pg_publish::OUTBOX_INSERT;
-use super::postgres::PgStore;
-use super::rows::{self, CREATED_COLUMNS, created_in_batch, name_taken_or};
-use super::{Labels, NewResource, RawJson, Resource, StoreError};
+use super::PgStore;
+use super::json::JsonText;
+use super::outbox::OUTBOX_INSERT;
+use crate::store::rows::{self, CREATED_COLUMNS, name_taken_or};
+use crate::store::rules::CreateRows;
+use crate::store::{Labels, NewResource, RawJson, Resource, StoreError};
 
 type CreatedRow = rows::CreatedRow<Uuid>;
 type BatchRows = rows::BatchRows<Uuid>;
@@ -52,8 +53,11 @@ static CREATE_BATCH: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-impl PgStore {
-    pub(crate) async fn create_one(&self, new: NewResource) -> Result<Resource, StoreError> {
+#[async_trait]
+impl CreateRows for PgStore {
+    type Id = Uuid;
+
+    async fn create_one(&self, new: NewResource) -> Result<Resource, StoreError> {
         let spec = &new.spec;
         let row: Option<CreatedRow> = sqlx::query_as(sqlx::AssertSqlSafe(CREATE_ONE.as_str()))
             .bind(Uuid::new_v4())
@@ -73,27 +77,7 @@ impl PgStore {
         }
     }
 
-    /// One multi-row `INSERT` (one statement, one commit); if it fails, row by row so that
-    /// each create gets its own error (a taken name fails the whole statement).
-    pub(crate) async fn create_batch(
-        &self,
-        batch: Vec<NewResource>,
-    ) -> Vec<Result<Resource, StoreError>> {
-        if batch.len() > 1 {
-            match self.insert_batch(&batch).await {
-                Ok(ids) => return created_in_batch(batch, ids),
-                Err(err) => debug!(%err, rows = batch.len(), "batch insert failed; row by row"),
-            }
-        }
-        let mut results = Vec::with_capacity(batch.len());
-        for new in batch {
-            results.push(self.create_one(new).await);
-        }
-        results
-    }
-
-    /// Inserts every row of `batch` whose consumer exists, in one statement; returns the
-    /// generated fields of the inserted rows, in the batch's order (ids were assigned here).
+    /// In one statement (one commit); the ids are assigned here.
     async fn insert_batch(&self, batch: &[NewResource]) -> Result<BatchRows, StoreError> {
         let ids: Vec<Uuid> = batch.iter().map(|_| Uuid::new_v4()).collect();
         let text =

@@ -6,11 +6,12 @@
 //! completed delete of §4.8 step 2), so the publisher never waits for the status writers, nor
 //! they for it.
 
+use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::postgres::PgStore;
-use super::rows::{self, RESOURCE_COLUMNS};
-use super::{Resource, StoreError};
+use super::PgStore;
+use crate::store::rows::{self, RESOURCE_COLUMNS};
+use crate::store::{Outbox, Resource, StoreError};
 
 type ResourceRow = rows::ResourceRow<Uuid>;
 
@@ -37,8 +38,9 @@ static OUTBOX_PENDING: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
     )
 });
 
-impl PgStore {
-    pub(crate) async fn outbox_pending(&self, limit: i64) -> Result<Vec<Resource>, StoreError> {
+#[async_trait]
+impl Outbox for PgStore {
+    async fn pending_publications(&self, limit: i64) -> Result<Vec<Resource>, StoreError> {
         // One primary-key lookup per queued row. A plain join (or a LATERAL subquery, which
         // the planner pulls up into one) let it hash the whole `resources` table on every
         // round: 28-36 ms a round at 10,000 rows. `OFFSET 0` keeps the subquery a subquery.
@@ -52,10 +54,7 @@ impl PgStore {
     /// Deletes the outbox rows of what was published: a row describing the published state or
     /// an older one (a delete is newer than any live state of the same version). A newer change
     /// keeps its row. Then §4.8 step 2 for the published deletes.
-    pub(crate) async fn outbox_mark(
-        &self,
-        published: &[(Uuid, i64, bool)],
-    ) -> Result<(), StoreError> {
+    async fn mark_published(&self, published: &[(Uuid, i64, bool)]) -> Result<(), StoreError> {
         if published.is_empty() {
             return Ok(());
         }
@@ -90,7 +89,7 @@ impl PgStore {
     /// Queues again every live, never reported resource last changed before `changed_before`
     /// that is not queued; returns how many. Locks no resource row: a status stored meanwhile
     /// costs one needless publish at most.
-    pub(crate) async fn outbox_requeue(
+    async fn requeue_unreported(
         &self,
         changed_before: chrono::DateTime<chrono::Utc>,
     ) -> Result<u64, StoreError> {
@@ -107,7 +106,7 @@ impl PgStore {
         Ok(done.rows_affected())
     }
 
-    pub(crate) async fn outbox_count(&self) -> Result<i64, StoreError> {
+    async fn pending_count(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT count(*) FROM publish_outbox")
             .fetch_one(self.pool())
             .await?)

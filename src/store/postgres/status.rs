@@ -1,4 +1,4 @@
-//! [`PgStore`]'s batched status writes ([`super::Store::apply_statuses`]), optimistic first:
+//! [`PgStore`]'s batched status writes ([`crate::store::Store::apply_statuses`]), optimistic first:
 //! the batch's rows are read without a lock, decided by [`status_batch::plan`], and written by
 //! one `UPDATE` for the stored statuses (and one `DELETE` for removed rows, when there are any)
 //! that changes a row only if it still is what the decision saw (version, deletion, last
@@ -11,12 +11,13 @@
 
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::postgres::PgStore;
-use super::status_batch::{self, BatchPlan, STATUS_ROW_COLUMNS};
-use super::{StatusOutcome, StatusReport, StoreError};
+use super::PgStore;
+use crate::store::status_batch::{self, BatchPlan, STATUS_ROW_COLUMNS};
+use crate::store::{StatusOutcome, StatusReport, Statuses, StoreError};
 
 type StatusRow = status_batch::StatusRow<Uuid>;
 
@@ -25,8 +26,21 @@ const DEADLOCK: &str = "40P01";
 /// Optimistic rounds before the reports still in conflict take the locked path.
 const OPTIMISTIC_TRIES: usize = 3;
 
-impl PgStore {
-    pub(super) async fn apply_status_batch(
+#[async_trait]
+impl Statuses for PgStore {
+    async fn status_hashes(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(sqlx::query_as(
+            "SELECT id, status_hash FROM resources WHERE id = ANY($1) AND status_hash IS NOT NULL",
+        )
+        .bind(ids)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    async fn apply_statuses(
         &self,
         batch: &[StatusReport],
     ) -> Result<Vec<StatusOutcome>, StoreError> {
@@ -59,7 +73,9 @@ impl PgStore {
             .map(|o| o.ok_or_else(|| StoreError::Corrupt("a status item got no outcome".into())))
             .collect()
     }
+}
 
+impl PgStore {
     /// One optimistic round: the outcomes of every item, and the ids of the rows that changed
     /// since they were read (nothing was written to those; their items must be decided again).
     async fn optimistic_batch(
@@ -219,21 +235,6 @@ impl PgStore {
             }
             other => other,
         }
-    }
-
-    pub(super) async fn read_status_hashes(
-        &self,
-        ids: &[Uuid],
-    ) -> Result<Vec<(Uuid, String)>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        Ok(sqlx::query_as(
-            "SELECT id, status_hash FROM resources WHERE id = ANY($1) AND status_hash IS NOT NULL",
-        )
-        .bind(ids)
-        .fetch_all(self.pool())
-        .await?)
     }
 
     async fn try_locked_batch(

@@ -1,0 +1,47 @@
+//! The PostgreSQL backend of [`Store`](crate::store::Store): the production store. `json` for
+//! the documents the hub only stores and shows, `jsonb` for the labels it filters on; one
+//! statement per change where possible (the change and its publish outbox row, [`outbox`],
+//! are written by the same statement), status updates by compare and set ([`status`]).
+//!
+//! Owns the pool and the wake-up its commits announce. The files split the SQL by concern:
+//! `store` (the trait's plain operations), `create`, `outbox`, `status`, and `json` (a
+//! parameter type). They import this module and the shared `store` modules; among themselves
+//! only the writers import `outbox` (the statements they embed) and `json`: no circle.
+
+mod create;
+mod json;
+mod outbox;
+mod status;
+mod store;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use super::{StoreError, Wakeup};
+
+pub struct PgStore {
+    pool: PgPool,
+    wakeup: Wakeup,
+}
+
+impl PgStore {
+    /// Connects a pool of up to `max_connections` to `url`.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        Ok(Self::from_pool(pool))
+    }
+
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self {
+            pool,
+            wakeup: Wakeup::default(),
+        }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
