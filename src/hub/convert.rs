@@ -1,6 +1,6 @@
 //! Between the store's records and the ManifestWorks the SDK sends: a resource row becomes the
 //! source's view of its work (uid = resource id, namespace = consumer, generation = version,
-//! §4.1, §4.3), and reported status JSON becomes the typed status §5.2 compares.
+//! §4.1, §4.3), with the reported status (stored JSON text) as its typed status.
 
 use crate::store::{ReportedStatus, Resource};
 use crate::work::model::meta::Time;

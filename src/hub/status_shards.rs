@@ -9,7 +9,8 @@
 //! transaction: under a burst (a fleet's resync) the database sees a few large transactions
 //! instead of one commit per status; alone, a status is still written at once.
 //!
-//! Must not decide anything about a status: [`StatusWriter`] does, in each worker.
+//! Must not decide anything about a status: the store does, on the reports [`StatusWriter`]
+//! makes in each worker.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;

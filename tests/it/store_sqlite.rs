@@ -160,3 +160,81 @@ async fn an_in_memory_url_gives_a_working_private_store() {
     );
     store.close().await;
 }
+
+/// A data directory from before the outbox (migration 0001's `publish_pending` column) keeps
+/// what was waiting for publication: migration 0002 moves it into the outbox, oldest first.
+#[tokio::test]
+async fn pending_marks_from_before_the_outbox_are_moved_into_it() {
+    let root = tempfile::tempdir().unwrap();
+    let first_only = root.path().join("migrations");
+    std::fs::create_dir(&first_only).unwrap();
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/migrations/sqlite/0001_initial.sql"
+        ),
+        first_only.join("0001_initial.sql"),
+    )
+    .unwrap();
+    let dir = root.path().join("data");
+    let old = SqliteStore::open_file(&dir.join(SQLITE_FILE), 1)
+        .await
+        .unwrap();
+    sqlx::migrate::Migrator::new(first_only.as_path())
+        .await
+        .unwrap()
+        .run(old.pool())
+        .await
+        .unwrap();
+    let (c, updated, published, deleting) = (
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+    );
+    let row = |id: uuid::Uuid, version: i64, at: &str, deleted: bool, pending: bool| {
+        format!(
+            "INSERT INTO resources (id, consumer_id, consumer_name, version, manifests, created_at, \
+             updated_at, deleted_at, publish_pending) VALUES ('{id}', '{c}', 'c1', {version}, '[]', \
+             '{at}', '{at}', {}, {});",
+            if deleted {
+                format!("'{at}'")
+            } else {
+                "NULL".into()
+            },
+            i32::from(pending)
+        )
+    };
+    let sql = [
+        format!(
+            "INSERT INTO consumers (id, name, created_at, updated_at) VALUES ('{c}', 'c1', \
+             '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z');"
+        ),
+        row(deleting, 1, "2026-01-01T00:00:02.000000Z", true, true),
+        row(published, 1, "2026-01-01T00:00:03.000000Z", false, false),
+        row(updated, 3, "2026-01-01T00:00:01.000000Z", false, true),
+    ]
+    .concat();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(old.pool())
+        .await
+        .unwrap();
+    old.close().await;
+
+    let store = store::open(None, &dir, 1).await.unwrap();
+    store.migrate().await.unwrap();
+    let pending: Vec<_> = store
+        .pending_publications(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.id, r.version, r.deleted_at.is_some()))
+        .collect();
+    assert_eq!(
+        pending,
+        [(updated, 3, false), (deleting, 1, true)],
+        "the pending rows, oldest change first; the published one is not queued"
+    );
+    store.mark_published(&[(updated, 3, false)]).await.unwrap();
+    assert_eq!(store.pending_count().await.unwrap(), 1);
+}
