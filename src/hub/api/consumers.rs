@@ -10,7 +10,7 @@ use super::validate;
 use super::views::{ConsumerCreate, ConsumerPatch, ConsumerView, ListView, PageParams};
 use crate::hub::error::{ApiError, ErrorBody};
 use crate::hub::state::AppState;
-use crate::store::{ConsumerKey, NewConsumer};
+use crate::store::NewConsumer;
 
 fn view(state: &AppState, consumer: crate::store::Consumer) -> ConsumerView {
     let connected = state.connections.is_connected(&consumer.name);
@@ -62,7 +62,10 @@ pub async fn get_consumer(
     State(state): State<AppState>,
     Path(key): Path<String>,
 ) -> Result<Json<ConsumerView>, ApiError> {
-    let consumer = state.store.get_consumer(&ConsumerKey::parse(&key)).await?;
+    let consumer = state
+        .store
+        .get_consumer(&validate::consumer_key(&key)?)
+        .await?;
     Ok(Json(view(&state, consumer)))
 }
 
@@ -77,7 +80,7 @@ pub async fn patch_consumer(
 ) -> Result<Json<ConsumerView>, ApiError> {
     let consumer = state
         .store
-        .update_consumer_labels(&ConsumerKey::parse(&key), body.labels)
+        .update_consumer_labels(&validate::consumer_key(&key)?, body.labels)
         .await?;
     Ok(Json(view(&state, consumer)))
 }
@@ -92,7 +95,7 @@ pub async fn delete_consumer(
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .delete_consumer(&ConsumerKey::parse(&key))
+        .delete_consumer(&validate::consumer_key(&key)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,6 +6,7 @@ pub mod consumers;
 pub mod extract;
 pub mod raw;
 pub mod resources;
+pub mod storable;
 pub mod validate;
 pub mod views;
 

@@ -89,6 +89,10 @@ pub async fn list_resources(
     ApiQuery(filters): ApiQuery<ResourceFilterParams>,
 ) -> Result<Json<ListView<ResourceDocView>>, ApiError> {
     let page = validate::page(&paging)?;
+    if let Some(consumer) = &filters.consumer_name {
+        validate::consumer_name("consumer_name", consumer)?;
+    }
+    validate::resource_name(filters.name.as_deref())?;
     let filter = ResourceFilter {
         consumer_name: filters.consumer_name,
         name: filters.name,
@@ -130,6 +134,7 @@ pub async fn put_resource(
     ApiJson(body): ApiJson<ResourceUpdate>,
 ) -> Result<Json<ResourceDocView>, ApiError> {
     let id = resource_id(&id)?;
+    validate::version(body.version)?;
     let spec = spec_of(
         body.manifests,
         body.delete_option,
