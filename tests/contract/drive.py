@@ -26,16 +26,16 @@ from baton_client.api.resources import (
 )
 from baton_client.models import (
     ConsumerCreate,
+    ConsumerList,
     ConsumerPatch,
     ConsumerView,
     Direction,
     ErrorBody,
     Labels,
-    ListViewConsumerView,
-    ListViewResourceView,
     Manifest,
     OrderBy,
     ResourceCreate,
+    ResourceList,
     ResourceUpdate,
     ResourceView,
 )
@@ -89,11 +89,11 @@ def main(base):
     assert call(get_consumer, 200, ConsumerView, id_or_name=str(a.id), client=client).name == names[0]
     call(get_consumer, 404, ErrorBody, id_or_name=f"py-{run}-none", client=client)
 
-    first = call(list_consumers, 200, ListViewConsumerView, client=client, page=1, size=1,
+    first = call(list_consumers, 200, ConsumerList, client=client, page=1, size=1,
                  order_by=OrderBy.CREATED_AT, direction=Direction.ASC)
     total = first.total
     assert total >= 2 and first.size == 1 and len(first.items) == 1, first
-    last = call(list_consumers, 200, ListViewConsumerView, client=client, page=total, size=1)
+    last = call(list_consumers, 200, ConsumerList, client=client, page=total, size=1)
     assert last.page == total and len(last.items) == 1, last
     call(list_consumers, 400, ErrorBody, client=client, page=0)
 
@@ -115,16 +115,16 @@ def main(base):
     assert got.name == "web" and got.manifests[0]["data"]["value"] == "1", got
     call(get_resource, 404, ErrorBody, id=uuid.uuid4(), client=client)
 
-    mine = call(list_resources, 200, ListViewResourceView, client=client, consumer_name=names[0],
+    mine = call(list_resources, 200, ResourceList, client=client, consumer_name=names[0],
                 order_by=OrderBy.NAME, direction=Direction.DESC)
     assert [r.name for r in mine.items] == ["web", "db"] and mine.total == 2, mine
-    page2 = call(list_resources, 200, ListViewResourceView, client=client,
+    page2 = call(list_resources, 200, ResourceList, client=client,
                  consumer_name=names[0], order_by=OrderBy.NAME, page=2, size=1)
     assert [r.name for r in page2.items] == ["web"] and page2.total == 2, page2
-    by_label = call(list_resources, 200, ListViewResourceView, client=client,
+    by_label = call(list_resources, 200, ResourceList, client=client,
                     consumer_name=names[0], labels="app=db")
     assert [r.name for r in by_label.items] == ["db"], by_label
-    by_name = call(list_resources, 200, ListViewResourceView, client=client,
+    by_name = call(list_resources, 200, ResourceList, client=client,
                    consumer_name=names[0], name="web")
     assert [r.id for r in by_name.items] == [web.id], by_name
     call(list_resources, 400, ErrorBody, client=client, labels="novalue")

@@ -1,12 +1,13 @@
 //! The parts of the OpenAPI document that derives cannot write: the `Labels` and `Manifest`
-//! components, the responses every operation can give (401, 500, 503) and the bearer scheme.
+//! components, list components named for their items, the responses every operation can give
+//! (401, 500, 503) and the bearer scheme.
 //! The patterns here state the rules `validate` and `storable` enforce (a test holds them
 //! together); this module must not check input itself.
 
 use std::borrow::Cow;
 
-use utoipa::openapi::path::Operation;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Ref, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, RefOr, ResponseBuilder};
 use utoipa::{PartialSchema, ToSchema};
@@ -103,20 +104,74 @@ pub fn complete(doc: &mut OpenApi) {
         SecurityRequirement::default(),
         SecurityRequirement::new("bearer", Vec::<String>::new()),
     ]);
+    name_lists(doc);
     for item in doc.paths.paths.values_mut() {
-        for operation in [
-            &mut item.get,
-            &mut item.post,
-            &mut item.put,
-            &mut item.patch,
-            &mut item.delete,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            add_common_errors(operation);
+        operations(item).for_each(add_common_errors);
+    }
+}
+
+/// utoipa names a page of `ListView<ConsumerView>` `ListView_ConsumerView` and repeats the item's
+/// schema inside it; the contract names it for what it holds (`ConsumerList`, as its `kind`
+/// says) and refers to the item's component, so clients get one item type per concept.
+fn name_lists(doc: &mut OpenApi) {
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let generic: Vec<String> = components
+        .schemas
+        .keys()
+        .filter(|name| name.starts_with("ListView_"))
+        .cloned()
+        .collect();
+    let mut renamed = Vec::new();
+    for old in generic {
+        let item = old.trim_start_matches("ListView_").to_owned();
+        let new = format!("{}List", item.trim_end_matches("View"));
+        let Some(mut schema) = components.schemas.remove(&old) else {
+            continue;
+        };
+        if let RefOr::T(Schema::Object(object)) = &mut schema {
+            let items = ArrayBuilder::new().items(Ref::from_schema_name(item.as_str()));
+            object.properties.insert("items".to_owned(), items.into());
+        }
+        components.schemas.insert(new.clone(), schema);
+        renamed.push((Ref::from_schema_name(old).ref_location, new));
+    }
+    let responses = doc
+        .paths
+        .paths
+        .values_mut()
+        .flat_map(operations)
+        .flat_map(|operation| operation.responses.responses.values_mut());
+    for response in responses {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        for content in response.content.values_mut() {
+            let Some(RefOr::Ref(reference)) = &content.schema else {
+                continue;
+            };
+            if let Some((_, new)) = renamed
+                .iter()
+                .find(|(old, _)| *old == reference.ref_location)
+            {
+                content.schema = Some(RefOr::Ref(Ref::from_schema_name(new.as_str())));
+            }
         }
     }
+}
+
+/// The operations of a path.
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.post,
+        &mut item.put,
+        &mut item.patch,
+        &mut item.delete,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 fn add_common_errors(operation: &mut Operation) {
