@@ -6,10 +6,14 @@
 //! Implementations: [`memory`] (in-process, for unit tests of client logic), `mqtt` (§7) and
 //! `grpc` (§8). Shared by the config files of both: [`go_duration`], [`credentials`].
 
+#[cfg(any(feature = "mqtt", feature = "grpc"))]
 pub mod credentials;
+#[cfg(any(feature = "mqtt", feature = "grpc"))]
 pub mod go_duration;
+#[cfg(feature = "grpc")]
 pub mod grpc;
 pub mod memory;
+#[cfg(feature = "mqtt")]
 pub mod mqtt;
 
 use async_trait::async_trait;
