@@ -16,6 +16,8 @@
 //!
 //! Must not depend on the hub, the store, axum or sqlx.
 
+#![warn(missing_docs)]
+
 pub mod agent;
 pub mod backoff;
 pub mod builder;

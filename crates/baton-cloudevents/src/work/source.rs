@@ -1,0 +1,328 @@
+//! The source-side work client (sdk-go's `ManifestWorkSourceClient`, left "TODO" in its
+//! README): create, update and delete ManifestWorks for managed clusters and receive their
+//! status. The client keeps the source's copy of every work in memory; it is the [`Lister`]
+//! the generic [`SourceClient`] answers spec resyncs (§6.5) and sends status resyncs (§6.3)
+//! from, and received status goes through the §5.2 rules ([`apply_status`]) before it is
+//! stored and announced on the watch stream.
+//!
+//! Must not persist anything: a source that must survive restarts (the hub) keeps its works in
+//! its own store and builds a [`SourceClient`] over its own [`Lister`].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::{Mutex, mpsc};
+
+use crate::resource::handler_fn;
+use crate::stats::StatsSnapshot;
+use crate::work::codec::{BundleSourceCodec, ManifestSourceCodec};
+use crate::work::data_types::WorkDataType;
+use crate::work::model::{ManifestWork, ManifestWorkSpec, Time};
+use crate::work::source_status::{StatusOutcome, apply_status};
+use crate::work::status_hash::WorkStatusHasher;
+use crate::{
+    Action, ClientError, EventType, ListError, ListOptions, Lister, SourceClient, SubResource, Transport,
+};
+
+/// A change of a work's status, as the source sees it on its watch stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceWatchEvent {
+    /// An agent reported a new status; the work carries it.
+    StatusUpdated(ManifestWork),
+    /// The agent finished deleting the work (§4.7); the source has forgotten it.
+    Deleted(ManifestWork),
+}
+
+impl SourceWatchEvent {
+    /// The work the event is about.
+    pub fn work(&self) -> &ManifestWork {
+        match self {
+            Self::StatusUpdated(w) | Self::Deleted(w) => w,
+        }
+    }
+}
+
+/// The watch stream of a [`SourceWorkClient`].
+pub type SourceWorkWatch = mpsc::Receiver<SourceWatchEvent>;
+
+/// What a source work client call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceWorkError {
+    /// `create` for a work whose name is taken in that cluster.
+    #[error("work {namespace}/{name} exists already")]
+    AlreadyExists {
+        /// The cluster (the work's namespace).
+        namespace: String,
+        /// The work's name.
+        name: String,
+    },
+    /// A work needs a name and a namespace (its cluster) to be addressed.
+    #[error("a work needs metadata.name and metadata.namespace (its cluster)")]
+    Unaddressed,
+    /// No work with this resource id.
+    #[error("work {0} is not known to this source")]
+    NotFound(String),
+    /// Encoding or publishing the spec event failed. A create is undone; an update or a
+    /// delete is kept in the source's copy, which the agent's next spec resync (§6.5) delivers.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+/// The works a source wants applied, keyed by resource id (the work's `uid`).
+#[derive(Default)]
+struct WorkCache {
+    works: Mutex<HashMap<String, ManifestWork>>,
+}
+
+#[async_trait]
+impl Lister<ManifestWork> for WorkCache {
+    async fn list(&self, options: &ListOptions) -> Result<Vec<ManifestWork>, ListError> {
+        let works = self.works.lock().await;
+        let mut listed: Vec<_> = works
+            .values()
+            .filter(|w| {
+                options.cluster_name.is_empty() || w.metadata.namespace == options.cluster_name
+            })
+            .cloned()
+            .collect();
+        listed.sort_by(|a, b| a.metadata.uid.cmp(&b.metadata.uid));
+        Ok(listed)
+    }
+
+    async fn get(
+        &self,
+        resource_id: &str,
+        _options: &ListOptions,
+    ) -> Result<Option<ManifestWork>, ListError> {
+        Ok(self.works.lock().await.get(resource_id).cloned())
+    }
+}
+
+/// Builds a [`SourceWorkClient`].
+pub struct SourceWorkClientBuilder {
+    source_id: String,
+    transport: Arc<dyn Transport>,
+    data_type: WorkDataType,
+    watch_capacity: usize,
+}
+
+impl SourceWorkClientBuilder {
+    /// The data type works are sent as (default `manifestbundles`; `manifests` for agents of
+    /// sdk-go up to v0.15, §4.9).
+    pub fn data_type(mut self, data_type: WorkDataType) -> Self {
+        self.data_type = data_type;
+        self
+    }
+
+    /// Status changes buffered before the receive loop waits for the consumer (default 1024).
+    pub fn watch_capacity(mut self, capacity: usize) -> Self {
+        self.watch_capacity = capacity.max(1);
+        self
+    }
+
+    /// Subscribes (which sends a status resync to every cluster) and returns the client with
+    /// its watch stream.
+    pub async fn build(self) -> Result<(SourceWorkClient, SourceWorkWatch), SourceWorkError> {
+        let cache = Arc::new(WorkCache::default());
+        let builder = SourceClient::builder(
+            &self.source_id,
+            self.transport,
+            cache.clone(),
+            WorkStatusHasher,
+        );
+        let client = match self.data_type {
+            WorkDataType::ManifestBundles => builder.codec(BundleSourceCodec::new()),
+            WorkDataType::Manifests => builder.codec(ManifestSourceCodec::new()),
+        }
+        .build();
+        let (watch_tx, watch) = mpsc::channel(self.watch_capacity);
+        let statuses = cache.clone();
+        client
+            .subscribe(handler_fn(move |_action, received: ManifestWork| {
+                let (cache, watch) = (statuses.clone(), watch_tx.clone());
+                async move {
+                    if let Some(event) = cache.apply(&received).await {
+                        // A consumer that dropped the stream only loses the announcements.
+                        let _ = watch.send(event).await;
+                    }
+                    Ok(())
+                }
+            }))
+            .await?;
+        Ok((
+            SourceWorkClient {
+                cache,
+                client,
+                data_type: self.data_type,
+            },
+            watch,
+        ))
+    }
+}
+
+impl WorkCache {
+    /// §5.2 against the cached copy; what changed, if anything.
+    async fn apply(&self, received: &ManifestWork) -> Option<SourceWatchEvent> {
+        let mut works = self.works.lock().await;
+        let id = &received.metadata.uid;
+        match apply_status(works.get(id), received) {
+            StatusOutcome::Update(updated) => {
+                works.insert(id.clone(), (*updated).clone());
+                Some(SourceWatchEvent::StatusUpdated(*updated))
+            }
+            StatusOutcome::Deleted => works.remove(id).map(SourceWatchEvent::Deleted),
+            StatusOutcome::NotFound | StatusOutcome::Ignore(_) => None,
+        }
+    }
+}
+
+/// The hub side of ManifestWork delivery: what a source wants applied on which cluster, and
+/// what the agents report back.
+///
+/// ```no_run
+/// # async fn demo(transport: std::sync::Arc<dyn baton_cloudevents::Transport>)
+/// # -> Result<(), Box<dyn std::error::Error>> {
+/// use baton_cloudevents::work::model::{Manifest, ManifestWork};
+/// use baton_cloudevents::work::source::{SourceWatchEvent, SourceWorkClient};
+///
+/// let (works, mut watch) = SourceWorkClient::builder("my-source", transport).build().await?;
+/// let mut work = ManifestWork::default();
+/// work.metadata.namespace = "cluster1".into();
+/// work.metadata.name = "web".into();
+/// work.spec.workload.manifests = vec![Manifest::from_json(
+///     r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"web","namespace":"default"}}"#,
+/// )?];
+/// let created = works.create(work).await?;
+/// while let Some(SourceWatchEvent::StatusUpdated(work)) = watch.recv().await {
+///     println!("{} reports {:?}", work.metadata.name, work.status.conditions);
+/// }
+/// works.delete(&created.metadata.uid).await?;
+/// # Ok(()) }
+/// ```
+pub struct SourceWorkClient {
+    cache: Arc<WorkCache>,
+    client: SourceClient<ManifestWork>,
+    data_type: WorkDataType,
+}
+
+impl SourceWorkClient {
+    /// Starts building the client of source `source_id` over `transport` (a source transport).
+    pub fn builder(
+        source_id: impl Into<String>,
+        transport: Arc<dyn Transport>,
+    ) -> SourceWorkClientBuilder {
+        SourceWorkClientBuilder {
+            source_id: source_id.into(),
+            transport,
+            data_type: WorkDataType::ManifestBundles,
+            watch_capacity: 1024,
+        }
+    }
+
+    /// Sends a new work to the cluster named by its namespace. The client gives it its
+    /// resource id (`uid`: a UUID v5 of source, cluster and name, so the same work keeps its
+    /// id across the source's restarts) and generation 1; the returned copy has both. If it
+    /// cannot be sent (broker not reached) it is forgotten again and the error returned.
+    pub async fn create(&self, mut work: ManifestWork) -> Result<ManifestWork, SourceWorkError> {
+        let (namespace, name) = (&work.metadata.namespace, &work.metadata.name);
+        if namespace.is_empty() || name.is_empty() {
+            return Err(SourceWorkError::Unaddressed);
+        }
+        let key = format!("{}/{namespace}/{name}", self.client.source_id());
+        work.metadata.uid = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, key.as_bytes())
+            .to_string();
+        work.metadata.generation = 1;
+        work.metadata.creation_timestamp = Some(Time::now());
+        work.metadata.deletion_timestamp = None;
+        {
+            let mut works = self.cache.works.lock().await;
+            if works.contains_key(&work.metadata.uid) {
+                return Err(SourceWorkError::AlreadyExists {
+                    namespace: namespace.clone(),
+                    name: name.clone(),
+                });
+            }
+            works.insert(work.metadata.uid.clone(), work.clone());
+        }
+        if let Err(err) = self.publish(Action::CreateRequest, &work).await {
+            // As sdk-go: a create that was not sent did not happen, and can be retried.
+            self.cache.works.lock().await.remove(&work.metadata.uid);
+            return Err(err);
+        }
+        Ok(work)
+    }
+
+    /// Replaces the spec of work `id` and sends it with the next generation. The status the
+    /// agents reported is kept until they report the new one. The change is kept even if it
+    /// cannot be sent now: the agent's next spec resync delivers it.
+    pub async fn update(
+        &self,
+        id: &str,
+        spec: ManifestWorkSpec,
+    ) -> Result<ManifestWork, SourceWorkError> {
+        let work = {
+            let mut works = self.cache.works.lock().await;
+            let held = works
+                .get_mut(id)
+                .ok_or_else(|| SourceWorkError::NotFound(id.to_owned()))?;
+            held.spec = spec;
+            held.metadata.generation += 1;
+            held.clone()
+        };
+        self.publish(Action::UpdateRequest, &work).await?;
+        Ok(work)
+    }
+
+    /// Asks the agent to delete work `id`. The source keeps it, marked deleting, until the
+    /// agent reports it gone ([`SourceWatchEvent::Deleted`]); like an update, it is kept even
+    /// if it cannot be sent now.
+    pub async fn delete(&self, id: &str) -> Result<(), SourceWorkError> {
+        let work = {
+            let mut works = self.cache.works.lock().await;
+            let held = works
+                .get_mut(id)
+                .ok_or_else(|| SourceWorkError::NotFound(id.to_owned()))?;
+            held.metadata.deletion_timestamp.get_or_insert_with(Time::now);
+            held.clone()
+        };
+        self.publish(Action::DeleteRequest, &work).await
+    }
+
+    /// The source's copy of work `id`, with the last status accepted.
+    pub async fn get(&self, id: &str) -> Option<ManifestWork> {
+        self.cache.works.lock().await.get(id).cloned()
+    }
+
+    /// The works of `cluster` (`""`: of every cluster), ordered by resource id.
+    pub async fn list(&self, cluster: &str) -> Vec<ManifestWork> {
+        let options = ListOptions {
+            cluster_name: cluster.to_owned(),
+            source: self.client.source_id().to_owned(),
+            data_type: self.data_type.data_type(),
+        };
+        // The in-memory lister cannot fail.
+        self.cache.list(&options).await.unwrap_or_default()
+    }
+
+    /// Asks the agents of `cluster` (`None`: of every cluster) for the status that differs
+    /// from the source's copy (§6.3).
+    pub async fn resync(&self, cluster: Option<&str>) -> Result<(), SourceWorkError> {
+        Ok(self.client.resync(cluster).await?)
+    }
+
+    /// Traffic counters of the underlying source client.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.client.stats()
+    }
+
+    /// Stops receiving and closes the transport; the watch stream ends.
+    pub async fn shutdown(&self) {
+        self.client.shutdown().await;
+    }
+
+    async fn publish(&self, action: Action, work: &ManifestWork) -> Result<(), SourceWorkError> {
+        let event_type = EventType::new(self.data_type.data_type(), SubResource::Spec, action);
+        Ok(self.client.publish(&event_type, work).await?)
+    }
+}
