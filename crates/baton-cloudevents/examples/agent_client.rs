@@ -66,7 +66,7 @@ async fn main() -> common::Result<()> {
     let status = EventType::new(greeting::data_type(), SubResource::Status, Action::UpdateRequest);
     let mut answered = Vec::new();
     loop {
-        let (action, mut greeting) = common::next(&mut changed, "a greeting").await?;
+        let (action, mut greeting) = common::next(&mut changed, "greeting").await?;
         println!("{action:?} {} ({:?})", greeting.id, greeting.message);
         if action == ResourceAction::Deleted {
             if answered.contains(&greeting.id) {

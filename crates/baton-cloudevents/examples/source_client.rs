@@ -63,6 +63,7 @@ async fn main() -> common::Result<()> {
     let mut hello = Greeting {
         id: format!("{source_id}-hello"),
         cluster: cluster.clone(),
+        source: source_id.clone(),
         version: 1,
         deleting: None,
         message: "hello".to_owned(),
@@ -94,7 +95,7 @@ async fn main() -> common::Result<()> {
 
     let expected = greeting::reply_to(&hello.message, &cluster);
     loop {
-        let answer = common::next(&mut replied, "the agent's reply").await?;
+        let answer = common::next(&mut replied, "reply from the agent").await?;
         println!("status of {}: {:?}", answer.id, answer.reply);
         if answer.id == hello.id && answer.reply == expected {
             break;

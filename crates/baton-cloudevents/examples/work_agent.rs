@@ -26,7 +26,7 @@ async fn main() -> common::Result<()> {
 
     let mut applied = Vec::new();
     loop {
-        match common::next(&mut watch, "a work").await? {
+        match common::next(&mut watch, "work").await? {
             WatchEvent::Added(work) | WatchEvent::Modified(work) => {
                 println!("apply {} generation {}", work.metadata.name, work.metadata.generation);
                 works

@@ -44,7 +44,7 @@ async fn main() -> common::Result<()> {
 
     works.delete(&id).await?;
     loop {
-        if let SourceWatchEvent::Deleted(gone) = common::next(&mut watch, "the deletion").await?
+        if let SourceWatchEvent::Deleted(gone) = common::next(&mut watch, "deletion report").await?
             && gone.metadata.uid == id
         {
             println!("agent deleted {id}");
@@ -74,7 +74,7 @@ async fn create(works: &SourceWorkClient, work: ManifestWork) -> common::Result<
 /// Waits until the agent reports work `id` `Applied` at `generation`.
 async fn applied_at(watch: &mut SourceWorkWatch, id: &str, generation: i64) -> common::Result<()> {
     loop {
-        let event = common::next(watch, "an Applied status").await?;
+        let event = common::next(watch, "Applied status").await?;
         let work = event.work();
         let applied = find_condition(&work.status.conditions, "Applied")
             .filter(|c| c.is_true())

@@ -64,6 +64,8 @@ pub struct AgentClientBuilder<T> {
 }
 
 impl<T: ResourceObject> AgentClientBuilder<T> {
+    /// Registers the codec of one data type: the agent subscribes to the data types of its
+    /// codecs and ignores events of any other.
     pub fn codec(mut self, codec: impl Codec<T>) -> Self {
         self.core.add_codec(codec);
         self
@@ -75,11 +77,14 @@ impl<T: ResourceObject> AgentClientBuilder<T> {
         self
     }
 
+    /// Throttles publishes to `qps` events/s with bursts of `burst` (sdk-go: 50 and 100). Off by
+    /// default.
     pub fn rate_limit(mut self, qps: f64, burst: u32) -> Self {
         self.core.set_rate_limit(qps, burst);
         self
     }
 
+    /// The client, not yet receiving: call [`AgentClient::subscribe`] to start.
     pub fn build(self) -> AgentClient<T> {
         AgentClient {
             shared: Arc::new(Shared {
@@ -132,6 +137,7 @@ impl<T: ResourceObject> AgentClient<T> {
         }
     }
 
+    /// The cluster this agent serves.
     pub fn cluster_name(&self) -> &str {
         &self.shared.cluster_name
     }
@@ -159,6 +165,7 @@ impl<T: ResourceObject> AgentClient<T> {
         self.lifecycle.start(&self.shared.core, receiver).await
     }
 
+    /// Counters of what this client sent, received, ignored and failed.
     pub fn stats(&self) -> StatsSnapshot {
         self.shared.core.stats.snapshot()
     }

@@ -47,3 +47,6 @@ pub use transport::{Inbound, Transport, TransportError, TransportRole};
 /// The CloudEvent type from the `cloudevents-sdk` crate, re-exported so callers need not
 /// depend on it directly.
 pub use ::cloudevents::Event;
+/// The trait that reads an [`Event`]'s attributes (`id()`, `source()`, `ty()`, `time()`...),
+/// re-exported from `cloudevents-sdk` with it.
+pub use ::cloudevents::AttributesReader;

@@ -76,6 +76,7 @@ impl<T: ResourceObject> SourceClientBuilder<T> {
         self
     }
 
+    /// The client, not yet receiving: call [`SourceClient::subscribe`] to start.
     pub fn build(self) -> SourceClient<T> {
         SourceClient {
             shared: Arc::new(Shared {
@@ -128,6 +129,7 @@ impl<T: ResourceObject> SourceClient<T> {
         }
     }
 
+    /// The CloudEvent `source` of this client's events.
     pub fn source_id(&self) -> &str {
         &self.shared.core.sender_id
     }
@@ -156,6 +158,7 @@ impl<T: ResourceObject> SourceClient<T> {
         self.lifecycle.start(&self.shared.core, receiver).await
     }
 
+    /// Counters of what this client sent, received, ignored and failed.
     pub fn stats(&self) -> StatsSnapshot {
         self.shared.core.stats.snapshot()
     }

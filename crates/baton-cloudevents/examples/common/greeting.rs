@@ -6,7 +6,9 @@
 use baton_cloudevents::builder::EventBuilder;
 use baton_cloudevents::extensions as ext;
 use baton_cloudevents::resource::HashError;
-use baton_cloudevents::{Codec, CodecError, DataType, Event, EventType, ResourceObject, SubResource};
+use baton_cloudevents::{
+    AttributesReader, Codec, CodecError, DataType, Event, EventType, ResourceObject, SubResource,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +22,8 @@ pub fn data_type() -> DataType {
 pub struct Greeting {
     pub id: String,
     pub cluster: String,
+    /// The source that sent it: status events are addressed to it (`originalsource`).
+    pub source: String,
     /// Incremented by the source on every change of `message`.
     pub version: i64,
     pub deleting: Option<DateTime<Utc>>,
@@ -40,6 +44,9 @@ impl ResourceObject for Greeting {
     }
     fn cluster_name(&self) -> Option<&str> {
         Some(&self.cluster)
+    }
+    fn owner_source(&self) -> Option<&str> {
+        Some(&self.source)
     }
 }
 
@@ -87,6 +94,10 @@ impl Codec<Greeting> for GreetingCodec {
                 ..Body::default()
             },
         };
+        let builder = match ty.sub_resource {
+            SubResource::Status => builder.original_source(&g.source),
+            SubResource::Spec => builder,
+        };
         let json = serde_json::to_vec(&body).map_err(|e| CodecError::Invalid(e.into()))?;
         Ok(builder
             .status_hash(status_hash(g).map_err(|e| CodecError::Invalid(e.into()))?)
@@ -102,7 +113,13 @@ impl Codec<Greeting> for GreetingCodec {
             })?,
             None => Body::default(),
         };
+        // Spec events come from the owner; status events name it.
+        let source = match ext::string(event, ext::ORIGINAL_SOURCE)? {
+            Some(owner) if !owner.is_empty() => owner.to_owned(),
+            _ => event.source().to_string(),
+        };
         Ok(Greeting {
+            source,
             id: ext::required_string(event, ext::RESOURCE_ID)?.to_owned(),
             cluster: ext::required_string(event, ext::CLUSTER_NAME)?.to_owned(),
             version: ext::integer(event, ext::RESOURCE_VERSION)?.unwrap_or(0),

@@ -29,7 +29,7 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     #[error("parsing the gRPC config: {0}")]
-    Yaml(#[from] serde_yaml_ng::Error),
+    Yaml(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("url is required")]
     MissingUrl,
     #[error("{0} is not valid base64")]
@@ -147,7 +147,8 @@ impl GrpcOptions {
 
     /// Parses the YAML text of a config file; referenced files are read now.
     pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
-        let raw: RawConfig = serde_yaml_ng::from_str(text)?;
+        let raw: RawConfig =
+            serde_yaml_ng::from_str(text).map_err(|err| ConfigError::Yaml(Box::new(err)))?;
         if raw.url.trim().is_empty() {
             return Err(ConfigError::MissingUrl);
         }

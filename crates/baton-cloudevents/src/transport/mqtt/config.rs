@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rumqttc::v5::mqttbytes::QoS;
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer};
 
@@ -28,7 +27,7 @@ pub enum ConfigError {
     #[error(transparent)]
     Pem(#[from] PemError),
     #[error("parsing MQTT config: {0}")]
-    Parse(#[from] serde_yaml_ng::Error),
+    Parse(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("brokerHost is required")]
     MissingBrokerHost,
     #[error("brokerHost {0:?} must be host:port")]
@@ -102,8 +101,10 @@ pub struct MqttConfig {
     pub tls: Option<TlsSettings>,
     pub keep_alive: Duration,
     pub dial_timeout: Duration,
-    pub pub_qos: QoS,
-    pub sub_qos: QoS,
+    /// QoS of published events (`pubQoS`, default 1).
+    pub pub_qos: Qos,
+    /// QoS of the subscriptions (`subQoS`, default 1).
+    pub sub_qos: Qos,
     pub topics: Topics,
 }
 
@@ -121,7 +122,8 @@ impl MqttConfig {
 
     /// Parses the config file's text (YAML or JSON).
     pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
-        let raw: RawConfig = serde_yaml_ng::from_str(text)?;
+        let raw: RawConfig =
+            serde_yaml_ng::from_str(text).map_err(|err| ConfigError::Parse(Box::new(err)))?;
         raw.check()
     }
 }
@@ -230,11 +232,34 @@ impl RawConfig {
     }
 }
 
-fn qos(key: &'static str, value: Option<i64>) -> Result<QoS, ConfigError> {
+/// An MQTT quality of service, as the config file's `pubQoS` and `subQoS` numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Qos {
+    /// 0: sent once, never acknowledged.
+    AtMostOnce = 0,
+    /// 1: acknowledged by the broker (PUBACK), possibly delivered twice.
+    AtLeastOnce = 1,
+    /// 2: delivered exactly once (PUBREC/PUBREL/PUBCOMP).
+    ExactlyOnce = 2,
+}
+
+impl Qos {
+    /// rumqttc's value, kept out of the public API.
+    pub(crate) fn to_rumqttc(self) -> rumqttc::v5::mqttbytes::QoS {
+        use rumqttc::v5::mqttbytes::QoS;
+        match self {
+            Self::AtMostOnce => QoS::AtMostOnce,
+            Self::AtLeastOnce => QoS::AtLeastOnce,
+            Self::ExactlyOnce => QoS::ExactlyOnce,
+        }
+    }
+}
+
+fn qos(key: &'static str, value: Option<i64>) -> Result<Qos, ConfigError> {
     match value.unwrap_or(1) {
-        0 => Ok(QoS::AtMostOnce),
-        1 => Ok(QoS::AtLeastOnce),
-        2 => Ok(QoS::ExactlyOnce),
+        0 => Ok(Qos::AtMostOnce),
+        1 => Ok(Qos::AtLeastOnce),
+        2 => Ok(Qos::ExactlyOnce),
         value => Err(ConfigError::Qos { key, value }),
     }
 }
@@ -257,8 +282,8 @@ mod tests {
             MqttConfig::from_yaml(&format!("brokerHost: 127.0.0.1:1883\n{TOPICS}")).unwrap();
         assert_eq!(config.keep_alive, Duration::from_secs(60));
         assert_eq!(config.dial_timeout, Duration::from_secs(60));
-        assert_eq!(config.pub_qos, QoS::AtLeastOnce);
-        assert_eq!(config.sub_qos, QoS::AtLeastOnce);
+        assert_eq!(config.pub_qos, Qos::AtLeastOnce);
+        assert_eq!(config.sub_qos, Qos::AtLeastOnce);
         assert!(config.tls.is_none() && config.username.is_none());
         assert_eq!(config.topics.source_broadcast(), None);
     }
@@ -275,8 +300,8 @@ mod tests {
         assert_eq!(config.password.as_ref().unwrap().expose_secret(), "12345");
         assert!(!format!("{config:?}").contains("12345"));
         assert_eq!(config.dial_timeout, Duration::from_secs(90));
-        assert_eq!(config.pub_qos, QoS::AtMostOnce);
-        assert_eq!(config.sub_qos, QoS::ExactlyOnce);
+        assert_eq!(config.pub_qos, Qos::AtMostOnce);
+        assert_eq!(config.sub_qos, Qos::ExactlyOnce);
         let nanos = format!("brokerHost: h:1\ndialTimeout: 2000000000\n{TOPICS}");
         assert_eq!(
             MqttConfig::from_yaml(&nanos).unwrap().dial_timeout,

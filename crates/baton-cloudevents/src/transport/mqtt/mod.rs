@@ -22,7 +22,7 @@ mod transport;
 
 use std::time::Duration;
 
-pub use config::{BrokerAddress, ConfigError, MqttConfig};
+pub use config::{BrokerAddress, ConfigError, MqttConfig, Qos};
 pub use session::ConnectionState;
 pub use topics::{RouteError, Topics};
 pub use transport::{MqttTransport, MqttTransportBuilder};

@@ -94,7 +94,7 @@ impl MqttTransportBuilder {
         };
         let filters = filters
             .into_iter()
-            .map(|filter| Filter::new(filter, config.sub_qos))
+            .map(|filter| Filter::new(filter, config.sub_qos.to_rumqttc()))
             .collect();
         let mut options = MqttOptions::new(&client_id, &config.broker.host, config.broker.port);
         options
@@ -142,7 +142,7 @@ impl MqttTransportBuilder {
         Ok(MqttTransport {
             role: self.role,
             topics: config.topics,
-            pub_qos: config.pub_qos,
+            pub_qos: config.pub_qos.to_rumqttc(),
             broker: config.broker.to_string(),
             client_id,
             filters,
