@@ -16,7 +16,7 @@
 //!
 //! Must not depend on the hub, the store, axum or sqlx.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod agent;
 pub mod backoff;
@@ -26,7 +26,7 @@ pub mod error;
 pub mod event_type;
 pub mod extensions;
 pub mod payload;
-pub mod rate_limit;
+mod rate_limit;
 pub mod resource;
 pub mod source;
 pub mod stats;

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Monotonic counters; cheap to bump from any task.
 #[derive(Debug, Default)]
-pub struct Stats {
+pub(crate) struct Stats {
     pub published: AtomicU64,
     pub publish_failures: AtomicU64,
     pub received: AtomicU64,

@@ -19,37 +19,57 @@ const MIN_KEEP_ALIVE: u16 = 5;
 /// Why a config file was refused. Messages name the offending key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The config file could not be read.
     #[error("reading MQTT config file {path}: {source}")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why.
         source: std::io::Error,
     },
+    /// A `*Data`/`*File` item could not be read.
     #[error(transparent)]
     Pem(#[from] PemError),
+    /// The file is not valid YAML or JSON for this config.
     #[error("parsing MQTT config: {0}")]
     Parse(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// `brokerHost` is missing.
     #[error("brokerHost is required")]
     MissingBrokerHost,
+    /// `brokerHost` is not `host:port`.
     #[error("brokerHost {0:?} must be host:port")]
     BadBrokerHost(String),
     #[error(
         "clientCertFile/clientCertData is set but clientKeyFile/clientKeyData is not: set both or neither"
     )]
+    /// A client certificate without its key.
     CertWithoutKey,
     #[error(
         "clientKeyFile/clientKeyData is set but clientCertFile/clientCertData is not: set both or neither"
     )]
+    /// A client key without its certificate.
     KeyWithoutCert,
+    /// `keepAlive` is too short.
     #[error("keepAlive {0} is below the {MIN_KEEP_ALIVE} s minimum baton's MQTT client supports")]
     KeepAlive(u16),
+    /// `dialTimeout` is not a duration.
     #[error("dialTimeout: {0}")]
     DialTimeout(#[from] InvalidDuration),
     #[error("{key} must be 0, 1 or 2, got {value}")]
-    Qos { key: &'static str, value: i64 },
+    /// A QoS other than 0, 1 or 2.
+    Qos {
+        /// `pubQoS` or `subQoS`.
+        key: &'static str,
+        /// The value given.
+        value: i64,
+    },
+    /// `topics` is missing.
     #[error("the topics must be set")]
     MissingTopics,
+    /// Some topics do not match sdk-go's patterns.
     #[error("{0}")]
     Topics(#[from] InvalidTopics),
+    /// The TLS material is unusable.
     #[error("{0}")]
     Tls(#[from] TlsError),
 }
@@ -57,7 +77,9 @@ pub enum ConfigError {
 /// `host:port` of the broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerAddress {
+    /// Host name or IP address.
     pub host: String,
+    /// TCP port.
     pub port: u16,
 }
 
@@ -94,17 +116,23 @@ impl std::str::FromStr for BrokerAddress {
 /// A checked MQTT configuration (§7.2).
 #[derive(Debug, Clone)]
 pub struct MqttConfig {
+    /// Where the broker listens.
     pub broker: BrokerAddress,
+    /// The MQTT user name, if any.
     pub username: Option<String>,
+    /// The MQTT password, if any; never printed.
     pub password: Option<SecretString>,
     /// `None`: plain TCP. See [`super::tls`] for when TLS is on.
     pub tls: Option<TlsSettings>,
+    /// MQTT keep-alive interval (`keepAlive`, default 60 s).
     pub keep_alive: Duration,
+    /// How long a connection attempt may take (`dialTimeout`).
     pub dial_timeout: Duration,
     /// QoS of published events (`pubQoS`, default 1).
     pub pub_qos: Qos,
     /// QoS of the subscriptions (`subQoS`, default 1).
     pub sub_qos: Qos,
+    /// The topics of §7.2.
     pub topics: Topics,
 }
 

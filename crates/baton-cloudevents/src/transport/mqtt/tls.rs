@@ -20,14 +20,35 @@ use tracing::debug;
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("{key}: no PEM certificate found")]
-    NoCertificate { key: &'static str },
+    /// The PEM has no certificate.
+    NoCertificate {
+        /// The config key it came from.
+        key: &'static str,
+    },
     #[error("{key}: invalid PEM certificate: {reason}")]
-    BadCertificate { key: &'static str, reason: String },
+    /// A certificate does not parse.
+    BadCertificate {
+        /// The config key it came from.
+        key: &'static str,
+        /// Why.
+        reason: String,
+    },
     #[error("{key}: no usable PEM private key found")]
-    BadKey { key: &'static str },
+    /// No private key could be read.
+    BadKey {
+        /// The config key it came from.
+        key: &'static str,
+    },
     #[error("{key}: certificate rejected as a trust anchor: {reason}")]
-    BadCa { key: &'static str, reason: String },
+    /// rustls refused a CA certificate.
+    BadCa {
+        /// The config key it came from.
+        key: &'static str,
+        /// Why.
+        reason: String,
+    },
     #[error("building the TLS client configuration failed: {0}")]
+    /// rustls refused the configuration; the source is rustls' error.
     Config(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
@@ -74,6 +95,7 @@ impl TlsSettings {
         Ok(Some(Self { ca, client }))
     }
 
+    /// Whether a client certificate (mTLS) is configured.
     pub fn has_client_certificate(&self) -> bool {
         self.client.is_some()
     }

@@ -174,6 +174,7 @@ pub struct MqttTransport {
 }
 
 impl MqttTransport {
+    /// Starts building the transport of `role` from `config`.
     pub fn builder(config: MqttConfig, role: TransportRole) -> MqttTransportBuilder {
         MqttTransportBuilder {
             config,
@@ -184,6 +185,7 @@ impl MqttTransport {
         }
     }
 
+    /// The MQTT client id (default: derived from the role, as sdk-go's).
     pub fn client_id(&self) -> &str {
         &self.client_id
     }
@@ -193,6 +195,7 @@ impl MqttTransport {
         self.filters.iter().map(|f| f.path.as_str()).collect()
     }
 
+    /// The state of the broker connection now.
     pub fn connection_state(&self) -> ConnectionState {
         self.state.borrow().clone()
     }
