@@ -122,6 +122,27 @@ struct Shared<T> {
 impl<T: ResourceObject> AgentClient<T> {
     /// Starts building the client of `cluster_name` over `transport`; `lister` is the agent's
     /// store (what it has applied), `hasher` hashes the status of its objects.
+    ///
+    /// ```no_run
+    /// # use std::sync::Arc;
+    /// # use baton_cloudevents::{Lister, Transport};
+    /// use baton_cloudevents::resource::handler_fn;
+    /// use baton_cloudevents::work::{BundleAgentCodec, ManifestWork, WorkStatusHasher};
+    /// use baton_cloudevents::AgentClient;
+    ///
+    /// # async fn demo(transport: Arc<dyn Transport>, applied: Arc<dyn Lister<ManifestWork>>)
+    /// # -> Result<(), baton_cloudevents::ClientError> {
+    /// let agent = AgentClient::builder("cluster1", transport, applied, WorkStatusHasher)
+    ///     .codec(BundleAgentCodec::new())
+    ///     .build();
+    /// agent
+    ///     .subscribe(handler_fn(|action, work: ManifestWork| async move {
+    ///         println!("{action:?} {}", work.metadata.name);
+    ///         Ok(())
+    ///     }))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn builder(
         cluster_name: impl Into<String>,
         transport: Arc<dyn Transport>,

@@ -26,7 +26,7 @@ pub enum BuildError {
 /// Builds one CloudEvent of the OCM protocol.
 ///
 /// ```
-/// use baton::cloudevents::{EventBuilder, EventType};
+/// use baton_cloudevents::{EventBuilder, EventType};
 /// let ty: EventType = "io.open-cluster-management.works.v1alpha1.manifestbundles.spec.create_request"
 ///     .parse().unwrap();
 /// let event = EventBuilder::new("maestro", &ty)

@@ -115,6 +115,27 @@ struct Shared<T> {
 impl<T: ResourceObject> SourceClient<T> {
     /// Starts building a client that sends as `source_id` over `transport`, answers resyncs
     /// from `lister` and hashes status with `hasher`.
+    ///
+    /// ```no_run
+    /// # use std::sync::Arc;
+    /// # use baton_cloudevents::{Lister, Transport};
+    /// use baton_cloudevents::resource::handler_fn;
+    /// use baton_cloudevents::work::{BundleSourceCodec, ManifestWork, WorkStatusHasher};
+    /// use baton_cloudevents::SourceClient;
+    ///
+    /// # async fn demo(transport: Arc<dyn Transport>, works: Arc<dyn Lister<ManifestWork>>)
+    /// # -> Result<(), baton_cloudevents::ClientError> {
+    /// let source = SourceClient::builder("my-source", transport, works, WorkStatusHasher)
+    ///     .codec(BundleSourceCodec::new())
+    ///     .build();
+    /// source
+    ///     .subscribe(handler_fn(|_action, work: ManifestWork| async move {
+    ///         println!("status of {}", work.metadata.name);
+    ///         Ok(())
+    ///     }))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn builder(
         source_id: impl Into<String>,
         transport: Arc<dyn Transport>,

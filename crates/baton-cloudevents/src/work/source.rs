@@ -180,24 +180,53 @@ impl WorkCache {
 /// The hub side of ManifestWork delivery: what a source wants applied on which cluster, and
 /// what the agents report back.
 ///
-/// ```no_run
-/// # async fn demo(transport: std::sync::Arc<dyn baton_cloudevents::Transport>)
-/// # -> Result<(), Box<dyn std::error::Error>> {
+/// A work's round trip, here over the in-memory transport with an agent work client:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use baton_cloudevents::TransportRole;
+/// use baton_cloudevents::transport::memory::MemoryBroker;
+/// use baton_cloudevents::work::client::{WatchEvent, WorkClient};
 /// use baton_cloudevents::work::model::{Manifest, ManifestWork};
 /// use baton_cloudevents::work::source::{SourceWatchEvent, SourceWorkClient};
 ///
-/// let (works, mut watch) = SourceWorkClient::builder("my-source", transport).build().await?;
+/// let broker = MemoryBroker::new();
+/// let source_transport = Arc::new(broker.transport(TransportRole::source("my-source")));
+/// let (works, mut statuses) = SourceWorkClient::builder("my-source", source_transport)
+///     .build()
+///     .await?;
+/// let agent_transport = Arc::new(broker.transport(TransportRole::agent("cluster1")));
+/// let (agent, mut specs) = WorkClient::builder("cluster1", agent_transport).build().await?;
+///
 /// let mut work = ManifestWork::default();
 /// work.metadata.namespace = "cluster1".into();
 /// work.metadata.name = "web".into();
 /// work.spec.workload.manifests = vec![Manifest::from_json(
 ///     r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"web","namespace":"default"}}"#,
 /// )?];
-/// let created = works.create(work).await?;
-/// while let Some(SourceWatchEvent::StatusUpdated(work)) = watch.recv().await {
-///     println!("{} reports {:?}", work.metadata.name, work.status.conditions);
-/// }
-/// works.delete(&created.metadata.uid).await?;
+/// let id = works.create(work).await?.metadata.uid;
+///
+/// // The agent applies it and reports a status; the source sees it.
+/// let Some(WatchEvent::Added(added)) = specs.recv().await else { panic!("no work") };
+/// let mut status = added.status.clone();
+/// status.conditions.push(baton_cloudevents::work::model::Condition {
+///     type_: "Applied".into(),
+///     status: "True".into(),
+///     observed_generation: added.metadata.generation,
+///     ..Default::default()
+/// });
+/// agent.update_status(&id, status).await?;
+/// let Some(SourceWatchEvent::StatusUpdated(reported)) = statuses.recv().await else { panic!() };
+/// assert_eq!(reported.status.conditions[0].type_, "Applied");
+///
+/// // Deleted: the agent cleans up and says so; the source forgets the work.
+/// works.delete(&id).await?;
+/// let Some(WatchEvent::Deleted(_)) = specs.recv().await else { panic!("no delete") };
+/// agent.complete_deletion(&id).await?;
+/// let Some(SourceWatchEvent::Deleted(_)) = statuses.recv().await else { panic!() };
+/// assert!(works.get(&id).await.is_none());
 /// # Ok(()) }
 /// ```
 pub struct SourceWorkClient {

@@ -175,6 +175,22 @@ pub struct MqttTransport {
 
 impl MqttTransport {
     /// Starts building the transport of `role` from `config`.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use baton_cloudevents::TransportRole;
+    /// use baton_cloudevents::transport::mqtt::{MqttConfig, MqttTransport};
+    ///
+    /// // sdk-go's and Maestro's config file; `MqttConfig::load(path)` reads one.
+    /// let config = MqttConfig::from_yaml(
+    ///     "brokerHost: 127.0.0.1:1883\n\
+    ///      topics:\n  \
+    ///        sourceEvents: sources/my-source/consumers/+/sourceevents\n  \
+    ///        agentEvents: sources/my-source/consumers/+/agentevents\n",
+    /// )?;
+    /// let transport = MqttTransport::builder(config, TransportRole::agent("cluster1")).build()?;
+    /// # Ok(()) }
+    /// ```
     pub fn builder(config: MqttConfig, role: TransportRole) -> MqttTransportBuilder {
         MqttTransportBuilder {
             config,

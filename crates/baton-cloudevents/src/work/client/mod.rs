@@ -146,7 +146,28 @@ pub struct WorkClient {
 
 impl WorkClient {
     /// Starts building the client of `cluster_name` over `transport` (an agent transport of
-    /// that cluster).
+    /// that cluster). sdk-go's `NewClientHolderBuilder(config).WithClusterName(cluster)
+    /// .WithCodecs(...)`: the data types chosen here pick the codecs.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use baton_cloudevents::TransportRole;
+    /// use baton_cloudevents::transport::memory::MemoryBroker;
+    /// use baton_cloudevents::work::WorkDataType;
+    /// use baton_cloudevents::work::client::WorkClient;
+    ///
+    /// let broker = MemoryBroker::new(); // or an MqttTransport, a GrpcTransport
+    /// let transport = Arc::new(broker.transport(TransportRole::agent("cluster1")));
+    /// let (works, _watch) = WorkClient::builder("cluster1", transport)
+    ///     .data_types([WorkDataType::ManifestBundles, WorkDataType::Manifests])
+    ///     .build()
+    ///     .await?;
+    /// assert_eq!(works.held().await, 0);
+    /// works.shutdown().await;
+    /// # Ok(()) }
+    /// ```
     pub fn builder(
         cluster_name: impl Into<String>,
         transport: Arc<dyn Transport>,
