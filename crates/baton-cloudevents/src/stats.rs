@@ -22,7 +22,7 @@ pub(crate) struct Stats {
     pub subscriptions: AtomicU64,
 }
 
-/// A point-in-time copy of [`Stats`].
+/// A point-in-time copy of a client's or a transport's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StatsSnapshot {
     /// Events the transport accepted.

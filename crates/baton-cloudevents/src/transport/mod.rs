@@ -4,7 +4,8 @@
 //! tells the client each time the subscription is (re)established, so the client resyncs.
 //!
 //! Implementations: [`memory`] (in-process, for unit tests of client logic), `mqtt` (§7) and
-//! `grpc` (§8). Shared by the config files of both: [`go_duration`], [`credentials`].
+//! `grpc` (§8), each behind the feature of its name. Shared by the config files of both: Go
+//! durations (`go_duration`) and PEM items (`*Data`/`*File`, [`PemError`]).
 
 #[cfg(any(feature = "mqtt", feature = "grpc"))]
 mod credentials;

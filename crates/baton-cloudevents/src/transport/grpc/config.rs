@@ -235,7 +235,8 @@ impl GrpcOptions {
             .map(|t| format!("Bearer {}", t.expose_secret()))
     }
 
-    /// The tonic endpoint: scheme from the TLS setting, TLS config, keepalive, timeouts.
+    /// The tonic endpoint: scheme from the TLS setting, TLS config, keepalive, timeouts. For
+    /// callers of the generated client in [`super::proto`]; a tonic 0.14 type, like that module.
     pub fn endpoint(&self) -> Result<Endpoint, ConfigError> {
         let bad = |reason: String| ConfigError::Url {
             url: self.url.clone(),
