@@ -10,10 +10,8 @@ use async_trait::async_trait;
 use tokio::sync::{Mutex, mpsc};
 
 use super::persist::{PersistError, StateDir};
-use crate::{
-    HandlerError, ListError, ListOptions, Lister, ResourceAction, ResourceHandler,
-};
 use crate::work::model::{ManifestWork, manifest_bundles_data_type};
+use crate::{HandlerError, ListError, ListOptions, Lister, ResourceAction, ResourceHandler};
 
 /// A change a controller sees on the watch stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
