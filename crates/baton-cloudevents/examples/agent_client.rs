@@ -42,9 +42,14 @@ async fn main() -> common::Result<()> {
     let cluster = common::cluster_name();
     let transport = common::transport(TransportRole::agent(&cluster))?;
     let applied = Applied::default();
-    let client = AgentClient::builder(&cluster, transport, Arc::new(applied.clone()), greeting::status_hash)
-        .codec(GreetingCodec::new())
-        .build();
+    let client = AgentClient::builder(
+        &cluster,
+        transport,
+        Arc::new(applied.clone()),
+        greeting::status_hash,
+    )
+    .codec(GreetingCodec::new())
+    .build();
 
     // The handler only records; the reply is published below, outside the receive loop.
     let (changes, mut changed) = mpsc::channel(16);
@@ -63,7 +68,11 @@ async fn main() -> common::Result<()> {
         }))
         .await?;
 
-    let status = EventType::new(greeting::data_type(), SubResource::Status, Action::UpdateRequest);
+    let status = EventType::new(
+        greeting::data_type(),
+        SubResource::Status,
+        Action::UpdateRequest,
+    );
     let mut answered = Vec::new();
     loop {
         let (action, mut greeting) = common::next(&mut changed, "greeting").await?;

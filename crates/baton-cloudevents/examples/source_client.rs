@@ -56,9 +56,14 @@ async fn main() -> common::Result<()> {
     let (source_id, cluster) = (common::source_id(), common::cluster_name());
     let transport = common::transport(TransportRole::source(&source_id))?;
     let greetings = Greetings::default();
-    let client = SourceClient::builder(&source_id, transport, Arc::new(greetings.clone()), greeting::status_hash)
-        .codec(GreetingCodec::new())
-        .build();
+    let client = SourceClient::builder(
+        &source_id,
+        transport,
+        Arc::new(greetings.clone()),
+        greeting::status_hash,
+    )
+    .codec(GreetingCodec::new())
+    .build();
 
     let mut hello = Greeting {
         id: format!("{source_id}-hello"),

@@ -28,7 +28,10 @@ async fn main() -> common::Result<()> {
     loop {
         match common::next(&mut watch, "work").await? {
             WatchEvent::Added(work) | WatchEvent::Modified(work) => {
-                println!("apply {} generation {}", work.metadata.name, work.metadata.generation);
+                println!(
+                    "apply {} generation {}",
+                    work.metadata.name, work.metadata.generation
+                );
                 works
                     .update_status(&work.metadata.uid, applied_status(&work))
                     .await?;

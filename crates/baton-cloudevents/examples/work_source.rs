@@ -26,7 +26,9 @@ use baton_cloudevents::work::source::{
 async fn main() -> common::Result<()> {
     let (source_id, cluster) = (common::source_id(), common::cluster_name());
     let transport = common::transport(TransportRole::source(&source_id))?;
-    let (works, mut watch) = SourceWorkClient::builder(&source_id, transport).build().await?;
+    let (works, mut watch) = SourceWorkClient::builder(&source_id, transport)
+        .build()
+        .await?;
 
     let mut work = ManifestWork::default();
     work.metadata.namespace = cluster.clone();

@@ -183,9 +183,9 @@ pub use resource::{
 pub use source::SourceClient;
 pub use transport::{Inbound, Transport, TransportError, TransportRole};
 
-/// The CloudEvent type from the `cloudevents-sdk` crate, re-exported so callers need not
-/// depend on it directly.
-pub use ::cloudevents::Event;
 /// The trait that reads an [`Event`]'s attributes (`id()`, `source()`, `ty()`, `time()`...),
 /// re-exported from `cloudevents-sdk` with it.
 pub use ::cloudevents::AttributesReader;
+/// The CloudEvent type from the `cloudevents-sdk` crate, re-exported so callers need not
+/// depend on it directly.
+pub use ::cloudevents::Event;

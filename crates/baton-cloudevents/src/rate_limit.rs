@@ -7,7 +7,6 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-
 #[derive(Debug)]
 pub struct RateLimiter {
     qps: f64,

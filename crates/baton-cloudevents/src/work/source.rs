@@ -22,7 +22,8 @@ use crate::work::model::{ManifestWork, ManifestWorkSpec, Time};
 use crate::work::source_status::{StatusOutcome, apply_status};
 use crate::work::status_hash::WorkStatusHasher;
 use crate::{
-    Action, ClientError, EventType, ListError, ListOptions, Lister, SourceClient, SubResource, Transport,
+    Action, ClientError, EventType, ListError, ListOptions, Lister, SourceClient, SubResource,
+    Transport,
 };
 
 /// A change of a work's status, as the source sees it on its watch stream.
@@ -259,8 +260,8 @@ impl SourceWorkClient {
             return Err(SourceWorkError::Unaddressed);
         }
         let key = format!("{}/{namespace}/{name}", self.client.source_id());
-        work.metadata.uid = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, key.as_bytes())
-            .to_string();
+        work.metadata.uid =
+            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, key.as_bytes()).to_string();
         work.metadata.generation = 1;
         work.metadata.creation_timestamp = Some(Time::now());
         work.metadata.deletion_timestamp = None;
@@ -312,7 +313,9 @@ impl SourceWorkClient {
             let held = works
                 .get_mut(id)
                 .ok_or_else(|| SourceWorkError::NotFound(id.to_owned()))?;
-            held.metadata.deletion_timestamp.get_or_insert_with(Time::now);
+            held.metadata
+                .deletion_timestamp
+                .get_or_insert_with(Time::now);
             held.clone()
         };
         self.publish(Action::DeleteRequest, &work).await
@@ -353,5 +356,132 @@ impl SourceWorkClient {
     async fn publish(&self, action: Action, work: &ManifestWork) -> Result<(), SourceWorkError> {
         let event_type = EventType::new(self.data_type.data_type(), SubResource::Spec, action);
         Ok(self.client.publish(&event_type, work).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::TransportRole;
+    use crate::transport::memory::MemoryBroker;
+    use crate::work::client::{WatchEvent, WorkClient, WorkWatch};
+    use crate::work::model::{Condition, Manifest, ManifestWorkStatus};
+
+    const LIMIT: Duration = Duration::from_secs(10);
+
+    async fn pair(
+        broker: &MemoryBroker,
+    ) -> (SourceWorkClient, SourceWorkWatch, WorkClient, WorkWatch) {
+        let source = Arc::new(broker.transport(TransportRole::source("s1")));
+        let (works, statuses) = SourceWorkClient::builder("s1", source)
+            .build()
+            .await
+            .unwrap();
+        let agent = Arc::new(broker.transport(TransportRole::agent("c1")));
+        let (agent, specs) = WorkClient::builder("c1", agent).build().await.unwrap();
+        (works, statuses, agent, specs)
+    }
+
+    fn work(name: &str, replicas: u32) -> ManifestWork {
+        let mut work = ManifestWork::default();
+        work.metadata.namespace = "c1".into();
+        work.metadata.name = name.into();
+        work.spec.workload.manifests = vec![
+            Manifest::from_json(format!(
+                r#"{{"apiVersion":"apps/v1","kind":"Deployment","metadata":{{"name":"{name}","namespace":"default"}},"spec":{{"replicas":{replicas}}}}}"#
+            ))
+            .unwrap(),
+        ];
+        work
+    }
+
+    fn applied_at(generation: i64) -> ManifestWorkStatus {
+        ManifestWorkStatus {
+            conditions: vec![Condition {
+                type_: "Applied".into(),
+                status: "True".into(),
+                observed_generation: generation,
+                ..Condition::default()
+            }],
+            ..ManifestWorkStatus::default()
+        }
+    }
+
+    async fn next<T>(stream: &mut mpsc::Receiver<T>) -> T {
+        tokio::time::timeout(LIMIT, stream.recv())
+            .await
+            .expect("an event within the deadline")
+            .expect("the stream is open")
+    }
+
+    #[tokio::test]
+    async fn create_refuses_a_taken_name_and_a_work_without_cluster_or_name() {
+        let broker = MemoryBroker::new();
+        let (works, _statuses, _agent, _specs) = pair(&broker).await;
+        let created = works.create(work("web", 1)).await.unwrap();
+        assert_eq!(created.metadata.generation, 1);
+        assert!(matches!(
+            works.create(work("web", 2)).await,
+            Err(SourceWorkError::AlreadyExists { .. })
+        ));
+        let mut nowhere = work("web", 1);
+        nowhere.metadata.namespace.clear();
+        assert!(matches!(
+            works.create(nowhere).await,
+            Err(SourceWorkError::Unaddressed)
+        ));
+        assert_eq!(works.list("c1").await.len(), 1);
+        assert!(works.list("other").await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_create_that_cannot_be_sent_is_undone_and_can_be_retried() {
+        let broker = MemoryBroker::new();
+        let (works, _statuses, _agent, mut specs) = pair(&broker).await;
+        broker.set_down(true);
+        assert!(matches!(
+            works.create(work("web", 1)).await,
+            Err(SourceWorkError::Client(_))
+        ));
+        assert!(works.list("").await.is_empty());
+        broker.set_down(false);
+        let created = works.create(work("web", 1)).await.unwrap();
+        let WatchEvent::Added(added) = next(&mut specs).await else {
+            panic!("expected Added")
+        };
+        assert_eq!(added.metadata.uid, created.metadata.uid);
+    }
+
+    #[tokio::test]
+    async fn an_update_reaches_the_agent_as_the_next_generation_and_its_status_comes_back() {
+        let broker = MemoryBroker::new();
+        let (works, mut statuses, agent, mut specs) = pair(&broker).await;
+        let id = works.create(work("web", 1)).await.unwrap().metadata.uid;
+        assert!(matches!(next(&mut specs).await, WatchEvent::Added(_)));
+        agent.update_status(&id, applied_at(1)).await.unwrap();
+        assert!(matches!(
+            next(&mut statuses).await,
+            SourceWatchEvent::StatusUpdated(_)
+        ));
+
+        let updated = works.update(&id, work("web", 3).spec).await.unwrap();
+        assert_eq!(updated.metadata.generation, 2);
+        let WatchEvent::Modified(modified) = next(&mut specs).await else {
+            panic!("expected Modified")
+        };
+        assert_eq!(modified.metadata.generation, 2);
+        agent.update_status(&id, applied_at(2)).await.unwrap();
+        let SourceWatchEvent::StatusUpdated(reported) = next(&mut statuses).await else {
+            panic!("expected a status")
+        };
+        assert_eq!(reported.metadata.generation, 2);
+        assert_eq!(reported.status.conditions[0].observed_generation, 2);
+        assert_eq!(works.get(&id).await.unwrap().status, reported.status);
+        assert!(matches!(
+            works.update("unknown", work("x", 1).spec).await,
+            Err(SourceWorkError::NotFound(_))
+        ));
     }
 }

@@ -31,9 +31,7 @@ use crate::Event;
 use crate::backoff::Backoff;
 use crate::event_type::DataType;
 use crate::stats::{Stats, StatsSnapshot};
-use crate::transport::{
-    Inbound, Transport, TransportError, TransportRole, claim_subscription,
-};
+use crate::transport::{Inbound, Transport, TransportError, TransportRole, claim_subscription};
 
 /// The response header a broker sends on every Subscribe (§8.3, §8.7).
 pub const SUBSCRIPTION_ID_HEADER: &str = "subscription-id";

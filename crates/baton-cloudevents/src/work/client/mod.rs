@@ -19,14 +19,12 @@ pub use persist::{PersistError, StateDir};
 pub use store::{WatchEvent, WorkStore};
 
 use crate::stats::StatsSnapshot;
-use crate::{
-    Action, AgentClient, ClientError, EventType, SubResource, Transport, TransportRole,
-};
 use crate::work::codec::{BundleAgentCodec, ManifestAgentCodec};
 use crate::work::data_types::WorkDataType;
 use crate::work::model::status::{CONDITION_DELETED, REASON_MANIFESTS_DELETED, set_condition};
 use crate::work::model::{Condition, ManifestWork, ManifestWorkStatus, manifest_bundles_data_type};
 use crate::work::status_hash::WorkStatusHasher;
+use crate::{Action, AgentClient, ClientError, EventType, SubResource, Transport, TransportRole};
 
 /// The watch stream a controller consumes.
 pub type WorkWatch = mpsc::Receiver<WatchEvent>;
