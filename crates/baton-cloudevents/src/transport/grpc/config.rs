@@ -21,46 +21,67 @@ use crate::transport::go_duration;
 /// The config file could not be used. Never contains a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A file could not be read.
     #[error("reading {what} {path}: {source}")]
     Read {
+        /// What the file is for.
         what: &'static str,
+        /// The file.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// The config file is not valid YAML for this config.
     #[error("parsing the gRPC config: {0}")]
-    Yaml(#[from] serde_yaml_ng::Error),
+    Yaml(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// `url` is missing.
     #[error("url is required")]
     MissingUrl,
+    /// A `*Data` item is not valid base64.
     #[error("{0} is not valid base64")]
     Base64(&'static str),
+    /// Only one of client certificate and key is set.
     #[error("either both or none of clientCertFile and clientKeyFile must be set")]
     HalfIdentity,
+    /// A token without a CA: it would be sent in clear text.
     #[error("setting token requires authority certificates (caFile or caData)")]
     TokenWithoutCa,
     #[error(
         "TLS is on (token or client certificate) but no CA is set; baton has no system trust store, set caFile or caData"
     )]
+    /// TLS without a CA to verify the broker.
     TlsWithoutCa,
     #[error(
         "the token is not a valid header value (a tokenFile is used verbatim: remove its trailing newline)"
     )]
+    /// The token cannot be an HTTP header value.
     InvalidToken,
     #[error("invalid url {url:?}: {reason}")]
-    Url { url: String, reason: String },
+    /// `url` is not a valid URI.
+    Url {
+        /// The url given.
+        url: String,
+        /// Why it is invalid.
+        reason: String,
+    },
 }
 
 /// `keepAliveConfig` (§8.4; grpc-go's client keepalive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeepAlive {
+    /// Ping the broker after this long without activity.
     pub time: Duration,
+    /// Wait this long for the ping's answer.
     pub timeout: Duration,
+    /// Ping even without an open stream.
     pub permit_without_stream: bool,
 }
 
 /// Client TLS material, PEM.
 #[derive(Clone)]
 pub struct TlsOptions {
+    /// The CA certificates that verify the broker.
     pub ca_pem: Vec<u8>,
     /// Client certificate and key for mTLS.
     pub identity: Option<(Vec<u8>, Vec<u8>)>,
@@ -79,13 +100,17 @@ impl std::fmt::Debug for TlsOptions {
 pub struct GrpcOptions {
     /// `host:port` (or a full `http(s)://` URI).
     pub url: String,
+    /// TLS material; `None`: plaintext (h2c).
     pub tls: Option<TlsOptions>,
     /// Sent as `authorization: Bearer <token>` on every call.
     pub token: Option<SecretString>,
+    /// Client keep-alive pings (`keepAliveConfig`), if any.
     pub keep_alive: Option<KeepAlive>,
     /// No heartbeat within this window = dead stream, reconnect (§8.7). `None` = disabled.
     pub server_healthiness_timeout: Option<Duration>,
+    /// Reconnect backoff.
     pub backoff: BackoffPolicy,
+    /// How long a connection attempt may take.
     pub connect_timeout: Duration,
     /// Bound on one Publish call, so a publish never blocks forever.
     pub request_timeout: Duration,
@@ -147,7 +172,8 @@ impl GrpcOptions {
 
     /// Parses the YAML text of a config file; referenced files are read now.
     pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
-        let raw: RawConfig = serde_yaml_ng::from_str(text)?;
+        let raw: RawConfig =
+            serde_yaml_ng::from_str(text).map_err(|err| ConfigError::Yaml(Box::new(err)))?;
         if raw.url.trim().is_empty() {
             return Err(ConfigError::MissingUrl);
         }
@@ -209,7 +235,8 @@ impl GrpcOptions {
             .map(|t| format!("Bearer {}", t.expose_secret()))
     }
 
-    /// The tonic endpoint: scheme from the TLS setting, TLS config, keepalive, timeouts.
+    /// The tonic endpoint: scheme from the TLS setting, TLS config, keepalive, timeouts. For
+    /// callers of the generated client in [`super::proto`]; a tonic 0.14 type, like that module.
     pub fn endpoint(&self) -> Result<Endpoint, ConfigError> {
         let bad = |reason: String| ConfigError::Url {
             url: self.url.clone(),

@@ -25,6 +25,7 @@ pub enum WatchEvent {
 }
 
 impl WatchEvent {
+    /// The work the event is about.
     pub fn work(&self) -> &ManifestWork {
         match self {
             Self::Added(w) | Self::Modified(w) | Self::Deleted(w) => w,
@@ -58,6 +59,7 @@ impl WorkStore {
         }
     }
 
+    /// The work with resource id `id`, if held.
     pub async fn get(&self, id: &str) -> Option<ManifestWork> {
         self.works.lock().await.get(id).cloned()
     }

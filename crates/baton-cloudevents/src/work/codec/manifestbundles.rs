@@ -53,6 +53,7 @@ impl Default for BundleSourceCodec {
 }
 
 impl BundleSourceCodec {
+    /// A codec with the default manifest limits.
     pub fn new() -> Self {
         Self::default()
     }
@@ -146,6 +147,7 @@ impl Default for BundleAgentCodec {
 }
 
 impl BundleAgentCodec {
+    /// A codec with the default manifest limits.
     pub fn new() -> Self {
         Self::default()
     }

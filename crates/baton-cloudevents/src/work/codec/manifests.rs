@@ -98,6 +98,7 @@ impl Default for ManifestSourceCodec {
 }
 
 impl ManifestSourceCodec {
+    /// A codec with the default manifest limits.
     pub fn new() -> Self {
         Self::default()
     }
@@ -188,6 +189,7 @@ impl Default for ManifestAgentCodec {
 }
 
 impl ManifestAgentCodec {
+    /// A codec with the default manifest limits.
     pub fn new() -> Self {
         Self::default()
     }
