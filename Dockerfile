@@ -6,20 +6,26 @@
 FROM rust:1.95-bookworm AS builder
 WORKDIR /src
 
-# Dependencies first, with placeholder sources, so that a source change does not rebuild them.
-# protox compiles the .proto in build.rs: no protoc needed. Migrations are embedded at build time.
-COPY Cargo.toml Cargo.lock build.rs ./
-COPY proto proto
-RUN mkdir src \
+# Dependencies first, with placeholder sources for every workspace member, so that a source
+# change does not rebuild them. protox compiles the SDK's .proto in its build.rs: no protoc
+# needed. Migrations are embedded at build time.
+COPY Cargo.toml Cargo.lock ./
+COPY crates/baton-cloudevents/Cargo.toml crates/baton-cloudevents/build.rs crates/baton-cloudevents/
+COPY crates/baton-cloudevents/proto crates/baton-cloudevents/proto
+COPY crates/baton-bench/Cargo.toml crates/baton-bench/
+RUN mkdir -p src crates/baton-cloudevents/src crates/baton-bench/src \
     && echo 'fn main() {}' > src/main.rs \
-    && touch src/lib.rs \
-    && cargo build --release --locked \
-    && rm -rf src
+    && touch src/lib.rs crates/baton-cloudevents/src/lib.rs crates/baton-bench/src/lib.rs \
+    && echo 'fn main() {}' > crates/baton-bench/src/main.rs \
+    && cargo build --release --locked -p baton \
+    && rm -rf src crates/baton-cloudevents/src crates/baton-bench/src
 
 COPY src src
+COPY crates/baton-cloudevents/src crates/baton-cloudevents/src
+COPY crates/baton-bench/src crates/baton-bench/src
 COPY migrations migrations
-RUN touch src/main.rs src/lib.rs \
-    && cargo build --release --locked \
+RUN touch src/main.rs src/lib.rs crates/baton-cloudevents/src/lib.rs \
+    && cargo build --release --locked -p baton \
     && strip target/release/baton
 
 # --- runtime ----------------------------------------------------------------------------------

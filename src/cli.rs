@@ -61,15 +61,21 @@ pub enum Command {
     /// Group `baton:admins`: anything. Details: docs/broker.md.
     Broker(crate::broker::args::BrokerArgs),
     /// Run a benchmark scenario against a hub it starts (docs/benchmarks.md); prints a table
-    /// and one JSON line. Build with --release for meaningful figures.
-    Bench(crate::bench::BenchArgs),
+    /// and one JSON line. Runs the `baton-bench` binary from this binary's directory (build it
+    /// with `cargo build --release -p baton-bench`): the product carries no load generator.
+    #[command(disable_help_flag = true)]
+    Bench {
+        /// The scenario and its options (`baton bench --help` lists them).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 /// Runs the parsed command line to completion.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Command::Bench(_) => telemetry::init_with_default(cli.log_format, "warn"),
-        _ => telemetry::init(cli.log_format),
+    // `baton-bench` sets up its own logging.
+    if !matches!(cli.command, Command::Bench { .. }) {
+        telemetry::init(cli.log_format);
     }
     match cli.command {
         Command::Version => {
@@ -87,7 +93,34 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => runtime()?.block_on(crate::hub::serve::run(args)),
         Command::Agent(args) => runtime()?.block_on(crate::agent::args::run(args)),
         Command::Migrate(args) => runtime()?.block_on(crate::hub::serve::migrate(args)),
-        Command::Bench(args) => runtime()?.block_on(crate::bench::run(args)),
+        Command::Bench { args } => run_bench(args),
+    }
+}
+
+/// Replaces this process with `baton-bench` from the same directory (a separate crate, so the
+/// hub's library and image carry no load generator).
+fn run_bench(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
+    let exe = std::env::current_exe()?;
+    let bench = exe.with_file_name(format!("baton-bench{}", std::env::consts::EXE_SUFFIX));
+    if !bench.exists() {
+        anyhow::bail!(
+            "`baton bench` runs {}, which is not built: run `cargo build --release -p baton-bench` \
+             (or `cargo run --release -p baton-bench -- <scenario>`)",
+            bench.display()
+        );
+    }
+    let mut command = std::process::Command::new(&bench);
+    command.args(args);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let err = command.exec();
+        Err(anyhow::anyhow!("cannot run {}: {err}", bench.display()))
+    }
+    #[cfg(not(unix))]
+    {
+        let status = command.status()?;
+        std::process::exit(status.code().unwrap_or(1));
     }
 }
 

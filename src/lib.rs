@@ -6,12 +6,11 @@
 //!
 //! The crate map, from the wire up:
 //!
-//! - [`cloudevents`]: the SDK core. Event types and extensions (§2, §3), resync payloads (§6),
-//!   the traits a caller implements (`ResourceObject`, `Lister`, `Codec`, handlers), the
-//!   `Transport` abstraction with its MQTT, gRPC and in-memory implementations, and the generic
-//!   [`cloudevents::SourceClient`] / [`cloudevents::AgentClient`]. Knows nothing of the hub.
-//! - [`work`]: ManifestWork payloads and codecs (§4), status hash (§6.4), sequence ids (§5.3)
-//!   and the agent-side work client with its watch stream.
+//! - [`cloudevents`] and [`work`]: the SDK, its own crate (`crates/baton-cloudevents`),
+//!   re-exported here under the names the hub's modules use. Event types and extensions,
+//!   resync payloads, the traits a caller implements, the transports (MQTT, gRPC, in memory),
+//!   the generic source and agent clients; ManifestWork payloads and codecs, status hash,
+//!   sequence ids and the agent-side work client. Knows nothing of the hub.
 //! - [`broker`]: the gRPC `CloudEventService` server that routes events between sources and
 //!   agents (§8.5); embedded by the hub, also runnable alone.
 //! - `hub`, `store`, `agent`: the `baton serve` service and the reference agent (later issues).
@@ -19,11 +18,10 @@
 //! The binary (`src/main.rs`) only parses the command line and calls [`cli::run`].
 
 pub mod agent;
-pub mod bench;
 pub mod broker;
 pub mod cli;
-pub mod cloudevents;
 pub mod hub;
 pub mod store;
 pub mod telemetry;
-pub mod work;
+
+pub use baton_cloudevents::{self as cloudevents, work};

@@ -1,5 +1,5 @@
 //! The Go side: builds `interop/` once per test run into `target/interop-bin/`
-//! ([`baton::bench::go::build`]; the Go build and module caches make later runs quick) and
+//! ([`baton_bench::go::build`]; the Go build and module caches make later runs quick) and
 //! runs it as a child process speaking JSON lines.
 //! A missing Go toolchain or module download FAILS the tests with the reason; never a skip.
 
@@ -28,7 +28,7 @@ pub async fn binary() -> PathBuf {
 }
 
 async fn build() -> Result<PathBuf, String> {
-    baton::bench::go::build()
+    baton_bench::go::build()
         .await
         .map_err(|e| format!("{e} (these tests need Go and never skip)"))
 }

@@ -1,0 +1,86 @@
+//! What `/proc` says about a process the bench watches (the hub, or itself): resident set and
+//! CPU time, so a scenario can report where the machine's two cores went and how large the
+//! hub grew. Linux only; `None` elsewhere or once the process is gone.
+
+/// A process to read: `"self"` or a pid.
+#[derive(Debug, Clone)]
+pub struct Proc(String);
+
+impl Proc {
+    pub fn this() -> Self {
+        Self("self".into())
+    }
+
+    pub fn pid(pid: u32) -> Self {
+        Self(pid.to_string())
+    }
+
+    /// VmRSS, in KiB.
+    pub fn rss_kib(&self) -> Option<u64> {
+        baton::hub::heap_trim::resident_kib_of(&self.0)
+    }
+
+    /// User + system CPU time so far, in seconds (clock ticks of 1/100 s, Linux's `USER_HZ`).
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0)).ok()?;
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let utime: u64 = fields.get(11)?.parse().ok()?;
+        let stime: u64 = fields.get(12)?.parse().ok()?;
+        Some((utime + stime) as f64 / 100.0)
+    }
+}
+
+/// CPU seconds so far of the PostgreSQL backends serving `database` (their process titles,
+/// `postgres: <cluster>: <user> <database> <client> <state>`, name it), so a scenario can
+/// report the database's share of a run apart from other databases on the same server.
+/// A backend that exits between two readings takes its time with it: the hub's pool keeps
+/// its connections, so this fits runs that measure the hub's work. `None` if `/proc` cannot
+/// be read.
+pub fn postgres_backends_cpu_seconds(database: &str) -> Option<f64> {
+    let mut total = 0.0;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let title = String::from_utf8_lossy(&cmdline);
+        let mut words = title.split_whitespace();
+        if words.next() == Some("postgres:") && words.any(|w| w == database) {
+            total += Proc(pid.to_owned()).cpu_seconds().unwrap_or(0.0);
+        }
+    }
+    Some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_has_a_resident_set_and_spends_cpu() {
+        let me = Proc::this();
+        assert!(me.rss_kib().is_some_and(|kib| kib > 0));
+        let before = me.cpu_seconds().expect("cpu time");
+        let mut x = 0u64;
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(300);
+        while std::time::Instant::now() < until {
+            x = x.wrapping_add(std::hint::black_box(1));
+        }
+        assert!(x > 0);
+        assert!(me.cpu_seconds().expect("cpu time") > before);
+    }
+
+    #[test]
+    fn no_backend_serves_a_database_that_does_not_exist() {
+        let cpu = postgres_backends_cpu_seconds("baton_bench_no_such_database_x");
+        assert_eq!(cpu, Some(0.0));
+    }
+}

@@ -1,0 +1,135 @@
+//! `baton bench`: every scenario runs once at a tiny size through the real binary and prints a
+//! JSON line with its result keys. Speed is not asserted: this only keeps the harness working.
+//! Needs PostgreSQL and Mosquitto (`eval "$(scripts/services)"`).
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::process::Command;
+
+/// The PostgreSQL server `scripts/services` starts (it exports DATABASE_URL).
+fn database_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/baton".to_owned())
+}
+
+/// Runs `baton bench <args>`; returns the JSON line's `results` after checking `scenario`.
+async fn bench(args: &[&str]) -> Value {
+    let mqtt = std::env::var("MQTT_BROKER_HOST").unwrap_or_else(|_| "127.0.0.1:1883".into());
+    let run = Command::new(env!("CARGO_BIN_EXE_baton-bench"))
+        .args(args)
+        .env("DATABASE_URL", database_url())
+        .env("MQTT_BROKER_HOST", mqtt)
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .output();
+    // Generous: `sdk` may have to build the Go interop program first (a cold Go cache).
+    let out = tokio::time::timeout(Duration::from_secs(600), run)
+        .await
+        .expect("bench finished within 600 s")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "bench {args:?} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(line["scenario"], args[0], "{line}");
+    assert!(line["params"].is_object(), "{line}");
+    line["results"].clone()
+}
+
+fn number(v: &Value, path: &str) -> f64 {
+    path.split('.')
+        .fold(v, |v, k| &v[k])
+        .as_f64()
+        .unwrap_or_else(|| panic!("no number at {path} in {v}"))
+}
+
+#[tokio::test]
+async fn bench_create_reports_throughput_latency_and_the_limit_ratio() {
+    let r = bench(&[
+        "create",
+        "--duration=1s",
+        "--concurrency=2",
+        "--clusters=2",
+        "--with-limit",
+    ])
+    .await;
+    for size in ["small", "large"] {
+        assert!(number(&r, &format!("{size}.count")) > 0.0, "{r}");
+        number(&r, &format!("{size}.creates_per_s"));
+        number(&r, &format!("{size}.p99_ms"));
+    }
+    assert!(number(&r, "limit.tx_per_s") > 0.0, "{r}");
+    number(&r, "small.ratio_to_limit");
+}
+
+#[tokio::test]
+async fn bench_applied_reports_latency_from_create_to_status() {
+    let r = bench(&["applied", "--rate=20", "--duration=1s", "--clusters=2"]).await;
+    assert_eq!(number(&r, "missing"), 0.0, "{r}");
+    assert!(number(&r, "applied_latency.count") > 0.0, "{r}");
+    number(&r, "applied_latency.p95_ms");
+}
+
+#[tokio::test]
+async fn bench_list_pages_through_every_bundle() {
+    let r = bench(&["list", "--count=20", "--repeat=1"]).await;
+    assert_eq!(number(&r, "page_size_100.items"), 20.0, "{r}");
+    number(&r, "page_size_1000.median_ms");
+}
+
+#[tokio::test]
+async fn bench_resync_times_the_return_of_specs_and_statuses() {
+    let r = bench(&["resync", "--clusters=2", "--resources=2", "--timeout=60s"]).await;
+    assert_eq!(number(&r, "resources"), 4.0, "{r}");
+    number(&r, "agents_converged_s");
+    number(&r, "statuses_back_s");
+}
+
+#[tokio::test]
+async fn bench_idle_reports_hub_memory_per_cluster() {
+    let r = bench(&["idle", "--clusters=3"]).await;
+    assert!(number(&r, "hub_rss_before_kib") > 0.0, "{r}");
+    number(&r, "hub_kb_per_cluster");
+}
+
+#[tokio::test]
+async fn bench_limit_reports_the_raw_insert_rate() {
+    let r = bench(&["limit", "--duration=1s", "--concurrency=2"]).await;
+    assert!(number(&r, "tx_per_s") > 0.0, "{r}");
+    assert!(number(&r, "row_bytes") > 3000.0, "{r}");
+    let r = bench(&[
+        "limit",
+        "--duration=1s",
+        "--concurrency=2",
+        "--rows=resources",
+    ])
+    .await;
+    assert!(number(&r, "tx_per_s") > 0.0, "{r}");
+    assert!(number(&r, "row_bytes") > 3000.0, "{r}");
+    assert_eq!(r["rows"], "resources", "{r}");
+}
+
+#[tokio::test]
+async fn bench_sdk_moves_works_through_the_lifecycle_over_mosquitto() {
+    // sdk-go's pair too (the interop tests already need Go in the test command).
+    let r = bench(&["sdk", "--works=3", "--timeout=60s"]).await;
+    number(&r, "baton.total_s");
+    number(&r, "baton.delete_s");
+    assert!(r["sdk_go"]["error"].is_null(), "{r}");
+    number(&r, "sdk_go.total_s");
+    number(&r, "sdk_go.delete_s");
+    assert_eq!(r["sdk_go"]["limiter"]["qps"], 50.0, "{r}");
+    number(&r, "baton_speedup");
+}
+
+#[tokio::test]
+async fn bench_runs_the_hub_on_the_sqlite_store_too() {
+    let r = bench(&["list", "--count=5", "--repeat=1", "--store=sqlite"]).await;
+    assert_eq!(number(&r, "page_size_100.items"), 5.0, "{r}");
+}
