@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::config::{BrokerConfig, DEFAULT_QUEUE, ServerTls, TokenTable};
+use super::auth::TokenTable;
+use super::config::{BrokerConfig, DEFAULT_QUEUE, ServerTls};
 use super::{Broker, BrokerError};
 use crate::cloudevents::transport::go_duration::parse_go_duration;
 

@@ -14,8 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::publisher::PublisherConfig;
 use super::service::HubOptions;
 use super::tls::HttpTlsError;
-use crate::broker::BrokerError;
-use crate::broker::config::{BrokerConfig, ServerTls, TokenTable};
+use crate::broker::{BrokerConfig, BrokerError, ServerTls, TokenTable};
 use crate::cloudevents::transport::mqtt::{ConfigError as MqttConfigError, MqttConfig};
 use crate::store::{self, StoreError};
 
