@@ -29,7 +29,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, REQUEST_ID};
-use super::metrics::HttpLabels;
+use super::metrics::{HttpLabels, method_label};
 use super::state::AppState;
 
 /// Largest accepted request body: bundles are big (Maestro's heavy case is ~49 KB), not unbounded.
@@ -127,7 +127,7 @@ pub fn router(state: AppState, tokens: ApiTokens) -> Router {
 /// Records latency by route template and makes the request id available to error bodies.
 async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let route = req
         .extensions()
         .get::<MatchedPath>()
