@@ -2,8 +2,10 @@
 //! PostgreSQL and SQLite: trailing data after the JSON value and documents nested deeper than
 //! the limit are 400s naming the problem, and made-up HTTP methods never become metric series.
 
+use serde_json::json;
+
 use crate::api::assert_error;
-use crate::harness::{Backend, TestApi, backend_tests};
+use crate::harness::{Backend, TestApi, backend_tests, configmap};
 
 /// POSTs `body` as raw JSON text to `path`.
 async fn post_raw(api: &TestApi, path: &str, body: String) -> (u16, serde_json::Value) {
@@ -40,6 +42,42 @@ async fn trailing_data_after_the_json_value_is_a_400(backend: Backend) {
     assert_eq!(consumers["total"], 1, "nothing refused was stored");
 }
 
+async fn json_nested_deeper_than_the_limit_is_a_400_naming_the_field(backend: Backend) {
+    let api = TestApi::spawn(backend).await;
+    api.consumer("c1").await;
+    let limit = baton::hub::api::storable::MAX_JSON_DEPTH;
+    // The manifests array and the ConfigMap object are two levels: the data goes below them.
+    let at_limit = configmap_holding(&nested(limit - 2, "1"));
+    let (status, body) = post_raw(&api, "/api/v1/resources", at_limit).await;
+    assert_eq!(status, 201, "{limit} levels are accepted: {body}");
+    for depth in [limit - 1, 1_000, 100_000] {
+        let deep = configmap_holding(&nested(depth, "1"));
+        let (status, error) = post_raw(&api, "/api/v1/resources", deep).await;
+        assert_error(status, &error, 400, "invalid-field");
+        assert_eq!(error["field"], "manifests", "{depth} -> {error}");
+        assert!(
+            error["reason"].as_str().unwrap().contains("nested"),
+            "{error}"
+        );
+    }
+    let id = api.resource_id("c1", Some("kept")).await;
+    let deep = json!({"version": 1, "manifests": [configmap("b")],
+        "delete_option": serde_json::from_str::<serde_json::Value>(&nested(limit + 1, "1")).unwrap()});
+    let (status, error) = api.put(&format!("/api/v1/resources/{id}"), deep).await;
+    assert_error(status, &error, 400, "invalid-field");
+    assert_eq!(error["field"], "delete_option", "{error}");
+    let (_, resources) = api.get("/api/v1/resources").await;
+    assert_eq!(resources["total"], 2, "nothing refused was stored");
+}
+
+/// A resource body for consumer `c1` whose ConfigMap's data holds the JSON text `value`.
+fn configmap_holding(value: &str) -> String {
+    format!(
+        r#"{{"consumer_name":"c1","manifests":[{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"x"}},"data":{value}}}]}}"#
+    )
+}
+
 backend_tests!(
     trailing_data_after_the_json_value_is_a_400,
+    json_nested_deeper_than_the_limit_is_a_400_naming_the_field,
 );
