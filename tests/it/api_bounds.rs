@@ -77,7 +77,36 @@ fn configmap_holding(value: &str) -> String {
     )
 }
 
+async fn made_up_http_methods_share_one_metric_series(backend: Backend) {
+    let api = TestApi::spawn(backend).await;
+    api.get("/api/v1/consumers").await;
+    let before = api.metrics().await;
+    for n in 0..50 {
+        let method = reqwest::Method::from_bytes(format!("MADEUP{n}").as_bytes()).unwrap();
+        let response = api
+            .http
+            .request(method, api.url(&format!("/no/such/route/{n}")))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_client_error());
+    }
+    let after = api.metrics().await;
+    assert!(!after.contains("MADEUP"), "a method became a label value");
+    assert!(after.contains(r#"method="other""#), "{after}");
+    assert!(after.contains(r#"route="unmatched""#), "{after}");
+    assert!(after.contains(r#"method="GET""#), "{after}");
+    let series = |text: &str| text.lines().filter(|l| l.contains("_count{")).count();
+    assert!(
+        series(&after) <= series(&before) + 2,
+        "50 made-up methods on 50 paths grew /metrics from {} to {} series",
+        series(&before),
+        series(&after)
+    );
+}
+
 backend_tests!(
     trailing_data_after_the_json_value_is_a_400,
     json_nested_deeper_than_the_limit_is_a_400_naming_the_field,
+    made_up_http_methods_share_one_metric_series,
 );
