@@ -23,6 +23,8 @@ mod https;
 mod hub_flow;
 mod interop;
 mod mqtt;
+mod partition;
+mod readiness;
 mod rest;
 mod resync_repair;
 mod resync_restart;

@@ -171,8 +171,16 @@ async fn require_token(State(tokens): State<ApiTokens>, req: Request, next: Next
     next.run(req).await
 }
 
+/// How long `/readyz` waits for the database. A partitioned database does not refuse, it stops
+/// answering: without this the probe waits out the pool's acquire timeout (10 s) and a load
+/// balancer keeps sending traffic meanwhile.
+const READY_PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
+
 async fn readyz(State(state): State<AppState>) -> Response {
-    let db = state.store.ping().await;
+    let db = tokio::time::timeout(READY_PROBE_TIMEOUT, state.store.ping())
+        .await
+        .map_err(|_elapsed| ())
+        .and_then(|pinged| pinged.map_err(|_| ()));
     let transport = state.connections.source_connected();
     let body = serde_json::json!({
         "database": if db.is_ok() { "ok" } else { "unreachable" },
