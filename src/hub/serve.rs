@@ -300,18 +300,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     let app = service.router(api_tokens);
     let shutdown = async { crate::cli::shutdown_signal().await };
-    match http_tls {
-        Some(config) => {
-            axum::serve(super::tls::TlsListener::new(http, config), app)
-                .with_graceful_shutdown(shutdown)
-                .await?
-        }
-        None => {
-            axum::serve(http, app)
-                .with_graceful_shutdown(shutdown)
-                .await?
-        }
-    }
+    let tls = http_tls.map(tokio_rustls::TlsAcceptor::from);
+    let limits = super::http_server::HttpLimits::default();
+    super::http_server::serve(http, tls, app, limits, shutdown).await;
     info!("shutting down: draining the publisher and the transport");
     service.shutdown().await;
     stop.cancel();

@@ -19,6 +19,7 @@ mod grpc_local_source;
 mod grpc_resilience;
 mod grpc_vectors;
 mod harness;
+mod http_limits;
 mod https;
 mod hub_flow;
 mod interop;
