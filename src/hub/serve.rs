@@ -223,12 +223,11 @@ fn start_mqtt(args: &ServeArgs) -> anyhow::Result<(Arc<dyn Transport>, Arc<dyn C
         .context("--mqtt-config (BATON_MQTT_CONFIG) is required with --transport mqtt")?;
     let config =
         MqttConfig::load(path).with_context(|| format!("--mqtt-config {}", path.display()))?;
-    let transport =
-        Arc::new(
-            MqttTransport::builder(config, TransportRole::source(&args.source_id))
-                .backoff(super::connections::mqtt_reconnect_backoff())
-                .build()?,
-        );
+    let transport = Arc::new(
+        MqttTransport::builder(config, TransportRole::source(&args.source_id))
+            .backoff(super::connections::mqtt_reconnect_backoff())
+            .build()?,
+    );
     Ok((transport.clone(), Arc::new(MqttConnections(transport))))
 }
 

@@ -27,7 +27,11 @@ fn nested(depth: usize, inner: &str) -> String {
 
 async fn trailing_data_after_the_json_value_is_a_400(backend: Backend) {
     let api = TestApi::spawn(backend).await;
-    for body in [r#"{"name":"tg"}}}}"#, r#"{"name":"tg"} {}"#, r#"{"name":"tg"}x"#] {
+    for body in [
+        r#"{"name":"tg"}}}}"#,
+        r#"{"name":"tg"} {}"#,
+        r#"{"name":"tg"}x"#,
+    ] {
         let (status, error) = post_raw(&api, "/api/v1/consumers", body.to_owned()).await;
         assert_error(status, &error, 400, "malformed-json");
         assert!(

@@ -79,7 +79,10 @@ async fn an_idle_keep_alive_connection_is_closed() {
     idle.read_exact(&mut head).await.unwrap();
     assert_eq!(&head, b"HTTP/1.1 200");
     let took = closed_after(&mut idle).await;
-    assert!(took < Duration::from_secs(3), "idle connection held {took:?}");
+    assert!(
+        took < Duration::from_secs(3),
+        "idle connection held {took:?}"
+    );
 }
 
 #[tokio::test]
@@ -98,6 +101,9 @@ async fn at_the_connection_cap_new_clients_wait_for_a_slot() {
     );
     for mut stream in silent {
         let took = closed_after(&mut stream).await;
-        assert!(took < Duration::from_secs(1), "a silent client outlived its timeout");
+        assert!(
+            took < Duration::from_secs(1),
+            "a silent client outlived its timeout"
+        );
     }
 }

@@ -28,7 +28,13 @@ async fn the_api_answers_over_https_with_the_configured_certificate() {
     let tls = tokio_rustls::TlsAcceptor::from(server_config(&cert, &key).unwrap());
     let limits = HttpLimits::default();
     let shutdown = std::future::pending();
-    tokio::spawn(http_server::serve(listener, Some(tls), app, limits, shutdown));
+    tokio::spawn(http_server::serve(
+        listener,
+        Some(tls),
+        app,
+        limits,
+        shutdown,
+    ));
     // A client that connects and never starts its handshake holds only its own connection.
     let _stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
 

@@ -121,8 +121,14 @@ async fn the_hub_reconnects_within_seconds_of_the_broker_returning() {
     ));
     let (desired, seen) = (WidgetStore::default(), WidgetStore::default());
     let codec = crate::widget::WidgetCodec::for_type(super::fixtures::data_type());
-    let _source =
-        crate::widget::storing_source(super::fixtures::SOURCE, transport.clone(), &desired, &seen, codec).await;
+    let _source = crate::widget::storing_source(
+        super::fixtures::SOURCE,
+        transport.clone(),
+        &desired,
+        &seen,
+        codec,
+    )
+    .await;
     let hub = MqttConnections(transport);
     eventually("hub connected", LIMIT, || async { hub.source_connected() }).await;
 
