@@ -17,6 +17,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
+use crate::cloudevents::log_limit::LogLimit;
+
 /// The bounds on client connections.
 #[derive(Debug, Clone, Copy)]
 pub struct HttpLimits {
@@ -111,10 +113,14 @@ async fn admit(permits: &Arc<Semaphore>, max: usize) -> OwnedSemaphorePermit {
     if let Ok(permit) = permits.clone().try_acquire_owned() {
         return permit;
     }
-    tracing::warn!(
-        max_connections = max,
-        "HTTP connection cap reached: new connections wait until one closes"
-    );
+    static LOG: LogLimit = LogLimit::per_event();
+    if let Some(suppressed) = LOG.allow() {
+        tracing::warn!(
+            max_connections = max,
+            suppressed,
+            "HTTP connection cap reached: new connections wait until one closes"
+        );
+    }
     permits
         .clone()
         .acquire_owned()
@@ -165,8 +171,7 @@ impl Connection {
             }
             Some(acceptor) => {
                 let handshake = acceptor.accept(stream);
-                let tls = match tokio::time::timeout(self.limits.handshake_timeout, handshake)
-                    .await
+                let tls = match tokio::time::timeout(self.limits.handshake_timeout, handshake).await
                 {
                     Ok(Ok(tls)) => tls,
                     Ok(Err(err)) => {

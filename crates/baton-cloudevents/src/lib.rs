@@ -164,6 +164,7 @@ mod client_core;
 pub mod error;
 pub mod event_type;
 pub mod extensions;
+pub mod log_limit;
 pub mod payload;
 mod rate_limit;
 pub mod resource;
