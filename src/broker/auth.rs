@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use crate::cloudevents::log_limit::LogLimit;
 use serde::Deserialize;
 use tonic::Request;
 use tonic::metadata::MetadataMap;
@@ -24,6 +25,10 @@ pub const SOURCES_GROUP: &str = "baton:sources";
 pub const ADMINS_GROUP: &str = "baton:admins";
 
 /// An authenticated caller.
+/// Per-request warnings any client can trigger: at a bounded rate.
+static UNKNOWN_TOKEN: LogLimit = LogLimit::per_event();
+static NO_CREDENTIALS: LogLimit = LogLimit::per_event();
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub user: String,
@@ -104,7 +109,9 @@ impl Authenticator {
                 .as_ref()
                 .and_then(|table| table.identity(token))
                 .ok_or_else(|| {
-                    warn!("refused a request with an unknown bearer token");
+                    if let Some(suppressed) = UNKNOWN_TOKEN.allow() {
+                        warn!(suppressed, "refused a request with an unknown bearer token");
+                    }
                     RequestError::Unauthenticated("invalid bearer token".into())
                 })?;
             return Ok(Principal::of(identity));
@@ -114,7 +121,9 @@ impl Authenticator {
         {
             return Ok(Principal::of(&identity));
         }
-        warn!("refused a request without credentials");
+        if let Some(suppressed) = NO_CREDENTIALS.allow() {
+            warn!(suppressed, "refused a request without credentials");
+        }
         Err(RequestError::Unauthenticated(
             "no credentials: send a bearer token or a client certificate".into(),
         ))

@@ -7,11 +7,12 @@
 //! Same routing and queues as a gRPC source (a full source queue holds agents' publishes
 //! back); one difference: a full *agent* queue holds this source's publish back too, up to the
 //! same bound, before the agent's stream is ended
-//! ([`super::registry::Registry::deliver_waiting_for_agents`]), because in memory a spec resync answer for a
+//! ([`super::registry::Registry::deliver_waiting_for_agents`]), because use in memory a spec resync answer for a
 //! large cluster fills its queue faster than any agent reads. No authentication (the process is the broker's
 //! owner) and no heartbeats (nothing to detect: the subscription ends only with the broker's
 //! owner or [`Transport::close`]). Must not know what the events mean: the client decodes.
 
+use crate::cloudevents::log_limit::LogLimit;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -110,7 +111,12 @@ impl Transport for LocalSource {
                         }
                     }
                     // Agents' publishes were checked by the broker already.
-                    Err(err) => warn!(%err, "dropping an event that is not a CloudEvent"),
+                    Err(err) => {
+                        static LOG: LogLimit = LogLimit::per_event();
+                        if let Some(suppressed) = LOG.allow() {
+                            warn!(%err, suppressed, "dropping an event that is not a CloudEvent");
+                        }
+                    }
                 }
             }
         });

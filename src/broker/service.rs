@@ -2,6 +2,7 @@
 //! then route (Publish) or register a subscriber and stream to it (Subscribe). Every refusal is
 //! logged, counted and answered with the status [`RequestError`] maps to.
 
+use crate::cloudevents::log_limit::LogLimit;
 use std::sync::Arc;
 
 use ::cloudevents::AttributesReader;
@@ -35,7 +36,10 @@ impl Service {
         match &err {
             RequestError::Invalid(message) => {
                 BrokerStats::bump(&stats.malformed);
-                warn!(message, "refused a malformed request");
+                static LOG: LogLimit = LogLimit::per_event();
+                if let Some(suppressed) = LOG.allow() {
+                    warn!(message, suppressed, "refused a malformed request");
+                }
             }
             RequestError::Denied(_) => BrokerStats::bump(&stats.denied),
             RequestError::Unauthenticated(_) => BrokerStats::bump(&stats.unauthenticated),

@@ -9,6 +9,7 @@ pub mod convert;
 pub mod create_batcher;
 pub mod error;
 pub mod heap_trim;
+pub mod http_server;
 pub mod lister;
 pub mod metrics;
 pub mod publisher;

@@ -80,8 +80,11 @@ fn start_mqtt(
     config: MqttConfig,
     source_id: &str,
 ) -> anyhow::Result<(Arc<dyn Transport>, Arc<dyn Connections>)> {
-    let transport =
-        Arc::new(MqttTransport::builder(config, TransportRole::source(source_id)).build()?);
+    let transport = Arc::new(
+        MqttTransport::builder(config, TransportRole::source(source_id))
+            .backoff(super::connections::mqtt_reconnect_backoff())
+            .build()?,
+    );
     Ok((transport.clone(), Arc::new(MqttConnections(transport))))
 }
 
@@ -140,18 +143,9 @@ pub async fn run(
         "baton hub ready"
     );
     let app = service.router(api_tokens);
-    match http_tls {
-        Some(config) => {
-            axum::serve(super::tls::TlsListener::new(http, config), app)
-                .with_graceful_shutdown(shutdown)
-                .await?
-        }
-        None => {
-            axum::serve(http, app)
-                .with_graceful_shutdown(shutdown)
-                .await?
-        }
-    }
+    let tls = http_tls.map(tokio_rustls::TlsAcceptor::from);
+    let limits = super::http_server::HttpLimits::default();
+    super::http_server::serve(http, tls, app, limits, shutdown).await;
     info!("shutting down: draining the publisher and the transport");
     service.shutdown().await;
     stop.cancel();

@@ -1,21 +1,13 @@
-//! HTTPS for the REST API: an [`axum::serve::Listener`] that completes a rustls handshake on
-//! every accepted connection. A handshake that fails or stalls is logged and dropped; it never
-//! stops the listener.
+//! HTTPS for the REST API: the rustls server configuration from PEM files (the handshake
+//! runs per connection in [`super::http_server`]).
 
 use std::io::BufReader;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
-
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpTlsError {
@@ -54,46 +46,4 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, HttpT
         .with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
-}
-
-/// A TCP listener that hands out TLS streams.
-pub struct TlsListener {
-    inner: TcpListener,
-    acceptor: TlsAcceptor,
-}
-
-impl TlsListener {
-    pub fn new(inner: TcpListener, config: Arc<ServerConfig>) -> Self {
-        Self {
-            inner,
-            acceptor: TlsAcceptor::from(config),
-        }
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            let (stream, addr) = match self.inner.accept().await {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    tracing::warn!(%err, "accepting an HTTPS connection failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await; // e.g. out of file descriptors
-                    continue;
-                }
-            };
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => return (tls, addr),
-                Ok(Err(err)) => tracing::debug!(%addr, %err, "TLS handshake failed"),
-                Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.inner.local_addr()
-    }
 }

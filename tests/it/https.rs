@@ -1,9 +1,13 @@
 //! The REST API over HTTPS (`--http-tls-cert` / `--http-tls-key`): a rustls client with the
-//! test certificate as its only root gets answers; a plaintext client gets none.
+//! test certificate as its only root gets answers; a plaintext client gets none; a stalled handshake
+//! delays nobody else.
 
 use std::sync::Arc;
 
-use baton::hub::tls::{TlsListener, server_config};
+use std::time::{Duration, Instant};
+
+use baton::hub::http_server::{self, HttpLimits};
+use baton::hub::tls::server_config;
 use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -21,8 +25,18 @@ async fn the_api_answers_over_https_with_the_configured_certificate() {
     let app = baton::hub::api::router(api.state.clone(), None);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let tls = TlsListener::new(listener, server_config(&cert, &key).unwrap());
-    tokio::spawn(async move { axum::serve(tls, app).await });
+    let tls = tokio_rustls::TlsAcceptor::from(server_config(&cert, &key).unwrap());
+    let limits = HttpLimits::default();
+    let shutdown = std::future::pending();
+    tokio::spawn(http_server::serve(
+        listener,
+        Some(tls),
+        app,
+        limits,
+        shutdown,
+    ));
+    // A client that connects and never starts its handshake holds only its own connection.
+    let _stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
 
     let mut roots = rustls::RootCertStore::empty();
     roots
@@ -35,6 +49,7 @@ async fn the_api_answers_over_https_with_the_configured_certificate() {
         .with_root_certificates(roots)
         .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+    let started = Instant::now();
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut stream = connector
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
@@ -47,6 +62,11 @@ async fn the_api_answers_over_https_with_the_configured_certificate() {
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "waited {:?} behind a stalled handshake",
+        started.elapsed()
+    );
     assert!(
         response.to_ascii_lowercase().contains("x-request-id"),
         "{response}"

@@ -4,6 +4,7 @@
 //! bad event; on every (re)subscription a resync beside the loop, retried until it is sent)
 //! and the [`Lifecycle`] of that loop.
 
+use crate::log_limit::LogLimit;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -231,8 +232,11 @@ async fn resync_until_sent<R: Receiver>(receiver: Arc<R>, stop: CancellationToke
 
 /// Logs and counts an event that could not be understood; the loop goes on.
 pub(crate) fn malformed(stats: &Stats, event: &Event, error: &dyn std::error::Error) {
+    static LOG: LogLimit = LogLimit::per_event();
     Stats::bump(&stats.malformed);
-    warn!(event_id = event.id(), event_type = event.ty(), %error, "dropping malformed event");
+    if let Some(suppressed) = LOG.allow() {
+        warn!(event_id = event.id(), event_type = event.ty(), %error, suppressed, "dropping malformed event");
+    }
 }
 
 /// A request could not be answered: a send failure (already counted as a publish failure; the

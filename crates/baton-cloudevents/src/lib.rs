@@ -166,6 +166,7 @@ pub mod cluster_name;
 pub mod error;
 pub mod event_type;
 pub mod extensions;
+pub mod log_limit;
 pub mod payload;
 mod rate_limit;
 pub mod resource;

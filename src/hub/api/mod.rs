@@ -29,7 +29,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, REQUEST_ID};
-use super::metrics::HttpLabels;
+use super::metrics::{HttpLabels, method_label};
 use super::state::AppState;
 
 /// Largest accepted request body: bundles are big (Maestro's heavy case is ~49 KB), not unbounded.
@@ -127,7 +127,7 @@ pub fn router(state: AppState, tokens: ApiTokens) -> Router {
 /// Records latency by route template and makes the request id available to error bodies.
 async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -171,8 +171,16 @@ async fn require_token(State(tokens): State<ApiTokens>, req: Request, next: Next
     next.run(req).await
 }
 
+/// How long `/readyz` waits for the database. A partitioned database does not refuse, it stops
+/// answering: without this the probe waits out the pool's acquire timeout (10 s) and a load
+/// balancer keeps sending traffic meanwhile.
+const READY_PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
+
 async fn readyz(State(state): State<AppState>) -> Response {
-    let db = state.store.ping().await;
+    let db = tokio::time::timeout(READY_PROBE_TIMEOUT, state.store.ping())
+        .await
+        .map_err(|_elapsed| ())
+        .and_then(|pinged| pinged.map_err(|_| ()));
     let transport = state.connections.source_connected();
     let body = serde_json::json!({
         "database": if db.is_ok() { "ok" } else { "unreachable" },

@@ -104,6 +104,13 @@ pub fn complete(doc: &mut OpenApi) {
         SecurityRequirement::default(),
         SecurityRequirement::new("bearer", Vec::<String>::new()),
     ]);
+    let limits = format!(
+        " A request body is one JSON value (only whitespace may follow it); the documents it \
+         carries (`manifests`, `delete_option`, `manifest_configs`) nest arrays and objects at \
+         most {} levels deep. Either violation is a 400.",
+        super::storable::MAX_JSON_DEPTH
+    );
+    doc.info.description = Some(doc.info.description.take().unwrap_or_default() + &limits);
     name_lists(doc);
     for item in doc.paths.paths.values_mut() {
         operations(item).for_each(add_common_errors);

@@ -4,6 +4,9 @@
 //! of an unpaired UTF-16 surrogate, which serde_json lets through in documents it keeps as
 //! text. The request extractors ([`super::extract`]) call [`Storable::check`] on every body and
 //! query they parse, so no handler can forget it.
+//! Documents nested deeper than [`MAX_JSON_DEPTH`] are refused here too: SQLite's JSON
+//! functions stop at 1,000 levels and PostgreSQL's parser at its stack depth, so without a
+//! limit below both the stores would answer differently, and with a 500.
 //! Must not know the stores or the other rules of a field (names, manifests: `validate`).
 
 use super::views::{
@@ -11,6 +14,10 @@ use super::views::{
 };
 use crate::hub::error::ApiError;
 use crate::store::{Labels, RawJson};
+
+/// The deepest nesting of arrays and objects accepted in a document kept as JSON (a
+/// Kubernetes manifest nests a dozen levels; the stores break at 1,000 or at their stack).
+pub const MAX_JSON_DEPTH: usize = 100;
 
 /// A request part whose strings can all be stored by every backend.
 pub trait Storable {
@@ -47,7 +54,14 @@ pub fn labels(field: &str, labels: &Labels) -> Result<(), ApiError> {
 /// A JSON document kept as text: no string in it escapes U+0000 or an unpaired surrogate.
 /// (Unescaped, neither can occur: JSON strings hold no raw control characters and Rust
 /// strings no surrogates.)
+/// Nested at most [`MAX_JSON_DEPTH`] levels.
 pub fn document(field: &str, raw: &RawJson) -> Result<(), ApiError> {
+    if deeper_than(raw.get(), MAX_JSON_DEPTH) {
+        return Err(ApiError::field(
+            field,
+            format!("arrays and objects are nested more than {MAX_JSON_DEPTH} levels deep"),
+        ));
+    }
     match bad_escape(raw.get()) {
         None => Ok(()),
         Some(escape) => Err(ApiError::field(
@@ -130,6 +144,31 @@ impl Storable for ResourceFilterParams {
     }
 }
 
+/// Whether valid JSON `text` nests arrays and objects more than `limit` levels deep. It
+/// counts brackets outside strings, without recursion, so any depth is measured safely.
+fn deeper_than(text: &str, limit: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut bytes = text.bytes();
+    while let Some(byte) = bytes.next() {
+        match (in_string, byte) {
+            (true, b'\\') => {
+                bytes.next(); // the escaped character, which may be a quote
+            }
+            (_, b'"') => in_string = !in_string,
+            (false, b'[' | b'{') => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            (false, b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
 /// The first `\uXXXX` escape in JSON `text` that is U+0000 or not part of a surrogate pair.
 fn bad_escape(text: &str) -> Option<&'static str> {
     let bytes = text.as_bytes();
@@ -200,6 +239,19 @@ mod tests {
         ] {
             assert_eq!(bad_escape(bad), Some(what), "{bad}");
         }
+    }
+
+    #[test]
+    fn depth_counts_brackets_outside_strings() {
+        assert!(!deeper_than("1", 0));
+        assert!(!deeper_than(r#"[{"a":[]}]"#, 3));
+        assert!(deeper_than(r#"[{"a":[[]]}]"#, 3));
+        assert!(!deeper_than(r#"[{"a":"[[[[\"[[[["}]"#, 2));
+        assert!(!deeper_than(r#"[[1],[2],{"b":3}]"#, 2));
+        let deep = format!("{}{}", "[".repeat(101), "]".repeat(101));
+        assert!(document("manifests", &raw(&deep)).is_err());
+        let ok = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert!(document("manifests", &raw(&ok)).is_ok());
     }
 
     #[test]

@@ -103,3 +103,51 @@ async fn clients_reconnect_resubscribe_and_resync_after_a_broker_restart() {
     agent.shutdown().await;
     source.shutdown().await;
 }
+
+/// How long the broker stays away: long enough that sdk-go's backoff (5 s, then 25 s or
+/// more) would keep the hub away for half a minute after the broker returns.
+const OUTAGE: Duration = Duration::from_secs(8);
+
+#[tokio::test]
+async fn the_hub_reconnects_within_seconds_of_the_broker_returning() {
+    use baton::hub::connections::{MqttConnections, mqtt_reconnect_backoff};
+    use baton::hub::state::Connections;
+
+    let mut broker = Mosquitto::start().await;
+    let transport = Arc::new(broker.transport_with(
+        TransportRole::source(super::fixtures::SOURCE),
+        "",
+        mqtt_reconnect_backoff(),
+    ));
+    let (desired, seen) = (WidgetStore::default(), WidgetStore::default());
+    let codec = crate::widget::WidgetCodec::for_type(super::fixtures::data_type());
+    let _source = crate::widget::storing_source(
+        super::fixtures::SOURCE,
+        transport.clone(),
+        &desired,
+        &seen,
+        codec,
+    )
+    .await;
+    let hub = MqttConnections(transport);
+    eventually("hub connected", LIMIT, || async { hub.source_connected() }).await;
+
+    broker.stop().await;
+    eventually("hub sees the broker gone", LIMIT, || async {
+        !hub.source_connected()
+    })
+    .await;
+    // The outage itself, not a wait for a condition: the backoff grows while it lasts.
+    tokio::time::sleep(OUTAGE).await;
+    broker.restart().await;
+    let returned = std::time::Instant::now();
+    eventually("hub reconnected", LIMIT * 3, || async {
+        hub.source_connected()
+    })
+    .await;
+    let took = returned.elapsed();
+    assert!(
+        took < Duration::from_secs(6),
+        "the hub reconnected {took:?} after the broker returned"
+    );
+}

@@ -21,6 +21,11 @@ use tracing::{debug, info, warn};
 use super::binding;
 use super::session::{ConnectionState, Shared};
 use crate::backoff::Backoff;
+use crate::log_limit::LogLimit;
+
+/// Per-event warnings a peer can trigger: at a bounded rate.
+static NOT_CLOUDEVENT: LogLimit = LogLimit::per_event();
+static UNKNOWN_TYPE: LogLimit = LogLimit::per_event();
 use crate::event_type::{EventType, HEARTBEAT_TYPE};
 use crate::stats::Stats;
 use crate::transport::{Inbound, TransportError};
@@ -151,7 +156,9 @@ impl Connection {
             Ok(event) => event,
             Err(err) => {
                 Stats::bump(&stats.malformed);
-                warn!(%topic, error = %err, "dropping MQTT message that is not a CloudEvent");
+                if let Some(suppressed) = NOT_CLOUDEVENT.allow() {
+                    warn!(%topic, error = %err, suppressed, "dropping MQTT message that is not a CloudEvent");
+                }
                 return true;
             }
         };
@@ -165,8 +172,10 @@ impl Connection {
                 match event.ty().parse::<EventType>() {
                     Err(err) => {
                         Stats::bump(&stats.malformed);
-                        warn!(%topic, event_id = event.id(), event_type = event.ty(), error = %err,
-                            "dropping CloudEvent of unknown type");
+                        if let Some(suppressed) = UNKNOWN_TYPE.allow() {
+                            warn!(%topic, event_id = event.id(), event_type = event.ty(), error = %err,
+                                suppressed, "dropping CloudEvent of unknown type");
+                        }
                         return true;
                     }
                     Ok(ty) if !subscription.wants(&ty.data_type) => {
