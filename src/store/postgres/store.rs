@@ -193,7 +193,7 @@ impl Store for PgStore {
             "WITH updated AS (UPDATE resources SET version = version + 1, manifests = $2, delete_option = $3, \
              manifest_configs = $4, labels = $5, annotations = $6, updated_at = now() WHERE id = $1 \
              RETURNING {RESOURCE_COLUMNS}), \
-             changed AS (SELECT id, version, FALSE AS deleting FROM updated), \
+             changed AS (SELECT id, version, 2::smallint AS action FROM updated), \
              queued AS ({OUTBOX_UPSERT}) \
              SELECT {RESOURCE_COLUMNS} FROM updated"
         );
@@ -219,7 +219,7 @@ impl Store for PgStore {
         let sql = format!(
             "WITH updated AS (UPDATE resources SET deleted_at = COALESCE(deleted_at, now()), updated_at = now() \
              WHERE id = $1 RETURNING {RESOURCE_COLUMNS}), \
-             changed AS (SELECT id, version, TRUE AS deleting FROM updated WHERE deleted_at = now()), \
+             changed AS (SELECT id, version, 3::smallint AS action FROM updated WHERE deleted_at = now()), \
              queued AS ({OUTBOX_UPSERT}) \
              SELECT {RESOURCE_COLUMNS} FROM updated"
         );

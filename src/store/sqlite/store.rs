@@ -215,7 +215,7 @@ impl Store for SqliteStore {
         sqlx::query(OUTBOX_UPSERT)
             .bind(id.hyphenated())
             .bind(current.version + 1)
-            .bind(false)
+            .bind(PublishAction::Update.code())
             .bind(&at)
             .execute(&mut *tx)
             .await?;
@@ -249,7 +249,7 @@ impl Store for SqliteStore {
             sqlx::query(OUTBOX_UPSERT)
                 .bind(id.hyphenated())
                 .bind(deleting.version)
-                .bind(true)
+                .bind(PublishAction::Delete.code())
                 .bind(&at)
                 .execute(&mut *tx)
                 .await?;
