@@ -16,6 +16,7 @@ pub mod lock;
 pub mod model;
 mod open;
 pub mod postgres;
+mod queries;
 mod rows;
 mod rules;
 pub mod sqlite;
