@@ -307,3 +307,57 @@ backend_tests!(
     a_status_is_stored_ignored_removed_or_unknown,
     concurrent_status_updates_are_serialised,
 );
+
+/// PostgreSQL migration 0006 gives the rows queued before it the action their state implies:
+/// a delete if deleting, a create at version 1, an update after.
+#[tokio::test]
+async fn postgres_migration_backfills_the_outbox_actions() {
+    use sqlx::Connection;
+
+    let db = crate::harness::TestDb::new(Backend::Postgres).await;
+    let before = tempfile::tempdir().unwrap();
+    let migrations = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres");
+    for entry in std::fs::read_dir(migrations).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.as_str() < "0006" {
+            std::fs::copy(&path, before.path().join(name)).unwrap();
+        }
+    }
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::migrate::Migrator::new(before.path())
+        .await
+        .unwrap()
+        .run(&mut conn)
+        .await
+        .unwrap();
+    let (created, updated, deleting) = (
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+    );
+    sqlx::query(
+        "INSERT INTO publish_outbox (resource_id, version, deleting) \
+         VALUES ($1, 1, FALSE), ($2, 4, FALSE), ($3, 1, TRUE)",
+    )
+    .bind(created)
+    .bind(updated)
+    .bind(deleting)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    db.store().await; // applies the rest
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let mut actions: Vec<(uuid::Uuid, i16)> =
+        sqlx::query_as("SELECT resource_id, action FROM publish_outbox")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    actions.sort_unstable();
+    // The column's values: 1 create, 2 update, 3 delete.
+    let mut expected = vec![(created, 1), (updated, 2), (deleting, 3)];
+    expected.sort_unstable();
+    assert_eq!(actions, expected);
+}
