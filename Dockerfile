@@ -8,10 +8,12 @@ WORKDIR /src
 
 # Dependencies first, with placeholder sources for every workspace member, so that a source
 # change does not rebuild them. protox compiles the SDK's .proto in its build.rs: no protoc
-# needed. Migrations are embedded at build time.
+# needed. The SDK's manifest declares its examples, so Cargo reads the manifest only with
+# them present. Migrations are embedded at build time.
 COPY Cargo.toml Cargo.lock ./
 COPY crates/baton-cloudevents/Cargo.toml crates/baton-cloudevents/build.rs crates/baton-cloudevents/
 COPY crates/baton-cloudevents/proto crates/baton-cloudevents/proto
+COPY crates/baton-cloudevents/examples crates/baton-cloudevents/examples
 COPY crates/baton-bench/Cargo.toml crates/baton-bench/
 RUN mkdir -p src crates/baton-cloudevents/src crates/baton-bench/src \
     && echo 'fn main() {}' > src/main.rs \

@@ -1,8 +1,10 @@
 //! The command line: one `Cli` with a subcommand per role. Each subcommand's arguments live
-//! beside the code that runs it; this module only dispatches and owns the tokio runtime.
+//! beside the code that runs it; this module only dispatches and owns the tokio runtime and
+//! the process's signals (each `run` is handed a shutdown future).
 
 use clap::{Parser, Subcommand};
 
+use crate::hub::config::HubConfig;
 use crate::telemetry::{self, LogFormat};
 
 /// baton: ship Kubernetes manifests to a fleet of clusters as OCM-compatible CloudEvents.
@@ -33,7 +35,7 @@ pub enum Command {
     ///
     /// Every change is committed to the database first and delivered to its agent afterwards,
     /// even across broker outages and hub restarts. See README.md for a walkthrough.
-    Serve(crate::hub::serve::ServeArgs),
+    Serve(crate::hub::config::ServeArgs),
     /// Run a reference agent that plays one managed cluster (or N, with --simulate): applies
     /// manifest bundles into a simulated cluster and reports status like the OCM work agent.
     ///
@@ -89,9 +91,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", crate::hub::api::openapi_json());
             Ok(())
         }
-        Command::Broker(args) => runtime()?.block_on(crate::broker::args::run(args)),
-        Command::Serve(args) => runtime()?.block_on(crate::hub::serve::run(args)),
-        Command::Agent(args) => runtime()?.block_on(crate::agent::args::run(args)),
+        Command::Broker(args) => {
+            runtime()?.block_on(crate::broker::args::run(args, shutdown_signal()))
+        }
+        Command::Serve(args) => {
+            // Every flag is checked before anything starts.
+            let config = HubConfig::try_from(args)?;
+            runtime()?.block_on(crate::hub::serve::run(config, shutdown_signal()))
+        }
+        Command::Agent(args) => {
+            runtime()?.block_on(crate::agent::args::run(args, shutdown_signal()))
+        }
         Command::Migrate(args) => runtime()?.block_on(crate::hub::serve::migrate(args)),
         Command::Bench { args } => run_bench(args),
     }
@@ -130,8 +140,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// Resolves on Ctrl-C or (Unix) SIGTERM.
-pub async fn shutdown_signal() {
+/// Resolves on Ctrl-C or (Unix) SIGTERM: the one place signals are handled; every `run` takes
+/// the future and stops when it resolves.
+async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(err) = tokio::signal::ctrl_c().await {
             tracing::warn!(%err, "cannot listen for Ctrl-C");

@@ -1,5 +1,6 @@
 //! `baton agent`: its command-line arguments and the function that runs one simulated cluster,
-//! or N of them (`--simulate`), until SIGTERM / Ctrl-C.
+//! or N of them (`--simulate`), until the shutdown future it is given resolves (the CLI owns
+//! the signals).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use super::run::SimulatedAgent;
 use crate::cloudevents::backoff::BackoffPolicy;
 use crate::cloudevents::transport::grpc::{GrpcOptions, GrpcTransport};
 use crate::cloudevents::transport::mqtt::{MqttConfig, MqttTransport};
-use crate::cloudevents::{Transport, TransportRole};
+use crate::cloudevents::{ClusterName, Transport, TransportRole};
 use crate::work::WorkDataType;
 
 /// Arguments of `baton agent`.
@@ -59,14 +60,22 @@ pub struct AgentArgs {
 }
 
 impl AgentArgs {
-    fn clusters(&self) -> Vec<String> {
-        match (self.simulate, &self.cluster) {
+    /// The clusters to play, each name checked once here.
+    fn clusters(&self) -> anyhow::Result<Vec<ClusterName>> {
+        let names = match (self.simulate, &self.cluster) {
             (Some(n), _) => (1..=n)
                 .map(|i| format!("{}{i}", self.cluster_prefix))
                 .collect(),
             (None, Some(cluster)) => vec![cluster.clone()],
             (None, None) => Vec::new(),
-        }
+        };
+        names
+            .into_iter()
+            .map(|name| {
+                name.parse::<ClusterName>()
+                    .with_context(|| format!("cluster name {name:?}"))
+            })
+            .collect()
     }
 
     fn transport(&self, cluster: &str) -> anyhow::Result<Arc<dyn Transport>> {
@@ -101,28 +110,24 @@ fn reconnect_backoff() -> BackoffPolicy {
     }
 }
 
-/// Runs the agent(s) until a shutdown signal.
-pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
-    let clusters = args.clusters();
+/// Runs the agent(s) until `shutdown` resolves.
+pub async fn run(args: AgentArgs, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let clusters = args.clusters()?;
     anyhow::ensure!(!clusters.is_empty(), "give --cluster NAME or --simulate N");
-    for cluster in &clusters {
-        cluster
-            .parse::<crate::store::ConsumerName>()
-            .with_context(|| format!("cluster name {cluster:?}"))?;
-    }
     let mut agents = Vec::with_capacity(clusters.len());
     for cluster in &clusters {
         let state_dir = args.state_dir.as_ref().map(|d| {
             if args.simulate.is_some() {
-                d.join(cluster)
+                d.join(cluster.as_str())
             } else {
                 d.clone()
             }
         });
-        let transport = args.transport(cluster)?;
-        let agent = SimulatedAgent::start_serving(cluster, transport, state_dir, &args.data_types)
-            .await
-            .with_context(|| format!("starting the agent of cluster {cluster}"))?;
+        let transport = args.transport(cluster.as_str())?;
+        let agent =
+            SimulatedAgent::start_serving(cluster.as_str(), transport, state_dir, &args.data_types)
+                .await
+                .with_context(|| format!("starting the agent of cluster {cluster}"))?;
         agents.push(agent);
     }
     let via = match (&args.mqtt_config, &args.grpc_config) {
@@ -132,7 +137,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     };
     let data_types: Vec<&str> = args.data_types.iter().map(|t| t.name()).collect();
     info!(clusters = agents.len(), first = %clusters[0], via = %via, ?data_types, "agent running");
-    crate::cli::shutdown_signal().await;
+    shutdown.await;
     info!("shutting down");
     for agent in &agents {
         agent.shutdown().await;

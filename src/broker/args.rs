@@ -1,5 +1,5 @@
 //! `baton broker`: the command-line arguments of the stand-alone broker and the function that
-//! runs it until Ctrl-C / SIGTERM.
+//! runs it until the shutdown future it is given resolves (the CLI owns the signals).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::config::{BrokerConfig, DEFAULT_QUEUE, ServerTls, TokenTable};
+use super::auth::TokenTable;
+use super::config::{BrokerConfig, DEFAULT_QUEUE, ServerTls};
 use super::{Broker, BrokerError};
 use crate::cloudevents::transport::go_duration::parse_go_duration;
 
@@ -78,17 +79,19 @@ impl TryFrom<BrokerArgs> for BrokerConfig {
     }
 }
 
-/// Binds, serves until a shutdown signal, then drains.
-pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
+/// Binds, serves until `shutdown` resolves, then drains. The caller owns the signals.
+pub async fn run(args: BrokerArgs, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let addr = args.addr;
     let broker = Broker::new(BrokerConfig::try_from(args)?)?;
     let listener = super::listen::bind(addr).map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
-    let shutdown = CancellationToken::new();
-    let signal = shutdown.clone();
-    tokio::spawn(async move {
-        crate::cli::shutdown_signal().await;
-        signal.cancel();
-    });
-    broker.serve(listener, shutdown).await?;
+    let stop = CancellationToken::new();
+    let serving = broker.serve(listener, stop.clone());
+    tokio::pin!(serving);
+    tokio::select! {
+        // Stopped before any shutdown: an error (or a listener that closed).
+        served = &mut serving => return Ok(served?),
+        () = shutdown => stop.cancel(),
+    }
+    serving.await?;
     Ok(())
 }

@@ -4,15 +4,19 @@
 //! `baton:agents` (an agent of the cluster named by the user), `baton:sources` (the source
 //! whose id is the user), `baton:admins` (anything). Authorization: an agent may subscribe and
 //! publish only for its own cluster, a source only as its own source id, each only in its own
-//! direction. With no auth configured every request is allowed.
+//! direction. With no auth configured every request is allowed. The token file's table
+//! ([`TokenTable`]) lives here, beside the identities it maps tokens to.
 
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::Deserialize;
 use tonic::Request;
 use tonic::metadata::MetadataMap;
 use tracing::warn;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use super::config::TokenTable;
-use super::error::RequestError;
+use super::error::{BrokerError, RequestError};
 use super::route::{Direction, Route};
 
 pub const AGENTS_GROUP: &str = "baton:agents";
@@ -197,6 +201,86 @@ fn deny_unless(
     )))
 }
 
+/// Bearer tokens and the identity each one stands for. The file format (YAML):
+///
+/// ```yaml
+/// tokens:
+///   - token: "agent-secret-1"
+///     user: cluster1
+///     groups: ["baton:agents"]
+///   - token: "hub-secret"
+///     user: maestro
+///     groups: ["baton:sources"]
+/// ```
+#[derive(Clone, Default)]
+pub struct TokenTable {
+    by_token: HashMap<String, Identity>,
+}
+
+impl std::fmt::Debug for TokenTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the tokens themselves.
+        f.debug_struct("TokenTable")
+            .field("entries", &self.by_token.len())
+            .finish()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenFile {
+    tokens: Vec<TokenEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenEntry {
+    token: String,
+    user: String,
+    #[serde(default)]
+    groups: Vec<String>,
+}
+
+impl TokenTable {
+    pub fn load(path: &Path) -> Result<Self, BrokerError> {
+        let text = std::fs::read(path).map_err(|source| BrokerError::Read {
+            what: "token file",
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_yaml(&String::from_utf8_lossy(&text))
+    }
+
+    pub fn from_yaml(text: &str) -> Result<Self, BrokerError> {
+        let file: TokenFile = serde_yaml_ng::from_str(text).map_err(BrokerError::TokenFile)?;
+        let mut table = Self::default();
+        for entry in file.tokens {
+            table.insert(entry.token, Identity::new(entry.user, entry.groups))?;
+        }
+        Ok(table)
+    }
+
+    /// Adds one token (surrounding whitespace is not part of it).
+    pub fn insert(&mut self, token: String, identity: Identity) -> Result<(), BrokerError> {
+        let token = token.trim().to_owned();
+        if token.is_empty() {
+            return Err(BrokerError::EmptyToken(identity.user));
+        }
+        if let Some(existing) = self.by_token.get(&token) {
+            return Err(BrokerError::DuplicateToken(
+                existing.user.clone(),
+                identity.user,
+            ));
+        }
+        self.by_token.insert(token, identity);
+        Ok(())
+    }
+
+    pub(crate) fn identity(&self, token: &str) -> Option<&Identity> {
+        self.by_token.get(token.trim())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,5 +315,37 @@ mod tests {
         );
         let nobody = Principal::of(&Identity::new("x", vec![]));
         assert!(authorize_subscribe(&nobody, "", "x").is_err());
+    }
+
+    #[test]
+    fn token_file_maps_tokens_to_identities() {
+        let table = TokenTable::from_yaml(
+            "tokens:\n  - token: t1\n    user: cluster1\n    groups: [\"baton:agents\"]\n",
+        )
+        .unwrap();
+        let identity = table.identity("t1").unwrap();
+        assert_eq!(identity.user, "cluster1");
+        assert_eq!(identity.groups, vec!["baton:agents".to_owned()]);
+        assert!(table.identity("t2").is_none());
+        assert!(!format!("{table:?}").contains("t1"));
+    }
+
+    #[test]
+    fn token_file_errors_are_clear() {
+        let dup = "tokens:\n  - {token: a, user: x}\n  - {token: a, user: y}\n";
+        assert!(matches!(
+            TokenTable::from_yaml(dup),
+            Err(BrokerError::DuplicateToken(..))
+        ));
+        let empty = "tokens:\n  - {token: ' ', user: x}\n";
+        assert!(matches!(
+            TokenTable::from_yaml(empty),
+            Err(BrokerError::EmptyToken(_))
+        ));
+        let typo = "tokens:\n  - {tokn: a, user: x}\n";
+        assert!(matches!(
+            TokenTable::from_yaml(typo),
+            Err(BrokerError::TokenFile(_))
+        ));
     }
 }

@@ -1,14 +1,12 @@
 //! The broker's configuration ([`BrokerConfig`]): heartbeats (§8.7), the per-subscriber queue,
-//! optional TLS / mTLS and the bearer token file (§8.9 adapted, see `docs/broker.md`).
+//! optional TLS / mTLS and the bearer tokens (`auth::TokenTable`, §8.9 adapted, see
+//! `docs/broker.md`).
 //! Checked once by [`crate::broker::Broker::new`]; owns no socket.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Deserialize;
-
-use super::auth::Identity;
+use super::auth::TokenTable;
 use super::error::BrokerError;
 use super::parked::ParkLimits;
 
@@ -106,123 +104,10 @@ impl ServerTls {
     }
 }
 
-/// Bearer tokens and the identity each one stands for. The file format (YAML):
-///
-/// ```yaml
-/// tokens:
-///   - token: "agent-secret-1"
-///     user: cluster1
-///     groups: ["baton:agents"]
-///   - token: "hub-secret"
-///     user: maestro
-///     groups: ["baton:sources"]
-/// ```
-#[derive(Clone, Default)]
-pub struct TokenTable {
-    by_token: HashMap<String, Identity>,
-}
-
-impl std::fmt::Debug for TokenTable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never the tokens themselves.
-        f.debug_struct("TokenTable")
-            .field("entries", &self.by_token.len())
-            .finish()
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TokenFile {
-    tokens: Vec<TokenEntry>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TokenEntry {
-    token: String,
-    user: String,
-    #[serde(default)]
-    groups: Vec<String>,
-}
-
-impl TokenTable {
-    pub fn load(path: &Path) -> Result<Self, BrokerError> {
-        let text = read("token file", path)?;
-        Self::from_yaml(&String::from_utf8_lossy(&text))
-    }
-
-    pub fn from_yaml(text: &str) -> Result<Self, BrokerError> {
-        let file: TokenFile = serde_yaml_ng::from_str(text).map_err(BrokerError::TokenFile)?;
-        let mut table = Self::default();
-        for entry in file.tokens {
-            table.insert(entry.token, Identity::new(entry.user, entry.groups))?;
-        }
-        Ok(table)
-    }
-
-    /// Adds one token (surrounding whitespace is not part of it).
-    pub fn insert(&mut self, token: String, identity: Identity) -> Result<(), BrokerError> {
-        let token = token.trim().to_owned();
-        if token.is_empty() {
-            return Err(BrokerError::EmptyToken(identity.user));
-        }
-        if let Some(existing) = self.by_token.get(&token) {
-            return Err(BrokerError::DuplicateToken(
-                existing.user.clone(),
-                identity.user,
-            ));
-        }
-        self.by_token.insert(token, identity);
-        Ok(())
-    }
-
-    pub(crate) fn identity(&self, token: &str) -> Option<&Identity> {
-        self.by_token.get(token.trim())
-    }
-}
-
 fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, BrokerError> {
     std::fs::read(path).map_err(|source| BrokerError::Read {
         what,
         path: path.to_owned(),
         source,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn token_file_maps_tokens_to_identities() {
-        let table = TokenTable::from_yaml(
-            "tokens:\n  - token: t1\n    user: cluster1\n    groups: [\"baton:agents\"]\n",
-        )
-        .unwrap();
-        let identity = table.identity("t1").unwrap();
-        assert_eq!(identity.user, "cluster1");
-        assert_eq!(identity.groups, vec!["baton:agents".to_owned()]);
-        assert!(table.identity("t2").is_none());
-        assert!(!format!("{table:?}").contains("t1"));
-    }
-
-    #[test]
-    fn token_file_errors_are_clear() {
-        let dup = "tokens:\n  - {token: a, user: x}\n  - {token: a, user: y}\n";
-        assert!(matches!(
-            TokenTable::from_yaml(dup),
-            Err(BrokerError::DuplicateToken(..))
-        ));
-        let empty = "tokens:\n  - {token: ' ', user: x}\n";
-        assert!(matches!(
-            TokenTable::from_yaml(empty),
-            Err(BrokerError::EmptyToken(_))
-        ));
-        let typo = "tokens:\n  - {tokn: a, user: x}\n";
-        assert!(matches!(
-            TokenTable::from_yaml(typo),
-            Err(BrokerError::TokenFile(_))
-        ));
-    }
 }

@@ -42,8 +42,8 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tracing::{info, warn};
 
-pub use auth::{Authenticator, Identity as CallerIdentity, Principal};
-pub use config::{BrokerConfig, ServerTls, TokenTable};
+pub use auth::{Authenticator, Identity as CallerIdentity, Principal, TokenTable};
+pub use config::{BrokerConfig, ServerTls};
 pub use error::{BrokerError, RequestError};
 pub use parked::ParkLimits;
 pub use stats::BrokerStatsSnapshot;

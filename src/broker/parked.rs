@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::registry::{Party, Queued};
-use super::route::Target;
+use super::queue::Queued;
+use super::route::{Party, Target};
 use crate::cloudevents::event_type::DataType;
 use crate::cloudevents::transport::grpc::proto::CloudEvent;
 

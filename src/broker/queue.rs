@@ -22,7 +22,11 @@ use futures::StreamExt as _;
 use futures::channel::mpsc as small;
 use tokio::sync::mpsc;
 
-use super::registry::Queued;
+use crate::cloudevents::transport::grpc::proto::CloudEvent;
+
+/// A queued event, boxed: a queue's slots (tokio allocates them in blocks of 32) hold a
+/// pointer, not a whole `CloudEvent`.
+pub type Queued = Box<CloudEvent>;
 
 /// The sending half, kept in the subscriber table.
 pub enum QueueTx {
@@ -150,7 +154,6 @@ impl QueueRx {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloudevents::transport::grpc::proto::CloudEvent;
 
     fn event() -> Queued {
         Box::new(CloudEvent::default())

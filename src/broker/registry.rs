@@ -21,18 +21,12 @@ use tracing::{debug, warn};
 
 use super::index::Index;
 use super::parked::{ParkLimits, Parked, Parking};
-use super::queue::{self, Overflow, QueueRx, QueueTx, TrySend};
+use super::queue::{self, Overflow, QueueRx, QueueTx, Queued, TrySend};
+pub use super::route::Party;
 use super::route::{Route, Target};
 use super::stats::BrokerStats;
 use crate::cloudevents::event_type::DataType;
 use crate::cloudevents::transport::grpc::proto::CloudEvent;
-
-/// Who a subscription is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Party {
-    Agent { cluster: Arc<str> },
-    Source { source: Arc<str> },
-}
 
 /// One subscription. Small, because the broker keeps one per connected agent: the name is
 /// shared with the index, the data type with every subscription of that type.
@@ -81,10 +75,6 @@ pub struct SourceBusy {
     pub party: Party,
     pub waited: Duration,
 }
-
-/// A queued event, boxed: a queue's slots (tokio allocates them in blocks of 32) hold a
-/// pointer, not a whole `CloudEvent`.
-pub type Queued = Box<CloudEvent>;
 
 /// What a new subscription gets: its queue and the flag raised on overflow.
 pub struct Subscription {

@@ -7,6 +7,8 @@
 //! - spec `resync_request`, agent → the source in `originalsource`, or all sources when `""`;
 //! - status `resync_request`, source → the agents of `clustername`, or all agents when `""`.
 
+use std::sync::Arc;
+
 use ::cloudevents::AttributesReader;
 
 use crate::cloudevents::Event;
@@ -27,6 +29,13 @@ pub enum Target {
     AllClusters,
     Source(String),
     AllSources,
+}
+
+/// Who a subscription is for: the party a [`Target`] may address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Party {
+    Agent { cluster: Arc<str> },
+    Source { source: Arc<str> },
 }
 
 /// A validated, routable event.

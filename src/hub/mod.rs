@@ -3,6 +3,7 @@
 //! wiring that starts them with the built-in broker or MQTT.
 
 pub mod api;
+pub mod config;
 pub mod connections;
 pub mod convert;
 pub mod create_batcher;

@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub use model::*;
-pub use open::{DEFAULT_DATA_DIR, SQLITE_FILE, open};
+pub use open::{Backend, DEFAULT_DATA_DIR, SQLITE_FILE, check_url, open};
 pub use wakeup::Wakeup;
 
 /// What the store can fail with; the hub maps these to HTTP statuses in one place.

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,62 +13,8 @@ use uuid::Uuid;
 /// Labels or annotations.
 pub type Labels = BTreeMap<String, String>;
 
-/// A consumer (managed cluster) name: a DNS-1123 label (lower-case alphanumerics and `-`,
-/// starting and ending alphanumeric, at most 63 characters). It is the cluster name on the
-/// wire and a segment of MQTT topics (§7.3), so nothing else is allowed.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ConsumerName(String);
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "{0:?} is not a DNS-1123 label (1-63 lower-case letters, digits or '-', starting and ending with a letter or digit)"
-)]
-pub struct InvalidName(pub String);
-
-impl FromStr for ConsumerName {
-    type Err = InvalidName;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
-        let edges_ok =
-            |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-        if (1..=63).contains(&s.len())
-            && s.chars().all(ok_char)
-            && edges_ok(s.chars().next())
-            && edges_ok(s.chars().last())
-        {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(InvalidName(s.to_owned()))
-        }
-    }
-}
-
-impl TryFrom<String> for ConsumerName {
-    type Error = InvalidName;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-
-impl From<ConsumerName> for String {
-    fn from(name: ConsumerName) -> Self {
-        name.0
-    }
-}
-
-impl ConsumerName {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ConsumerName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+/// A consumer is a managed cluster: its name is the SDK's wire-level cluster name.
+pub use crate::cloudevents::{ClusterName as ConsumerName, InvalidClusterName as InvalidName};
 
 /// How a consumer is named in a request path: its id or its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -356,24 +301,5 @@ mod tests {
             .map(PublishAction::code),
             [1, 2, 3]
         );
-    }
-
-    #[test]
-    fn consumer_names_are_dns_labels() {
-        for good in ["cluster1", "a", "prod-eu-1", &"x".repeat(63)] {
-            assert!(good.parse::<ConsumerName>().is_ok(), "{good}");
-        }
-        for bad in [
-            "",
-            "Cluster1",
-            "-a",
-            "a-",
-            "a_b",
-            "a.b",
-            &"x".repeat(64),
-            "a/b",
-        ] {
-            assert!(bad.parse::<ConsumerName>().is_err(), "{bad}");
-        }
     }
 }

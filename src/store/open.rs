@@ -27,14 +27,28 @@ pub async fn open(
                 SqliteStore::open_file(&data_dir.join(SQLITE_FILE), max_connections).await?;
             Ok(Arc::new(store))
         }
-        Some(url) => match scheme(url) {
-            "postgres" | "postgresql" => {
-                Ok(Arc::new(PgStore::connect(url, max_connections).await?))
-            }
-            "sqlite" => Ok(Arc::new(SqliteStore::connect(url, max_connections).await?)),
-            // Only the scheme: the rest may carry a password.
-            other => Err(StoreError::UnsupportedUrl(other.to_owned())),
+        Some(url) => match check_url(url)? {
+            Backend::Postgres => Ok(Arc::new(PgStore::connect(url, max_connections).await?)),
+            Backend::Sqlite => Ok(Arc::new(SqliteStore::connect(url, max_connections).await?)),
         },
+    }
+}
+
+/// The backend a database URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// The backend `database_url` names, checked without connecting (the hub checks its flags
+/// before it starts anything).
+pub fn check_url(database_url: &str) -> Result<Backend, StoreError> {
+    match scheme(database_url) {
+        "postgres" | "postgresql" => Ok(Backend::Postgres),
+        "sqlite" => Ok(Backend::Sqlite),
+        // Only the scheme: the rest may carry a password.
+        other => Err(StoreError::UnsupportedUrl(other.to_owned())),
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde_json::json;
 
-use crate::args::{Common, parse_duration};
+use crate::common::{Common, parse_duration};
 use crate::env::{self, BenchDb, HubProcess};
 use crate::payload::{self, Size};
 use crate::report::Report;
@@ -137,19 +137,13 @@ pub async fn wait_connected(hub: &HubProcess, n: usize) {
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        if connected(&http, &hub.base).await.is_some_and(|c| c >= n) {
+        if crate::scrape::connected(&http, &hub.base)
+            .await
+            .is_some_and(|c| c >= n)
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tracing::warn!(n, "not every agent connected within 60 s");
-}
-
-/// `baton_connected_clusters` from the hub's /metrics.
-pub async fn connected(http: &reqwest::Client, base: &str) -> Option<usize> {
-    let text = crate::scrape::fetch(http, base).await.ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("baton_connected_clusters "))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(|v| v as usize)
 }

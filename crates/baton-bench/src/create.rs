@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
-use crate::args::{Common, StoreKind, parse_duration};
+use crate::common::{Common, StoreKind, parse_duration};
 use crate::env::{self, BenchDb, HubProcess};
 use crate::payload::{self, Size};
 use crate::report::Report;

@@ -14,7 +14,7 @@ use futures::StreamExt;
 use sqlx::{Connection, PgConnection};
 use tokio::process::{Child, Command};
 
-use crate::args::{Common, StoreKind, TransportKind};
+use crate::common::{Common, StoreKind, TransportKind};
 use baton::agent::run::SimulatedAgent;
 use baton_cloudevents::backoff::BackoffPolicy;
 use baton_cloudevents::transport::grpc::{GrpcOptions, GrpcTransport};
@@ -342,7 +342,7 @@ pub async fn wait_connected_count(
     deadline: Instant,
 ) -> anyhow::Result<()> {
     loop {
-        let count = crate::applied::connected(http, &hub.base).await;
+        let count = crate::scrape::connected(http, &hub.base).await;
         if count.is_some_and(&enough) {
             return Ok(());
         }

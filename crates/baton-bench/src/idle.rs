@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::applied::wait_connected;
-use crate::args::Common;
+use crate::common::Common;
 use crate::env::{self, BenchDb, HubProcess};
 use crate::report::Report;
 use crate::stats::round;

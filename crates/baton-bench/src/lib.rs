@@ -17,6 +17,7 @@
 
 pub mod applied;
 pub mod args;
+pub mod common;
 pub mod create;
 pub mod env;
 pub mod go;

@@ -16,7 +16,7 @@ use anyhow::Context;
 use serde_json::{Value, json};
 use sqlx::postgres::PgPoolOptions;
 
-use crate::args::{Common, parse_duration};
+use crate::common::{Common, parse_duration};
 use crate::env::{self, BenchDb};
 use crate::payload::{self, Size};
 use crate::report::Report;

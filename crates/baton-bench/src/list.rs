@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use crate::args::Common;
+use crate::common::Common;
 use crate::env::{self, BenchDb, HubProcess};
 use crate::payload::{self, Size};
 use crate::report::Report;

@@ -11,7 +11,7 @@ use futures::StreamExt;
 use serde_json::json;
 use sqlx::postgres::PgPoolOptions;
 
-use crate::args::{Common, parse_duration};
+use crate::common::{Common, parse_duration};
 use crate::env::{self, BenchDb, HubProcess};
 use crate::payload::{self, Size};
 use crate::procstat::{Proc, postgres_backends_cpu_seconds};
@@ -44,7 +44,7 @@ pub struct ResyncArgs {
 
 pub async fn run(args: ResyncArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
-        args.common.store == crate::args::StoreKind::Postgres,
+        args.common.store == crate::common::StoreKind::Postgres,
         "--store sqlite: scenario resync counts statuses in PostgreSQL only"
     );
     // This process holds a socket per agent, the hub (its child, same limit) one per agent too.

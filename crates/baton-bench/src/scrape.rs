@@ -33,6 +33,15 @@ fn parse_outcomes(text: &str, family: &str) -> BTreeMap<String, f64> {
         .collect()
 }
 
+/// `baton_connected_clusters` from the hub's /metrics.
+pub async fn connected(http: &reqwest::Client, base: &str) -> Option<usize> {
+    let text = fetch(http, base).await.ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("baton_connected_clusters "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v as usize)
+}
+
 /// `after - before` per label (labels only in `after` count from 0).
 pub fn difference(
     before: &BTreeMap<String, f64>,

@@ -17,7 +17,7 @@ use futures::StreamExt;
 use serde_json::json;
 use tokio::sync::Notify;
 
-use crate::args::{Common, parse_duration};
+use crate::common::{Common, parse_duration};
 use crate::env;
 use crate::report::Report;
 use crate::sdk_go;

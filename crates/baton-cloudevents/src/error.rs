@@ -1,10 +1,10 @@
-//! Errors of the SDK core: one enum for codecs, one for the clients. Transports have their own
-//! ([`super::transport::TransportError`]).
+//! Errors of the SDK core: one enum for codecs, one for the clients, and the two a caller's
+//! [`Lister`](super::Lister) and [`StatusHasher`](super::StatusHasher) return. Transports have
+//! their own ([`super::transport::TransportError`]).
 
 use super::builder::BuildError;
 use super::event_type::{DataType, EventTypeError, SubResource};
 use super::extensions::ExtensionError;
-use super::resource::{HashError, ListError};
 use super::transport::TransportError;
 
 /// An object could not be encoded into an event, or an event decoded into an object.
@@ -82,3 +82,20 @@ pub enum ClientError {
     #[error("cannot encode the resync payload: {0}")]
     Payload(#[from] serde_json::Error),
 }
+
+/// A lister failed (database down, cache not ready, ...).
+#[derive(Debug, thiserror::Error)]
+#[error("listing resources failed: {0}")]
+pub struct ListError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+impl ListError {
+    /// Wraps the lister's own error.
+    pub fn new(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Box::new(err))
+    }
+}
+
+/// A status hash could not be computed.
+#[derive(Debug, thiserror::Error)]
+#[error("computing the status hash failed: {0}")]
+pub struct HashError(#[source] pub Box<dyn std::error::Error + Send + Sync>);

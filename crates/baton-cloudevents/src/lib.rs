@@ -138,6 +138,7 @@
 //! - [`event_type`]: data types and event type strings (§2.2–§2.5).
 //! - [`extensions`]: extension names, value kinds and receive-side coercions (§3).
 //! - [`builder`]: [`EventBuilder`], the one way events are made (§2.1, C1, C3, C4).
+//! - [`cluster_name`]: [`ClusterName`], a managed cluster's name, checked once (§3, §7.3).
 //! - [`payload`]: the resync request bodies (§6.2, §6.3).
 //! - [`resource`]: the traits a caller implements: [`ResourceObject`], [`Lister`],
 //!   [`StatusHasher`], [`Codec`], [`ResourceHandler`].
@@ -161,6 +162,7 @@ pub mod agent;
 pub mod backoff;
 pub mod builder;
 mod client_core;
+pub mod cluster_name;
 pub mod error;
 pub mod event_type;
 pub mod extensions;
@@ -174,6 +176,7 @@ pub mod work;
 
 pub use agent::AgentClient;
 pub use builder::EventBuilder;
+pub use cluster_name::{ClusterName, InvalidClusterName};
 pub use error::{ClientError, CodecError};
 pub use event_type::{Action, DataType, EventType, EventTypeError, SubResource};
 pub use resource::{

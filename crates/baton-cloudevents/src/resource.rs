@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 
 use super::Event;
 use super::error::CodecError;
+pub use super::error::{HashError, ListError};
 use super::event_type::{DataType, EventType};
 
 /// A resource that travels as CloudEvents: identified by a stable id, versioned by an integer
@@ -46,18 +47,6 @@ pub struct ListOptions {
     pub data_type: DataType,
 }
 
-/// A lister failed (database down, cache not ready, ...).
-#[derive(Debug, thiserror::Error)]
-#[error("listing resources failed: {0}")]
-pub struct ListError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
-
-impl ListError {
-    /// Wraps the lister's own error.
-    pub fn new(err: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self(Box::new(err))
-    }
-}
-
 /// The current set of objects: the source's desired state, or the agent's applied state. The
 /// clients read it to answer resyncs and (agent) to classify incoming specs.
 #[async_trait]
@@ -74,11 +63,6 @@ pub trait Lister<T: ResourceObject>: Send + Sync + 'static {
             .find(|o| o.resource_id() == resource_id))
     }
 }
-
-/// A status hash could not be computed.
-#[derive(Debug, thiserror::Error)]
-#[error("computing the status hash failed: {0}")]
-pub struct HashError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
 
 /// The status hash of an object (§6.4), compared during status resync.
 pub trait StatusHasher<T>: Send + Sync + 'static {

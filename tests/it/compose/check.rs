@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use baton::cli::{Cli, Command};
 use baton::cloudevents::transport::mqtt::MqttConfig;
-use baton::hub::serve::TransportKind;
+use baton::hub::config::TransportKind;
 use clap::Parser;
 
 use super::model::{Compose, Mount, PgUrl, Service};

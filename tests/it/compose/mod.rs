@@ -3,6 +3,7 @@
 //! check what the schema cannot ([`check`]) on the real file, and that each check catches the
 //! mistake it exists for.
 
+mod build_stage;
 mod check;
 mod model;
 

@@ -1,0 +1,372 @@
+//! `baton serve`'s flags ([`ServeArgs`], parsed by clap) and the checked [`HubConfig`] they
+//! become: every rule on a flag is applied here, once, before anything starts, and an error
+//! names the flag (never a secret's value). The rest of the hub takes the config, not the flags.
+//! Must not bind, connect or spawn: `serve` does that with the config.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::publisher::PublisherConfig;
+use super::service::HubOptions;
+use super::tls::HttpTlsError;
+use crate::broker::{BrokerConfig, BrokerError, ServerTls, TokenTable};
+use crate::cloudevents::transport::mqtt::{ConfigError as MqttConfigError, MqttConfig};
+use crate::store::{self, StoreError};
+
+/// Which transport the hub publishes over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TransportKind {
+    /// The built-in gRPC broker on --grpc-addr: agents connect to the hub directly.
+    Grpc,
+    /// An external MQTT v5 broker described by --mqtt-config.
+    Mqtt,
+}
+
+/// Arguments of `baton serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// REST API listen address.
+    #[arg(long, env = "BATON_HTTP_ADDR", default_value = "127.0.0.1:8000")]
+    pub http_addr: SocketAddr,
+
+    /// Built-in gRPC broker listen address (with --transport grpc); agents connect here.
+    #[arg(long, env = "BATON_GRPC_ADDR", default_value = "127.0.0.1:8090")]
+    pub grpc_addr: SocketAddr,
+
+    /// Database URL: postgres://user:pass@host/db (production) or sqlite://path/file.db.
+    /// Without it the hub keeps an embedded SQLite database in --data-dir. Never logged.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<SecretString>,
+
+    /// Where the embedded SQLite database lives when no --database-url is given (created on
+    /// first start; one hub process at a time).
+    #[arg(long, env = "BATON_DATA_DIR", default_value = store::DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+
+    /// Largest number of database connections.
+    #[arg(long, env = "BATON_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+
+    /// How specs reach agents.
+    #[arg(long, value_enum, env = "BATON_TRANSPORT", default_value = "grpc")]
+    pub transport: TransportKind,
+
+    /// MQTT config file (sdk-go / Maestro format, see docs/mqtt.md); needed with --transport mqtt.
+    #[arg(long, env = "BATON_MQTT_CONFIG")]
+    pub mqtt_config: Option<PathBuf>,
+
+    /// The CloudEvent source id of the hub; agents address status to it.
+    #[arg(long, env = "BATON_SOURCE_ID", default_value = "baton")]
+    pub source_id: String,
+
+    /// File of bearer tokens for the REST API, one per line; without it the API is open.
+    #[arg(long, env = "BATON_API_TOKEN_FILE")]
+    pub api_token_file: Option<PathBuf>,
+
+    /// HTTPS certificate chain (PEM) for the REST API; with --http-tls-key.
+    #[arg(long, env = "BATON_HTTP_TLS_CERT", requires = "http_tls_key")]
+    pub http_tls_cert: Option<PathBuf>,
+
+    /// HTTPS private key (PEM) for the REST API.
+    #[arg(long, env = "BATON_HTTP_TLS_KEY", requires = "http_tls_cert")]
+    pub http_tls_key: Option<PathBuf>,
+
+    /// TLS certificate (PEM) of the built-in broker; with --grpc-tls-key.
+    #[arg(long, env = "BATON_GRPC_TLS_CERT", requires = "grpc_tls_key")]
+    pub grpc_tls_cert: Option<PathBuf>,
+
+    /// TLS private key (PEM) of the built-in broker.
+    #[arg(long, env = "BATON_GRPC_TLS_KEY", requires = "grpc_tls_cert")]
+    pub grpc_tls_key: Option<PathBuf>,
+
+    /// CA (PEM) of agents' client certificates: turns on mTLS authentication at the broker.
+    #[arg(long, env = "BATON_GRPC_CLIENT_CA", requires = "grpc_tls_cert")]
+    pub grpc_client_ca: Option<PathBuf>,
+
+    /// Broker token file (tokens: [{token, user, groups}], see docs/broker.md).
+    #[arg(long, env = "BATON_GRPC_TOKEN_FILE")]
+    pub grpc_token_file: Option<PathBuf>,
+
+    /// Agent statuses written to the database at once (each resource's in arrival order).
+    #[arg(long, env = "BATON_STATUS_WRITERS", default_value_t = 8)]
+    pub status_writers: usize,
+
+    /// Give the heap's free pages back to the OS after a burst (a fleet connecting or
+    /// resyncing at once), so the resident size does not stay at the burst's peak.
+    #[arg(long, env = "BATON_HEAP_TRIM", default_value_t = true, action = clap::ArgAction::Set)]
+    pub heap_trim: bool,
+
+    /// How often the hub asks every agent for status it may have missed, Go syntax (5m, 30s);
+    /// 0 turns the safety net off (resyncs on every reconnection still happen).
+    #[arg(long, env = "BATON_STATUS_RESYNC_INTERVAL", default_value = "5m", value_parser = go_duration)]
+    pub status_resync_interval: Duration,
+
+    /// Publish a spec again when no agent has reported on it this long after its last change,
+    /// Go syntax (30s, 2m); 0 turns it off. Covers specs lost on their way to an agent.
+    #[arg(long, env = "BATON_REDELIVER_AFTER", default_value = "30s", value_parser = go_duration)]
+    pub redeliver_after: Duration,
+
+    /// Optional publish throttle in events/s (burst: twice that). Off by default.
+    #[arg(long, env = "BATON_PUBLISH_RATE_LIMIT")]
+    pub publish_rate_limit: Option<f64>,
+}
+
+fn go_duration(text: &str) -> Result<Duration, String> {
+    crate::cloudevents::transport::go_duration::parse_go_duration(text).map_err(|e| e.to_string())
+}
+
+/// Why `baton serve`'s flags do not make a configuration. Each message starts with the flag.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("--api-token-file {path}: {source}")]
+    ApiTokenFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("--api-token-file {0}: no tokens in the file")]
+    NoApiTokens(PathBuf),
+    #[error(transparent)]
+    HttpTls(#[from] HttpTlsError),
+    #[error("{0}")]
+    DatabaseUrl(#[source] StoreError),
+    #[error("--db-max-connections (BATON_DB_MAX_CONNECTIONS) must be at least 1")]
+    NoDbConnections,
+    #[error("--mqtt-config (BATON_MQTT_CONFIG) is required with --transport=mqtt")]
+    MissingMqttConfig,
+    #[error("--mqtt-config {path}: {source}")]
+    MqttConfig {
+        path: PathBuf,
+        #[source]
+        source: MqttConfigError,
+    },
+    #[error("--grpc-tls-cert / --grpc-tls-key / --grpc-client-ca: {0}")]
+    GrpcTls(#[source] BrokerError),
+    #[error("--grpc-token-file {path}: {source}")]
+    GrpcTokenFile {
+        path: PathBuf,
+        #[source]
+        source: BrokerError,
+    },
+    #[error(
+        "--http-addr and --grpc-addr are both {0}: the REST API and the broker need a port each"
+    )]
+    SameAddr(SocketAddr),
+    #[error(
+        "--source-id (BATON_SOURCE_ID) must be non-empty, without whitespace, '/', '+' or '#' \
+         (it is an MQTT topic segment), got {0:?}"
+    )]
+    SourceId(String),
+    #[error("--status-writers (BATON_STATUS_WRITERS) must be at least 1")]
+    NoStatusWriters,
+    #[error(
+        "--publish-rate-limit (BATON_PUBLISH_RATE_LIMIT) must be a positive number of events/s, got {0}"
+    )]
+    RateLimit(f64),
+}
+
+/// Where the hub keeps its data: the database `url` names, or SQLite in `data_dir`.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// A supported URL (checked), or `None` for the embedded SQLite database.
+    pub url: Option<SecretString>,
+    pub data_dir: PathBuf,
+    pub max_connections: u32,
+}
+
+impl DatabaseConfig {
+    /// Checks the URL's scheme (an empty URL counts as none, as `store::open` reads it).
+    pub fn new(
+        url: Option<SecretString>,
+        data_dir: PathBuf,
+        max_connections: u32,
+    ) -> Result<Self, ConfigError> {
+        let url = url.filter(|url| !url.expose_secret().trim().is_empty());
+        if let Some(url) = &url {
+            store::check_url(url.expose_secret().trim()).map_err(ConfigError::DatabaseUrl)?;
+        }
+        if max_connections == 0 {
+            return Err(ConfigError::NoDbConnections);
+        }
+        Ok(Self {
+            url,
+            data_dir,
+            max_connections,
+        })
+    }
+}
+
+/// How specs reach agents.
+#[derive(Debug, Clone)]
+pub enum TransportConfig {
+    /// The built-in broker, listening on `addr`.
+    Grpc {
+        addr: SocketAddr,
+        broker: BrokerConfig,
+    },
+    /// An external MQTT broker.
+    Mqtt(MqttConfig),
+}
+
+/// Everything `baton serve` runs with, checked.
+pub struct HubConfig {
+    pub http_addr: SocketAddr,
+    /// HTTPS for the REST API; `None` = plain HTTP.
+    pub http_tls: Option<Arc<rustls::ServerConfig>>,
+    /// The REST API's bearer tokens; `None` = the API is open.
+    pub api_tokens: Option<Arc<HashSet<String>>>,
+    pub database: DatabaseConfig,
+    pub transport: TransportConfig,
+    /// Give freed heap back to the OS after a burst (`hub::heap_trim`).
+    pub heap_trim: bool,
+    /// The source client's behaviour, source id included.
+    pub hub: HubOptions,
+}
+
+impl std::fmt::Debug for HubConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the tokens, keys or the database password.
+        f.debug_struct("HubConfig")
+            .field("http_addr", &self.http_addr)
+            .field("https", &self.http_tls.is_some())
+            .field("api_tokens", &self.api_tokens.as_ref().map(|t| t.len()))
+            .field("database", &self.database)
+            .field("transport", &self.transport)
+            .field("heap_trim", &self.heap_trim)
+            .field("hub", &self.hub)
+            .finish()
+    }
+}
+
+impl TryFrom<ServeArgs> for HubConfig {
+    type Error = ConfigError;
+
+    fn try_from(args: ServeArgs) -> Result<Self, ConfigError> {
+        let api_tokens = args
+            .api_token_file
+            .as_deref()
+            .map(load_api_tokens)
+            .transpose()?;
+        let http_tls = match (&args.http_tls_cert, &args.http_tls_key) {
+            (Some(cert), Some(key)) => Some(super::tls::server_config(cert, key)?),
+            _ => None,
+        };
+        let database =
+            DatabaseConfig::new(args.database_url, args.data_dir, args.db_max_connections)?;
+        let transport = match args.transport {
+            TransportKind::Grpc => {
+                if args.http_addr == args.grpc_addr && args.http_addr.port() != 0 {
+                    return Err(ConfigError::SameAddr(args.http_addr));
+                }
+                TransportConfig::Grpc {
+                    addr: args.grpc_addr,
+                    broker: broker_config(
+                        args.grpc_tls_cert
+                            .as_deref()
+                            .zip(args.grpc_tls_key.as_deref()),
+                        args.grpc_client_ca.as_deref(),
+                        args.grpc_token_file.as_deref(),
+                    )?,
+                }
+            }
+            TransportKind::Mqtt => {
+                let path = args.mqtt_config.ok_or(ConfigError::MissingMqttConfig)?;
+                let config = MqttConfig::load(&path)
+                    .map_err(|source| ConfigError::MqttConfig { path, source })?;
+                TransportConfig::Mqtt(config)
+            }
+        };
+        if !valid_source_id(&args.source_id) {
+            return Err(ConfigError::SourceId(args.source_id));
+        }
+        if args.status_writers == 0 {
+            return Err(ConfigError::NoStatusWriters);
+        }
+        let rate_limit = match args.publish_rate_limit {
+            Some(qps) if !(qps.is_finite() && qps > 0.0) => {
+                return Err(ConfigError::RateLimit(qps));
+            }
+            // Burst: twice the rate, at least one event.
+            Some(qps) => Some((qps, (qps * 2.0).ceil().max(1.0) as u32)),
+            None => None,
+        };
+        // 0 turns a periodic safety net off.
+        let nonzero = |d: Duration| (!d.is_zero()).then_some(d);
+        Ok(Self {
+            http_addr: args.http_addr,
+            http_tls,
+            api_tokens,
+            database,
+            transport,
+            heap_trim: args.heap_trim,
+            hub: HubOptions {
+                source_id: args.source_id,
+                rate_limit,
+                publisher: PublisherConfig::default(),
+                status_writers: args.status_writers,
+                status_resync_every: nonzero(args.status_resync_interval),
+                redeliver_unreported_after: nonzero(args.redeliver_after),
+            },
+        })
+    }
+}
+
+/// A source id is the second segment of the hub's MQTT topics (`sources/<id>/...`, §7.3).
+fn valid_source_id(id: &str) -> bool {
+    !id.is_empty()
+        && !id
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | '+' | '#'))
+}
+
+/// The built-in broker's configuration: TLS (`cert`, `key`), mTLS and the token file.
+fn broker_config(
+    tls: Option<(&Path, &Path)>,
+    client_ca: Option<&Path>,
+    token_file: Option<&Path>,
+) -> Result<BrokerConfig, ConfigError> {
+    let tls = tls
+        .map(|(cert, key)| ServerTls::from_files(cert, key, client_ca))
+        .transpose()
+        .map_err(ConfigError::GrpcTls)?;
+    let tokens = token_file
+        .map(|path| {
+            TokenTable::load(path).map_err(|source| ConfigError::GrpcTokenFile {
+                path: path.to_owned(),
+                source,
+            })
+        })
+        .transpose()?;
+    Ok(BrokerConfig {
+        tls,
+        tokens,
+        ..BrokerConfig::default()
+    })
+}
+
+/// Bearer tokens from a file: one per line, blank lines and `#` comments ignored.
+fn load_api_tokens(path: &Path) -> Result<Arc<HashSet<String>>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ApiTokenFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    let tokens: HashSet<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
+    if tokens.is_empty() {
+        return Err(ConfigError::NoApiTokens(path.to_owned()));
+    }
+    Ok(Arc::new(tokens))
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;
