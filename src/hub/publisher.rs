@@ -1,7 +1,7 @@
 //! The publisher: delivers every committed change to its agent (§4.8, no lost changes).
 //!
 //! It reads the resources queued in the store's publish outbox, publishes their current state
-//! (create, update or delete) through the source client, and clears the outbox row only for
+//! as the action the outbox row names (create, update or delete) through the source client, and clears the outbox row only for
 //! what the transport accepted. Woken by the store once a change commits ([`Store::wakeup`]);
 //! also polls, so that changes committed by a hub that crashed are delivered by the next one. While the transport is down it backs
 //! off and retries; the HTTP API never waits for it.
@@ -17,7 +17,7 @@ use super::convert::work_of;
 use super::metrics::HubMetrics;
 use crate::cloudevents::backoff::{Backoff, BackoffPolicy};
 use crate::cloudevents::{Action, EventType, SourceClient, SubResource};
-use crate::store::{Resource, Store};
+use crate::store::{Pending, PublishAction, Store};
 use crate::work::model::{ManifestWork, manifest_bundles_data_type};
 
 /// Publisher settings.
@@ -57,13 +57,12 @@ enum RoundError {
     Stalled { failed: usize, total: usize },
 }
 
-fn event_type(resource: &Resource) -> EventType {
-    let action = if resource.deleted_at.is_some() {
-        Action::DeleteRequest
-    } else if resource.version == 1 {
-        Action::CreateRequest
-    } else {
-        Action::UpdateRequest
+/// The spec event for what the outbox row says to publish (§2.3).
+fn event_type(action: PublishAction) -> EventType {
+    let action = match action {
+        PublishAction::Create => Action::CreateRequest,
+        PublishAction::Update => Action::UpdateRequest,
+        PublishAction::Delete => Action::DeleteRequest,
     };
     EventType::new(manifest_bundles_data_type(), SubResource::Spec, action)
 }
@@ -126,11 +125,11 @@ impl Publisher {
         let read = started.elapsed();
         let total = pending.len();
         let outcomes: Vec<Option<(uuid::Uuid, i64, bool)>> = futures::stream::iter(pending)
-            .map(|resource| async move {
-                self.publish(&resource).await.then_some((
-                    resource.id,
-                    resource.version,
-                    resource.deleted_at.is_some(),
+            .map(|pending| async move {
+                self.publish(&pending).await.then_some((
+                    pending.resource.id,
+                    pending.resource.version,
+                    pending.action == PublishAction::Delete,
                 ))
             })
             .buffer_unordered(self.config.concurrency)
@@ -149,7 +148,8 @@ impl Publisher {
         }
     }
 
-    async fn publish(&self, resource: &Resource) -> bool {
+    async fn publish(&self, pending: &Pending) -> bool {
+        let resource = &pending.resource;
         let work = match work_of(resource) {
             Ok(work) => work,
             Err(err) => {
@@ -158,10 +158,14 @@ impl Publisher {
                 return false;
             }
         };
-        match self.client.publish(&event_type(resource), &work).await {
+        match self
+            .client
+            .publish(&event_type(pending.action), &work)
+            .await
+        {
             Ok(()) => {
                 self.metrics.count_publish("ok");
-                debug!(resource_id = %resource.id, version = resource.version, deleting = resource.deleted_at.is_some(), "published");
+                debug!(resource_id = %resource.id, version = resource.version, action = ?pending.action, "published");
                 true
             }
             Err(err) => {

@@ -16,6 +16,7 @@ pub mod lock;
 pub mod model;
 mod open;
 pub mod postgres;
+mod queries;
 mod rows;
 mod rules;
 pub mod sqlite;
@@ -135,11 +136,13 @@ impl StatusIgnored {
 /// The publish outbox (§4.8): what waits for publication, read and cleared by the publisher.
 #[async_trait]
 pub trait Outbox: Send + Sync {
-    /// Up to `limit` resources whose current state has not been published yet, oldest first.
-    async fn pending_publications(&self, limit: i64) -> Result<Vec<Resource>, StoreError>;
+    /// Up to `limit` resources whose current state has not been published yet, oldest first,
+    /// each with the action its outbox row names.
+    async fn pending_publications(&self, limit: i64) -> Result<Vec<Pending>, StoreError>;
     /// Clears the pending mark if the resource's pending state is the published `version` and
-    /// deletion state, or older (a newer change keeps it pending). A published delete of a resource no agent ever
-    /// reported on completes right away (§4.8 step 2): its row is removed.
+    /// deletion state (`true` for a published delete), or older (a newer change keeps it
+    /// pending). A published delete of a resource no agent ever reported on completes right
+    /// away (§4.8 step 2): its row is removed.
     async fn mark_published(&self, published: &[(Uuid, i64, bool)]) -> Result<(), StoreError>;
     /// Marks for publication again every live resource that no agent has reported on and that
     /// last changed before `changed_before`, returning how many. A publish the broker

@@ -233,3 +233,73 @@ pub struct Updated<T> {
     pub value: T,
     pub changed: bool,
 }
+
+/// What the publisher sends for a queued resource, as its outbox row says (§2.3).
+///
+/// A resource created and then updated before its first publish stays [`Self::Create`]: the
+/// agent does not hold it yet. sdk-go agents handle `create_request` and `update_request` alike
+/// (§2.3; §5.1: a work the agent does not hold is added whatever the action, one it holds is
+/// replaced), so the action is for the reader of the event (logs, Maestro-style sources), not
+/// a switch on the agent: a create that reaches an agent already holding the work (a change
+/// committed while its first publish was in flight) is harmless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishAction {
+    Create,
+    Update,
+    Delete,
+}
+
+impl PublishAction {
+    /// The outbox column's value (`publish_outbox.action`, a SMALLINT on PostgreSQL).
+    pub(crate) const fn code(self) -> i16 {
+        match self {
+            Self::Create => 1,
+            Self::Update => 2,
+            Self::Delete => 3,
+        }
+    }
+
+    /// The action an outbox column holds; `None` for a value no migration writes.
+    pub(crate) const fn from_code(code: i16) -> Option<Self> {
+        match code {
+            1 => Some(Self::Create),
+            2 => Some(Self::Update),
+            3 => Some(Self::Delete),
+            _ => None,
+        }
+    }
+}
+
+/// A resource waiting in the outbox: its current state and what to publish it as.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub resource: Resource,
+    pub action: PublishAction,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_actions_round_trip_through_their_codes() {
+        for action in [
+            PublishAction::Create,
+            PublishAction::Update,
+            PublishAction::Delete,
+        ] {
+            assert_eq!(PublishAction::from_code(action.code()), Some(action));
+        }
+        assert_eq!(PublishAction::from_code(0), None);
+        // The migrations and the outbox statements write these values as literals.
+        assert_eq!(
+            [
+                PublishAction::Create,
+                PublishAction::Update,
+                PublishAction::Delete
+            ]
+            .map(PublishAction::code),
+            [1, 2, 3]
+        );
+    }
+}

@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::StoreError;
 use super::model::{
-    Consumer, Direction, Labels, NewResource, OrderBy, Page, PageRequest, RawJson, ReportedStatus,
-    Resource, ResourceSpec,
+    Consumer, Direction, Labels, NewResource, OrderBy, Page, PageRequest, Pending, PublishAction,
+    RawJson, ReportedStatus, Resource, ResourceSpec,
 };
 
 /// The columns a [`ResourceRow`] reads, in every `SELECT` and `RETURNING` of a resource.
@@ -86,6 +86,27 @@ impl<I: Into<Uuid>> From<ResourceRow<I>> for Resource {
             updated_at: row.updated_at,
             deleted_at: row.deleted_at,
         }
+    }
+}
+
+/// A queued resource: its [`RESOURCE_COLUMNS`] and the outbox row's `action`.
+#[derive(FromRow)]
+pub(crate) struct PendingRow<I> {
+    #[sqlx(flatten)]
+    resource: ResourceRow<I>,
+    action: i16,
+}
+
+impl<I: Into<Uuid>> TryFrom<PendingRow<I>> for Pending {
+    type Error = StoreError;
+
+    fn try_from(row: PendingRow<I>) -> Result<Self, StoreError> {
+        let action = PublishAction::from_code(row.action)
+            .ok_or_else(|| StoreError::Corrupt(format!("publish_outbox.action {}", row.action)))?;
+        Ok(Pending {
+            resource: row.resource.into(),
+            action,
+        })
     }
 }
 

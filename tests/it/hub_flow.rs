@@ -299,7 +299,62 @@ async fn a_status_that_could_not_be_sent_is_retried(backend: Backend) {
     .await;
 }
 
+/// The spec events the hub sent for resource `id`, as their type's action (§2.3).
+fn actions_sent(broker: &MemoryBroker, id: &str) -> Vec<String> {
+    use baton::cloudevents::extensions::RESOURCE_ID;
+    use cloudevents::AttributesReader;
+    broker
+        .history()
+        .iter()
+        .filter(|e| {
+            e.extension(RESOURCE_ID)
+                .is_some_and(|v| v.to_string() == id)
+        })
+        .filter_map(|e| e.ty().rsplit_once('.').map(|(_, action)| action.to_owned()))
+        .collect()
+}
+
+/// §2.3: a new resource goes out as `create_request`, a change as `update_request`, a delete as
+/// `delete_request`, as the outbox row says.
+async fn spec_events_carry_the_action_of_the_change(backend: Backend) {
+    let broker = MemoryBroker::new();
+    let hub = TestHub::start(
+        TestDb::new(backend).await,
+        Arc::new(broker.transport(TransportRole::source("baton"))),
+    )
+    .await;
+    hub.api.consumer("c1").await;
+    let id = hub.api.resource_id("c1", None).await;
+    eventually("create sent", WAIT, || async {
+        actions_sent(&broker, &id).len() == 1
+    })
+    .await;
+    let (status, _) = hub
+        .api
+        .put(
+            &format!("/api/v1/resources/{id}"),
+            json!({"version": 1, "manifests": [configmap("v2")]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    eventually("update sent", WAIT, || async {
+        actions_sent(&broker, &id).len() == 2
+    })
+    .await;
+    let (status, _) = hub.api.delete(&format!("/api/v1/resources/{id}")).await;
+    assert_eq!(status, 202);
+    eventually("delete sent", WAIT, || async {
+        actions_sent(&broker, &id).len() == 3
+    })
+    .await;
+    assert_eq!(
+        actions_sent(&broker, &id),
+        ["create_request", "update_request", "delete_request"]
+    );
+}
+
 backend_tests!(
+    spec_events_carry_the_action_of_the_change,
     a_status_that_could_not_be_sent_is_retried,
     created_resource_is_applied_and_its_status_lands_in_the_row,
     updates_replace_the_applied_spec_and_deletes_remove_the_row,

@@ -3,11 +3,12 @@
 //! resource completes it) and status reports (§5.2: decided on the row they are written over, serialised),
 //! the same on both backends.
 
-use baton::store::{StatusIgnored, StatusOutcome, StoreError};
+use baton::store::{Pending, PublishAction, StatusIgnored, StatusOutcome, StoreError};
 
 use crate::harness::{Backend, backend_tests};
 use crate::store_fixtures::{
-    apply, deleted, fresh, new_consumer, report, report_on, resource, spec, stored_status,
+    apply, deleted, fresh, new_consumer, new_resource, report, report_on, resource, spec,
+    stored_status,
 };
 
 async fn pending_publications_are_unpublished_states_oldest_first(backend: Backend) {
@@ -17,7 +18,7 @@ async fn pending_publications_are_unpublished_states_oldest_first(backend: Backe
     let r2 = resource(&*store, "c1", Some("r2")).await;
     let r3 = resource(&*store, "c1", Some("r3")).await;
     store.mark_published(&[(r2.id, 1, false)]).await.unwrap();
-    let ids = |rs: Vec<baton::store::Resource>| rs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let ids = |ps: Vec<Pending>| ps.into_iter().map(|p| p.resource.id).collect::<Vec<_>>();
     assert_eq!(
         ids(store.pending_publications(10).await.unwrap()),
         [r1.id, r3.id]
@@ -31,7 +32,7 @@ async fn pending_publications_are_unpublished_states_oldest_first(backend: Backe
     );
     let pending = store.pending_publications(10).await.unwrap();
     assert_eq!(
-        (pending[1].version, &pending[1].spec),
+        (pending[1].resource.version, &pending[1].resource.spec),
         (2, &spec("v2")),
         "the current state"
     );
@@ -207,13 +208,97 @@ async fn specs_no_agent_reported_on_are_requeued(backend: Backend) {
     assert_eq!(store.requeue_unreported(later).await.unwrap(), 1);
     let pending = store.pending_publications(10).await.unwrap();
     assert_eq!(
-        pending.iter().map(|r| r.id).collect::<Vec<_>>(),
-        [silent.id],
-        "only the unreported live one"
+        pending
+            .iter()
+            .map(|p| (p.resource.id, p.action))
+            .collect::<Vec<_>>(),
+        [(silent.id, PublishAction::Create)],
+        "only the unreported live one, as a create: no agent has shown it holds it"
     );
 }
 
+/// The action of each queued resource, by id.
+async fn actions(store: &dyn baton::store::Store) -> Vec<(uuid::Uuid, PublishAction)> {
+    let mut pending: Vec<_> = store
+        .pending_publications(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.resource.id, p.action))
+        .collect();
+    pending.sort_unstable_by_key(|p| p.0);
+    pending
+}
+
+async fn the_outbox_row_names_the_action_to_publish(backend: Backend) {
+    let (_db, store) = fresh(backend).await;
+    store.create_consumer(new_consumer("c1")).await.unwrap();
+    let created = resource(&*store, "c1", Some("created")).await;
+    let updated_early = resource(&*store, "c1", Some("updated-early")).await;
+    let updated = resource(&*store, "c1", Some("updated")).await;
+    let deleted_early = resource(&*store, "c1", Some("deleted-early")).await;
+    let deleted = resource(&*store, "c1", Some("deleted")).await;
+    store
+        .mark_published(&[(updated.id, 1, false), (deleted.id, 1, false)])
+        .await
+        .unwrap();
+    store
+        .update_resource(updated_early.id, 1, spec("v2"))
+        .await
+        .unwrap();
+    store
+        .update_resource(updated_early.id, 2, spec("v3"))
+        .await
+        .unwrap();
+    store
+        .update_resource(updated.id, 1, spec("v2"))
+        .await
+        .unwrap();
+    store.delete_resource(deleted_early.id).await.unwrap();
+    store.delete_resource(deleted.id).await.unwrap();
+    let mut expected = vec![
+        (created.id, PublishAction::Create),
+        // No agent holds it yet: updates before the first publish keep it a create.
+        (updated_early.id, PublishAction::Create),
+        (updated.id, PublishAction::Update),
+        (deleted_early.id, PublishAction::Delete),
+        (deleted.id, PublishAction::Delete),
+    ];
+    expected.sort_unstable_by_key(|p| p.0);
+    assert_eq!(actions(&*store).await, expected);
+
+    // The create of version 3 was published; a later update is an update.
+    store
+        .mark_published(&[(updated_early.id, 3, false)])
+        .await
+        .unwrap();
+    store
+        .update_resource(updated_early.id, 3, spec("v4"))
+        .await
+        .unwrap();
+    let early = actions(&*store)
+        .await
+        .into_iter()
+        .find(|p| p.0 == updated_early.id);
+    assert_eq!(early, Some((updated_early.id, PublishAction::Update)));
+
+    // Created by a batch statement (more than one row): creates too.
+    let batch = store
+        .create_resources(vec![
+            new_resource("c1", Some("b1"), spec("v1")),
+            new_resource("c1", Some("b2"), spec("v1")),
+        ])
+        .await;
+    let queued = actions(&*store).await;
+    for created in batch {
+        let id = created.unwrap().id;
+        let action = queued.iter().find(|p| p.0 == id).map(|p| p.1);
+        assert_eq!(action, Some(PublishAction::Create));
+    }
+}
+
 backend_tests!(
+    the_outbox_row_names_the_action_to_publish,
     specs_no_agent_reported_on_are_requeued,
     pending_publications_are_unpublished_states_oldest_first,
     the_marker_is_cleared_only_for_the_state_that_was_published,
@@ -222,3 +307,57 @@ backend_tests!(
     a_status_is_stored_ignored_removed_or_unknown,
     concurrent_status_updates_are_serialised,
 );
+
+/// PostgreSQL migration 0006 gives the rows queued before it the action their state implies:
+/// a delete if deleting, a create at version 1, an update after.
+#[tokio::test]
+async fn postgres_migration_backfills_the_outbox_actions() {
+    use sqlx::Connection;
+
+    let db = crate::harness::TestDb::new(Backend::Postgres).await;
+    let before = tempfile::tempdir().unwrap();
+    let migrations = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres");
+    for entry in std::fs::read_dir(migrations).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.as_str() < "0006" {
+            std::fs::copy(&path, before.path().join(name)).unwrap();
+        }
+    }
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::migrate::Migrator::new(before.path())
+        .await
+        .unwrap()
+        .run(&mut conn)
+        .await
+        .unwrap();
+    let (created, updated, deleting) = (
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+    );
+    sqlx::query(
+        "INSERT INTO publish_outbox (resource_id, version, deleting) \
+         VALUES ($1, 1, FALSE), ($2, 4, FALSE), ($3, 1, TRUE)",
+    )
+    .bind(created)
+    .bind(updated)
+    .bind(deleting)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    db.store().await; // applies the rest
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let mut actions: Vec<(uuid::Uuid, i16)> =
+        sqlx::query_as("SELECT resource_id, action FROM publish_outbox")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    actions.sort_unstable();
+    // The column's values: 1 create, 2 update, 3 delete.
+    let mut expected = vec![(created, 1), (updated, 2), (deleting, 3)];
+    expected.sort_unstable();
+    assert_eq!(actions, expected);
+}

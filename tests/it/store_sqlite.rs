@@ -6,7 +6,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use baton::store::sqlite::SqliteStore;
-use baton::store::{self, ConsumerKey, SQLITE_FILE, Store, StoreError};
+use baton::store::{self, ConsumerKey, PublishAction, SQLITE_FILE, Store, StoreError};
 
 use crate::store_fixtures::{apply, new_consumer, report, resource};
 
@@ -32,7 +32,7 @@ async fn data_survives_closing_and_reopening_the_data_dir() {
     store.migrate().await.unwrap(); // already applied: a no-op
     assert_eq!(store.get_resource(reported.id).await.unwrap(), before);
     assert_eq!(
-        store.pending_publications(10).await.unwrap()[0].id,
+        store.pending_publications(10).await.unwrap()[0].resource.id,
         pending.id,
         "what was not yet published still is pending: the outbox survives too"
     );
@@ -228,12 +228,16 @@ async fn pending_marks_from_before_the_outbox_are_moved_into_it() {
         .await
         .unwrap()
         .into_iter()
-        .map(|r| (r.id, r.version, r.deleted_at.is_some()))
+        .map(|p| (p.resource.id, p.resource.version, p.action))
         .collect();
     assert_eq!(
         pending,
-        [(updated, 3, false), (deleting, 1, true)],
-        "the pending rows, oldest change first; the published one is not queued"
+        [
+            (updated, 3, PublishAction::Update),
+            (deleting, 1, PublishAction::Delete)
+        ],
+        "the pending rows, oldest change first, with the action their state implies; \
+         the published one is not queued"
     );
     store.mark_published(&[(updated, 3, false)]).await.unwrap();
     assert_eq!(store.pending_count().await.unwrap(), 1);

@@ -25,7 +25,7 @@ type BatchRows = rows::BatchRows<Uuid>;
 fn queued(insert: &str) -> String {
     format!(
         "WITH inserted AS ({insert} RETURNING {CREATED_COLUMNS}), \
-         changed AS (SELECT id, 1::bigint AS version, FALSE AS deleting FROM inserted), \
+         changed AS (SELECT id, 1::bigint AS version, 1::smallint AS action FROM inserted), \
          queued AS ({OUTBOX_INSERT}) \
          SELECT {CREATED_COLUMNS} FROM inserted"
     )

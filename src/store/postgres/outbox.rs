@@ -11,28 +11,30 @@ use uuid::Uuid;
 
 use super::PgStore;
 use crate::store::rows::{self, RESOURCE_COLUMNS};
-use crate::store::{Outbox, Resource, StoreError};
+use crate::store::{Outbox, Pending, StoreError};
 
-type ResourceRow = rows::ResourceRow<Uuid>;
+type PendingRow = rows::PendingRow<Uuid>;
 
-/// Queues the rows of the CTE `changed(id, version, deleting)` for publication, for use as the
+/// Queues the rows of the CTE `changed(id, version, action)` for publication, for use as the
 /// last CTE of a statement that changes resources. A row already queued takes the new state
-/// and moves to the back (ordered by the last change, as before).
-pub(crate) const OUTBOX_UPSERT: &str = "INSERT INTO publish_outbox (resource_id, version, deleting) \
-     SELECT id, version, deleting FROM changed \
-     ON CONFLICT (resource_id) DO UPDATE SET version = EXCLUDED.version, deleting = EXCLUDED.deleting, \
+/// and moves to the back (ordered by the last change). An update over a create not yet
+/// published stays a create ([`crate::store::PublishAction`] says why; its `code`s are the values).
+pub(crate) const OUTBOX_UPSERT: &str = "INSERT INTO publish_outbox (resource_id, version, action) \
+     SELECT id, version, action FROM changed \
+     ON CONFLICT (resource_id) DO UPDATE SET version = EXCLUDED.version, \
+     action = CASE WHEN publish_outbox.action = 1 AND EXCLUDED.action = 2 THEN 1 ELSE EXCLUDED.action END, \
      queued_at = EXCLUDED.queued_at";
 
 /// [`OUTBOX_UPSERT`] for new resources, which cannot be queued yet: a plain insert (an upsert's
 /// speculative insertion costs another WAL record per row).
-pub(crate) const OUTBOX_INSERT: &str = "INSERT INTO publish_outbox (resource_id, version, deleting) \
-     SELECT id, version, deleting FROM changed";
+pub(crate) const OUTBOX_INSERT: &str = "INSERT INTO publish_outbox (resource_id, version, action) \
+     SELECT id, version, action FROM changed";
 
 /// [`PgStore::outbox_pending`]'s statement, built once.
 static OUTBOX_PENDING: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let columns = qualified(RESOURCE_COLUMNS, "r");
     format!(
-        "SELECT {columns} FROM (SELECT resource_id, queued_at FROM publish_outbox ORDER BY queued_at LIMIT $1) o \
+        "SELECT {columns}, o.action FROM (SELECT resource_id, action, queued_at FROM publish_outbox ORDER BY queued_at LIMIT $1) o \
          CROSS JOIN LATERAL (SELECT {RESOURCE_COLUMNS} FROM resources WHERE id = o.resource_id OFFSET 0) r \
          ORDER BY o.queued_at"
     )
@@ -40,15 +42,15 @@ static OUTBOX_PENDING: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
 
 #[async_trait]
 impl Outbox for PgStore {
-    async fn pending_publications(&self, limit: i64) -> Result<Vec<Resource>, StoreError> {
+    async fn pending_publications(&self, limit: i64) -> Result<Vec<Pending>, StoreError> {
         // One primary-key lookup per queued row. A plain join (or a LATERAL subquery, which
         // the planner pulls up into one) let it hash the whole `resources` table on every
         // round: 28-36 ms a round at 10,000 rows. `OFFSET 0` keeps the subquery a subquery.
-        let rows: Vec<ResourceRow> = sqlx::query_as(sqlx::AssertSqlSafe(OUTBOX_PENDING.as_str()))
+        let rows: Vec<PendingRow> = sqlx::query_as(sqlx::AssertSqlSafe(OUTBOX_PENDING.as_str()))
             .bind(limit)
             .fetch_all(self.pool())
             .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        rows.into_iter().map(TryInto::try_into).collect()
     }
 
     /// Deletes the outbox rows of what was published: a row describing the published state or
@@ -64,7 +66,7 @@ impl Outbox for PgStore {
         sqlx::query(
             "DELETE FROM publish_outbox o \
              USING UNNEST($1::uuid[], $2::bigint[], $3::bool[]) AS p(id, version, deleting) \
-             WHERE o.resource_id = p.id AND o.version <= p.version AND (p.deleting OR NOT o.deleting)",
+             WHERE o.resource_id = p.id AND o.version <= p.version AND (p.deleting OR o.action <> 3)",
         )
         .bind(&ids)
         .bind(&versions)
@@ -88,14 +90,14 @@ impl Outbox for PgStore {
 
     /// Queues again every live, never reported resource last changed before `changed_before`
     /// that is not queued; returns how many. Locks no resource row: a status stored meanwhile
-    /// costs one needless publish at most.
+    /// costs one needless publish at most. Queued as creates: no agent has shown it holds them.
     async fn requeue_unreported(
         &self,
         changed_before: chrono::DateTime<chrono::Utc>,
     ) -> Result<u64, StoreError> {
         let done = sqlx::query(
-            "INSERT INTO publish_outbox (resource_id, version, deleting) \
-             SELECT r.id, r.version, FALSE FROM resources r \
+            "INSERT INTO publish_outbox (resource_id, version, action) \
+             SELECT r.id, r.version, 1 FROM resources r \
              WHERE r.deleted_at IS NULL AND r.status IS NULL AND r.updated_at < $1 \
              AND NOT EXISTS (SELECT 1 FROM publish_outbox o WHERE o.resource_id = r.id) \
              ORDER BY r.id ON CONFLICT (resource_id) DO NOTHING",

@@ -8,23 +8,14 @@ use uuid::Uuid;
 use super::PgStore;
 use super::json::JsonText;
 use super::outbox::OUTBOX_UPSERT;
-use crate::store::rows::{self, CONSUMER_COLUMNS, RESOURCE_COLUMNS, page_of, push_page};
-use crate::store::rules;
+use crate::store::rows::{self, CONSUMER_COLUMNS, RESOURCE_COLUMNS};
 use crate::store::*;
+use crate::store::{queries, rules};
 
 type ResourceRow = rows::ResourceRow<Uuid>;
 type ConsumerRow = rows::ConsumerRow<Uuid>;
 
 impl PgStore {
-    fn consumer_query(key: &ConsumerKey, tail: String) -> QueryBuilder<Postgres> {
-        let mut q = QueryBuilder::new(tail);
-        match key {
-            ConsumerKey::Id(id) => q.push(" WHERE id = ").push_bind(*id),
-            ConsumerKey::Name(name) => q.push(" WHERE name = ").push_bind(name.clone()),
-        };
-        q
-    }
-
     fn push_resource_filter(q: &mut QueryBuilder<Postgres>, filter: &ResourceFilter) {
         q.push(" WHERE TRUE");
         if let Some(consumer) = &filter.consumer_name {
@@ -82,21 +73,11 @@ impl Store for PgStore {
     }
 
     async fn get_consumer(&self, key: &ConsumerKey) -> Result<Consumer, StoreError> {
-        let mut q = Self::consumer_query(key, format!("SELECT {CONSUMER_COLUMNS} FROM consumers"));
-        let row: Option<ConsumerRow> = q.build_query_as().fetch_optional(&self.pool).await?;
-        row.map(Into::into)
-            .ok_or_else(|| StoreError::ConsumerNotFound(key.to_string()))
+        queries::get_consumer::<Postgres, Uuid>(&self.pool, key).await
     }
 
     async fn list_consumers(&self, page: PageRequest) -> Result<Page<Consumer>, StoreError> {
-        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM consumers")
-            .fetch_one(&self.pool)
-            .await?;
-        let mut q =
-            QueryBuilder::<Postgres>::new(format!("SELECT {CONSUMER_COLUMNS} FROM consumers"));
-        push_page(&mut q, page);
-        let rows: Vec<ConsumerRow> = q.build_query_as().fetch_all(&self.pool).await?;
-        Ok(page_of(rows, total))
+        queries::list_consumers::<Postgres, Uuid>(&self.pool, page).await
     }
 
     async fn update_consumer_labels(
@@ -104,38 +85,15 @@ impl Store for PgStore {
         key: &ConsumerKey,
         labels: Labels,
     ) -> Result<Consumer, StoreError> {
-        let mut q =
-            QueryBuilder::<Postgres>::new("UPDATE consumers SET updated_at = now(), labels = ");
-        q.push_bind(Json(labels));
-        match key {
-            ConsumerKey::Id(id) => q.push(" WHERE id = ").push_bind(*id),
-            ConsumerKey::Name(name) => q.push(" WHERE name = ").push_bind(name.clone()),
-        };
-        q.push(" RETURNING ").push(CONSUMER_COLUMNS);
-        let row: Option<ConsumerRow> = q.build_query_as().fetch_optional(&self.pool).await?;
-        row.map(Into::into)
-            .ok_or_else(|| StoreError::ConsumerNotFound(key.to_string()))
+        queries::update_consumer_labels::<Postgres, Uuid>(&self.pool, key, labels, |q| {
+            q.push("now()");
+        })
+        .await
     }
 
     async fn delete_consumer(&self, key: &ConsumerKey) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let mut q = Self::consumer_query(key, format!("SELECT {CONSUMER_COLUMNS} FROM consumers"));
-        q.push(" FOR UPDATE");
-        let consumer: ConsumerRow = q
-            .build_query_as()
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::ConsumerNotFound(key.to_string()))?;
-        let in_use: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM resources WHERE consumer_id = $1")
-                .bind(consumer.id)
-                .fetch_one(&mut *tx)
-                .await?;
-        rules::consumer_deletable(consumer.name, in_use)?;
-        sqlx::query("DELETE FROM consumers WHERE id = $1")
-            .bind(consumer.id)
-            .execute(&mut *tx)
-            .await?;
+        queries::delete_consumer::<Postgres, Uuid>(&mut tx, key, " FOR UPDATE").await?;
         tx.commit().await?;
         Ok(())
     }
@@ -145,12 +103,7 @@ impl Store for PgStore {
     }
 
     async fn get_resource(&self, id: Uuid) -> Result<Resource, StoreError> {
-        let sql = format!("SELECT {RESOURCE_COLUMNS} FROM resources WHERE id = $1");
-        let row: Option<ResourceRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(Into::into).ok_or(StoreError::ResourceNotFound(id))
+        queries::get_resource::<Postgres, Uuid>(&self.pool, id).await
     }
 
     async fn list_resources(
@@ -158,15 +111,14 @@ impl Store for PgStore {
         filter: &ResourceFilter,
         page: PageRequest,
     ) -> Result<Page<Resource>, StoreError> {
-        let mut count = QueryBuilder::<Postgres>::new("SELECT count(*) FROM resources");
-        Self::push_resource_filter(&mut count, filter);
-        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
-        let mut q =
-            QueryBuilder::<Postgres>::new(format!("SELECT {RESOURCE_COLUMNS} FROM resources"));
-        Self::push_resource_filter(&mut q, filter);
-        push_page(&mut q, page);
-        let rows: Vec<ResourceRow> = q.build_query_as().fetch_all(&self.pool).await?;
-        Ok(page_of(rows, total))
+        queries::fetch_page::<_, ResourceRow, _>(
+            &self.pool,
+            RESOURCE_COLUMNS,
+            "resources",
+            |q| Self::push_resource_filter(q, filter),
+            page,
+        )
+        .await
     }
 
     async fn update_resource(
@@ -193,7 +145,7 @@ impl Store for PgStore {
             "WITH updated AS (UPDATE resources SET version = version + 1, manifests = $2, delete_option = $3, \
              manifest_configs = $4, labels = $5, annotations = $6, updated_at = now() WHERE id = $1 \
              RETURNING {RESOURCE_COLUMNS}), \
-             changed AS (SELECT id, version, FALSE AS deleting FROM updated), \
+             changed AS (SELECT id, version, 2::smallint AS action FROM updated), \
              queued AS ({OUTBOX_UPSERT}) \
              SELECT {RESOURCE_COLUMNS} FROM updated"
         );
@@ -219,7 +171,7 @@ impl Store for PgStore {
         let sql = format!(
             "WITH updated AS (UPDATE resources SET deleted_at = COALESCE(deleted_at, now()), updated_at = now() \
              WHERE id = $1 RETURNING {RESOURCE_COLUMNS}), \
-             changed AS (SELECT id, version, TRUE AS deleting FROM updated WHERE deleted_at = now()), \
+             changed AS (SELECT id, version, 3::smallint AS action FROM updated WHERE deleted_at = now()), \
              queued AS ({OUTBOX_UPSERT}) \
              SELECT {RESOURCE_COLUMNS} FROM updated"
         );

@@ -11,7 +11,7 @@ use super::outbox::OUTBOX_INSERT;
 use super::{SqliteStore, now};
 use crate::store::rows::{self, CREATED_COLUMNS, name_taken_or};
 use crate::store::rules::CreateRows;
-use crate::store::{NewResource, Resource, StoreError};
+use crate::store::{NewResource, PublishAction, Resource, StoreError};
 
 type CreatedRow = rows::CreatedRow<Hyphenated>;
 
@@ -45,7 +45,7 @@ async fn insert(
         sqlx::query(OUTBOX_INSERT)
             .bind(row.id)
             .bind(1_i64)
-            .bind(false)
+            .bind(PublishAction::Create.code())
             .bind(&at)
             .execute(&mut *tx)
             .await?;

@@ -9,33 +9,36 @@ use uuid::fmt::Hyphenated;
 
 use super::{SqliteStore, now, timestamp};
 use crate::store::rows::{self, RESOURCE_COLUMNS};
-use crate::store::{Outbox, Resource, StoreError};
+use crate::store::{Outbox, Pending, StoreError};
 
-type ResourceRow = rows::ResourceRow<Hyphenated>;
+type PendingRow = rows::PendingRow<Hyphenated>;
 
-/// Queues a new resource: binds id, version, deleting, queued_at.
-pub(super) const OUTBOX_INSERT: &str = "INSERT INTO publish_outbox (resource_id, version, deleting, queued_at) VALUES (?1, ?2, ?3, ?4)";
+/// Queues a new resource: binds id, version, action ([`crate::store::PublishAction::code`]), queued_at.
+pub(super) const OUTBOX_INSERT: &str =
+    "INSERT INTO publish_outbox (resource_id, version, action, queued_at) VALUES (?1, ?2, ?3, ?4)";
 
-/// Queues a changed resource: one already queued takes the new state and moves to the back.
-/// Binds id, version, deleting, queued_at.
-pub(super) const OUTBOX_UPSERT: &str = "INSERT INTO publish_outbox (resource_id, version, deleting, queued_at) \
+/// Queues a changed resource: one already queued takes the new state and moves to the back;
+/// an update over a create not yet published stays a create ([`crate::store::PublishAction`] says why).
+/// Binds id, version, action, queued_at.
+pub(super) const OUTBOX_UPSERT: &str = "INSERT INTO publish_outbox (resource_id, version, action, queued_at) \
      VALUES (?1, ?2, ?3, ?4) \
-     ON CONFLICT (resource_id) DO UPDATE SET version = excluded.version, deleting = excluded.deleting, \
+     ON CONFLICT (resource_id) DO UPDATE SET version = excluded.version, \
+     action = CASE WHEN publish_outbox.action = 1 AND excluded.action = 2 THEN 1 ELSE excluded.action END, \
      queued_at = excluded.queued_at";
 
 #[async_trait]
 impl Outbox for SqliteStore {
-    async fn pending_publications(&self, limit: i64) -> Result<Vec<Resource>, StoreError> {
+    async fn pending_publications(&self, limit: i64) -> Result<Vec<Pending>, StoreError> {
         let sql = format!(
-            "SELECT {RESOURCE_COLUMNS} FROM resources \
-             JOIN (SELECT resource_id, queued_at FROM publish_outbox ORDER BY queued_at LIMIT ?1) o \
+            "SELECT {RESOURCE_COLUMNS}, o.action FROM resources \
+             JOIN (SELECT resource_id, action, queued_at FROM publish_outbox ORDER BY queued_at LIMIT ?1) o \
              ON id = o.resource_id ORDER BY o.queued_at"
         );
-        let rows: Vec<ResourceRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let rows: Vec<PendingRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        rows.into_iter().map(TryInto::try_into).collect()
     }
 
     /// Deletes the outbox rows of what was published (a row describing the published state or
@@ -49,7 +52,7 @@ impl Outbox for SqliteStore {
         for &(id, version, deleting) in published {
             sqlx::query(
                 "DELETE FROM publish_outbox WHERE resource_id = ?1 AND version <= ?2 \
-                 AND (?3 OR NOT deleting)",
+                 AND (?3 OR action <> 3)",
             )
             .bind(id.hyphenated())
             .bind(version)
@@ -73,15 +76,15 @@ impl Outbox for SqliteStore {
     }
 
     /// Queues again every live, never reported resource last changed before `changed_before`
-    /// that is not queued; returns how many.
+    /// that is not queued; returns how many. Queued as creates: no agent has shown it holds them.
     async fn requeue_unreported(
         &self,
         changed_before: chrono::DateTime<chrono::Utc>,
     ) -> Result<u64, StoreError> {
         let _turn = self.write_turn().await;
         let done = sqlx::query(
-            "INSERT INTO publish_outbox (resource_id, version, deleting, queued_at) \
-             SELECT r.id, r.version, 0, ?2 FROM resources r \
+            "INSERT INTO publish_outbox (resource_id, version, action, queued_at) \
+             SELECT r.id, r.version, 1, ?2 FROM resources r \
              WHERE r.deleted_at IS NULL AND r.status IS NULL AND r.updated_at < ?1 \
              AND NOT EXISTS (SELECT 1 FROM publish_outbox o WHERE o.resource_id = r.id) \
              ORDER BY r.id ON CONFLICT (resource_id) DO NOTHING",

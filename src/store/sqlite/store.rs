@@ -1,8 +1,9 @@
-//! The [`Store`] operations in SQLite's SQL. Mirrors `postgres.rs` statement by statement where
-//! the dialects agree; differs where they do not: `BEGIN IMMEDIATE` instead of `FOR UPDATE`,
-//! `json_each` instead of `@>` for label filters, a statement per row in `mark_published`
-//! instead of `UNNEST`, timestamps bound from Rust instead of `now()`. Every write waits for
-//! its turn first (`write_turn`, or `write_tx` which takes it).
+//! The [`Store`] operations in SQLite's SQL. Mirrors `postgres/store.rs` statement by
+//! statement where the dialects agree (what is written alike is in `store/queries.rs`); differs
+//! where they do not: `BEGIN IMMEDIATE` instead of `FOR UPDATE`, `json_each` instead of `@>` for
+//! label filters, a statement per row in `mark_published` instead of `UNNEST`, timestamps bound
+//! from Rust instead of `now()`. Every write waits for its turn first (`write_turn`, or
+//! `write_tx` which takes it).
 
 use async_trait::async_trait;
 use sqlx::types::Json;
@@ -12,21 +13,12 @@ use uuid::fmt::Hyphenated;
 
 use super::outbox::OUTBOX_UPSERT;
 use super::{SqliteStore, now};
-use crate::store::rows::{self, CONSUMER_COLUMNS, RESOURCE_COLUMNS, page_of, push_page};
-use crate::store::rules;
+use crate::store::rows::{self, CONSUMER_COLUMNS, RESOURCE_COLUMNS};
 use crate::store::*;
+use crate::store::{queries, rules};
 
 type ResourceRow = rows::ResourceRow<Hyphenated>;
 type ConsumerRow = rows::ConsumerRow<Hyphenated>;
-
-fn consumer_query(key: &ConsumerKey, head: String) -> QueryBuilder<Sqlite> {
-    let mut q = QueryBuilder::new(head);
-    match key {
-        ConsumerKey::Id(id) => q.push(" WHERE id = ").push_bind(id.hyphenated()),
-        ConsumerKey::Name(name) => q.push(" WHERE name = ").push_bind(name.clone()),
-    };
-    q
-}
 
 fn push_resource_filter(q: &mut QueryBuilder<Sqlite>, filter: &ResourceFilter) {
     q.push(" WHERE 1");
@@ -90,21 +82,11 @@ impl Store for SqliteStore {
     }
 
     async fn get_consumer(&self, key: &ConsumerKey) -> Result<Consumer, StoreError> {
-        let mut q = consumer_query(key, format!("SELECT {CONSUMER_COLUMNS} FROM consumers"));
-        let row: Option<ConsumerRow> = q.build_query_as().fetch_optional(&self.pool).await?;
-        row.map(Into::into)
-            .ok_or_else(|| StoreError::ConsumerNotFound(key.to_string()))
+        queries::get_consumer::<Sqlite, Hyphenated>(&self.pool, key).await
     }
 
     async fn list_consumers(&self, page: PageRequest) -> Result<Page<Consumer>, StoreError> {
-        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM consumers")
-            .fetch_one(&self.pool)
-            .await?;
-        let mut q =
-            QueryBuilder::<Sqlite>::new(format!("SELECT {CONSUMER_COLUMNS} FROM consumers"));
-        push_page(&mut q, page);
-        let rows: Vec<ConsumerRow> = q.build_query_as().fetch_all(&self.pool).await?;
-        Ok(page_of(rows, total))
+        queries::list_consumers::<Sqlite, Hyphenated>(&self.pool, page).await
     }
 
     async fn update_consumer_labels(
@@ -113,38 +95,16 @@ impl Store for SqliteStore {
         labels: Labels,
     ) -> Result<Consumer, StoreError> {
         let _turn = self.write_turn().await;
-        let mut q = QueryBuilder::<Sqlite>::new("UPDATE consumers SET updated_at = ");
-        q.push_bind(now())
-            .push(", labels = ")
-            .push_bind(Json(labels));
-        match key {
-            ConsumerKey::Id(id) => q.push(" WHERE id = ").push_bind(id.hyphenated()),
-            ConsumerKey::Name(name) => q.push(" WHERE name = ").push_bind(name.clone()),
-        };
-        q.push(" RETURNING ").push(CONSUMER_COLUMNS);
-        let row: Option<ConsumerRow> = q.build_query_as().fetch_optional(&self.pool).await?;
-        row.map(Into::into)
-            .ok_or_else(|| StoreError::ConsumerNotFound(key.to_string()))
+        queries::update_consumer_labels::<Sqlite, Hyphenated>(&self.pool, key, labels, |q| {
+            q.push_bind(now());
+        })
+        .await
     }
 
     async fn delete_consumer(&self, key: &ConsumerKey) -> Result<(), StoreError> {
+        // The write lock, taken up front, keeps the consumer from gaining a resource meanwhile.
         let mut tx = self.write_tx().await?;
-        let mut q = consumer_query(key, format!("SELECT {CONSUMER_COLUMNS} FROM consumers"));
-        let consumer: ConsumerRow = q
-            .build_query_as()
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::ConsumerNotFound(key.to_string()))?;
-        let in_use: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM resources WHERE consumer_id = ?1")
-                .bind(consumer.id)
-                .fetch_one(&mut *tx)
-                .await?;
-        rules::consumer_deletable(consumer.name, in_use)?;
-        sqlx::query("DELETE FROM consumers WHERE id = ?1")
-            .bind(consumer.id)
-            .execute(&mut *tx)
-            .await?;
+        queries::delete_consumer::<Sqlite, Hyphenated>(&mut tx, key, "").await?;
         tx.commit().await?;
         Ok(())
     }
@@ -154,11 +114,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_resource(&self, id: Uuid) -> Result<Resource, StoreError> {
-        let row: Option<ResourceRow> = sqlx::query_as(select_resource("WHERE id = ?1"))
-            .bind(id.hyphenated())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(Into::into).ok_or(StoreError::ResourceNotFound(id))
+        queries::get_resource::<Sqlite, Hyphenated>(&self.pool, id).await
     }
 
     async fn list_resources(
@@ -166,15 +122,14 @@ impl Store for SqliteStore {
         filter: &ResourceFilter,
         page: PageRequest,
     ) -> Result<Page<Resource>, StoreError> {
-        let mut count = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM resources");
-        push_resource_filter(&mut count, filter);
-        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
-        let mut q =
-            QueryBuilder::<Sqlite>::new(format!("SELECT {RESOURCE_COLUMNS} FROM resources"));
-        push_resource_filter(&mut q, filter);
-        push_page(&mut q, page);
-        let rows: Vec<ResourceRow> = q.build_query_as().fetch_all(&self.pool).await?;
-        Ok(page_of(rows, total))
+        queries::fetch_page::<_, ResourceRow, _>(
+            &self.pool,
+            RESOURCE_COLUMNS,
+            "resources",
+            |q| push_resource_filter(q, filter),
+            page,
+        )
+        .await
     }
 
     async fn update_resource(
@@ -215,7 +170,7 @@ impl Store for SqliteStore {
         sqlx::query(OUTBOX_UPSERT)
             .bind(id.hyphenated())
             .bind(current.version + 1)
-            .bind(false)
+            .bind(PublishAction::Update.code())
             .bind(&at)
             .execute(&mut *tx)
             .await?;
@@ -249,7 +204,7 @@ impl Store for SqliteStore {
             sqlx::query(OUTBOX_UPSERT)
                 .bind(id.hyphenated())
                 .bind(deleting.version)
-                .bind(true)
+                .bind(PublishAction::Delete.code())
                 .bind(&at)
                 .execute(&mut *tx)
                 .await?;
