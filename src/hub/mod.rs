@@ -8,6 +8,7 @@ pub mod convert;
 pub mod create_batcher;
 pub mod error;
 pub mod heap_trim;
+pub mod instance;
 pub mod lister;
 pub mod metrics;
 pub mod publisher;

@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use super::connections::{BrokerConnections, MqttConnections};
+use super::instance::InstanceId;
 use super::metrics::HubMetrics;
 use super::publisher::PublisherConfig;
 use super::service::{HubOptions, HubService};
@@ -72,6 +73,17 @@ pub struct ServeArgs {
     /// The CloudEvent source id of the hub; agents address status to it.
     #[arg(long, env = "BATON_SOURCE_ID", default_value = "baton")]
     pub source_id: String,
+
+    /// This replica's name among the hubs on one database (a pod name, say); default: random,
+    /// new on every start.
+    #[arg(long, env = "BATON_INSTANCE_ID")]
+    pub instance_id: Option<InstanceId>,
+
+    /// MQTT client id of this replica (with --transport mqtt); wins over the config file's
+    /// clientId. Default: <source-id>-<instance-id>, so replicas never share one (the broker
+    /// drops a client when another connects with its id).
+    #[arg(long, env = "BATON_MQTT_CLIENT_ID")]
+    pub mqtt_client_id: Option<String>,
 
     /// File of bearer tokens for the REST API, one per line; without it the API is open.
     #[arg(long, env = "BATON_API_TOKEN_FILE")]
@@ -216,15 +228,27 @@ async fn start_broker(
     Ok((Arc::new(transport), Arc::new(connections)))
 }
 
-fn start_mqtt(args: &ServeArgs) -> anyhow::Result<(Arc<dyn Transport>, Arc<dyn Connections>)> {
+fn start_mqtt(
+    args: &ServeArgs,
+    instance: &InstanceId,
+) -> anyhow::Result<(Arc<dyn Transport>, Arc<dyn Connections>)> {
     let path = args
         .mqtt_config
         .as_ref()
         .context("--mqtt-config (BATON_MQTT_CONFIG) is required with --transport mqtt")?;
     let config =
         MqttConfig::load(path).with_context(|| format!("--mqtt-config {}", path.display()))?;
-    let transport =
-        Arc::new(MqttTransport::builder(config, TransportRole::source(&args.source_id)).build()?);
+    let client_id = instance.mqtt_client_id(
+        args.mqtt_client_id.as_deref(),
+        config.client_id.as_deref(),
+        &args.source_id,
+    );
+    info!(%client_id, "MQTT client id of this replica");
+    let transport = Arc::new(
+        MqttTransport::builder(config, TransportRole::source(&args.source_id))
+            .client_id(client_id)
+            .build()?,
+    );
     Ok((transport.clone(), Arc::new(MqttConnections(transport))))
 }
 
@@ -251,11 +275,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.db_max_connections,
     )
     .await?;
+    let instance = args.instance_id.clone().unwrap_or_else(InstanceId::random);
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
     let (transport, connections) = match args.transport {
         TransportKind::Grpc => start_broker(&args, &tasks, &stop).await?,
-        TransportKind::Mqtt => start_mqtt(&args)?,
+        TransportKind::Mqtt => start_mqtt(&args, &instance)?,
     };
     let options = HubOptions {
         source_id: args.source_id.clone(),
@@ -292,6 +317,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         transport = ?args.transport,
         broker = %if args.transport == TransportKind::Grpc { args.grpc_addr.to_string() } else { "external".into() },
         source_id = %args.source_id,
+        %instance,
         "baton hub ready"
     );
     let app = service.router(api_tokens);

@@ -6,6 +6,7 @@
 //! Implementations: [`memory`] (in-process, for unit tests of client logic), `mqtt` (§7) and
 //! `grpc` (§8). Shared by the config files of both: [`go_duration`], [`credentials`].
 
+mod config_file;
 pub mod credentials;
 pub mod go_duration;
 pub mod grpc;
