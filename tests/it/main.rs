@@ -10,6 +10,7 @@ mod api_list;
 mod clients;
 mod compose;
 mod e2e;
+mod ha;
 mod grpc_auth;
 mod grpc_flow;
 mod grpc_harness;

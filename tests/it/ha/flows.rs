@@ -1,0 +1,135 @@
+//! What several replicas on one database must do today: agents move between replicas' brokers
+//! (by URL list or through the load balancer), and MQTT replicas sharing one config file keep
+//! their broker connections.
+
+
+use super::Fleet;
+use crate::e2e::WAIT;
+use crate::support::eventually;
+
+/// Waits until exactly replica `i`'s broker has the cluster's agent.
+async fn await_connected_at(fleet: &Fleet, cluster: &str, i: usize) {
+    eventually(&format!("agent of {cluster} on replica {i}"), WAIT, || async {
+        fleet.connected_at(cluster).await == [i]
+    })
+    .await;
+}
+
+async fn await_applied(fleet: &Fleet, ids: &[String]) {
+    for id in ids {
+        eventually(&format!("resource {id} applied"), WAIT, || fleet.applied(id)).await;
+    }
+}
+
+/// One replica at a time: the agent starts on replica 0 (replica 1 is not up yet, the agent
+/// tries it and moves on), then replica 1 comes up and replica 0 is killed; the agent must
+/// end up on replica 1 and receive what is created there.
+async fn agent_moves_when_its_replica_dies(fleet: Fleet, agent_via: Vec<String>) {
+    let hub0 = fleet.start_hub(0).await;
+    let cluster = fleet.cluster("mover");
+    fleet.rest.consumer(&cluster).await;
+    let agent = fleet.start_agent(&cluster, &agent_via);
+    await_connected_at(&fleet, &cluster, 0).await;
+    let before = fleet.create(&fleet.rest, &cluster, "before").await;
+    await_applied(&fleet, std::slice::from_ref(&before)).await;
+
+    let hub1 = fleet.start_hub(1).await;
+    hub0.kill().await;
+    await_connected_at(&fleet, &cluster, 1).await;
+    let after = fleet.create(&fleet.rest, &cluster, "after").await;
+    await_applied(&fleet, &[before, after]).await;
+    agent.stop().await;
+    hub1.stop().await;
+}
+
+#[tokio::test]
+async fn an_agent_given_several_grpc_urls_moves_to_the_next_replica_when_its_own_dies() {
+    let fleet = Fleet::grpc(2).await;
+    let urls = vec![
+        "--grpc-url".into(),
+        format!(
+            "{},{}",
+            fleet.replicas[1].grpc_url(),
+            fleet.replicas[0].grpc_url()
+        ),
+    ];
+    agent_moves_when_its_replica_dies(fleet, urls).await;
+}
+
+#[tokio::test]
+async fn an_agent_behind_haproxy_reconnects_to_another_replica_when_its_own_dies() {
+    let fleet = Fleet::grpc(2).await;
+    let via = vec!["--grpc-url".into(), fleet.lb.grpc_url()];
+    agent_moves_when_its_replica_dies(fleet, via).await;
+}
+
+#[tokio::test]
+async fn rest_calls_through_haproxy_reach_every_replica() {
+    let fleet = Fleet::grpc(2).await;
+    let hubs = [fleet.start_hub(0).await, fleet.start_hub(1).await];
+    let cluster = fleet.cluster("rr");
+    fleet.rest.consumer(&cluster).await;
+    for i in 0..6 {
+        fleet.create(&fleet.rest, &cluster, &format!("r{i}")).await;
+    }
+    // Round robin: each replica served some of the creates (their own HTTP metrics say so).
+    for i in 0..2 {
+        let metrics = fleet.rest_of(i).metrics().await;
+        let posts: f64 = metrics
+            .lines()
+            .filter(|l| {
+                l.contains("method=\"POST\"")
+                    && l.contains("/api/v1/resources")
+                    && !l.starts_with('#')
+            })
+            .filter(|l| l.contains("_count"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        assert!(posts >= 1.0, "replica {i} served no create:\n{metrics}");
+    }
+    for hub in hubs {
+        hub.stop().await;
+    }
+}
+
+/// Two replicas on one MQTT config file, the default client ids: each connects once under
+/// its own id and stays connected while changes flow (one shared id made the broker drop
+/// each in turn).
+#[tokio::test]
+async fn mqtt_replicas_on_one_config_file_connect_once_each_under_their_own_client_id() {
+    let mosquitto = crate::mqtt::broker::Mosquitto::start().await;
+    let fleet = Fleet::mqtt(2, &mosquitto.host()).await;
+    let hubs = [fleet.start_hub(0).await, fleet.start_hub(1).await];
+    let cluster = fleet.cluster("mq");
+    fleet.rest.consumer(&cluster).await;
+    let agent = fleet.start_agent(&cluster, &fleet.agent_mqtt());
+    eventually("agent subscribed", WAIT, || async {
+        mosquitto
+            .log()
+            .contains(&format!("as {cluster}-work-agent-client"))
+    })
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(fleet.create(&fleet.rest, &cluster, &format!("r{i}")).await);
+    }
+    await_applied(&fleet, &ids).await;
+
+    let log = mosquitto.log();
+    let prefix = format!("as {}-", fleet.source_id());
+    let hub_ids: Vec<&str> = log
+        .lines()
+        .filter_map(|l| Some(l.split(&prefix).nth(1)?.split([' ', '\t']).next()?))
+        .collect();
+    assert_eq!(hub_ids.len(), 2, "each replica connects once:\n{log}");
+    assert_ne!(hub_ids[0], hub_ids[1], "replicas share a client id:\n{log}");
+    assert!(!log.contains("already connected"), "{log}");
+    for hub in &hubs {
+        let text = std::fs::read_to_string(&hub.log).unwrap();
+        assert!(!text.contains("MQTT connection down"), "{text}");
+    }
+    agent.stop().await;
+    for hub in hubs {
+        hub.stop().await;
+    }
+}
