@@ -63,7 +63,7 @@ pub enum StoreError {
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error(
-        "the database is in use by another baton process ({}lock file {}); stop it or use another --data-dir",
+        "the database is in use by another baton process ({}lock file {}); stop it or use another --data-dir (the embedded SQLite database serves one hub process: several replicas need PostgreSQL, see docs/ha.md)",
         holder.map(|pid| format!("pid {pid}, ")).unwrap_or_default(),
         lock.display()
     )]

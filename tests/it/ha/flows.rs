@@ -5,7 +5,7 @@
 
 use super::Fleet;
 use crate::e2e::WAIT;
-use crate::support::eventually;
+use crate::support::{eventually, free_port};
 
 /// Waits until exactly replica `i`'s broker has the cluster's agent.
 async fn await_connected_at(fleet: &Fleet, cluster: &str, i: usize) {
@@ -132,4 +132,57 @@ async fn mqtt_replicas_on_one_config_file_connect_once_each_under_their_own_clie
     for hub in hubs {
         hub.stop().await;
     }
+}
+
+/// The embedded SQLite store serves one process: a second `baton serve` on the same data
+/// directory exits at once, saying why and what to use instead, and the first one keeps serving.
+#[tokio::test]
+async fn a_second_replica_on_the_same_sqlite_data_dir_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first_http, second_http) = (free_port(), free_port());
+    let serve = |http: u16| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"));
+        command
+            .args(["serve", "--http-addr", &format!("127.0.0.1:{http}")])
+            .args(["--grpc-addr", &format!("127.0.0.1:{}", free_port())])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env_remove("DATABASE_URL")
+            .env_remove("BATON_TRANSPORT")
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        command
+    };
+    let first = crate::harness::Rest::new(format!("http://127.0.0.1:{first_http}"));
+    let mut first_hub = serve(first_http)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually("first hub ready", WAIT, || async {
+        first
+            .http
+            .get(first.url("/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+
+    let second = tokio::time::timeout(WAIT, serve(second_http).output())
+        .await
+        .expect("the second hub exits by itself")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{stderr}");
+    let pid = first_hub.id().unwrap();
+    for part in [
+        "in use by another baton process".to_owned(),
+        format!("pid {pid}"),
+        "several replicas need PostgreSQL".to_owned(),
+    ] {
+        assert!(stderr.contains(&part), "no {part:?} in: {stderr}");
+    }
+    assert_eq!(first.get("/readyz").await.0, 200, "the first hub still serves");
+    first_hub.kill().await.unwrap();
 }
