@@ -186,3 +186,21 @@ async fn a_second_replica_on_the_same_sqlite_data_dir_is_refused_with_a_clear_me
     assert_eq!(first.get("/readyz").await.0, 200, "the first hub still serves");
     first_hub.kill().await.unwrap();
 }
+
+/// The compose stack's load balancer config (deploy/haproxy/haproxy.cfg) is one HAProxy
+/// accepts: checked by the same HAProxy series the official image runs.
+#[tokio::test]
+async fn the_compose_stack_s_haproxy_config_is_valid() {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/haproxy/haproxy.cfg");
+    let output = tokio::process::Command::new(super::haproxy::haproxy_bin())
+        .args(["-c", "-f", config])
+        .output()
+        .await
+        .expect("haproxy runs (scripts/services installs it)");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

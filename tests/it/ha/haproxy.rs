@@ -13,7 +13,7 @@ use super::Ports;
 use crate::support::{eventually, free_port};
 
 /// The HAProxy binary (`scripts/services` exports it).
-fn haproxy_bin() -> String {
+pub fn haproxy_bin() -> String {
     std::env::var("HAPROXY_BIN").unwrap_or_else(|_| "/usr/sbin/haproxy".to_owned())
 }
 
