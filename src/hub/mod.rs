@@ -7,6 +7,7 @@ pub mod connections;
 pub mod convert;
 pub mod create_batcher;
 pub mod error;
+pub mod fleet;
 pub mod heap_trim;
 pub mod instance;
 pub mod lister;

@@ -44,6 +44,10 @@ impl Default for PublisherConfig {
 
 pub struct Publisher {
     store: Arc<dyn Store>,
+    /// This replica's instance id when several replicas share the database over the built-in
+    /// broker: then only the changes of the clusters whose agents are connected here are read
+    /// (the connection registry, docs/ha.md); the other replicas publish the rest.
+    replica: Option<String>,
     client: Arc<SourceClient<ManifestWork>>,
     wakeup: Arc<Notify>,
     metrics: Arc<HubMetrics>,
@@ -80,11 +84,18 @@ impl Publisher {
     ) -> Self {
         Self {
             store,
+            replica: None,
             client,
             wakeup,
             metrics,
             config,
         }
+    }
+
+    /// Publishes only to the agents the registry places at `replica` (see the field).
+    pub fn at_replica(mut self, replica: String) -> Self {
+        self.replica = Some(replica);
+        self
     }
 
     /// Runs until `stop` fires.
@@ -123,7 +134,14 @@ impl Publisher {
     /// Publishes one batch of pending changes; returns how many were delivered.
     async fn round(&self) -> Result<usize, RoundError> {
         let started = std::time::Instant::now();
-        let pending = self.store.pending_publications(self.config.batch).await?;
+        let pending = match &self.replica {
+            Some(replica) => {
+                self.store
+                    .pending_publications_at(replica, self.config.batch)
+                    .await?
+            }
+            None => self.store.pending_publications(self.config.batch).await?,
+        };
         if pending.is_empty() {
             return Ok(0);
         }

@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use super::connections::{BrokerConnections, MqttConnections};
+use super::fleet::{FleetConnections, FleetMember, FleetSettings};
 use super::instance::InstanceId;
 use super::metrics::HubMetrics;
 use super::publisher::PublisherConfig;
@@ -26,6 +27,7 @@ use crate::broker::Broker;
 use crate::broker::config::{BrokerConfig, ServerTls, TokenTable};
 use crate::cloudevents::transport::mqtt::{MqttConfig, MqttTransport};
 use crate::cloudevents::{Transport, TransportRole};
+use crate::store::fleet::PgFleet;
 use crate::store::{self, Store};
 
 /// Which transport the hub publishes over.
@@ -191,7 +193,7 @@ async fn start_broker(
     args: &ServeArgs,
     tasks: &TaskTracker,
     stop: &CancellationToken,
-) -> anyhow::Result<(Arc<dyn Transport>, Arc<dyn Connections>)> {
+) -> anyhow::Result<(Arc<dyn Transport>, Arc<dyn Connections>, Option<Broker>)> {
     let tls = match (&args.grpc_tls_cert, &args.grpc_tls_key) {
         (Some(cert), Some(key)) => Some(ServerTls::from_files(
             cert,
@@ -222,10 +224,10 @@ async fn start_broker(
     }
     let transport = broker.local_source(&args.source_id);
     let connections = BrokerConnections {
-        broker,
+        broker: broker.clone(),
         source_id: args.source_id.clone(),
     };
-    Ok((Arc::new(transport), Arc::new(connections)))
+    Ok((Arc::new(transport), Arc::new(connections), Some(broker)))
 }
 
 fn start_mqtt(
@@ -250,6 +252,12 @@ fn start_mqtt(
             .build()?,
     );
     Ok((transport.clone(), Arc::new(MqttConnections(transport))))
+}
+
+/// The database URL if it names PostgreSQL.
+fn postgres_url(url: Option<&SecretString>) -> Option<&str> {
+    let url = url?.expose_secret().trim();
+    (url.starts_with("postgres://") || url.starts_with("postgresql://")).then_some(url)
 }
 
 /// Runs the hub until a shutdown signal.
@@ -278,9 +286,25 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let instance = args.instance_id.clone().unwrap_or_else(InstanceId::random);
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
-    let (transport, connections) = match args.transport {
+    let (transport, mut connections, broker) = match args.transport {
         TransportKind::Grpc => start_broker(&args, &tasks, &stop).await?,
-        TransportKind::Mqtt => start_mqtt(&args, &instance)?,
+        TransportKind::Mqtt => {
+            let (transport, connections) = start_mqtt(&args, &instance)?;
+            (transport, connections, None)
+        }
+    };
+    // Over the built-in broker on PostgreSQL, replicas may share the database: each one
+    // publishes to the agents connected to it (the connection registry, docs/ha.md).
+    let fleet = match (&broker, postgres_url(args.database_url.as_ref())) {
+        (Some(broker), Some(url)) => {
+            let fleet = PgFleet::connect(url)
+                .await
+                .context("connecting the replica registry (--database-url)")?;
+            let view = Arc::new(FleetConnections::new(broker.clone(), args.source_id.clone()));
+            connections = view.clone();
+            Some((Arc::new(fleet), view, broker.clone()))
+        }
+        _ => None,
     };
     let options = HubOptions {
         source_id: args.source_id.clone(),
@@ -293,6 +317,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .then_some(args.status_resync_interval),
         redeliver_unreported_after: (!args.redeliver_after.is_zero())
             .then_some(args.redeliver_after),
+        replica: fleet.as_ref().map(|_| instance.to_string()),
     };
     let service = HubService::start(
         store.clone(),
@@ -302,6 +327,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         options,
     )
     .await?;
+    if let Some((fleet, view, broker)) = &fleet {
+        let member = FleetMember {
+            fleet: fleet.clone(),
+            broker: broker.clone(),
+            instance: instance.clone(),
+            settings: FleetSettings::default(),
+            view: view.clone(),
+            publish_wakeup: service.state().publish_wakeup.clone(),
+        };
+        tasks.spawn(member.run(stop.clone()));
+    }
     if args.heap_trim {
         super::heap_trim::HeapTrim::default().spawn(&tasks, &stop);
     }
@@ -343,6 +379,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .is_err()
     {
         warn!("the broker did not stop within 10 s");
+    }
+    if let Some((fleet, ..)) = &fleet {
+        fleet.close().await;
     }
     store.close().await;
     info!("stopped");

@@ -40,6 +40,9 @@ pub struct HubOptions {
     /// Publish again a spec no agent has reported on this long after its last change (at-least
     /// once until the agent reports); `None` disables it.
     pub redeliver_unreported_after: Option<Duration>,
+    /// This replica's instance id when the publisher must publish only to the agents the
+    /// connection registry places here (several replicas over the built-in broker, docs/ha.md).
+    pub replica: Option<String>,
 }
 
 /// The default of [`HubOptions::redeliver_unreported_after`].
@@ -57,6 +60,7 @@ impl Default for HubOptions {
             status_writers: 8,
             status_resync_every: Some(STATUS_RESYNC_EVERY),
             redeliver_unreported_after: Some(REDELIVER_UNREPORTED_AFTER),
+            replica: None,
         }
     }
 }
@@ -143,13 +147,16 @@ impl HubService {
             &stop,
         );
         client.subscribe(Arc::new(sharded)).await?;
-        let publisher = Publisher::new(
+        let mut publisher = Publisher::new(
             store,
             client.clone(),
             state.publish_wakeup.clone(),
             metrics,
             options.publisher,
         );
+        if let Some(replica) = options.replica.clone() {
+            publisher = publisher.at_replica(replica);
+        }
         tasks.spawn(publisher.run(stop.clone()));
         if let Some(after) = options.redeliver_unreported_after {
             tasks.spawn(redeliver_unreported(state.clone(), after, stop.clone()));

@@ -7,6 +7,7 @@ use tokio::sync::Notify;
 use super::create_batcher::CreateBatcher;
 use super::metrics::HubMetrics;
 use crate::store::Store;
+use crate::store::fleet::Connection;
 
 /// What the hub knows about live connections, from its transport.
 pub trait Connections: Send + Sync + 'static {
@@ -16,6 +17,11 @@ pub trait Connections: Send + Sync + 'static {
     fn source_connected(&self) -> bool;
     /// How many clusters have an agent connected; `None` when the transport cannot tell.
     fn connected_count(&self) -> Option<usize> {
+        None
+    }
+    /// Where the cluster's agent is connected among the replicas on one database, when a
+    /// connection registry is kept (docs/ha.md).
+    fn connection(&self, _cluster: &str) -> Option<Connection> {
         None
     }
 }

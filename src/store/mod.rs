@@ -12,6 +12,7 @@
 //! production store) and [`sqlite`] (the embedded default of `baton serve`). [`open`] picks one
 //! from the database URL.
 
+pub mod fleet;
 pub mod lock;
 pub mod model;
 mod open;
@@ -169,6 +170,18 @@ pub trait Store: Send + Sync + 'static {
     async fn resources_of(&self, consumer_name: Option<&str>) -> Result<Vec<Resource>, StoreError>;
     /// Up to `limit` resources whose current state has not been published yet, oldest first.
     async fn pending_publications(&self, limit: i64) -> Result<Vec<Resource>, StoreError>;
+    /// Like [`Store::pending_publications`], only of the consumers whose agent the connection
+    /// registry ([`fleet`]) places at `replica`: with several replicas on one database each
+    /// publishes to the agents connected to its own broker. A store that serves one process
+    /// holds every connection and returns everything pending.
+    async fn pending_publications_at(
+        &self,
+        replica: &str,
+        limit: i64,
+    ) -> Result<Vec<Resource>, StoreError> {
+        let _ = replica;
+        self.pending_publications(limit).await
+    }
     /// Clears the pending mark if the resource's pending state is the published `version` and
     /// deletion state, or older (a newer change keeps it pending). A published delete of a resource no agent ever
     /// reported on completes right away (§4.8 step 2): its row is removed.

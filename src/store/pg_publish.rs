@@ -37,7 +37,36 @@ static OUTBOX_PENDING: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
     )
 });
 
+/// [`PgStore::outbox_pending_at`]'s statement: [`OUTBOX_PENDING`] restricted to the consumers
+/// the connection registry (`consumer_connections`, [`super::fleet`]) places at replica `$2`.
+static OUTBOX_PENDING_AT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let columns = qualified(RESOURCE_COLUMNS, "r");
+    format!(
+        "SELECT {columns} FROM (SELECT o.resource_id, o.queued_at FROM publish_outbox o \
+             WHERE EXISTS (SELECT 1 FROM resources x JOIN consumer_connections c \
+                 ON c.consumer_name = x.consumer_name \
+                 WHERE x.id = o.resource_id AND c.instance_id = $2) \
+             ORDER BY o.queued_at LIMIT $1) o \
+         CROSS JOIN LATERAL (SELECT {RESOURCE_COLUMNS} FROM resources WHERE id = o.resource_id OFFSET 0) r \
+         ORDER BY o.queued_at"
+    )
+});
+
 impl PgStore {
+    pub(crate) async fn outbox_pending_at(
+        &self,
+        replica: &str,
+        limit: i64,
+    ) -> Result<Vec<Resource>, StoreError> {
+        let rows: Vec<ResourceRow> =
+            sqlx::query_as(sqlx::AssertSqlSafe(OUTBOX_PENDING_AT.as_str()))
+                .bind(limit)
+                .bind(replica)
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
     pub(crate) async fn outbox_pending(&self, limit: i64) -> Result<Vec<Resource>, StoreError> {
         // One primary-key lookup per queued row. A plain join (or a LATERAL subquery, which
         // the planner pulls up into one) let it hash the whole `resources` table on every

@@ -304,6 +304,14 @@ impl Store for PgStore {
         self.outbox_pending(limit).await
     }
 
+    async fn pending_publications_at(
+        &self,
+        replica: &str,
+        limit: i64,
+    ) -> Result<Vec<Resource>, StoreError> {
+        self.outbox_pending_at(replica, limit).await
+    }
+
     async fn mark_published(&self, published: &[(Uuid, i64, bool)]) -> Result<(), StoreError> {
         self.outbox_mark(published).await
     }

@@ -3,6 +3,8 @@
 //! their broker connections.
 
 
+use std::time::Duration;
+
 use super::Fleet;
 use crate::e2e::WAIT;
 use crate::support::{eventually, free_port};
@@ -203,4 +205,45 @@ async fn the_compose_stack_s_haproxy_config_is_valid() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// The first report: an agent on one replica, changes made through another. Each
+/// change reaches the agent well before the 30 s redelivery, is published once (by the replica
+/// the agent is on), and every replica answers `connected` for the agent with its replica.
+#[tokio::test]
+async fn a_change_made_through_one_replica_reaches_an_agent_connected_to_another() {
+    let fleet = Fleet::grpc(2).await;
+    let hubs = [fleet.start_hub(0).await, fleet.start_hub(1).await];
+    let cluster = fleet.cluster("across");
+    fleet.rest.consumer(&cluster).await;
+    let agent = fleet.start_agent(
+        &cluster,
+        &["--grpc-url".into(), fleet.replicas[0].grpc_url()],
+    );
+    await_connected_at(&fleet, &cluster, 0).await;
+    eventually("replica 1 shows the agent on replica 0", WAIT, || async {
+        let (_, view) = fleet
+            .rest_of(1)
+            .get(&format!("/api/v1/consumers/{cluster}"))
+            .await;
+        view["connected"] == true && view["replica"] == "hub0" && view["last_seen"].is_string()
+    })
+    .await;
+
+    let started = std::time::Instant::now();
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        ids.push(fleet.create(&fleet.rest_of(1), &cluster, &format!("r{i}")).await);
+    }
+    await_applied(&fleet, &ids).await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(10),
+        "took {took:?}: delivered by redelivery, not by the agent's replica"
+    );
+    assert_eq!(fleet.publishes().await, 10, "each change published once");
+    agent.stop().await;
+    for hub in hubs {
+        hub.stop().await;
+    }
 }

@@ -124,6 +124,8 @@ impl Fleet {
             &format!("127.0.0.1:{}", ports.grpc),
             "--source-id",
             &self.source_id(),
+            "--instance-id",
+            &format!("hub{i}"),
         ]
         .map(str::to_owned)
         .to_vec();
@@ -191,6 +193,24 @@ impl Fleet {
             }
         }
         at
+    }
+
+    /// `baton_publishes_total{outcome="ok"}` summed over the running replicas.
+    pub async fn publishes(&self) -> u64 {
+        let mut total = 0;
+        for i in 0..self.replicas.len() {
+            let rest = self.rest_of(i);
+            let Ok(response) = rest.http.get(rest.url("/metrics")).send().await else {
+                continue;
+            };
+            let text = response.text().await.unwrap_or_default();
+            total += text
+                .lines()
+                .filter_map(|l| l.strip_prefix("baton_publishes_total{outcome=\"ok\"} "))
+                .filter_map(|n| n.trim().parse::<u64>().ok())
+                .sum::<u64>();
+        }
+        total
     }
 
     pub async fn create(&self, rest: &Rest, cluster: &str, name: &str) -> String {
