@@ -1,6 +1,7 @@
 //! [`Haproxy`]: a real HAProxy process in front of a test's hub replicas, with a generated
 //! config: the REST API in HTTP mode (each request balanced round-robin, servers checked on
-//! `/readyz`, a request that could not connect dispatched to another server), the built-in
+//! `/readyz`, a new server connection per request so that a request that could not connect
+//! (a replica stopping) is dispatched to another server), the built-in
 //! brokers in TCP mode (a gRPC connection stays on the server it reached until it ends).
 
 use std::path::Path;
@@ -61,8 +62,10 @@ impl Haproxy {
 pub const SERVED_BY: &str = "x-served-by";
 
 fn config_text(http_port: u16, grpc_port: u16, replicas: &[Ports]) -> String {
-    // Checks every 200 ms: a killed replica is out of rotation within half a second; until
-    // then `redispatch` sends a request that could not connect to another server.
+    // Checks every 200 ms: a killed replica (connection refused) is out of rotation within
+    // half a second; until then `redispatch` sends a request that could not connect to another
+    // server. A busy replica may take a while to answer /readyz on a loaded test machine:
+    // that is not a reason to take it out.
     let check = "check inter 200ms fall 2 rise 1";
     let mut rest = String::new();
     let mut grpc = String::new();
@@ -71,10 +74,10 @@ fn config_text(http_port: u16, grpc_port: u16, replicas: &[Ports]) -> String {
         grpc.push_str(&format!("  server hub{i} 127.0.0.1:{} {check}\n", ports.grpc));
     }
     format!(
-        "global\n  maxconn 4096\n\
-         defaults\n  timeout connect 1s\n  timeout client 1h\n  timeout server 1h\n  timeout tunnel 1h\n  retries 3\n  option redispatch\n\
+        "global\n  maxconn 4096\n  log stderr format raw local0\n\
+         defaults\n  log global\n  option httplog\n  timeout check 5s\n  timeout connect 1s\n  timeout client 1h\n  timeout server 1h\n  timeout tunnel 1h\n  retries 3\n  option redispatch\n\
          frontend rest\n  mode http\n  bind 127.0.0.1:{http_port}\n  default_backend hubs_rest\n\
-         backend hubs_rest\n  mode http\n  balance roundrobin\n  option httpchk GET /readyz\n  http-response set-header {SERVED_BY} %s\n{rest}\
+         backend hubs_rest\n  mode http\n  balance roundrobin\n  option httpchk GET /readyz\n  option http-server-close\n  http-response set-header {SERVED_BY} %s\n{rest}\
          frontend grpc\n  mode tcp\n  bind 127.0.0.1:{grpc_port}\n  default_backend hubs_grpc\n\
          backend hubs_grpc\n  mode tcp\n  balance roundrobin\n{grpc}"
     )

@@ -3,6 +3,7 @@
 //! HTTP mode for the REST API, TCP mode for the built-in gRPC brokers). See docs/ha.md.
 
 mod flows;
+mod load;
 mod haproxy;
 
 use std::path::PathBuf;
@@ -240,5 +241,24 @@ impl Fleet {
                         && c["observedGeneration"].as_i64() == version
                 })
             })
+    }
+}
+
+/// A failing test leaves its process logs behind for the post-mortem (the temp dir goes).
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let keep = std::env::temp_dir().join(format!("baton-ha-failed-{}", self.suffix));
+        if std::fs::create_dir_all(&keep).is_err() {
+            return;
+        }
+        for entry in std::fs::read_dir(self.dir.path()).into_iter().flatten().flatten() {
+            if entry.path().extension().is_some_and(|e| e == "log") {
+                let _ = std::fs::copy(entry.path(), keep.join(entry.file_name()));
+            }
+        }
+        eprintln!("process logs of the failed test kept in {}", keep.display());
     }
 }
