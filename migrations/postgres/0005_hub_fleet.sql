@@ -22,3 +22,12 @@ CREATE TABLE consumer_connections (
 
 CREATE INDEX consumer_connections_instance_idx ON consumer_connections (instance_id)
     WHERE instance_id IS NOT NULL;
+
+-- Work that one replica at a time does (over MQTT, publishing the outbox and the periodic status
+-- resync, which the broker fans out to every agent): the holder renews its lease; another
+-- replica takes it over once it expired, or at once when the holder stops and deletes it.
+CREATE TABLE hub_leases (
+    name        TEXT PRIMARY KEY,
+    holder      TEXT NOT NULL,
+    expires_at  TIMESTAMPTZ NOT NULL
+);

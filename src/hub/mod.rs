@@ -10,6 +10,7 @@ pub mod error;
 pub mod fleet;
 pub mod heap_trim;
 pub mod instance;
+pub mod lease;
 pub mod lister;
 pub mod metrics;
 pub mod publisher;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
@@ -48,6 +48,8 @@ pub struct Publisher {
     /// broker: then only the changes of the clusters whose agents are connected here are read
     /// (the connection registry, docs/ha.md); the other replicas publish the rest.
     replica: Option<String>,
+    /// Closed while another replica publishes (over MQTT, [`super::lease`]).
+    gate: Option<watch::Receiver<bool>>,
     client: Arc<SourceClient<ManifestWork>>,
     wakeup: Arc<Notify>,
     metrics: Arc<HubMetrics>,
@@ -85,6 +87,7 @@ impl Publisher {
         Self {
             store,
             replica: None,
+            gate: None,
             client,
             wakeup,
             metrics,
@@ -98,8 +101,14 @@ impl Publisher {
         self
     }
 
+    /// Publishes only while `gate` is open.
+    pub fn gated(mut self, gate: watch::Receiver<bool>) -> Self {
+        self.gate = Some(gate);
+        self
+    }
+
     /// Runs until `stop` fires.
-    pub async fn run(self, stop: CancellationToken) {
+    pub async fn run(mut self, stop: CancellationToken) {
         let mut backoff = Backoff::new(BackoffPolicy {
             initial: Duration::from_millis(100),
             factor: 2.0,
@@ -108,6 +117,15 @@ impl Publisher {
             reset_after: Duration::ZERO,
         });
         loop {
+            if let Some(gate) = &mut self.gate
+                && !*gate.borrow_and_update()
+            {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    changed = gate.changed() => if changed.is_err() { break },
+                }
+                continue;
+            }
             let pause = match self.round().await {
                 Ok(0) => {
                     backoff.reset();

@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
@@ -19,6 +20,7 @@ use tracing::{info, warn};
 use super::connections::{BrokerConnections, MqttConnections};
 use super::fleet::{FleetConnections, FleetMember, FleetSettings};
 use super::instance::InstanceId;
+use super::lease::{LeaseKeeper, MQTT_PUBLISHER};
 use super::metrics::HubMetrics;
 use super::publisher::PublisherConfig;
 use super::service::{HubOptions, HubService};
@@ -293,17 +295,27 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             (transport, connections, None)
         }
     };
-    // Over the built-in broker on PostgreSQL, replicas may share the database: each one
-    // publishes to the agents connected to it (the connection registry, docs/ha.md).
-    let fleet = match (&broker, postgres_url(args.database_url.as_ref())) {
-        (Some(broker), Some(url)) => {
-            let fleet = PgFleet::connect(url)
+    // On PostgreSQL, replicas may share the database (docs/ha.md). Over the built-in broker
+    // each one publishes to the agents connected to it (the connection registry); over MQTT,
+    // where the broker routes, one replica at a time publishes (a lease).
+    let fleet = match postgres_url(args.database_url.as_ref()) {
+        Some(url) => Some(Arc::new(
+            PgFleet::connect(url)
                 .await
-                .context("connecting the replica registry (--database-url)")?;
+                .context("connecting the replica registry (--database-url)")?,
+        )),
+        None => None,
+    };
+    let registry = match (&broker, &fleet) {
+        (Some(broker), Some(fleet)) => {
             let view = Arc::new(FleetConnections::new(broker.clone(), args.source_id.clone()));
             connections = view.clone();
-            Some((Arc::new(fleet), view, broker.clone()))
+            Some((fleet.clone(), view, broker.clone()))
         }
+        _ => None,
+    };
+    let lease = match (args.transport, &fleet) {
+        (TransportKind::Mqtt, Some(fleet)) => Some((fleet.clone(), watch::channel(false))),
         _ => None,
     };
     let options = HubOptions {
@@ -317,7 +329,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .then_some(args.status_resync_interval),
         redeliver_unreported_after: (!args.redeliver_after.is_zero())
             .then_some(args.redeliver_after),
-        replica: fleet.as_ref().map(|_| instance.to_string()),
+        replica: registry.as_ref().map(|_| instance.to_string()),
+        lease: lease.as_ref().map(|(_, (_, held))| held.clone()),
     };
     let service = HubService::start(
         store.clone(),
@@ -327,7 +340,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         options,
     )
     .await?;
-    if let Some((fleet, view, broker)) = &fleet {
+    if let Some((fleet, view, broker)) = &registry {
         let member = FleetMember {
             fleet: fleet.clone(),
             broker: broker.clone(),
@@ -337,6 +350,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             publish_wakeup: service.state().publish_wakeup.clone(),
         };
         tasks.spawn(member.run(stop.clone()));
+    }
+    if let Some((fleet, (gate, _))) = lease {
+        let keeper = LeaseKeeper {
+            fleet,
+            name: MQTT_PUBLISHER,
+            instance: instance.clone(),
+            renew: FleetSettings::default().heartbeat,
+            lease: FleetSettings::default().lease,
+            gate,
+            wakeup: service.state().publish_wakeup.clone(),
+        };
+        tasks.spawn(keeper.run(stop.clone()));
     }
     if args.heap_trim {
         super::heap_trim::HeapTrim::default().spawn(&tasks, &stop);
@@ -380,7 +405,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     {
         warn!("the broker did not stop within 10 s");
     }
-    if let Some((fleet, ..)) = &fleet {
+    if let Some(fleet) = &fleet {
         fleet.close().await;
     }
     store.close().await;

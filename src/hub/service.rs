@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
@@ -43,6 +44,9 @@ pub struct HubOptions {
     /// This replica's instance id when the publisher must publish only to the agents the
     /// connection registry places here (several replicas over the built-in broker, docs/ha.md).
     pub replica: Option<String>,
+    /// Over MQTT with several replicas: publish and send the periodic status resync only while
+    /// this is true (this replica holds the lease, [`super::lease`]).
+    pub lease: Option<watch::Receiver<bool>>,
 }
 
 /// The default of [`HubOptions::redeliver_unreported_after`].
@@ -61,6 +65,7 @@ impl Default for HubOptions {
             status_resync_every: Some(STATUS_RESYNC_EVERY),
             redeliver_unreported_after: Some(REDELIVER_UNREPORTED_AFTER),
             replica: None,
+            lease: None,
         }
     }
 }
@@ -91,6 +96,7 @@ async fn redeliver_unreported(state: AppState, after: Duration, stop: Cancellati
 async fn periodic_status_resync(
     client: Arc<SourceClient<ManifestWork>>,
     period: Duration,
+    lease: Option<watch::Receiver<bool>>,
     stop: CancellationToken,
 ) {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
@@ -99,6 +105,9 @@ async fn periodic_status_resync(
         tokio::select! {
             () = stop.cancelled() => break,
             _ = ticks.tick() => {
+                if lease.as_ref().is_some_and(|held| !*held.borrow()) {
+                    continue; // the lease holder asks
+                }
                 if let Err(err) = client.resync(None).await {
                     warn!(%err, "periodic status resync failed; next in {period:?}");
                 }
@@ -157,12 +166,20 @@ impl HubService {
         if let Some(replica) = options.replica.clone() {
             publisher = publisher.at_replica(replica);
         }
+        if let Some(lease) = options.lease.clone() {
+            publisher = publisher.gated(lease);
+        }
         tasks.spawn(publisher.run(stop.clone()));
         if let Some(after) = options.redeliver_unreported_after {
             tasks.spawn(redeliver_unreported(state.clone(), after, stop.clone()));
         }
         if let Some(period) = options.status_resync_every {
-            tasks.spawn(periodic_status_resync(client.clone(), period, stop.clone()));
+            tasks.spawn(periodic_status_resync(
+                client.clone(),
+                period,
+                options.lease.clone(),
+                stop.clone(),
+            ));
         }
         info!(source_id = %options.source_id, "hub source client subscribed; publisher running");
         Ok(Self {

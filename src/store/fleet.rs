@@ -1,6 +1,7 @@
-//! [`Fleet`]: the hub replicas sharing one PostgreSQL database and the connection registry
-//! (which replica each cluster's agent is connected to), in `hub_instances` and
-//! `consumer_connections` (migration 0005, docs/ha.md). Owns every statement on those tables.
+//! [`Fleet`]: the hub replicas sharing one PostgreSQL database, the connection registry
+//! (which replica each cluster's agent is connected to) and the leases of one-replica work, in
+//! `hub_instances`, `consumer_connections` and `hub_leases` (migration 0005, docs/ha.md). Owns
+//! every statement on those tables.
 //! Must not decide when to claim or release (the hub's fleet member does) nor touch the
 //! resources or the outbox.
 //!
@@ -50,6 +51,16 @@ pub trait Fleet: Send + Sync + 'static {
     /// Every row of the registry; `replica` is `None` where the agent left or its replica's
     /// heartbeat is older than `lease`.
     async fn connections(&self, lease: Duration) -> Result<Vec<Connection>, StoreError>;
+    /// Takes or renews the lease `name` for `instance` until `lease` from now; `false` while
+    /// another replica holds it unexpired.
+    async fn hold_lease(
+        &self,
+        name: &str,
+        instance: &str,
+        lease: Duration,
+    ) -> Result<bool, StoreError>;
+    /// Gives the lease `name` up if `instance` holds it, so that another replica takes it now.
+    async fn drop_lease(&self, name: &str, instance: &str) -> Result<(), StoreError>;
 }
 
 /// [`Fleet`] on PostgreSQL, with a pool of its own: heartbeats must not queue behind a pool
@@ -160,6 +171,37 @@ impl Fleet for PgFleet {
         .execute(&self.pool)
         .await?;
         sqlx::query("DELETE FROM hub_instances WHERE id = $1")
+            .bind(instance)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn hold_lease(
+        &self,
+        name: &str,
+        instance: &str,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
+        let held: Option<(String,)> = sqlx::query_as(
+            "INSERT INTO hub_leases (name, holder, expires_at) \
+             VALUES ($1, $2, now() + make_interval(secs => $3)) \
+             ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, \
+                 expires_at = EXCLUDED.expires_at \
+             WHERE hub_leases.holder = EXCLUDED.holder OR hub_leases.expires_at < now() \
+             RETURNING holder",
+        )
+        .bind(name)
+        .bind(instance)
+        .bind(seconds(lease))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(held.is_some())
+    }
+
+    async fn drop_lease(&self, name: &str, instance: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM hub_leases WHERE name = $1 AND holder = $2")
+            .bind(name)
             .bind(instance)
             .execute(&self.pool)
             .await?;

@@ -96,12 +96,13 @@ async fn rest_calls_through_haproxy_reach_every_replica() {
 
 /// Two replicas on one MQTT config file, the default client ids: each connects once under
 /// its own id and stays connected while changes flow (one shared id made the broker drop
-/// each in turn).
+/// each in turn). One replica at a time publishes (the lease), so each change is published
+/// once; when it stops, the other one takes over.
 #[tokio::test]
-async fn mqtt_replicas_on_one_config_file_connect_once_each_under_their_own_client_id() {
+async fn mqtt_replicas_on_one_config_file_connect_once_each_and_publish_each_change_once() {
     let mosquitto = crate::mqtt::broker::Mosquitto::start().await;
     let fleet = Fleet::mqtt(2, &mosquitto.host()).await;
-    let hubs = [fleet.start_hub(0).await, fleet.start_hub(1).await];
+    let mut hubs = vec![fleet.start_hub(0).await, fleet.start_hub(1).await];
     let cluster = fleet.cluster("mq");
     fleet.rest.consumer(&cluster).await;
     let agent = fleet.start_agent(&cluster, &fleet.agent_mqtt());
@@ -130,6 +131,18 @@ async fn mqtt_replicas_on_one_config_file_connect_once_each_under_their_own_clie
         let text = std::fs::read_to_string(&hub.log).unwrap();
         assert!(!text.contains("MQTT connection down"), "{text}");
     }
+    let each = [fleet.publishes_of(0).await, fleet.publishes_of(1).await];
+    assert_eq!(each.iter().sum::<u64>(), 20, "each change published once: {each:?}");
+    assert!(each.contains(&0), "one replica publishes: {each:?}");
+
+    let holder = if each[0] > 0 { 0 } else { 1 };
+    hubs.remove(holder).stop().await;
+    let mut later = Vec::new();
+    for i in 0..5 {
+        later.push(fleet.create(&fleet.rest, &cluster, &format!("later{i}")).await);
+    }
+    await_applied(&fleet, &later).await;
+    assert_eq!(fleet.publishes_of(1 - holder).await, 5, "the other replica took over");
     agent.stop().await;
     for hub in hubs {
         hub.stop().await;

@@ -200,18 +200,22 @@ impl Fleet {
     pub async fn publishes(&self) -> u64 {
         let mut total = 0;
         for i in 0..self.replicas.len() {
-            let rest = self.rest_of(i);
-            let Ok(response) = rest.http.get(rest.url("/metrics")).send().await else {
-                continue;
-            };
-            let text = response.text().await.unwrap_or_default();
-            total += text
-                .lines()
-                .filter_map(|l| l.strip_prefix("baton_publishes_total{outcome=\"ok\"} "))
-                .filter_map(|n| n.trim().parse::<u64>().ok())
-                .sum::<u64>();
+            total += self.publishes_of(i).await;
         }
         total
+    }
+
+    /// `baton_publishes_total{outcome="ok"}` of replica `i` (0 when it is not running).
+    pub async fn publishes_of(&self, i: usize) -> u64 {
+        let rest = self.rest_of(i);
+        let Ok(response) = rest.http.get(rest.url("/metrics")).send().await else {
+            return 0;
+        };
+        let text = response.text().await.unwrap_or_default();
+        text.lines()
+            .filter_map(|l| l.strip_prefix("baton_publishes_total{outcome=\"ok\"} "))
+            .filter_map(|n| n.trim().parse::<u64>().ok())
+            .sum()
     }
 
     pub async fn create(&self, rest: &Rest, cluster: &str, name: &str) -> String {
