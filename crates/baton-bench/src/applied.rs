@@ -55,6 +55,7 @@ pub async fn run(args: AppliedArgs) -> anyhow::Result<()> {
             "transport": args.common.transport,
             "store": args.common.store,
             "hub_status_writers": args.common.hub_status_writers,
+            "replicas": args.common.replicas,
         }),
         results,
     }
@@ -63,7 +64,7 @@ pub async fn run(args: AppliedArgs) -> anyhow::Result<()> {
 }
 
 async fn measure(args: &AppliedArgs, hub: &HubProcess) -> anyhow::Result<serde_json::Value> {
-    let rest = Rest::new(&hub.base);
+    let rest = Rest::round_robin(&hub.bases);
     let clusters = env::cluster_names("applied", args.clusters.max(1));
     rest.create_consumers(&clusters).await?;
     let agents = env::start_agents(hub, &clusters).await?;
