@@ -102,18 +102,24 @@ tokio::task_local! {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let operation_id = REQUEST_ID.try_with(Clone::clone).unwrap_or_default();
         if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
+            tracing::error!(error = %self, %operation_id, "request failed");
         } else {
             tracing::info!(error = %self, status = status.as_u16(), "request refused");
         }
         let code = self.code();
+        let reason = match &self {
+            // The cause (a database's or a library's words) is for the log, found by the id.
+            Self::Internal(_) => "internal error".to_owned(),
+            _ => self.to_string(),
+        };
         let body = ErrorBody {
             kind: "Error".into(),
             code: code.into(),
-            reason: self.to_string(),
+            reason,
             href: format!("/api/v1/errors/{code}"),
-            operation_id: REQUEST_ID.try_with(Clone::clone).unwrap_or_default(),
+            operation_id,
             field: match &self {
                 Self::InvalidField { field, .. } => Some(field.clone()),
                 _ => None,

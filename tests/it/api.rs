@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{Backend, Rest, TestApi, backend_tests, configmap, resource_body};
 
-fn assert_error(status: u16, body: &Value, want_status: u16, want_code: &str) {
+pub(crate) fn assert_error(status: u16, body: &Value, want_status: u16, want_code: &str) {
     assert_eq!(status, want_status, "{body}");
     assert_eq!(body["kind"], "Error", "{body}");
     assert_eq!(body["code"], want_code, "{body}");

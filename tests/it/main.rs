@@ -7,6 +7,7 @@ mod agent_data_types;
 mod api;
 mod api_batch;
 mod api_list;
+mod api_text;
 mod clients;
 mod compose;
 mod e2e;

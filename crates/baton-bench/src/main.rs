@@ -15,7 +15,13 @@ use clap::{Parser, Subcommand};
 #[command(name = "baton bench", version, about, long_about = None)]
 struct Cli {
     /// Log line format (filter with RUST_LOG; default level warn).
-    #[arg(long, global = true, value_enum, default_value = "text", env = "BATON_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "BATON_LOG_FORMAT"
+    )]
     log_format: baton::telemetry::LogFormat,
 
     #[command(subcommand)]

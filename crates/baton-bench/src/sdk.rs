@@ -25,12 +25,12 @@ use crate::stats::round;
 use baton::agent::run::SimulatedAgent;
 use baton_cloudevents::resource::handler_fn;
 use baton_cloudevents::transport::mqtt::{MqttConfig, MqttTransport};
-use baton_cloudevents::{
-    Action, EventType, ListError, ListOptions, Lister, SourceClient, SubResource, TransportRole,
-};
 use baton_cloudevents::work::model::{Manifest, ManifestWork, Time, manifest_bundles_data_type};
 use baton_cloudevents::work::source_status::{StatusOutcome, apply_status};
 use baton_cloudevents::work::{BundleSourceCodec, WorkStatusHasher};
+use baton_cloudevents::{
+    Action, EventType, ListError, ListOptions, Lister, SourceClient, SubResource, TransportRole,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct SdkArgs {

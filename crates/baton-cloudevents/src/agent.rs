@@ -64,6 +64,8 @@ pub struct AgentClientBuilder<T> {
 }
 
 impl<T: ResourceObject> AgentClientBuilder<T> {
+    /// Registers the codec of one data type: the agent subscribes to the data types of its
+    /// codecs and ignores events of any other.
     pub fn codec(mut self, codec: impl Codec<T>) -> Self {
         self.core.add_codec(codec);
         self
@@ -75,11 +77,14 @@ impl<T: ResourceObject> AgentClientBuilder<T> {
         self
     }
 
+    /// Throttles publishes to `qps` events/s with bursts of `burst` (sdk-go: 50 and 100). Off by
+    /// default.
     pub fn rate_limit(mut self, qps: f64, burst: u32) -> Self {
         self.core.set_rate_limit(qps, burst);
         self
     }
 
+    /// The client, not yet receiving: call [`AgentClient::subscribe`] to start.
     pub fn build(self) -> AgentClient<T> {
         AgentClient {
             shared: Arc::new(Shared {
@@ -117,6 +122,27 @@ struct Shared<T> {
 impl<T: ResourceObject> AgentClient<T> {
     /// Starts building the client of `cluster_name` over `transport`; `lister` is the agent's
     /// store (what it has applied), `hasher` hashes the status of its objects.
+    ///
+    /// ```no_run
+    /// # use std::sync::Arc;
+    /// # use baton_cloudevents::{Lister, Transport};
+    /// use baton_cloudevents::resource::handler_fn;
+    /// use baton_cloudevents::work::{BundleAgentCodec, ManifestWork, WorkStatusHasher};
+    /// use baton_cloudevents::AgentClient;
+    ///
+    /// # async fn demo(transport: Arc<dyn Transport>, applied: Arc<dyn Lister<ManifestWork>>)
+    /// # -> Result<(), baton_cloudevents::ClientError> {
+    /// let agent = AgentClient::builder("cluster1", transport, applied, WorkStatusHasher)
+    ///     .codec(BundleAgentCodec::new())
+    ///     .build();
+    /// agent
+    ///     .subscribe(handler_fn(|action, work: ManifestWork| async move {
+    ///         println!("{action:?} {}", work.metadata.name);
+    ///         Ok(())
+    ///     }))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn builder(
         cluster_name: impl Into<String>,
         transport: Arc<dyn Transport>,
@@ -132,6 +158,7 @@ impl<T: ResourceObject> AgentClient<T> {
         }
     }
 
+    /// The cluster this agent serves.
     pub fn cluster_name(&self) -> &str {
         &self.shared.cluster_name
     }
@@ -159,6 +186,7 @@ impl<T: ResourceObject> AgentClient<T> {
         self.lifecycle.start(&self.shared.core, receiver).await
     }
 
+    /// Counters of what this client sent, received, ignored and failed.
     pub fn stats(&self) -> StatsSnapshot {
         self.shared.core.stats.snapshot()
     }

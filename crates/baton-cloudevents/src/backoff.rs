@@ -8,8 +8,11 @@ use rand::Rng;
 /// Backoff settings. `Default` is sdk-go's.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BackoffPolicy {
+    /// Delay before the first retry.
     pub initial: Duration,
+    /// Each delay is the previous one times this.
     pub factor: f64,
+    /// Delays never exceed this (before jitter).
     pub max: Duration,
     /// Fraction of the delay that is random (1.0 = up to 100 % added, as sdk-go).
     pub jitter: f64,
@@ -50,6 +53,7 @@ pub struct Backoff {
 }
 
 impl Backoff {
+    /// Starts at `policy.initial`.
     pub fn new(policy: BackoffPolicy) -> Self {
         Self {
             next: policy.initial,
@@ -73,6 +77,7 @@ impl Backoff {
         }
     }
 
+    /// Back to `policy.initial`, e.g. once a connection has lived long enough.
     pub fn reset(&mut self) {
         self.next = self.policy.initial;
     }

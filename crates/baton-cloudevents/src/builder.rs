@@ -12,10 +12,13 @@ use super::extensions::{self as ext, JSON_CONTENT_TYPE};
 /// Why an event could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    /// The version does not fit the wire's int32.
     #[error("resourceversion {0} does not fit the int32 the wire carries (PROTOCOL.md §3.2)")]
     VersionOutOfRange(i64),
+    /// Versions start at 0; a negative one is a caller's bug.
     #[error("resourceversion {0} is negative")]
     NegativeVersion(i64),
+    /// The CloudEvents SDK refused the attributes (e.g. an empty `source`).
     #[error("invalid event: {0}")]
     Invalid(#[from] ::cloudevents::event::EventBuilderError),
 }
@@ -23,7 +26,7 @@ pub enum BuildError {
 /// Builds one CloudEvent of the OCM protocol.
 ///
 /// ```
-/// use baton::cloudevents::{EventBuilder, EventType};
+/// use baton_cloudevents::{EventBuilder, EventType};
 /// let ty: EventType = "io.open-cluster-management.works.v1alpha1.manifestbundles.spec.create_request"
 ///     .parse().unwrap();
 /// let event = EventBuilder::new("maestro", &ty)
@@ -71,21 +74,26 @@ impl EventBuilder {
         }
     }
 
+    /// The `time` attribute (default: now).
     pub fn time(mut self, time: DateTime<Utc>) -> Self {
         self.time = time;
         self
     }
 
+    /// The `clustername` extension: the cluster the event is about or for (empty: every cluster,
+    /// in a resync request).
     pub fn cluster_name(mut self, cluster_name: impl Into<String>) -> Self {
         self.cluster_name = cluster_name.into();
         self
     }
 
+    /// The `originalsource` extension: on agent events, the source that owns the resource.
     pub fn original_source(mut self, original_source: impl Into<String>) -> Self {
         self.original_source = original_source.into();
         self
     }
 
+    /// The `resourceid` extension.
     pub fn resource_id(mut self, resource_id: impl Into<String>) -> Self {
         self.resource_id = Some(resource_id.into());
         self
@@ -97,15 +105,18 @@ impl EventBuilder {
         self
     }
 
+    /// The `deletiontimestamp` extension: the source is deleting the resource.
     pub fn deletion_timestamp(mut self, time: DateTime<Utc>) -> Self {
         self.deletion_timestamp = Some(time);
         self
     }
 
+    /// The `sequenceid` extension of status events (§5.3), ordering an agent's reports.
     pub fn sequence_id(self, id: impl Into<String>) -> Self {
         self.string_extension(ext::SEQUENCE_ID, id)
     }
 
+    /// The `statushash` extension of status events (§6.4).
     pub fn status_hash(self, hash: impl Into<String>) -> Self {
         self.string_extension(ext::STATUS_HASH, hash)
     }
@@ -131,6 +142,7 @@ impl EventBuilder {
         self
     }
 
+    /// The event, or why the attributes cannot make one.
     pub fn build(self) -> Result<Event, BuildError> {
         let mut builder = EventBuilderV10::new()
             .id(uuid::Uuid::new_v4().to_string())

@@ -13,15 +13,21 @@ pub const HEARTBEAT_TYPE: &str = "io.open-cluster-management.cloudevents.heartbe
 /// Why a type string was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventTypeError {
+    /// Fewer than the five dot-separated parts of an event type.
     #[error("event type {0:?} has fewer than 5 dot-separated parts")]
     TooFewParts(String),
+    /// Fewer than the three parts of a data type (`group.version.resource`).
     #[error("data type {0:?} has fewer than 3 dot-separated parts")]
     DataTypeTooFewParts(String),
+    /// The sub-resource is neither `spec` nor `status`.
     #[error("event type {event_type:?} has subresource {sub_resource:?}, expected spec or status")]
     BadSubResource {
+        /// The whole event type.
         event_type: String,
+        /// The part read as the sub-resource.
         sub_resource: String,
     },
+    /// A part between two dots is empty.
     #[error("event type {0:?} has an empty part")]
     EmptyPart(String),
 }
@@ -29,12 +35,16 @@ pub enum EventTypeError {
 /// `group.version.resource`, e.g. `io.open-cluster-management.works.v1alpha1.manifestbundles`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DataType {
+    /// The API group, e.g. `io.open-cluster-management.works` (may contain dots).
     pub group: String,
+    /// The version, e.g. `v1alpha1`.
     pub version: String,
+    /// The resource, e.g. `manifestbundles`.
     pub resource: String,
 }
 
 impl DataType {
+    /// A data type from its three parts.
     pub fn new(
         group: impl Into<String>,
         version: impl Into<String>,
@@ -74,11 +84,14 @@ impl FromStr for DataType {
 /// Which half of a resource an event is about (§1.2): spec flows source → agent, status back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SubResource {
+    /// The desired state, sent by sources.
     Spec,
+    /// The reported state, sent by agents.
     Status,
 }
 
 impl SubResource {
+    /// `spec` or `status`, as in the event type.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Spec => "spec",
@@ -97,16 +110,24 @@ impl fmt::Display for SubResource {
 /// is kept as [`Action::Other`] and receivers treat it like an update.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Action {
+    /// A new resource.
     CreateRequest,
+    /// A changed resource (or, for status, a new report).
     UpdateRequest,
+    /// A resource being deleted.
     DeleteRequest,
+    /// A resync request (§6).
     ResyncRequest,
+    /// An answer to a resync request (spec, §6.5).
     ResyncResponse,
+    /// A watch request (Maestro's gRPC sources).
     WatchRequest,
+    /// Any other action, kept as received.
     Other(String),
 }
 
 impl Action {
+    /// The action as it appears in the event type.
     pub fn as_str(&self) -> &str {
         match self {
             Self::CreateRequest => "create_request",
@@ -141,12 +162,16 @@ impl fmt::Display for Action {
 /// A parsed event type: data type, subresource and action.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EventType {
+    /// What the event carries.
     pub data_type: DataType,
+    /// Spec or status.
     pub sub_resource: SubResource,
+    /// What happened.
     pub action: Action,
 }
 
 impl EventType {
+    /// An event type from its parts.
     pub fn new(data_type: DataType, sub_resource: SubResource, action: Action) -> Self {
         Self {
             data_type,

@@ -10,14 +10,23 @@ use ::cloudevents::{AttributesReader, Data, Event};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::borrow::Cow;
 
+/// The cluster an event is for or from (C3: on every event).
 pub const CLUSTER_NAME: &str = "clustername";
+/// On agent events: the source that owns the resource (C3: on every event).
 pub const ORIGINAL_SOURCE: &str = "originalsource";
+/// The resource the event is about.
 pub const RESOURCE_ID: &str = "resourceid";
+/// The source's version of the resource (Integer kind).
 pub const RESOURCE_VERSION: &str = "resourceversion";
+/// Set when the source is deleting the resource (Timestamp kind).
 pub const DELETION_TIMESTAMP: &str = "deletiontimestamp";
+/// Orders an agent's status reports (§5.3).
 pub const SEQUENCE_ID: &str = "sequenceid";
+/// The hash of a reported status (§6.4).
 pub const STATUS_HASH: &str = "statushash";
+/// The ManifestWork `ObjectMeta` as JSON (§4.3).
 pub const METADATA: &str = "metadata";
+/// Log-tracing annotations as a JSON object (§3.1).
 pub const LOG_TRACING: &str = "logtracing";
 
 /// The `datacontenttype` of every event that has data (§2.1).
@@ -26,8 +35,11 @@ pub const JSON_CONTENT_TYPE: &str = "application/json";
 /// The CloudEvents type-system kind an extension has as sdk-go stores it (§3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExtensionKind {
+    /// A string.
     String,
+    /// A 32-bit integer on the wire.
     Integer,
+    /// An RFC 3339 timestamp.
     Timestamp,
 }
 
@@ -46,16 +58,27 @@ pub fn kind_of(name: &str) -> Option<ExtensionKind> {
 /// Why an extension could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExtensionError {
+    /// A required extension is absent.
     #[error("extension {0:?} is missing")]
     Missing(&'static str),
+    /// An extension has a value of another kind.
     #[error("extension {name:?} must be a {expected}, got {got:?}")]
     WrongKind {
+        /// The extension.
         name: &'static str,
+        /// The kind §3 gives it.
         expected: &'static str,
+        /// What was received.
         got: String,
     },
+    /// An Integer extension outside the int32 range the wire allows.
     #[error("extension {name:?} value {value} is outside the int32 range")]
-    OutOfRange { name: &'static str, value: String },
+    OutOfRange {
+        /// The extension.
+        name: &'static str,
+        /// The value received.
+        value: String,
+    },
 }
 
 /// A String-kind extension. An Integer or Boolean value is an error, as in sdk-go (§3.2).

@@ -11,13 +11,17 @@ pub struct ResourceVersionList {
         default,
         deserialize_with = "null_as_empty"
     )]
+    /// One entry per resource the agent holds.
     pub resource_versions: Vec<ResourceVersion>,
 }
 
+/// A resource and the version the agent holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourceVersion {
+    /// The `resourceid`.
     #[serde(rename = "resourceID")]
     pub resource_id: String,
+    /// The version held (0: unversioned).
     #[serde(rename = "resourceVersion")]
     pub resource_version: i64,
 }
@@ -25,14 +29,18 @@ pub struct ResourceVersion {
 /// Body of a `status.resync_request` (source → agent): the status hashes the source holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusHashList {
+    /// One entry per resource whose status the source asks about (empty: about every one).
     #[serde(rename = "statusHashes", default, deserialize_with = "null_as_empty")]
     pub status_hashes: Vec<ResourceStatusHash>,
 }
 
+/// A resource and the hash of the status the source holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourceStatusHash {
+    /// The `resourceid`.
     #[serde(rename = "resourceID")]
     pub resource_id: String,
+    /// The hash (§6.4) of the status the source holds.
     #[serde(rename = "statusHash")]
     pub status_hash: String,
 }

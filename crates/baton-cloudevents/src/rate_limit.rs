@@ -7,11 +7,6 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-/// sdk-go's default publish rate (§9).
-pub const SDK_GO_QPS: f64 = 50.0;
-/// sdk-go's default burst (§9).
-pub const SDK_GO_BURST: u32 = 100;
-
 #[derive(Debug)]
 pub struct RateLimiter {
     qps: f64,

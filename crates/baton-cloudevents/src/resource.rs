@@ -42,6 +42,7 @@ pub struct ListOptions {
     pub cluster_name: String,
     /// Agent side: the source a resync is addressed to (`""` = every source).
     pub source: String,
+    /// The data type listed.
     pub data_type: DataType,
 }
 
@@ -51,6 +52,7 @@ pub struct ListOptions {
 pub struct ListError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
 
 impl ListError {
+    /// Wraps the lister's own error.
     pub fn new(err: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self(Box::new(err))
     }
@@ -60,6 +62,7 @@ impl ListError {
 /// clients read it to answer resyncs and (agent) to classify incoming specs.
 #[async_trait]
 pub trait Lister<T: ResourceObject>: Send + Sync + 'static {
+    /// The objects matching `options`.
     async fn list(&self, options: &ListOptions) -> Result<Vec<T>, ListError>;
 
     /// One object by resource id. The default lists and searches; stores should override it.
@@ -79,6 +82,7 @@ pub struct HashError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
 
 /// The status hash of an object (§6.4), compared during status resync.
 pub trait StatusHasher<T>: Send + Sync + 'static {
+    /// The hash of `object`'s status; equal hashes mean equal statuses.
     fn status_hash(&self, object: &T) -> Result<String, HashError>;
 }
 
@@ -93,6 +97,7 @@ where
 
 /// Turns objects of one data type into events and back.
 pub trait Codec<T>: Send + Sync + 'static {
+    /// The data type this codec handles.
     fn data_type(&self) -> &DataType;
     /// Builds the event of `event_type` for `object`, sent by `source`.
     fn encode(&self, source: &str, event_type: &EventType, object: &T)
@@ -120,10 +125,12 @@ pub enum ResourceAction {
 pub struct HandlerError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
 
 impl HandlerError {
+    /// Wraps the handler's own error.
     pub fn new(err: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self(Box::new(err))
     }
 
+    /// A handler error from a message.
     pub fn msg(message: impl Into<String>) -> Self {
         Self(message.into().into())
     }
@@ -132,6 +139,7 @@ impl HandlerError {
 /// Receives every change the client decides to report. May fail; failures never stop the loop.
 #[async_trait]
 pub trait ResourceHandler<T>: Send + Sync + 'static {
+    /// Told about one change; an error is logged and counted, never retried.
     async fn handle(&self, action: ResourceAction, object: T) -> Result<(), HandlerError>;
 }
 

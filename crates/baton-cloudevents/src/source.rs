@@ -76,6 +76,7 @@ impl<T: ResourceObject> SourceClientBuilder<T> {
         self
     }
 
+    /// The client, not yet receiving: call [`SourceClient::subscribe`] to start.
     pub fn build(self) -> SourceClient<T> {
         SourceClient {
             shared: Arc::new(Shared {
@@ -114,6 +115,27 @@ struct Shared<T> {
 impl<T: ResourceObject> SourceClient<T> {
     /// Starts building a client that sends as `source_id` over `transport`, answers resyncs
     /// from `lister` and hashes status with `hasher`.
+    ///
+    /// ```no_run
+    /// # use std::sync::Arc;
+    /// # use baton_cloudevents::{Lister, Transport};
+    /// use baton_cloudevents::resource::handler_fn;
+    /// use baton_cloudevents::work::{BundleSourceCodec, ManifestWork, WorkStatusHasher};
+    /// use baton_cloudevents::SourceClient;
+    ///
+    /// # async fn demo(transport: Arc<dyn Transport>, works: Arc<dyn Lister<ManifestWork>>)
+    /// # -> Result<(), baton_cloudevents::ClientError> {
+    /// let source = SourceClient::builder("my-source", transport, works, WorkStatusHasher)
+    ///     .codec(BundleSourceCodec::new())
+    ///     .build();
+    /// source
+    ///     .subscribe(handler_fn(|_action, work: ManifestWork| async move {
+    ///         println!("status of {}", work.metadata.name);
+    ///         Ok(())
+    ///     }))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn builder(
         source_id: impl Into<String>,
         transport: Arc<dyn Transport>,
@@ -128,6 +150,7 @@ impl<T: ResourceObject> SourceClient<T> {
         }
     }
 
+    /// The CloudEvent `source` of this client's events.
     pub fn source_id(&self) -> &str {
         &self.shared.core.sender_id
     }
@@ -156,6 +179,7 @@ impl<T: ResourceObject> SourceClient<T> {
         self.lifecycle.start(&self.shared.core, receiver).await
     }
 
+    /// Counters of what this client sent, received, ignored and failed.
     pub fn stats(&self) -> StatsSnapshot {
         self.shared.core.stats.snapshot()
     }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Monotonic counters; cheap to bump from any task.
 #[derive(Debug, Default)]
-pub struct Stats {
+pub(crate) struct Stats {
     pub published: AtomicU64,
     pub publish_failures: AtomicU64,
     pub received: AtomicU64,
@@ -22,17 +22,26 @@ pub struct Stats {
     pub subscriptions: AtomicU64,
 }
 
-/// A point-in-time copy of [`Stats`].
+/// A point-in-time copy of a client's or a transport's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StatsSnapshot {
+    /// Events the transport accepted.
     pub published: u64,
+    /// Publishes that failed.
     pub publish_failures: u64,
+    /// Events received (heartbeats not counted).
     pub received: u64,
+    /// Events dropped because they could not be parsed or decoded.
     pub malformed: u64,
+    /// Events deliberately ignored (wrong cluster, stale version, unknown data type, ...).
     pub ignored: u64,
+    /// Handler calls that returned an error.
     pub handler_failures: u64,
+    /// Resync requests sent.
     pub resyncs_sent: u64,
+    /// Resync requests answered.
     pub resyncs_answered: u64,
+    /// Times the subscription was (re)established.
     pub subscriptions: u64,
 }
 

@@ -10,7 +10,7 @@ use super::validate;
 use super::views::{ConsumerCreate, ConsumerPatch, ConsumerView, ListView, PageParams};
 use crate::hub::error::{ApiError, ErrorBody};
 use crate::hub::state::AppState;
-use crate::store::{ConsumerKey, NewConsumer};
+use crate::store::NewConsumer;
 
 fn view(state: &AppState, consumer: crate::store::Consumer) -> ConsumerView {
     let connected = state.connections.is_connected(&consumer.name);
@@ -20,7 +20,8 @@ fn view(state: &AppState, consumer: crate::store::Consumer) -> ConsumerView {
 
 /// Register a consumer (managed cluster).
 #[utoipa::path(post, path = "/api/v1/consumers", tag = "consumers", request_body = ConsumerCreate,
-    responses((status = 201, body = ConsumerView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, description = "Created", body = ConsumerView), (status = 400, description = "A field is invalid; `field` names it", body = ErrorBody),
+        (status = 409, description = "The name is taken", body = ErrorBody), (status = 413, description = "The body is over the size limit", body = ErrorBody), (status = 415, description = "The body is not JSON (Content-Type)", body = ErrorBody)))]
 pub async fn create_consumer(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<ConsumerCreate>,
@@ -38,7 +39,7 @@ pub async fn create_consumer(
 
 /// List consumers.
 #[utoipa::path(get, path = "/api/v1/consumers", tag = "consumers", params(PageParams),
-    responses((status = 200, body = ListView<ConsumerView>), (status = 400, body = ErrorBody)))]
+    responses((status = 200, description = "A page of consumers", body = ListView<ConsumerView>), (status = 400, description = "A field is invalid; `field` names it", body = ErrorBody)))]
 pub async fn list_consumers(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<PageParams>,
@@ -57,20 +58,24 @@ pub async fn list_consumers(
 
 /// Get a consumer by id or name.
 #[utoipa::path(get, path = "/api/v1/consumers/{id_or_name}", tag = "consumers",
-    params(("id_or_name" = String, Path, description = "consumer id (uuid) or name")),
-    responses((status = 200, body = ConsumerView), (status = 404, body = ErrorBody)))]
+    params(("id_or_name" = String, Path, description = "consumer id (uuid) or name", min_length = 1, max_length = 63, pattern = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$")),
+    responses((status = 200, description = "The consumer", body = ConsumerView), (status = 400, description = "A field is invalid; `field` names it", body = ErrorBody), (status = 404, description = "No such consumer", body = ErrorBody)))]
 pub async fn get_consumer(
     State(state): State<AppState>,
     Path(key): Path<String>,
 ) -> Result<Json<ConsumerView>, ApiError> {
-    let consumer = state.store.get_consumer(&ConsumerKey::parse(&key)).await?;
+    let consumer = state
+        .store
+        .get_consumer(&validate::consumer_key(&key)?)
+        .await?;
     Ok(Json(view(&state, consumer)))
 }
 
 /// Replace a consumer's labels.
 #[utoipa::path(patch, path = "/api/v1/consumers/{id_or_name}", tag = "consumers", request_body = ConsumerPatch,
-    params(("id_or_name" = String, Path, description = "consumer id (uuid) or name")),
-    responses((status = 200, body = ConsumerView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("id_or_name" = String, Path, description = "consumer id (uuid) or name", min_length = 1, max_length = 63, pattern = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$")),
+    responses((status = 200, description = "The consumer", body = ConsumerView), (status = 400, description = "A field is invalid; `field` names it", body = ErrorBody), (status = 404, description = "No such consumer", body = ErrorBody),
+        (status = 413, description = "The body is over the size limit", body = ErrorBody), (status = 415, description = "The body is not JSON (Content-Type)", body = ErrorBody)))]
 pub async fn patch_consumer(
     State(state): State<AppState>,
     Path(key): Path<String>,
@@ -78,22 +83,23 @@ pub async fn patch_consumer(
 ) -> Result<Json<ConsumerView>, ApiError> {
     let consumer = state
         .store
-        .update_consumer_labels(&ConsumerKey::parse(&key), body.labels)
+        .update_consumer_labels(&validate::consumer_key(&key)?, body.labels)
         .await?;
     Ok(Json(view(&state, consumer)))
 }
 
 /// Delete a consumer; refused (409) while it has resources.
 #[utoipa::path(delete, path = "/api/v1/consumers/{id_or_name}", tag = "consumers",
-    params(("id_or_name" = String, Path, description = "consumer id (uuid) or name")),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    params(("id_or_name" = String, Path, description = "consumer id (uuid) or name", min_length = 1, max_length = 63, pattern = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$")),
+    responses((status = 204, description = "Deleted"), (status = 400, description = "A field is invalid; `field` names it", body = ErrorBody), (status = 404, description = "No such consumer", body = ErrorBody),
+        (status = 409, description = "The consumer still has resources", body = ErrorBody)))]
 pub async fn delete_consumer(
     State(state): State<AppState>,
     Path(key): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .delete_consumer(&ConsumerKey::parse(&key))
+        .delete_consumer(&validate::consumer_key(&key)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

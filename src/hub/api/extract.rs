@@ -1,6 +1,7 @@
 //! Request extractors whose rejections are [`ApiError`]s, so that bad JSON, a wrong content
 //! type, an oversized body or a bad query parameter get the same JSON error body (naming the
-//! field) as every other failure.
+//! field) as every other failure. Every body and query they parse passes
+//! [`Storable::check`] before a handler sees it.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
@@ -9,6 +10,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use super::storable::Storable;
 use crate::hub::error::ApiError;
 
 /// A JSON request body.
@@ -17,7 +19,7 @@ pub struct ApiJson<T>(pub T);
 impl<S, T> FromRequest<S> for ApiJson<T>
 where
     S: Send + Sync,
-    T: DeserializeOwned,
+    T: DeserializeOwned + Storable,
 {
     type Rejection = ApiError;
 
@@ -38,7 +40,9 @@ where
                 ApiError::MalformedJson(rejection.body_text())
             }
         })?;
-        parse_json(&bytes).map(ApiJson)
+        let body: T = parse_json(&bytes)?;
+        body.check()?;
+        Ok(ApiJson(body))
     }
 }
 
@@ -76,24 +80,24 @@ pub struct ApiQuery<T>(pub T);
 impl<S, T> FromRequestParts<S> for ApiQuery<T>
 where
     S: Send + Sync,
-    T: DeserializeOwned,
+    T: DeserializeOwned + Storable,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Query::<T>::try_from_uri(&parts.uri)
-            .map(|Query(q)| ApiQuery(q))
-            .map_err(|rejection| {
-                let text = rejection.body_text();
-                let detail = text.trim_start_matches("Failed to deserialize query string: ");
-                let field = detail
-                    .split(':')
-                    .next()
-                    .unwrap_or("query")
-                    .trim()
-                    .to_owned();
-                ApiError::field(field, detail.to_owned())
-            })
+        let Query(query) = Query::<T>::try_from_uri(&parts.uri).map_err(|rejection| {
+            let text = rejection.body_text();
+            let detail = text.trim_start_matches("Failed to deserialize query string: ");
+            let field = detail
+                .split(':')
+                .next()
+                .unwrap_or("query")
+                .trim()
+                .to_owned();
+            ApiError::field(field, detail.to_owned())
+        })?;
+        query.check()?;
+        Ok(ApiQuery(query))
     }
 }
 

@@ -6,6 +6,8 @@ pub mod consumers;
 pub mod extract;
 pub mod raw;
 pub mod resources;
+pub mod schema;
+pub mod storable;
 pub mod validate;
 pub mod views;
 
@@ -37,6 +39,8 @@ pub const BODY_LIMIT: usize = 4 << 20;
 #[openapi(
     info(title = "baton hub API", description = "Consumers (managed clusters) and resources (manifest bundles) \
         shipped to them as OCM CloudEvents, with the status their agents report."),
+    // Query parameter types: `IntoParams` refers to them but does not register them.
+    components(schemas(crate::store::OrderBy, crate::store::Direction)),
     tags((name = "consumers", description = "Managed clusters"), (name = "resources", description = "Manifest bundles and their status"))
 )]
 struct ApiDoc;
@@ -64,9 +68,16 @@ pub fn api() -> OpenApiRouter<AppState> {
         ))
 }
 
+/// The documented routes and their whole OpenAPI document.
+fn parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (routes, mut doc) = api().split_for_parts();
+    schema::complete(&mut doc);
+    (routes, doc)
+}
+
 /// The OpenAPI document as committed in `openapi/openapi.json`.
 pub fn openapi_json() -> String {
-    let (_, doc) = api().split_for_parts();
+    let (_, doc) = parts();
     doc.to_pretty_json().unwrap_or_default()
 }
 
@@ -75,7 +86,7 @@ pub type ApiTokens = Option<Arc<HashSet<String>>>;
 
 /// The whole HTTP application.
 pub fn router(state: AppState, tokens: ApiTokens) -> Router {
-    let (api, doc) = api().split_for_parts();
+    let (api, doc) = parts();
     let doc_json = Arc::new(doc.to_pretty_json().unwrap_or_default());
     let api = api
         .layer(middleware::from_fn_with_state(tokens, require_token))

@@ -53,8 +53,9 @@ fn spec_of(
 // same JSON as `ResourceView`); the doc comment below is the OpenAPI summary.
 /// Create a resource (version 1) and queue it for its consumer's agent.
 #[utoipa::path(post, path = "/api/v1/resources", tag = "resources", request_body = ResourceCreate,
-    responses((status = 201, body = ResourceView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
+    responses((status = 201, description = "Created at version 1", body = ResourceView), (status = 400, description = "A field is invalid; `field` names it", body = ErrorBody),
+        (status = 404, description = "No such consumer", body = ErrorBody), (status = 409, description = "The name is taken on this consumer", body = ErrorBody),
+        (status = 413, description = "The body is over the size limit", body = ErrorBody), (status = 415, description = "The body is not JSON (Content-Type)", body = ErrorBody)))]
 pub async fn create_resource(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<ResourceCreate>,
@@ -82,13 +83,17 @@ pub async fn create_resource(
 // of large bundles is mostly copying); the doc comment below is the OpenAPI summary.
 /// List resources, filtered and paged.
 #[utoipa::path(get, path = "/api/v1/resources", tag = "resources", params(PageParams, ResourceFilterParams),
-    responses((status = 200, body = ListView<ResourceView>), (status = 400, body = ErrorBody)))]
+    responses((status = 200, description = "A page of resources", body = ListView<ResourceView>), (status = 400, description = "A field is invalid; `field` names it", body = ErrorBody)))]
 pub async fn list_resources(
     State(state): State<AppState>,
     ApiQuery(paging): ApiQuery<PageParams>,
     ApiQuery(filters): ApiQuery<ResourceFilterParams>,
 ) -> Result<Json<ListView<ResourceDocView>>, ApiError> {
     let page = validate::page(&paging)?;
+    if let Some(consumer) = &filters.consumer_name {
+        validate::consumer_name("consumer_name", consumer)?;
+    }
+    validate::resource_name(filters.name.as_deref())?;
     let filter = ResourceFilter {
         consumer_name: filters.consumer_name,
         name: filters.name,
@@ -108,7 +113,7 @@ pub async fn list_resources(
 /// Get a resource with its reported status.
 #[utoipa::path(get, path = "/api/v1/resources/{id}", tag = "resources",
     params(("id" = Uuid, Path, description = "resource id")),
-    responses((status = 200, body = ResourceView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The resource", body = ResourceView), (status = 400, description = "A field is invalid; `field` names it", body = ErrorBody), (status = 404, description = "No such resource", body = ErrorBody)))]
 pub async fn get_resource(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -122,14 +127,16 @@ pub async fn get_resource(
 /// spec changes nothing and publishes nothing.
 #[utoipa::path(put, path = "/api/v1/resources/{id}", tag = "resources", request_body = ResourceUpdate,
     params(("id" = Uuid, Path, description = "resource id")),
-    responses((status = 200, body = ResourceView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
+    responses((status = 200, description = "Updated (or unchanged)", body = ResourceView), (status = 400, description = "A field is invalid; `field` names it", body = ErrorBody), (status = 404, description = "No such resource", body = ErrorBody),
+        (status = 409, description = "The version is stale, or the resource is being deleted", body = ErrorBody), (status = 413, description = "The body is over the size limit", body = ErrorBody), (status = 415, description = "The body is not JSON (Content-Type)", body = ErrorBody),
+        (status = 422, description = "The version cannot go higher", body = ErrorBody)))]
 pub async fn put_resource(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ResourceUpdate>,
 ) -> Result<Json<ResourceDocView>, ApiError> {
     let id = resource_id(&id)?;
+    validate::version(body.version)?;
     let spec = spec_of(
         body.manifests,
         body.delete_option,
@@ -148,7 +155,8 @@ pub async fn put_resource(
 /// confirms (then GET is 404).
 #[utoipa::path(delete, path = "/api/v1/resources/{id}", tag = "resources",
     params(("id" = Uuid, Path, description = "resource id")),
-    responses((status = 202, body = ResourceView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 202, description = "Deleting: the row goes once the agent confirms", body = ResourceView),
+        (status = 400, description = "A field is invalid; `field` names it", body = ErrorBody), (status = 404, description = "No such resource", body = ErrorBody)))]
 pub async fn delete_resource(
     State(state): State<AppState>,
     Path(id): Path<String>,

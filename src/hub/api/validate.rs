@@ -3,7 +3,7 @@
 //! hub refuses it up front, naming the manifest and the field).
 
 use crate::hub::error::ApiError;
-use crate::store::{ConsumerName, Direction, Labels, OrderBy, PageRequest, RawJson};
+use crate::store::{ConsumerKey, ConsumerName, Direction, Labels, OrderBy, PageRequest, RawJson};
 use crate::work::model::{DeleteOption, Manifest, ManifestConfigOption};
 use crate::work::validation::{self, ManifestError, ManifestProblem, object_fields};
 
@@ -55,6 +55,25 @@ pub fn label_selector(selector: Option<&str>) -> Result<Labels, ApiError> {
 pub fn consumer_name(field: &str, name: &str) -> Result<ConsumerName, ApiError> {
     name.parse()
         .map_err(|e: crate::store::model::InvalidName| ApiError::field(field, e.to_string()))
+}
+
+/// A consumer's id (a UUID) or name in a path: anything else names no consumer that can exist.
+pub fn consumer_key(key: &str) -> Result<ConsumerKey, ApiError> {
+    match ConsumerKey::parse(key) {
+        ConsumerKey::Name(name) if name.parse::<ConsumerName>().is_err() => Err(ApiError::field(
+            "id_or_name",
+            format!("{name:?} is neither a consumer id (a UUID) nor a DNS-1123 label"),
+        )),
+        key => Ok(key),
+    }
+}
+
+/// The version an update is based on: versions start at 1.
+pub fn version(version: i64) -> Result<(), ApiError> {
+    if version < 1 {
+        return Err(ApiError::field("version", "versions count from 1"));
+    }
+    Ok(())
 }
 
 /// An optional resource name: a DNS-1123 subdomain-ish name, as a ManifestWork name must be.

@@ -18,8 +18,14 @@ pub const RESOURCES_PATH: &str = "/api/v1/resources";
 #[serde(deny_unknown_fields)]
 pub struct ConsumerCreate {
     /// DNS-1123 label; the cluster name on the wire.
+    #[schema(
+        min_length = 1,
+        max_length = 63,
+        pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+    )]
     pub name: String,
     #[serde(default)]
+    #[schema(value_type = super::schema::Labels)]
     pub labels: Labels,
 }
 
@@ -27,6 +33,7 @@ pub struct ConsumerCreate {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerPatch {
+    #[schema(value_type = super::schema::Labels)]
     pub labels: Labels,
 }
 
@@ -37,6 +44,7 @@ pub struct ConsumerView {
     pub id: Uuid,
     pub href: String,
     pub name: String,
+    #[schema(value_type = super::schema::Labels)]
     pub labels: Labels,
     /// Whether an agent of this cluster is subscribed to the built-in broker of any hub
     /// replica right now; null when the transport cannot tell (MQTT).
@@ -76,11 +84,22 @@ impl ConsumerView {
 #[serde(deny_unknown_fields)]
 pub struct ResourceCreate {
     /// The consumer (cluster) this resource is applied on.
+    #[schema(
+        min_length = 1,
+        max_length = 63,
+        pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+    )]
     pub consumer_name: String,
     /// Optional name, unique per consumer; the ManifestWork name on the agent.
+    #[schema(
+        min_length = 1,
+        max_length = 253,
+        pattern = "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+    )]
     pub name: Option<String>,
-    /// Kubernetes objects (each with apiVersion, kind and metadata.name).
-    #[schema(value_type = Vec<Object>)]
+    /// Kubernetes objects (each with apiVersion, kind and metadata.name), at most 500 KiB
+    /// in all.
+    #[schema(value_type = Vec<super::schema::Manifest>, min_items = 1, max_items = 10000)]
     pub manifests: RawJson,
     /// ManifestWork `deleteOption`, e.g. `{"propagationPolicy": "Orphan"}`.
     #[schema(value_type = Option<Object>)]
@@ -89,8 +108,10 @@ pub struct ResourceCreate {
     #[schema(value_type = Option<Vec<Object>>)]
     pub manifest_configs: Option<RawJson>,
     #[serde(default)]
+    #[schema(value_type = super::schema::Labels)]
     pub labels: Labels,
     #[serde(default)]
+    #[schema(value_type = super::schema::Labels)]
     pub annotations: Labels,
 }
 
@@ -99,16 +120,19 @@ pub struct ResourceCreate {
 #[serde(deny_unknown_fields)]
 pub struct ResourceUpdate {
     /// The version this update is based on; 409 if the resource has moved on.
+    #[schema(minimum = 1)]
     pub version: i64,
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<super::schema::Manifest>, min_items = 1, max_items = 10000)]
     pub manifests: RawJson,
     #[schema(value_type = Option<Object>)]
     pub delete_option: Option<RawJson>,
     #[schema(value_type = Option<Vec<Object>>)]
     pub manifest_configs: Option<RawJson>,
     #[serde(default)]
+    #[schema(value_type = super::schema::Labels)]
     pub labels: Labels,
     #[serde(default)]
+    #[schema(value_type = super::schema::Labels)]
     pub annotations: Labels,
 }
 
@@ -129,7 +153,9 @@ pub struct ResourceView {
     pub delete_option: Option<Value>,
     #[schema(value_type = Option<Vec<Object>>)]
     pub manifest_configs: Option<Value>,
+    #[schema(value_type = super::schema::Labels)]
     pub labels: Labels,
+    #[schema(value_type = super::schema::Labels)]
     pub annotations: Labels,
     /// The agent's ManifestWork status exactly as reported (`conditions`, `resourceStatus`),
     /// null before the first report.
@@ -241,6 +267,7 @@ pub struct ListView<T> {
     /// `ConsumerList` or `ResourceList`.
     pub kind: String,
     /// The page number, from 1.
+    #[schema(minimum = 1)]
     pub page: u32,
     /// Items on this page.
     pub size: u32,
@@ -254,8 +281,10 @@ pub struct ListView<T> {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Page number, from 1 (default 1).
+    #[param(minimum = 1, maximum = 4294967295_u64, format = Int64)]
     pub page: Option<u32>,
     /// Page size, 1..=1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub size: Option<u32>,
     /// Sort key (default `created_at`).
     pub order_by: Option<OrderBy>,
@@ -268,10 +297,21 @@ pub struct PageParams {
 #[into_params(parameter_in = Query)]
 pub struct ResourceFilterParams {
     /// Only this consumer's resources.
+    #[param(
+        min_length = 1,
+        max_length = 63,
+        pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+    )]
     pub consumer_name: Option<String>,
     /// Only the resource with this name.
+    #[param(
+        min_length = 1,
+        max_length = 253,
+        pattern = "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+    )]
     pub name: Option<String>,
     /// Label selector: comma-separated `key=value` pairs, all must match.
+    #[param(pattern = "^(\\s*|[^,\\u0000]*=[^,\\u0000]*)(,(\\s*|[^,\\u0000]*=[^,\\u0000]*))*$")]
     pub labels: Option<String>,
 }
 

@@ -184,13 +184,9 @@ fn every_deploy_mqtt_config_loads_with_baton() {
 
 #[test]
 fn the_build_context_holds_what_the_dockerfile_copies() {
-    let dockerfile =
-        "FROM x AS b\nCOPY Cargo.toml docs ./\nCOPY src src\nCOPY --from=b /a /b\n";
+    let dockerfile = "FROM x AS b\nCOPY Cargo.toml docs ./\nCOPY src src\nCOPY --from=b /a /b\n";
     let found = check::missing_from_context(&root(), dockerfile, "*\n!Cargo.toml\n!src/\n");
-    assert_eq!(
-        found,
-        ["Dockerfile: COPY docs: left out by .dockerignore"]
-    );
+    assert_eq!(found, ["Dockerfile: COPY docs: left out by .dockerignore"]);
     let found = check::missing_from_context(&root(), "COPY nowhere /x\n", "");
     assert_eq!(found, ["Dockerfile: COPY nowhere: not in the repository"]);
     assert!(check::missing_from_context(&root(), dockerfile, "target\n").is_empty());

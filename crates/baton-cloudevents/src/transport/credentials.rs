@@ -11,12 +11,20 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 /// A `*Data` or `*File` value that could not be used; names the key, never the content.
 #[derive(Debug, thiserror::Error)]
 pub enum PemError {
+    /// A `*Data` value is not valid base64.
     #[error("{key} is not valid base64")]
-    Base64 { key: &'static str },
+    Base64 {
+        /// The config key.
+        key: &'static str,
+    },
+    /// A `*File` could not be read.
     #[error("{key}: reading {path}: {source}")]
     Read {
+        /// The config key.
         key: &'static str,
+        /// The file.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },

@@ -68,13 +68,13 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, InvalidDuration> {
 /// A duration as written in a config file: integer nanoseconds or Go syntax.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
-pub enum RawDuration {
+pub(crate) enum RawDuration {
     Nanos(i64),
     Text(String),
 }
 
 impl RawDuration {
-    pub fn parse(&self) -> Result<Duration, InvalidDuration> {
+    pub(crate) fn parse(&self) -> Result<Duration, InvalidDuration> {
         match self {
             Self::Nanos(n) => from_nanos(*n),
             Self::Text(t) => parse_go_duration(t),

@@ -40,6 +40,7 @@ struct Subscriber {
 }
 
 impl MemoryBroker {
+    /// A broker with no party connected yet.
     pub fn new() -> Self {
         Self::default()
     }

@@ -4,14 +4,23 @@
 //! tells the client each time the subscription is (re)established, so the client resyncs.
 //!
 //! Implementations: [`memory`] (in-process, for unit tests of client logic), `mqtt` (§7) and
-//! `grpc` (§8). Shared by the config files of both: [`go_duration`], [`credentials`].
+//! `grpc` (§8), each behind the feature of its name. Shared by the config files of both: Go
+//! durations (`go_duration`) and PEM items (`*Data`/`*File`, [`PemError`]).
 
+#[cfg(any(feature = "mqtt", feature = "grpc"))]
 mod config_file;
-pub mod credentials;
+#[cfg(any(feature = "mqtt", feature = "grpc"))]
+mod credentials;
+#[cfg(any(feature = "mqtt", feature = "grpc"))]
 pub mod go_duration;
+#[cfg(feature = "grpc")]
 pub mod grpc;
 pub mod memory;
+#[cfg(feature = "mqtt")]
 pub mod mqtt;
+
+#[cfg(any(feature = "mqtt", feature = "grpc"))]
+pub use credentials::PemError;
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
@@ -24,16 +33,22 @@ use super::event_type::DataType;
 pub enum TransportRole {
     /// The hub side: publishes spec events and status resyncs, receives status events and
     /// spec resyncs addressed to `source_id`.
-    Source { source_id: String },
+    Source {
+        /// The source's id: its CloudEvent `source`, and where agents address its status.
+        source_id: String,
+    },
     /// One managed cluster: publishes status events and spec resyncs, receives the spec events
     /// and status resyncs of `cluster_name`. `agent_id` is its CloudEvent `source`.
     Agent {
+        /// The managed cluster.
         cluster_name: String,
+        /// The agent's CloudEvent `source`.
         agent_id: String,
     },
 }
 
 impl TransportRole {
+    /// A source with id `source_id`.
     pub fn source(source_id: impl Into<String>) -> Self {
         Self::Source {
             source_id: source_id.into(),
@@ -74,18 +89,30 @@ pub enum Inbound {
 /// A transport operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
+    /// The connection is down: the event was not sent (the transport reconnects by itself).
     #[error("not connected to the broker; the event was not sent (retry once reconnected)")]
     NotConnected,
+    /// `close` was called.
     #[error("the transport is closed")]
     Closed,
+    /// `subscribe` was called twice.
     #[error("the transport is already subscribed")]
     AlreadySubscribed,
+    /// The transport cannot tell where the event goes (e.g. a topic is not configured).
     #[error("no route for event type {event_type}: {reason}")]
-    NoRoute { event_type: String, reason: String },
+    NoRoute {
+        /// The event's type.
+        event_type: String,
+        /// Why there is no route.
+        reason: String,
+    },
+    /// The broker refused the event (gRPC: a status other than unavailable).
     #[error("the broker refused the event: {0}")]
     Rejected(String),
+    /// The event cannot be put on this transport's wire.
     #[error("the event cannot be sent on this transport: {0}")]
     Encode(String),
+    /// Anything else, with the underlying error as its source.
     #[error("{0}")]
     Other(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -108,6 +135,7 @@ pub fn claim_subscription(
 /// A connection to the other side for one role.
 #[async_trait]
 pub trait Transport: Send + Sync + 'static {
+    /// Who this transport is for.
     fn role(&self) -> &TransportRole;
 
     /// Starts receiving events of `data_types` for this role. Called once; the transport

@@ -23,6 +23,7 @@ impl WorkDataType {
     /// What an agent serves unless told otherwise: what baton's hub (and Maestro) publish.
     pub const DEFAULT: &'static [WorkDataType] = &[WorkDataType::ManifestBundles];
 
+    /// The full data type (`io.open-cluster-management.works.v1alpha1.<name>`).
     pub fn data_type(self) -> DataType {
         match self {
             Self::ManifestBundles => manifest_bundles_data_type(),

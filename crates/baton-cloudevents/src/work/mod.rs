@@ -9,6 +9,7 @@
 //! - [`sequence`]: snowflake sequence ids (§5.3).
 //! - [`source_status`]: the source-side status rules of §5.2, as a pure function.
 //! - [`client`]: the agent-side work client: a store keyed by resource id with a watch stream.
+//! - [`source`]: the source-side work client: create, update and delete works, receive status.
 //!
 //! Builds on the SDK core ([the crate root](crate)); must not know the hub or its store.
 
@@ -18,6 +19,7 @@ pub mod data_types;
 pub mod go_json;
 pub mod model;
 pub mod sequence;
+pub mod source;
 pub mod source_status;
 pub mod status_hash;
 pub mod validation;
@@ -25,4 +27,5 @@ pub mod validation;
 pub use codec::{BundleAgentCodec, BundleSourceCodec, ManifestAgentCodec, ManifestSourceCodec};
 pub use data_types::WorkDataType;
 pub use model::ManifestWork;
+pub use source::{SourceWatchEvent, SourceWorkClient};
 pub use status_hash::WorkStatusHasher;

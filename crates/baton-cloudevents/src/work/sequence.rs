@@ -20,6 +20,7 @@ const NODE_MASK: i64 = (1 << NODE_BITS) - 1;
 pub struct SequenceId(i64);
 
 impl SequenceId {
+    /// The id of step `step` on node `node` at `unix_ms`.
     pub fn new(unix_ms: i64, node: i64, step: i64) -> Self {
         Self(
             ((unix_ms - EPOCH_MS) << (NODE_BITS + STEP_BITS))
@@ -33,14 +34,17 @@ impl SequenceId {
         (self.0 >> (NODE_BITS + STEP_BITS)) + EPOCH_MS
     }
 
+    /// The node (10 bits) that generated it.
     pub fn node(self) -> i64 {
         (self.0 >> STEP_BITS) & NODE_MASK
     }
 
+    /// The counter within its millisecond (12 bits).
     pub fn step(self) -> i64 {
         self.0 & STEP_MASK
     }
 
+    /// The id as the integer its decimal string renders.
     pub fn as_i64(self) -> i64 {
         self.0
     }
@@ -63,12 +67,20 @@ impl std::str::FromStr for SequenceId {
 /// Why two sequence ids cannot be compared (the event is then ignored, §5.3).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SequenceError {
+    /// The last accepted id does not parse.
     #[error("unable to parse last sequence ID {0:?}")]
     BadLast(String),
+    /// The received id does not parse.
     #[error("unable to parse current sequence ID {0:?}")]
     BadCurrent(String),
     #[error("sequence IDs ({last},{current}) are not from the same node")]
-    DifferentNode { last: String, current: String },
+    /// The ids come from different nodes: their order is unknown.
+    DifferentNode {
+        /// The last accepted id.
+        last: String,
+        /// The received id.
+        current: String,
+    },
 }
 
 /// `newer(last, current)` of §5.3: is `current` a later status than `last`?
@@ -103,6 +115,7 @@ pub struct SequenceGenerator {
 }
 
 impl SequenceGenerator {
+    /// A generator of its own (tests; agents share [`SequenceGenerator::global`]).
     pub fn new() -> Self {
         Self::default()
     }
@@ -113,6 +126,7 @@ impl SequenceGenerator {
         GLOBAL.get_or_init(SequenceGenerator::new)
     }
 
+    /// The next id: later than every id this generator gave before.
     pub fn next_id(&self) -> SequenceId {
         self.next_at(Utc::now().timestamp_millis())
     }

@@ -18,12 +18,18 @@ pub enum StatusOutcome {
     Ignore(IgnoreReason),
 }
 
+/// Why a received status changes nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IgnoreReason {
     /// A Deleted status for a work the source no longer has.
     AlreadyGone,
     /// The agent reports a version newer than the source ever issued.
-    VersionAhead { cached: i64, received: i64 },
+    VersionAhead {
+        /// The generation the source holds.
+        cached: i64,
+        /// The generation the status is for.
+        received: i64,
+    },
     /// The sequence id is not newer than the last accepted one.
     Stale,
     /// The sequence ids cannot be compared (parse error or different node).

@@ -1,7 +1,7 @@
 //! The v1 status hash (PROTOCOL.md §6.4, sdk-go `statushash.StatusHash`): SHA-256 over Go's
 //! JSON of the work's `status` in Kubernetes unstructured form, as 64 lowercase hex digits.
 //! The serde shape of [`ManifestWorkStatus`] is that unstructured form (see `model::status`);
-//! [`go_json`](super::go_json) renders it with sorted keys and Go's escaping.
+//! [`super::go_json`] renders it with sorted keys and Go's escaping.
 
 use sha2::{Digest, Sha256};
 

@@ -16,7 +16,9 @@ pub const MAX_MANIFESTS: usize = 10_000;
 /// The limits a validator enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ManifestLimits {
+    /// Most bytes of all manifests together.
     pub max_size: usize,
+    /// Most manifests in one work.
     pub max_count: usize,
 }
 
@@ -32,17 +34,35 @@ impl Default for ManifestLimits {
 /// Why a workload was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ManifestError {
+    /// No manifest at all.
     #[error("workload manifests should not be empty")]
     Empty,
     #[error("the workload has {count} manifests, more than the limit of {limit}")]
-    TooMany { count: usize, limit: usize },
+    /// More manifests than the limit.
+    TooMany {
+        /// How many the workload has.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
     #[error("the size of manifests is {size} bytes which exceeds the {limit} limit")]
-    TooLarge { size: usize, limit: usize },
+    /// The manifests together are larger than the limit.
+    TooLarge {
+        /// Their size in bytes.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// One manifest is not a valid Kubernetes object.
     #[error("manifest {index} (kind {kind:?}, name {name:?}) is invalid: {problem}")]
     Invalid {
+        /// Its position in the workload.
         index: usize,
+        /// Its `kind`, as far as it reads.
         kind: String,
+        /// Its `metadata.name`, as far as it reads.
         name: String,
+        /// What is wrong.
         problem: ManifestProblem,
     },
 }
@@ -50,12 +70,16 @@ pub enum ManifestError {
 /// What is wrong with one manifest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ManifestProblem {
+    /// Not a JSON object.
     #[error("it is not a JSON object")]
     NotAnObject,
+    /// No `kind`.
     #[error("'kind' is missing")]
     MissingKind,
+    /// No `metadata.name`.
     #[error("metadata.name must be set")]
     MissingName,
+    /// `metadata.generateName` set: an agent could not find the object again.
     #[error("metadata.generateName must not be set")]
     GenerateName,
 }
@@ -133,9 +157,13 @@ fn check_one(manifest: &Manifest) -> Result<(), (String, String, ManifestProblem
 /// that is missing, null or not a string reads as "".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ObjectFields {
+    /// `apiVersion`.
     pub api_version: String,
+    /// `kind`.
     pub kind: String,
+    /// `metadata.name`.
     pub name: String,
+    /// `metadata.generateName`.
     pub generate_name: String,
 }
 

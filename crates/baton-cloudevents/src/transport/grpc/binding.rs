@@ -35,20 +35,46 @@ const STRUCTURED_PREFIX: &str = "application/cloudevents";
 /// An event could not be converted.
 #[derive(Debug, thiserror::Error)]
 pub enum BindingError {
+    /// An Integer extension outside the int32 range.
     #[error("extension {name:?} value {value} does not fit the gRPC int32 kind")]
-    IntegerRange { name: String, value: String },
+    IntegerRange {
+        /// The extension.
+        name: String,
+        /// The value received.
+        value: String,
+    },
+    /// A Timestamp extension that is not RFC 3339.
     #[error("extension {name:?} must be an RFC 3339 timestamp, got {value:?}")]
-    Timestamp { name: String, value: String },
+    Timestamp {
+        /// The extension.
+        name: String,
+        /// The value received.
+        value: String,
+    },
+    /// An Integer extension that is not an integer.
     #[error("extension {name:?} must be an integer, got {value:?}")]
-    Integer { name: String, value: String },
+    Integer {
+        /// The extension.
+        name: String,
+        /// The value received.
+        value: String,
+    },
+    /// An attribute has a value of another kind than CloudEvents gives it.
     #[error("attribute {key:?} has a value of the wrong kind")]
-    AttributeKind { key: String },
+    AttributeKind {
+        /// The attribute.
+        key: String,
+    },
+    /// A specversion other than 1.0.
     #[error("unsupported spec_version {0:?} (only 1.0)")]
     SpecVersion(String),
+    /// The message uses `proto_data`, which OCM never sends.
     #[error("the message has proto_data, which CloudEvents over OCM never uses")]
     ProtoData,
+    /// A structured-mode payload that is not CloudEvents JSON.
     #[error("invalid structured-mode event: {0}")]
     Structured(#[source] serde_json::Error),
+    /// The attributes do not make a valid event.
     #[error("invalid CloudEvent: {0}")]
     Event(#[from] ::cloudevents::event::EventBuilderError),
 }

@@ -22,46 +22,67 @@ use crate::transport::go_duration;
 /// The config file could not be used. Never contains a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A file could not be read.
     #[error("reading {what} {path}: {source}")]
     Read {
+        /// What the file is for.
         what: &'static str,
+        /// The file.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// The config file is not valid YAML for this config.
     #[error("parsing the gRPC config: {0}")]
-    Yaml(#[from] serde_yaml_ng::Error),
+    Yaml(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// `url` is missing.
     #[error("url is required")]
     MissingUrl,
+    /// A `*Data` item is not valid base64.
     #[error("{0} is not valid base64")]
     Base64(&'static str),
+    /// Only one of client certificate and key is set.
     #[error("either both or none of clientCertFile and clientKeyFile must be set")]
     HalfIdentity,
+    /// A token without a CA: it would be sent in clear text.
     #[error("setting token requires authority certificates (caFile or caData)")]
     TokenWithoutCa,
     #[error(
         "TLS is on (token or client certificate) but no CA is set; baton has no system trust store, set caFile or caData"
     )]
+    /// TLS without a CA to verify the broker.
     TlsWithoutCa,
     #[error(
         "the token is not a valid header value (a tokenFile is used verbatim: remove its trailing newline)"
     )]
+    /// The token cannot be an HTTP header value.
     InvalidToken,
     #[error("invalid url {url:?}: {reason}")]
-    Url { url: String, reason: String },
+    /// `url` is not a valid URI.
+    Url {
+        /// The url given.
+        url: String,
+        /// Why it is invalid.
+        reason: String,
+    },
 }
 
 /// `keepAliveConfig` (§8.4; grpc-go's client keepalive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeepAlive {
+    /// Ping the broker after this long without activity.
     pub time: Duration,
+    /// Wait this long for the ping's answer.
     pub timeout: Duration,
+    /// Ping even without an open stream.
     pub permit_without_stream: bool,
 }
 
 /// Client TLS material, PEM.
 #[derive(Clone)]
 pub struct TlsOptions {
+    /// The CA certificates that verify the broker.
     pub ca_pem: Vec<u8>,
     /// Client certificate and key for mTLS.
     pub identity: Option<(Vec<u8>, Vec<u8>)>,
@@ -85,13 +106,17 @@ pub struct GrpcOptions {
     /// balancer): the transport starts at one of `url` and these at random, to spread agents,
     /// and moves to the next in turn whenever its subscription fails or ends.
     pub failover_urls: Vec<String>,
+    /// TLS material; `None`: plaintext (h2c).
     pub tls: Option<TlsOptions>,
     /// Sent as `authorization: Bearer <token>` on every call.
     pub token: Option<SecretString>,
+    /// Client keep-alive pings (`keepAliveConfig`), if any.
     pub keep_alive: Option<KeepAlive>,
     /// No heartbeat within this window = dead stream, reconnect (§8.7). `None` = disabled.
     pub server_healthiness_timeout: Option<Duration>,
+    /// Reconnect backoff.
     pub backoff: BackoffPolicy,
+    /// How long a connection attempt may take.
     pub connect_timeout: Duration,
     /// Bound on one Publish call, so a publish never blocks forever.
     pub request_timeout: Duration,
@@ -157,7 +182,8 @@ impl GrpcOptions {
 
     /// Parses the YAML text of a config file; referenced files are read now.
     pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
-        let (raw, unknown_keys) = config_file::parse::<RawConfig>(text)?;
+        let (raw, unknown_keys) = config_file::parse::<RawConfig>(text)
+            .map_err(|err| ConfigError::Yaml(Box::new(err)))?;
         config_file::warn_unknown("gRPC", &unknown_keys);
         if raw.url.trim().is_empty() {
             return Err(ConfigError::MissingUrl);
@@ -222,7 +248,8 @@ impl GrpcOptions {
     }
 
     /// The tonic endpoint of `url`: scheme from the TLS setting, TLS config, keepalive,
-    /// timeouts.
+    /// timeouts. For callers of the generated client in [`super::proto`]; a tonic 0.14 type,
+    /// like that module.
     pub fn endpoint(&self) -> Result<Endpoint, ConfigError> {
         self.endpoint_for(&self.url)
     }

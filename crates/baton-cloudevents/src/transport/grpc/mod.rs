@@ -6,7 +6,10 @@
 //! - [`config`]: sdk-go's YAML client config (§8.4) → [`GrpcOptions`].
 //! - [`transport`]: [`GrpcTransport`], the SDK transport for sources and agents (§8.3).
 //!
-//! The server side (the broker) lives in [`crate::broker`] and reuses `proto` and `binding`.
+//! The server side (baton's broker, in the hub's crate) reuses `proto` and `binding`. Those two
+//! modules and [`GrpcOptions::endpoint`] expose tonic and prost types: they are the wire level,
+//! for a broker or a test that speaks the service directly, and tie their users to this
+//! crate's tonic and prost versions; the transport's API does not.
 
 pub mod binding;
 pub mod codec;

@@ -34,9 +34,7 @@ use crate::Event;
 use crate::backoff::Backoff;
 use crate::event_type::DataType;
 use crate::stats::{Stats, StatsSnapshot};
-use crate::transport::{
-    Inbound, Transport, TransportError, TransportRole, claim_subscription,
-};
+use crate::transport::{Inbound, Transport, TransportError, TransportRole, claim_subscription};
 
 /// The response header a broker sends on every Subscribe (§8.3, §8.7).
 pub const SUBSCRIPTION_ID_HEADER: &str = "subscription-id";
@@ -64,6 +62,17 @@ struct Shared {
 impl GrpcTransport {
     /// A transport for `role`; the connection is made lazily (first call) and re-made after
     /// failures. Must be called inside a Tokio runtime.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use baton_cloudevents::TransportRole;
+    /// use baton_cloudevents::transport::grpc::{GrpcOptions, GrpcTransport};
+    ///
+    /// // Or `GrpcOptions::load(path)`: sdk-go's gRPC config file (url, TLS, token, keepalive).
+    /// let options = GrpcOptions::plaintext("http://127.0.0.1:8090");
+    /// let transport = GrpcTransport::new(TransportRole::source("my-source"), options)?;
+    /// # Ok(()) }
+    /// ```
     pub fn new(role: TransportRole, options: GrpcOptions) -> Result<Self, ConfigError> {
         let channels: Vec<Channel> = options
             .endpoints()?

@@ -1,6 +1,7 @@
 //! The CloudEvents MQTT v5 binding as sdk-go (paho) speaks it: events go out in binary content
 //! mode exactly as PROTOCOL.md §7.6 says, and both binary and structured messages are read back
-//! (§7.7) whatever the order of their user properties.
+//! (§7.7) whatever the order of their user properties. [`encode`] speaks rumqttc 0.25's
+//! PUBLISH types: this module is the wire level, as `grpc::binding` is for gRPC.
 //!
 //! Owns the mapping between an [`Event`] and a PUBLISH's properties and payload; knows nothing
 //! of topics or of the connection.
@@ -25,13 +26,23 @@ pub enum BindingError {
     #[error(
         "not a CloudEvent: no {ATTRIBUTE_PREFIX}specversion user property and not {STRUCTURED_CONTENT_TYPE}"
     )]
+    /// Neither binary mode (no `ce-specversion` property) nor structured mode.
     NotCloudEvent,
+    /// A specversion other than 1.0.
     #[error("unsupported CloudEvents specversion {0:?}")]
     SpecVersion(String),
     #[error("binary-mode attribute {name}: {reason}")]
-    Attribute { name: String, reason: String },
+    /// A `ce-` user property that cannot be the attribute it names.
+    Attribute {
+        /// The attribute.
+        name: String,
+        /// What is wrong with its value.
+        reason: String,
+    },
+    /// A structured-mode payload that is not CloudEvents JSON.
     #[error("structured-mode event is not valid CloudEvents JSON: {0}")]
     Structured(#[from] serde_json::Error),
+    /// The attributes do not make a valid event.
     #[error("invalid CloudEvent: {0}")]
     Invalid(#[from] ::cloudevents::event::EventBuilderError),
 }

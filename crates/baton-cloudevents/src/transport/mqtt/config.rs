@@ -7,7 +7,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rumqttc::v5::mqttbytes::QoS;
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer};
 
@@ -23,37 +22,57 @@ const MIN_KEEP_ALIVE: u16 = 5;
 /// Why a config file was refused. Messages name the offending key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The config file could not be read.
     #[error("reading MQTT config file {path}: {source}")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why.
         source: std::io::Error,
     },
+    /// A `*Data`/`*File` item could not be read.
     #[error(transparent)]
     Pem(#[from] PemError),
+    /// The file is not valid YAML or JSON for this config.
     #[error("parsing MQTT config: {0}")]
-    Parse(#[from] serde_yaml_ng::Error),
+    Parse(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// `brokerHost` is missing.
     #[error("brokerHost is required")]
     MissingBrokerHost,
+    /// `brokerHost` is not `host:port`.
     #[error("brokerHost {0:?} must be host:port")]
     BadBrokerHost(String),
     #[error(
         "clientCertFile/clientCertData is set but clientKeyFile/clientKeyData is not: set both or neither"
     )]
+    /// A client certificate without its key.
     CertWithoutKey,
     #[error(
         "clientKeyFile/clientKeyData is set but clientCertFile/clientCertData is not: set both or neither"
     )]
+    /// A client key without its certificate.
     KeyWithoutCert,
+    /// `keepAlive` is too short.
     #[error("keepAlive {0} is below the {MIN_KEEP_ALIVE} s minimum baton's MQTT client supports")]
     KeepAlive(u16),
+    /// `dialTimeout` is not a duration.
     #[error("dialTimeout: {0}")]
     DialTimeout(#[from] InvalidDuration),
     #[error("{key} must be 0, 1 or 2, got {value}")]
-    Qos { key: &'static str, value: i64 },
+    /// A QoS other than 0, 1 or 2.
+    Qos {
+        /// `pubQoS` or `subQoS`.
+        key: &'static str,
+        /// The value given.
+        value: i64,
+    },
+    /// `topics` is missing.
     #[error("the topics must be set")]
     MissingTopics,
+    /// Some topics do not match sdk-go's patterns.
     #[error("{0}")]
     Topics(#[from] InvalidTopics),
+    /// The TLS material is unusable.
     #[error("{0}")]
     Tls(#[from] TlsError),
 }
@@ -61,7 +80,9 @@ pub enum ConfigError {
 /// `host:port` of the broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerAddress {
+    /// Host name or IP address.
     pub host: String,
+    /// TCP port.
     pub port: u16,
 }
 
@@ -98,15 +119,23 @@ impl std::str::FromStr for BrokerAddress {
 /// A checked MQTT configuration (§7.2).
 #[derive(Debug, Clone)]
 pub struct MqttConfig {
+    /// Where the broker listens.
     pub broker: BrokerAddress,
+    /// The MQTT user name, if any.
     pub username: Option<String>,
+    /// The MQTT password, if any; never printed.
     pub password: Option<SecretString>,
     /// `None`: plain TCP. See [`super::tls`] for when TLS is on.
     pub tls: Option<TlsSettings>,
+    /// MQTT keep-alive interval (`keepAlive`, default 60 s).
     pub keep_alive: Duration,
+    /// How long a connection attempt may take (`dialTimeout`).
     pub dial_timeout: Duration,
-    pub pub_qos: QoS,
-    pub sub_qos: QoS,
+    /// QoS of published events (`pubQoS`, default 1).
+    pub pub_qos: Qos,
+    /// QoS of the subscriptions (`subQoS`, default 1).
+    pub sub_qos: Qos,
+    /// The topics of §7.2.
     pub topics: Topics,
     /// `clientId`: the MQTT client id of a source (hub replica); see
     /// [`super::MqttTransportBuilder::client_id`]. Agents ignore it (one file serves many).
@@ -129,7 +158,8 @@ impl MqttConfig {
 
     /// Parses the config file's text (YAML or JSON).
     pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
-        let (raw, unknown_keys) = config_file::parse::<RawConfig>(text)?;
+        let (raw, unknown_keys) = config_file::parse::<RawConfig>(text)
+            .map_err(|err| ConfigError::Parse(Box::new(err)))?;
         config_file::warn_unknown("MQTT", &unknown_keys);
         let mut config = raw.check()?;
         config.unknown_keys = unknown_keys;
@@ -244,11 +274,34 @@ impl RawConfig {
     }
 }
 
-fn qos(key: &'static str, value: Option<i64>) -> Result<QoS, ConfigError> {
+/// An MQTT quality of service, as the config file's `pubQoS` and `subQoS` numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Qos {
+    /// 0: sent once, never acknowledged.
+    AtMostOnce = 0,
+    /// 1: acknowledged by the broker (PUBACK), possibly delivered twice.
+    AtLeastOnce = 1,
+    /// 2: delivered exactly once (PUBREC/PUBREL/PUBCOMP).
+    ExactlyOnce = 2,
+}
+
+impl Qos {
+    /// rumqttc's value, kept out of the public API.
+    pub(crate) fn to_rumqttc(self) -> rumqttc::v5::mqttbytes::QoS {
+        use rumqttc::v5::mqttbytes::QoS;
+        match self {
+            Self::AtMostOnce => QoS::AtMostOnce,
+            Self::AtLeastOnce => QoS::AtLeastOnce,
+            Self::ExactlyOnce => QoS::ExactlyOnce,
+        }
+    }
+}
+
+fn qos(key: &'static str, value: Option<i64>) -> Result<Qos, ConfigError> {
     match value.unwrap_or(1) {
-        0 => Ok(QoS::AtMostOnce),
-        1 => Ok(QoS::AtLeastOnce),
-        2 => Ok(QoS::ExactlyOnce),
+        0 => Ok(Qos::AtMostOnce),
+        1 => Ok(Qos::AtLeastOnce),
+        2 => Ok(Qos::ExactlyOnce),
         value => Err(ConfigError::Qos { key, value }),
     }
 }
@@ -271,8 +324,8 @@ mod tests {
             MqttConfig::from_yaml(&format!("brokerHost: 127.0.0.1:1883\n{TOPICS}")).unwrap();
         assert_eq!(config.keep_alive, Duration::from_secs(60));
         assert_eq!(config.dial_timeout, Duration::from_secs(60));
-        assert_eq!(config.pub_qos, QoS::AtLeastOnce);
-        assert_eq!(config.sub_qos, QoS::AtLeastOnce);
+        assert_eq!(config.pub_qos, Qos::AtLeastOnce);
+        assert_eq!(config.sub_qos, Qos::AtLeastOnce);
         assert!(config.tls.is_none() && config.username.is_none());
         assert_eq!(config.topics.source_broadcast(), None);
         assert_eq!(config.client_id, None);
@@ -301,8 +354,8 @@ mod tests {
         assert_eq!(config.password.as_ref().unwrap().expose_secret(), "12345");
         assert!(!format!("{config:?}").contains("12345"));
         assert_eq!(config.dial_timeout, Duration::from_secs(90));
-        assert_eq!(config.pub_qos, QoS::AtMostOnce);
-        assert_eq!(config.sub_qos, QoS::ExactlyOnce);
+        assert_eq!(config.pub_qos, Qos::AtMostOnce);
+        assert_eq!(config.sub_qos, Qos::ExactlyOnce);
         let nanos = format!("brokerHost: h:1\ndialTimeout: 2000000000\n{TOPICS}");
         assert_eq!(
             MqttConfig::from_yaml(&nanos).unwrap().dial_timeout,

@@ -22,7 +22,7 @@ mod transport;
 
 use std::time::Duration;
 
-pub use config::{BrokerAddress, ConfigError, MqttConfig};
+pub use config::{BrokerAddress, ConfigError, MqttConfig, Qos};
 pub use session::ConnectionState;
 pub use topics::{RouteError, Topics};
 pub use transport::{MqttTransport, MqttTransportBuilder};
@@ -30,18 +30,30 @@ pub use transport::{MqttTransport, MqttTransportBuilder};
 /// Errors of the MQTT transport outside the [`crate::TransportError`] contract.
 #[derive(Debug, thiserror::Error)]
 pub enum MqttError {
+    /// The config is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The topics give no route for the role.
     #[error(transparent)]
     Route(#[from] RouteError),
+    /// The TLS material is unusable.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    /// `build` was called outside a tokio runtime.
     #[error("the MQTT transport must be built inside a tokio runtime")]
     NoRuntime,
     #[error("not connected to the MQTT broker {broker}: {last_error}")]
-    NotConnected { broker: String, last_error: String },
+    /// The broker could not be reached (`wait_connected`).
+    NotConnected {
+        /// The broker's address.
+        broker: String,
+        /// The last connection error, without credentials.
+        last_error: String,
+    },
+    /// The broker did not acknowledge a publish in time.
     #[error("the broker did not acknowledge the publish within {0:?}")]
     AckTimeout(Duration),
+    /// The transport is closed.
     #[error("the MQTT transport is closed")]
     Closed,
 }

@@ -38,9 +38,13 @@ static REGEXES: LazyLock<[Regex; 4]> = LazyLock::new(|| {
 /// One of the four configured topics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TopicKey {
+    /// `topics.sourceEvents`: where sources publish specs to agents.
     SourceEvents,
+    /// `topics.agentEvents`: where agents publish status to sources.
     AgentEvents,
+    /// `topics.sourceBroadcast`: resync requests from a source to every agent.
     SourceBroadcast,
+    /// `topics.agentBroadcast`: resync requests from an agent to every source.
     AgentBroadcast,
 }
 
@@ -64,6 +68,7 @@ impl TopicKey {
         }
     }
 
+    /// The sdk-go regular expression the topic must match.
     pub fn pattern(self) -> &'static str {
         match self {
             Self::SourceEvents => SOURCE_EVENTS_PATTERN,
@@ -73,6 +78,7 @@ impl TopicKey {
         }
     }
 
+    /// Whether `topic` matches the pattern.
     pub fn matches(self, topic: &str) -> bool {
         REGEXES[self as usize].is_match(topic)
     }
@@ -83,7 +89,9 @@ impl TopicKey {
 #[error("invalid {} topic {topic:?} (topics.{}), it should match `{}`",
     .key.description(), .key.key(), .key.pattern())]
 pub struct InvalidTopic {
+    /// Which topic.
     pub key: TopicKey,
+    /// The topic as configured.
     pub topic: String,
 }
 

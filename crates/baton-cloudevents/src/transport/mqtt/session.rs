@@ -23,12 +23,15 @@ pub(super) const MAX_QUEUED_PUBLISHES: usize = REQUEST_CAPACITY - 16;
 pub enum ConnectionState {
     /// The first connection attempt is under way.
     Connecting,
+    /// Connected and subscribed.
     Connected,
     /// The connection is down (or never came up); the transport retries with backoff.
     /// `error` says why, without credentials.
     Down {
+        /// Why it is down.
         error: String,
     },
+    /// The transport was closed.
     Closed,
 }
 

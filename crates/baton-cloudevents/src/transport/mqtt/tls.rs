@@ -20,15 +20,36 @@ use tracing::debug;
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("{key}: no PEM certificate found")]
-    NoCertificate { key: &'static str },
+    /// The PEM has no certificate.
+    NoCertificate {
+        /// The config key it came from.
+        key: &'static str,
+    },
     #[error("{key}: invalid PEM certificate: {reason}")]
-    BadCertificate { key: &'static str, reason: String },
+    /// A certificate does not parse.
+    BadCertificate {
+        /// The config key it came from.
+        key: &'static str,
+        /// Why.
+        reason: String,
+    },
     #[error("{key}: no usable PEM private key found")]
-    BadKey { key: &'static str },
+    /// No private key could be read.
+    BadKey {
+        /// The config key it came from.
+        key: &'static str,
+    },
     #[error("{key}: certificate rejected as a trust anchor: {reason}")]
-    BadCa { key: &'static str, reason: String },
+    /// rustls refused a CA certificate.
+    BadCa {
+        /// The config key it came from.
+        key: &'static str,
+        /// Why.
+        reason: String,
+    },
     #[error("building the TLS client configuration failed: {0}")]
-    Config(#[from] rustls::Error),
+    /// rustls refused the configuration; the source is rustls' error.
+    Config(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Parsed TLS material; `Debug` never shows the private key.
@@ -74,12 +95,13 @@ impl TlsSettings {
         Ok(Some(Self { ca, client }))
     }
 
+    /// Whether a client certificate (mTLS) is configured.
     pub fn has_client_certificate(&self) -> bool {
         self.client.is_some()
     }
 
     /// The rustls configuration: TLS 1.3 only, system roots plus the configured CA.
-    pub fn client_config(&self) -> Result<Arc<ClientConfig>, TlsError> {
+    pub(crate) fn client_config(&self) -> Result<Arc<ClientConfig>, TlsError> {
         let mut roots = RootCertStore::empty();
         let system = rustls_native_certs::load_native_certs();
         if !system.errors.is_empty() {
@@ -97,14 +119,22 @@ impl TlsSettings {
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13])?
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(rustls_error)?
             .with_root_certificates(roots);
         let config = match &self.client {
-            Some((chain, key)) => builder.with_client_auth_cert(chain.clone(), key.clone_key())?,
+            Some((chain, key)) => builder
+                .with_client_auth_cert(chain.clone(), key.clone_key())
+                .map_err(rustls_error)?,
             None => builder.with_no_client_auth(),
         };
         Ok(Arc::new(config))
     }
+}
+
+/// rustls' error as a source only: its type is not part of the SDK's API.
+fn rustls_error(err: rustls::Error) -> TlsError {
+    TlsError::Config(Box::new(err))
 }
 
 fn certificates(pem: &[u8], key: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsError> {

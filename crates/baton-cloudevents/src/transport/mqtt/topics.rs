@@ -11,15 +11,20 @@ pub use super::patterns::{InvalidTopic, InvalidTopics, TopicKey};
 /// Why no topic could be derived for an event or a subscription.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RouteError {
+    /// A broadcast is asked for but `topics.sourceBroadcast` is not configured.
     #[error("the source broadcast topic (topics.sourceBroadcast) is not set")]
     NoSourceBroadcast,
     #[error(
         "the topic source {topic_source:?} of topics.agentEvents does not match the source id {source_id:?}"
     )]
+    /// The source named in `topics.agentEvents` is not this source.
     SourceMismatch {
+        /// The source in the topic.
         topic_source: String,
+        /// This source's id.
         source_id: String,
     },
+    /// A topic derived for publishing still has a `+` or `#`.
     #[error("derived publish topic {0:?} still contains a wildcard; fix the topics configuration")]
     Wildcard(String),
 }
@@ -70,18 +75,22 @@ impl Topics {
         }
     }
 
+    /// `topics.sourceEvents`.
     pub fn source_events(&self) -> &str {
         &self.source_events
     }
 
+    /// `topics.agentEvents`.
     pub fn agent_events(&self) -> &str {
         &self.agent_events
     }
 
+    /// `topics.sourceBroadcast`, if configured.
     pub fn source_broadcast(&self) -> Option<&str> {
         self.source_broadcast.as_deref()
     }
 
+    /// `topics.agentBroadcast`, if configured.
     pub fn agent_broadcast(&self) -> Option<&str> {
         self.agent_broadcast.as_deref()
     }

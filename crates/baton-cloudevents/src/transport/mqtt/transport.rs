@@ -96,7 +96,7 @@ impl MqttTransportBuilder {
         };
         let filters = filters
             .into_iter()
-            .map(|filter| Filter::new(filter, config.sub_qos))
+            .map(|filter| Filter::new(filter, config.sub_qos.to_rumqttc()))
             .collect();
         let mut options = MqttOptions::new(&client_id, &config.broker.host, config.broker.port);
         options
@@ -144,7 +144,7 @@ impl MqttTransportBuilder {
         Ok(MqttTransport {
             role: self.role,
             topics: config.topics,
-            pub_qos: config.pub_qos,
+            pub_qos: config.pub_qos.to_rumqttc(),
             broker: config.broker.to_string(),
             client_id,
             filters,
@@ -176,6 +176,23 @@ pub struct MqttTransport {
 }
 
 impl MqttTransport {
+    /// Starts building the transport of `role` from `config`.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use baton_cloudevents::TransportRole;
+    /// use baton_cloudevents::transport::mqtt::{MqttConfig, MqttTransport};
+    ///
+    /// // sdk-go's and Maestro's config file; `MqttConfig::load(path)` reads one.
+    /// let config = MqttConfig::from_yaml(
+    ///     "brokerHost: 127.0.0.1:1883\n\
+    ///      topics:\n  \
+    ///        sourceEvents: sources/my-source/consumers/+/sourceevents\n  \
+    ///        agentEvents: sources/my-source/consumers/+/agentevents\n",
+    /// )?;
+    /// let transport = MqttTransport::builder(config, TransportRole::agent("cluster1")).build()?;
+    /// # Ok(()) }
+    /// ```
     pub fn builder(config: MqttConfig, role: TransportRole) -> MqttTransportBuilder {
         MqttTransportBuilder {
             config,
@@ -186,6 +203,7 @@ impl MqttTransport {
         }
     }
 
+    /// The MQTT client id (default: derived from the role, as sdk-go's).
     pub fn client_id(&self) -> &str {
         &self.client_id
     }
@@ -195,6 +213,7 @@ impl MqttTransport {
         self.filters.iter().map(|f| f.path.as_str()).collect()
     }
 
+    /// The state of the broker connection now.
     pub fn connection_state(&self) -> ConnectionState {
         self.state.borrow().clone()
     }

@@ -19,14 +19,12 @@ pub use persist::{PersistError, StateDir};
 pub use store::{WatchEvent, WorkStore};
 
 use crate::stats::StatsSnapshot;
-use crate::{
-    Action, AgentClient, ClientError, EventType, SubResource, Transport, TransportRole,
-};
 use crate::work::codec::{BundleAgentCodec, ManifestAgentCodec};
 use crate::work::data_types::WorkDataType;
 use crate::work::model::status::{CONDITION_DELETED, REASON_MANIFESTS_DELETED, set_condition};
 use crate::work::model::{Condition, ManifestWork, ManifestWorkStatus, manifest_bundles_data_type};
 use crate::work::status_hash::WorkStatusHasher;
+use crate::{Action, AgentClient, ClientError, EventType, SubResource, Transport, TransportRole};
 
 /// The watch stream a controller consumes.
 pub type WorkWatch = mpsc::Receiver<WatchEvent>;
@@ -34,16 +32,22 @@ pub type WorkWatch = mpsc::Receiver<WatchEvent>;
 /// What a work client call can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkClientError {
+    /// No work with this resource id.
     #[error("work {0} is not held by this agent")]
     NotFound(String),
+    /// `complete_deletion` for a work the source is not deleting.
     #[error("work {0} is not being deleted")]
     NotDeleting(String),
+    /// The transport is not an agent transport of this cluster.
     #[error("the transport is for {0:?}, not an agent of cluster {1}")]
     WrongRole(TransportRole, String),
+    /// `data_types` was given an empty list.
     #[error("an agent must serve at least one data type")]
     NoDataType,
+    /// Publishing the status failed (the store is updated all the same).
     #[error(transparent)]
     Client(#[from] ClientError),
+    /// The state directory could not be read or written.
     #[error(transparent)]
     Persist(#[from] PersistError),
 }
@@ -140,7 +144,28 @@ pub struct WorkClient {
 
 impl WorkClient {
     /// Starts building the client of `cluster_name` over `transport` (an agent transport of
-    /// that cluster).
+    /// that cluster). sdk-go's `NewClientHolderBuilder(config).WithClusterName(cluster)
+    /// .WithCodecs(...)`: the data types chosen here pick the codecs.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use baton_cloudevents::TransportRole;
+    /// use baton_cloudevents::transport::memory::MemoryBroker;
+    /// use baton_cloudevents::work::WorkDataType;
+    /// use baton_cloudevents::work::client::WorkClient;
+    ///
+    /// let broker = MemoryBroker::new(); // or an MqttTransport, a GrpcTransport
+    /// let transport = Arc::new(broker.transport(TransportRole::agent("cluster1")));
+    /// let (works, _watch) = WorkClient::builder("cluster1", transport)
+    ///     .data_types([WorkDataType::ManifestBundles, WorkDataType::Manifests])
+    ///     .build()
+    ///     .await?;
+    /// assert_eq!(works.held().await, 0);
+    /// works.shutdown().await;
+    /// # Ok(()) }
+    /// ```
     pub fn builder(
         cluster_name: impl Into<String>,
         transport: Arc<dyn Transport>,
@@ -154,14 +179,17 @@ impl WorkClient {
         }
     }
 
+    /// The cluster this client serves.
     pub fn cluster_name(&self) -> &str {
         self.agent.cluster_name()
     }
 
+    /// The work with resource id `id`, if held.
     pub async fn get(&self, id: &str) -> Option<ManifestWork> {
         self.store.get(id).await
     }
 
+    /// Every work held, ordered by resource id.
     pub async fn list(&self) -> Vec<ManifestWork> {
         self.store.list().await
     }
@@ -229,6 +257,7 @@ impl WorkClient {
         Ok(self.agent.resync(None).await?)
     }
 
+    /// Counters of the underlying agent client.
     pub fn stats(&self) -> StatsSnapshot {
         self.agent.stats()
     }

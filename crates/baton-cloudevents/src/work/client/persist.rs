@@ -11,15 +11,21 @@ use crate::work::model::ManifestWork;
 /// A persistence failure.
 #[derive(Debug, thiserror::Error)]
 pub enum PersistError {
+    /// Reading or writing the directory failed.
     #[error("state directory {path}: {source}")]
     Io {
+        /// The file or directory.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// A work could not be rendered as JSON.
     #[error("cannot render work {id} for the state directory: {source}")]
     Render {
+        /// Its resource id.
         id: String,
+        /// Why.
         #[source]
         source: serde_json::Error,
     },
@@ -72,6 +78,7 @@ impl StateDir {
         Ok(works)
     }
 
+    /// Writes `work` to its file, atomically (a temporary file renamed).
     pub async fn save(&self, work: &ManifestWork) -> Result<(), PersistError> {
         let id = &work.metadata.uid;
         let bytes = serde_json::to_vec_pretty(work).map_err(|source| PersistError::Render {
@@ -88,6 +95,7 @@ impl StateDir {
             .map_err(|source| io(&target, source))
     }
 
+    /// Deletes the file of work `id`, if any.
     pub async fn remove(&self, id: &str) -> Result<(), PersistError> {
         let target = self.file_of(id);
         match tokio::fs::remove_file(&target).await {

@@ -10,10 +10,8 @@ use async_trait::async_trait;
 use tokio::sync::{Mutex, mpsc};
 
 use super::persist::{PersistError, StateDir};
-use crate::{
-    HandlerError, ListError, ListOptions, Lister, ResourceAction, ResourceHandler,
-};
 use crate::work::model::{ManifestWork, manifest_bundles_data_type};
+use crate::{HandlerError, ListError, ListOptions, Lister, ResourceAction, ResourceHandler};
 
 /// A change a controller sees on the watch stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +25,7 @@ pub enum WatchEvent {
 }
 
 impl WatchEvent {
+    /// The work the event is about.
     pub fn work(&self) -> &ManifestWork {
         match self {
             Self::Added(w) | Self::Modified(w) | Self::Deleted(w) => w,
@@ -60,6 +59,7 @@ impl WorkStore {
         }
     }
 
+    /// The work with resource id `id`, if held.
     pub async fn get(&self, id: &str) -> Option<ManifestWork> {
         self.works.lock().await.get(id).cloned()
     }

@@ -7,7 +7,6 @@ use super::{
     log_tracing_json, parse_data, spec_builder, status_builder, to_json,
 };
 use crate::extensions as ext;
-use crate::{Codec, CodecError, DataType, Event, EventType};
 use crate::work::model::payload::{ManifestBundle, ManifestBundleStatus};
 use crate::work::model::{
     ManifestResourceStatus, ManifestWork, ManifestWorkSpec, ManifestWorkStatus, ManifestsTemplate,
@@ -15,6 +14,7 @@ use crate::work::model::{
 };
 use crate::work::status_hash;
 use crate::work::validation::{self, ManifestLimits};
+use crate::{Codec, CodecError, DataType, Event, EventType};
 
 fn bundle_of(spec: &ManifestWorkSpec) -> ManifestBundle {
     ManifestBundle {
@@ -53,6 +53,7 @@ impl Default for BundleSourceCodec {
 }
 
 impl BundleSourceCodec {
+    /// A codec with the default manifest limits.
     pub fn new() -> Self {
         Self::default()
     }
@@ -146,6 +147,7 @@ impl Default for BundleAgentCodec {
 }
 
 impl BundleAgentCodec {
+    /// A codec with the default manifest limits.
     pub fn new() -> Self {
         Self::default()
     }

@@ -12,7 +12,6 @@ use super::{
     spec_builder, status_builder, to_json,
 };
 use crate::extensions as ext;
-use crate::{Codec, CodecError, DataType, Event, EventType};
 use crate::work::model::payload::{ManifestConfig, SingleManifest, SingleManifestStatus};
 use crate::work::model::{
     DATA_TYPE_ANNOTATION, MANIFEST_WORK_FINALIZER, Manifest, ManifestConfigOption,
@@ -20,6 +19,7 @@ use crate::work::model::{
     ORIGINAL_SOURCE_LABEL, ObjectMeta, ResourceIdentifier, manifests_data_type,
 };
 use crate::work::validation::{self, ManifestLimits};
+use crate::{Codec, CodecError, DataType, Event, EventType};
 
 /// Kubernetes' `UnsafeGuessKindToResource`: the plural resource name of a kind, used where
 /// sdk-go asked the cluster's REST mapper (baton has no cluster to ask).
@@ -98,6 +98,7 @@ impl Default for ManifestSourceCodec {
 }
 
 impl ManifestSourceCodec {
+    /// A codec with the default manifest limits.
     pub fn new() -> Self {
         Self::default()
     }
@@ -188,6 +189,7 @@ impl Default for ManifestAgentCodec {
 }
 
 impl ManifestAgentCodec {
+    /// A codec with the default manifest limits.
     pub fn new() -> Self {
         Self::default()
     }

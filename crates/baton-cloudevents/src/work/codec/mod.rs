@@ -25,18 +25,30 @@ pub use manifests::{ManifestAgentCodec, ManifestSourceCodec};
 /// Payload-specific failures, carried as [`CodecError::Invalid`].
 #[derive(Debug, thiserror::Error)]
 pub enum WorkCodecError {
+    /// The workload breaks a rule of §4.5.
     #[error("the spec is invalid: {0}")]
     InvalidManifests(#[from] ManifestError),
+    /// The `metadata` extension does not parse.
     #[error("the metadata extension is not a valid ObjectMeta JSON: {0}")]
     Metadata(#[source] serde_json::Error),
+    /// The `logtracing` extension does not parse.
     #[error("the logtracing extension is not a JSON object of strings: {0}")]
     LogTracing(#[source] serde_json::Error),
+    /// A status cannot be addressed without the owning source.
     #[error("work {0} has no {ORIGINAL_SOURCE_LABEL} label; cannot address its status")]
     NoOriginalSource(String),
     #[error("work {uid} has {count} manifests; the manifests data type carries exactly one")]
-    NotSingleManifest { uid: String, count: usize },
+    /// The `manifests` data type carries exactly one manifest.
+    NotSingleManifest {
+        /// The work.
+        uid: String,
+        /// How many manifests it has.
+        count: usize,
+    },
+    /// The status hash could not be computed.
     #[error("cannot compute the status hash: {0}")]
     StatusHash(#[source] serde_json::Error),
+    /// The payload could not be rendered.
     #[error("cannot render the payload: {0}")]
     Render(#[source] serde_json::Error),
 }

@@ -53,8 +53,10 @@ impl<'de> Deserialize<'de> for Time {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectMeta {
+    /// The work's name, unique in its namespace.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
+    /// A prefix the name is generated from, when `name` is empty.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub generate_name: String,
     /// The cluster the work is for (§4.1).
@@ -72,6 +74,7 @@ pub struct ObjectMeta {
     /// v1.0/v1.1 write `null` when unset, v1.2+ omit it (§10.2 #12); both read as `None`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creation_timestamp: Option<Time>,
+    /// Set by the source when the work is being deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_timestamp: Option<Time>,
     #[serde(
@@ -79,18 +82,21 @@ pub struct ObjectMeta {
         skip_serializing_if = "BTreeMap::is_empty",
         deserialize_with = "null_default"
     )]
+    /// Labels (the agent's copy records the owning source in one, §4.4).
     pub labels: BTreeMap<String, String>,
     #[serde(
         default,
         skip_serializing_if = "BTreeMap::is_empty",
         deserialize_with = "null_default"
     )]
+    /// Annotations (data type, sequence id, log tracing; §4.4, §4.6).
     pub annotations: BTreeMap<String, String>,
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
         deserialize_with = "null_default"
     )]
+    /// Finalizers (the agent's cleanup finalizer while deleting, §4.4).
     pub finalizers: Vec<String>,
 }
 

@@ -52,10 +52,13 @@ pub fn manifests_data_type() -> DataType {
 /// desired state in `spec`, the agent's report in `status`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestWork {
+    /// Identity, versions, labels and annotations.
     #[serde(default)]
     pub metadata: ObjectMeta,
+    /// What the agent applies.
     #[serde(default)]
     pub spec: ManifestWorkSpec,
+    /// What the agent reported.
     #[serde(default)]
     pub status: ManifestWorkStatus,
 }

@@ -14,8 +14,10 @@ use super::status::{Condition, ManifestCondition};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ManifestBundle {
+    /// The Kubernetes objects.
     #[serde(default, deserialize_with = "null_default")]
     pub manifests: Vec<Manifest>,
+    /// As [`ManifestWorkSpec::delete_option`](super::ManifestWorkSpec::delete_option).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_option: Option<DeleteOption>,
     #[serde(
@@ -23,7 +25,9 @@ pub struct ManifestBundle {
         skip_serializing_if = "Vec::is_empty",
         deserialize_with = "null_default"
     )]
+    /// As [`ManifestWorkSpec::manifest_configs`](super::ManifestWorkSpec::manifest_configs).
     pub manifest_configs: Vec<ManifestConfigOption>,
+    /// As [`ManifestWorkSpec::executor`](super::ManifestWorkSpec::executor).
     #[serde(default, rename = "executer", skip_serializing_if = "Option::is_none")]
     pub executer: Option<ManifestWorkExecutor>,
 }
@@ -33,8 +37,10 @@ pub struct ManifestBundle {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ManifestBundleStatus {
+    /// The spec the status is about, when the agent sends it back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest_bundle: Option<ManifestBundle>,
+    /// Conditions of the whole work.
     #[serde(default)]
     pub conditions: Option<Vec<Condition>>,
     #[serde(
@@ -42,6 +48,7 @@ pub struct ManifestBundleStatus {
         skip_serializing_if = "Vec::is_empty",
         deserialize_with = "null_default"
     )]
+    /// The status of each manifest.
     pub resource_status: Vec<ManifestCondition>,
 }
 
@@ -49,9 +56,12 @@ pub struct ManifestBundleStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SingleManifest {
+    /// The Kubernetes object.
     pub manifest: Manifest,
+    /// What happens to it when the work is deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_option: Option<DeleteOption>,
+    /// Status feedback and update strategy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_option: Option<ManifestConfig>,
 }
@@ -65,7 +75,9 @@ pub struct ManifestConfig {
         skip_serializing_if = "Vec::is_empty",
         deserialize_with = "null_default"
     )]
+    /// Status fields to report back.
     pub feedback_rules: Vec<FeedbackRule>,
+    /// How the agent updates the object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_strategy: Option<UpdateStrategy>,
 }
@@ -73,8 +85,10 @@ pub struct ManifestConfig {
 /// Status data of `manifests` (§4.9).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SingleManifestStatus {
+    /// Conditions of the work.
     #[serde(default)]
     pub conditions: Option<Vec<Condition>>,
+    /// The status of the one manifest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ManifestCondition>,
 }

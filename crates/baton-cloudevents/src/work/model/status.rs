@@ -16,17 +16,21 @@ pub const REASON_MANIFESTS_DELETED: &str = "ManifestsDeleted";
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
+    /// The condition type (`Applied`, `Available`, `Degraded`, `Deleted`, ...).
     #[serde(rename = "type")]
     pub type_: String,
     /// `True`, `False` or `Unknown`.
     pub status: String,
+    /// The work generation the condition was computed for.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub observed_generation: i64,
     /// Go renders an unset time as `null`.
     #[serde(default)]
     pub last_transition_time: Option<Time>,
+    /// Why, in CamelCase (e.g. `AppliedManifestWorkComplete`).
     #[serde(default)]
     pub reason: String,
+    /// Why, for people.
     #[serde(default)]
     pub message: String,
 }
@@ -36,6 +40,7 @@ fn is_zero(value: &i64) -> bool {
 }
 
 impl Condition {
+    /// Whether `status` is `True`.
     pub fn is_true(&self) -> bool {
         self.status == "True"
     }
@@ -68,6 +73,7 @@ pub fn set_condition(conditions: &mut Vec<Condition>, mut condition: Condition) 
     }
 }
 
+/// What an agent reports about a work (OCM `ManifestWorkStatus`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ManifestWorkStatus {
@@ -76,6 +82,7 @@ pub struct ManifestWorkStatus {
         skip_serializing_if = "Vec::is_empty",
         deserialize_with = "null_default"
     )]
+    /// Conditions of the whole work.
     pub conditions: Vec<Condition>,
     /// Always rendered, `{}` when empty (§6.4).
     #[serde(default)]
@@ -89,6 +96,7 @@ impl ManifestWorkStatus {
     }
 }
 
+/// The status of each manifest of a work.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestResourceStatus {
     #[serde(
@@ -96,6 +104,7 @@ pub struct ManifestResourceStatus {
         skip_serializing_if = "Vec::is_empty",
         deserialize_with = "null_default"
     )]
+    /// One entry per manifest.
     pub manifests: Vec<ManifestCondition>,
 }
 
@@ -103,6 +112,7 @@ pub struct ManifestResourceStatus {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ManifestCondition {
+    /// Which manifest.
     #[serde(default)]
     pub resource_meta: ManifestResourceMeta,
     /// Always rendered, `{}` when there are no values.
@@ -113,24 +123,33 @@ pub struct ManifestCondition {
     pub conditions: Option<Vec<Condition>>,
 }
 
+/// Identifies one manifest of a work: its position and its Kubernetes coordinates.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestResourceMeta {
+    /// Its index in the work's manifests.
     #[serde(default)]
     pub ordinal: i32,
+    /// API group (`""` for the core group).
     #[serde(default)]
     pub group: String,
+    /// API version.
     #[serde(default)]
     pub version: String,
+    /// Kind.
     #[serde(default)]
     pub kind: String,
+    /// Resource, plural.
     #[serde(default)]
     pub resource: String,
+    /// Name.
     #[serde(default)]
     pub name: String,
+    /// Namespace (`""` when cluster-scoped).
     #[serde(default)]
     pub namespace: String,
 }
 
+/// The values the feedback rules of a manifest collected.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusFeedbackResult {
     #[serde(
@@ -138,12 +157,16 @@ pub struct StatusFeedbackResult {
         skip_serializing_if = "Vec::is_empty",
         deserialize_with = "null_default"
     )]
+    /// One value per reported field.
     pub values: Vec<FeedbackValue>,
 }
 
+/// One reported field.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedbackValue {
+    /// The name of the rule's field.
     pub name: String,
+    /// Its value.
     #[serde(rename = "fieldValue")]
     pub value: FieldValue,
 }
@@ -155,12 +178,16 @@ pub struct FieldValue {
     /// `Integer`, `String`, `Boolean` or `JsonRaw`.
     #[serde(rename = "type")]
     pub type_: String,
+    /// Set for `Integer`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integer: Option<i64>,
+    /// Set for `String`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub string: Option<String>,
+    /// Set for `Boolean`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boolean: Option<bool>,
+    /// Set for `JsonRaw`: the JSON text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub json_raw: Option<String>,
 }

@@ -8,9 +8,9 @@ use tokio::sync::mpsc;
 
 use super::{WatchEvent, WorkStore};
 use crate::agent::classify_spec;
-use crate::{Codec, Event, ResourceAction};
 use crate::work::codec::BundleAgentCodec;
 use crate::work::model::{Condition, ManifestWork, Time};
+use crate::{Codec, Event, ResourceAction};
 
 fn vector(relative: &str) -> Value {
     let path = format!(
