@@ -194,9 +194,14 @@ mod tests {
         assert_eq!(parse(&[]).unwrap().grpc_urls, ["http://127.0.0.1:8090"]);
         let urls = ["http://a:1", "http://b:2", "http://c:3"];
         assert_eq!(
-            parse(&["--grpc-url", "http://a:1", "--grpc-url", "http://b:2,http://c:3"])
-                .unwrap()
-                .grpc_urls,
+            parse(&[
+                "--grpc-url",
+                "http://a:1",
+                "--grpc-url",
+                "http://b:2,http://c:3"
+            ])
+            .unwrap()
+            .grpc_urls,
             urls
         );
     }

@@ -130,7 +130,9 @@ impl FleetMember {
             }
         }
         match self.fleet.leave(self.instance.as_str()).await {
-            Ok(()) => info!(instance = %self.instance, released = claimed.len(), "left the replica registry"),
+            Ok(()) => {
+                info!(instance = %self.instance, released = claimed.len(), "left the replica registry")
+            }
             Err(err) => warn!(%err, "leaving the replica registry failed; the lease will expire"),
         }
     }
@@ -159,7 +161,9 @@ impl FleetMember {
                         claimed.remove(cluster);
                     }
                 }
-                Err(err) => warn!(%err, clusters = gone.len(), "releasing agents that left failed; retrying"),
+                Err(err) => {
+                    warn!(%err, clusters = gone.len(), "releasing agents that left failed; retrying")
+                }
             }
         }
     }
@@ -171,7 +175,9 @@ impl FleetMember {
                 // Changes committed while no replica owned these clusters wait for this.
                 self.publish_wakeup.notify_one();
             }
-            Err(err) => warn!(%err, clusters = clusters.len(), "claiming connected agents failed; retrying"),
+            Err(err) => {
+                warn!(%err, clusters = clusters.len(), "claiming connected agents failed; retrying")
+            }
         }
     }
 
@@ -183,7 +189,10 @@ impl FleetMember {
             .await
         {
             Ok(0) => {}
-            Ok(dead) => info!(replicas = dead, "removed replicas whose heartbeat lapsed; their agents are released"),
+            Ok(dead) => info!(
+                replicas = dead,
+                "removed replicas whose heartbeat lapsed; their agents are released"
+            ),
             Err(err) => {
                 return warn!(%err, "replica heartbeat failed");
             }

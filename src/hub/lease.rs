@@ -69,7 +69,11 @@ impl LeaseKeeper {
             }
         }
         self.gate.send_replace(false);
-        if let Err(err) = self.fleet.drop_lease(self.name, self.instance.as_str()).await {
+        if let Err(err) = self
+            .fleet
+            .drop_lease(self.name, self.instance.as_str())
+            .await
+        {
             warn!(%err, lease = self.name, "dropping the lease failed; it will expire");
         }
     }

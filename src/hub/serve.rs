@@ -299,16 +299,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // each one publishes to the agents connected to it (the connection registry); over MQTT,
     // where the broker routes, one replica at a time publishes (a lease).
     let fleet = match postgres_url(args.database_url.as_ref()) {
-        Some(url) => Some(Arc::new(
-            PgFleet::connect(url)
-                .await
-                .context("connecting the replica registry (--database-url)")?,
-        )),
+        Some(url) => {
+            Some(Arc::new(PgFleet::connect(url).await.context(
+                "connecting the replica registry (--database-url)",
+            )?))
+        }
         None => None,
     };
     let registry = match (&broker, &fleet) {
         (Some(broker), Some(fleet)) => {
-            let view = Arc::new(FleetConnections::new(broker.clone(), args.source_id.clone()));
+            let view = Arc::new(FleetConnections::new(
+                broker.clone(),
+                args.source_id.clone(),
+            ));
             connections = view.clone();
             Some((fleet.clone(), view, broker.clone()))
         }

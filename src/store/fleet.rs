@@ -209,7 +209,13 @@ impl Fleet for PgFleet {
     }
 
     async fn connections(&self, lease: Duration) -> Result<Vec<Connection>, StoreError> {
-        type Row = (String, Option<String>, i64, Option<DateTime<Utc>>, DateTime<Utc>);
+        type Row = (
+            String,
+            Option<String>,
+            i64,
+            Option<DateTime<Utc>>,
+            DateTime<Utc>,
+        );
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT c.consumer_name, \
                  CASE WHEN h.heartbeat_at >= now() - make_interval(secs => $1) THEN h.id END, \

@@ -185,7 +185,10 @@ async fn failover(
         if listed.iter().all(|r| r.status_updated_at.is_some()) {
             break;
         }
-        anyhow::ensure!(Instant::now() < deadline, "not applied within 120 s of the kill");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "not applied within 120 s of the kill"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(json!({

@@ -208,7 +208,11 @@ impl HubProcess {
         }
         let mut children = Vec::with_capacity(replicas);
         for (i, (http_port, grpc_port)) in ports.iter().enumerate() {
-            let log_name = if i == 0 { "hub.log".to_owned() } else { format!("hub{i}.log") };
+            let log_name = if i == 0 {
+                "hub.log".to_owned()
+            } else {
+                format!("hub{i}.log")
+            };
             let log = std::fs::File::create(dir.join(log_name))?;
             // This binary runs the hub too (`baton-bench hub serve ...`, see main.rs).
             let child = Command::new(std::env::current_exe()?)
@@ -269,8 +273,7 @@ impl HubProcess {
                     );
                 }
                 if let Some(status) = self.child.try_wait()? {
-                    let log =
-                        std::fs::read_to_string(self.dir.join("hub.log")).unwrap_or_default();
+                    let log = std::fs::read_to_string(self.dir.join("hub.log")).unwrap_or_default();
                     let tail: String = log.lines().rev().take(5).collect::<Vec<_>>().join("\n");
                     bail!("the hub exited during start-up ({status}); its log:\n{tail}");
                 }
@@ -288,12 +291,13 @@ impl HubProcess {
     pub async fn kill_replica(&mut self, i: usize) -> anyhow::Result<()> {
         match i {
             0 => self.child.kill().await?,
-            i => self
-                .others
-                .get_mut(i - 1)
-                .context("no such replica")?
-                .kill()
-                .await?,
+            i => {
+                self.others
+                    .get_mut(i - 1)
+                    .context("no such replica")?
+                    .kill()
+                    .await?
+            }
         }
         Ok(())
     }

@@ -70,7 +70,10 @@ impl ConsumerView {
             name: consumer.name,
             labels: consumer.labels,
             connected,
-            connected_since: at.as_ref().and_then(|c| c.since).filter(|_| replica.is_some()),
+            connected_since: at
+                .as_ref()
+                .and_then(|c| c.since)
+                .filter(|_| replica.is_some()),
             replica,
             last_seen: at.map(|c| c.last_seen),
             created_at: consumer.created_at,

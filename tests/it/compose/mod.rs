@@ -137,7 +137,11 @@ fn replica_mistakes_are_caught() {
         let id = hub.command.iter().position(|a| a == "hub-2").unwrap();
         hub.command[id] = "hub-1".into();
         // Moved off the port the load balancer sends to, and not published either.
-        let http = hub.command.iter().position(|a| a == "0.0.0.0:8000").unwrap();
+        let http = hub
+            .command
+            .iter()
+            .position(|a| a == "0.0.0.0:8000")
+            .unwrap();
         hub.command[http] = "0.0.0.0:8001".into();
         c.services.get_mut("lb").unwrap().ports.clear();
     });
@@ -153,7 +157,11 @@ fn replica_mistakes_are_caught() {
     let unshared = problems_of(&{
         let mut compose = stack();
         let hub = compose.services.get_mut("hub-1").unwrap();
-        for arg in hub.command.iter_mut().filter(|a| a.ends_with("hub-mqtt.yaml")) {
+        for arg in hub
+            .command
+            .iter_mut()
+            .filter(|a| a.ends_with("hub-mqtt.yaml"))
+        {
             *arg = "/etc/baton/agent-cluster1.yaml".into();
         }
         hub.volumes

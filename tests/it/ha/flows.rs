@@ -2,7 +2,6 @@
 //! (by URL list or through the load balancer), and MQTT replicas sharing one config file keep
 //! their broker connections.
 
-
 use std::time::Duration;
 
 use super::Fleet;
@@ -11,15 +10,20 @@ use crate::support::{eventually, free_port};
 
 /// Waits until exactly replica `i`'s broker has the cluster's agent.
 async fn await_connected_at(fleet: &Fleet, cluster: &str, i: usize) {
-    eventually(&format!("agent of {cluster} on replica {i}"), WAIT, || async {
-        fleet.connected_at(cluster).await == [i]
-    })
+    eventually(
+        &format!("agent of {cluster} on replica {i}"),
+        WAIT,
+        || async { fleet.connected_at(cluster).await == [i] },
+    )
     .await;
 }
 
 async fn await_applied(fleet: &Fleet, ids: &[String]) {
     for id in ids {
-        eventually(&format!("resource {id} applied"), WAIT, || fleet.applied(id)).await;
+        eventually(&format!("resource {id} applied"), WAIT, || {
+            fleet.applied(id)
+        })
+        .await;
     }
 }
 
@@ -122,7 +126,7 @@ async fn mqtt_replicas_on_one_config_file_connect_once_each_and_publish_each_cha
     let prefix = format!("as {}-", fleet.source_id());
     let hub_ids: Vec<&str> = log
         .lines()
-        .filter_map(|l| Some(l.split(&prefix).nth(1)?.split([' ', '\t']).next()?))
+        .filter_map(|l| l.split(&prefix).nth(1)?.split([' ', '\t']).next())
         .collect();
     assert_eq!(hub_ids.len(), 2, "each replica connects once:\n{log}");
     assert_ne!(hub_ids[0], hub_ids[1], "replicas share a client id:\n{log}");
@@ -132,17 +136,29 @@ async fn mqtt_replicas_on_one_config_file_connect_once_each_and_publish_each_cha
         assert!(!text.contains("MQTT connection down"), "{text}");
     }
     let each = [fleet.publishes_of(0).await, fleet.publishes_of(1).await];
-    assert_eq!(each.iter().sum::<u64>(), 20, "each change published once: {each:?}");
+    assert_eq!(
+        each.iter().sum::<u64>(),
+        20,
+        "each change published once: {each:?}"
+    );
     assert!(each.contains(&0), "one replica publishes: {each:?}");
 
     let holder = if each[0] > 0 { 0 } else { 1 };
     hubs.remove(holder).stop().await;
     let mut later = Vec::new();
     for i in 0..5 {
-        later.push(fleet.create(&fleet.rest, &cluster, &format!("later{i}")).await);
+        later.push(
+            fleet
+                .create(&fleet.rest, &cluster, &format!("later{i}"))
+                .await,
+        );
     }
     await_applied(&fleet, &later).await;
-    assert_eq!(fleet.publishes_of(1 - holder).await, 5, "the other replica took over");
+    assert_eq!(
+        fleet.publishes_of(1 - holder).await,
+        5,
+        "the other replica took over"
+    );
     agent.stop().await;
     for hub in hubs {
         hub.stop().await;
@@ -198,7 +214,11 @@ async fn a_second_replica_on_the_same_sqlite_data_dir_is_refused_with_a_clear_me
     ] {
         assert!(stderr.contains(&part), "no {part:?} in: {stderr}");
     }
-    assert_eq!(first.get("/readyz").await.0, 200, "the first hub still serves");
+    assert_eq!(
+        first.get("/readyz").await.0,
+        200,
+        "the first hub still serves"
+    );
     first_hub.kill().await.unwrap();
 }
 
@@ -246,7 +266,11 @@ async fn a_change_made_through_one_replica_reaches_an_agent_connected_to_another
     let started = std::time::Instant::now();
     let mut ids = Vec::new();
     for i in 0..10 {
-        ids.push(fleet.create(&fleet.rest_of(1), &cluster, &format!("r{i}")).await);
+        ids.push(
+            fleet
+                .create(&fleet.rest_of(1), &cluster, &format!("r{i}"))
+                .await,
+        );
     }
     await_applied(&fleet, &ids).await;
     let took = started.elapsed();

@@ -70,8 +70,14 @@ fn config_text(http_port: u16, grpc_port: u16, replicas: &[Ports]) -> String {
     let mut rest = String::new();
     let mut grpc = String::new();
     for (i, ports) in replicas.iter().enumerate() {
-        rest.push_str(&format!("  server hub{i} 127.0.0.1:{} {check}\n", ports.http));
-        grpc.push_str(&format!("  server hub{i} 127.0.0.1:{} {check}\n", ports.grpc));
+        rest.push_str(&format!(
+            "  server hub{i} 127.0.0.1:{} {check}\n",
+            ports.http
+        ));
+        grpc.push_str(&format!(
+            "  server hub{i} 127.0.0.1:{} {check}\n",
+            ports.grpc
+        ));
     }
     format!(
         "global\n  maxconn 4096\n  log stderr format raw local0\n\

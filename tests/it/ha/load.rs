@@ -94,8 +94,7 @@ impl Load {
         let cluster = format!("{}{}", self.prefix, n % CLUSTERS + 1);
         let a = self.create(&cluster, &format!("a{n}")).await?;
         let b = self.create(&cluster, &format!("b{n}")).await?;
-        (self.update(&a).await && self.update(&b).await && self.delete(&b).await)
-            .then_some((a, b))
+        (self.update(&a).await && self.update(&b).await && self.delete(&b).await).then_some((a, b))
     }
 
     async fn client(self: Arc<Self>) {
@@ -145,9 +144,9 @@ async fn fleet_with_agents() -> (Fleet, Vec<Option<Proc>>, Proc, String) {
     );
     eventually("every simulated cluster connected", CONVERGE, || async {
         let (_, list) = fleet.rest.get("/api/v1/consumers?size=100").await;
-        list["items"]
-            .as_array()
-            .is_some_and(|items| items.iter().filter(|c| c["connected"] == true).count() == CLUSTERS)
+        list["items"].as_array().is_some_and(|items| {
+            items.iter().filter(|c| c["connected"] == true).count() == CLUSTERS
+        })
     })
     .await;
     (fleet, hubs, agents, prefix)
@@ -189,7 +188,10 @@ async fn converged(fleet: &Fleet, outcome: &Outcome) -> bool {
         return false;
     }
     let gone: HashSet<&String> = outcome.deleted.iter().collect();
-    outcome.kept.iter().all(|id| all.get(id) == Some(&(2, true)))
+    outcome
+        .kept
+        .iter()
+        .all(|id| all.get(id) == Some(&(2, true)))
         && all.keys().all(|id| !gone.contains(id))
 }
 
@@ -248,7 +250,10 @@ async fn three_replicas_fifty_clusters_one_killed_with_sigkill_lose_no_acknowled
         outcome.kept.len(),
         outcome.failed_requests
     );
-    assert!(outcome.kept.len() >= UNITS / 2, "most of the load acknowledged");
+    assert!(
+        outcome.kept.len() >= UNITS / 2,
+        "most of the load acknowledged"
+    );
     agents.stop().await;
     for hub in hubs.into_iter().flatten() {
         hub.stop().await;
@@ -259,9 +264,9 @@ async fn three_replicas_fifty_clusters_one_killed_with_sigkill_lose_no_acknowled
 async fn three_replicas_restarted_one_by_one_with_sigterm_under_load_fail_no_request() {
     let (fleet, mut hubs, agents, prefix) = fleet_with_agents().await;
     let (outcome, _) = load_with(&fleet, &prefix, || async {
-        for i in 0..3 {
-            hubs[i].take().unwrap().stop().await;
-            hubs[i] = Some(fleet.start_hub(i).await);
+        for (i, hub) in hubs.iter_mut().enumerate() {
+            hub.take().unwrap().stop().await;
+            *hub = Some(fleet.start_hub(i).await);
         }
     })
     .await;

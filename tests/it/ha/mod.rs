@@ -3,8 +3,8 @@
 //! HTTP mode for the REST API, TCP mode for the built-in gRPC brokers). See docs/ha.md.
 
 mod flows;
-mod load;
 mod haproxy;
+mod load;
 
 use std::path::PathBuf;
 
@@ -145,18 +145,22 @@ impl Fleet {
         })
         .await;
         let served_by = format!("hub{i}");
-        eventually(&format!("replica {i} in the balancer's rotation"), WAIT, || async {
-            self.rest
-                .http
-                .get(self.rest.url("/readyz"))
-                .send()
-                .await
-                .is_ok_and(|r| {
-                    r.headers()
-                        .get(haproxy::SERVED_BY)
-                        .is_some_and(|v| v.as_bytes() == served_by.as_bytes())
-                })
-        })
+        eventually(
+            &format!("replica {i} in the balancer's rotation"),
+            WAIT,
+            || async {
+                self.rest
+                    .http
+                    .get(self.rest.url("/readyz"))
+                    .send()
+                    .await
+                    .is_ok_and(|r| {
+                        r.headers()
+                            .get(haproxy::SERVED_BY)
+                            .is_some_and(|v| v.as_bytes() == served_by.as_bytes())
+                    })
+            },
+        )
         .await;
         hub
     }
@@ -175,7 +179,11 @@ impl Fleet {
     pub fn agent_mqtt(&self) -> Vec<String> {
         vec![
             "--mqtt-config".into(),
-            self.dir.path().join("agent-mqtt.yaml").display().to_string(),
+            self.dir
+                .path()
+                .join("agent-mqtt.yaml")
+                .display()
+                .to_string(),
         ]
     }
 
@@ -236,15 +244,13 @@ impl Fleet {
             return false;
         }
         let version = r["version"].as_i64();
-        r["status"]["conditions"]
-            .as_array()
-            .is_some_and(|cs| {
-                cs.iter().any(|c: &Value| {
-                    c["type"] == "Applied"
-                        && c["status"] == "True"
-                        && c["observedGeneration"].as_i64() == version
-                })
+        r["status"]["conditions"].as_array().is_some_and(|cs| {
+            cs.iter().any(|c: &Value| {
+                c["type"] == "Applied"
+                    && c["status"] == "True"
+                    && c["observedGeneration"].as_i64() == version
             })
+        })
     }
 }
 
@@ -258,7 +264,11 @@ impl Drop for Fleet {
         if std::fs::create_dir_all(&keep).is_err() {
             return;
         }
-        for entry in std::fs::read_dir(self.dir.path()).into_iter().flatten().flatten() {
+        for entry in std::fs::read_dir(self.dir.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             if entry.path().extension().is_some_and(|e| e == "log") {
                 let _ = std::fs::copy(entry.path(), keep.join(entry.file_name()));
             }

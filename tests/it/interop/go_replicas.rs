@@ -27,7 +27,8 @@ async fn an_sdk_go_agent_behind_haproxy_receives_what_another_replica_commits() 
         state.to_str().unwrap(),
     ])
     .await;
-    go.wait_for("Go agent ready", |l| l["kind"] == "ready").await;
+    go.wait_for("Go agent ready", |l| l["kind"] == "ready")
+        .await;
     eventually("the Go agent on one replica", WAIT, || async {
         fleet.connected_at(&cluster).await.len() == 1
     })
@@ -36,7 +37,10 @@ async fn an_sdk_go_agent_behind_haproxy_receives_what_another_replica_commits() 
 
     let (status, body) = fleet
         .rest_of(other)
-        .post("/api/v1/resources", resource_body(&cluster, Some("web"), "v1"))
+        .post(
+            "/api/v1/resources",
+            resource_body(&cluster, Some("web"), "v1"),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
     let id = body["id"].as_str().unwrap().to_owned();

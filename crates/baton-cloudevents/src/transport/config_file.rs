@@ -47,8 +47,7 @@ mod tests {
     #[test]
     fn unknown_keys_are_named_with_their_path() {
         let (outer, unknown) =
-            super::parse::<Outer>("known: a\nclientID: x\ninner:\n  kept: 1\n  typo: 2\n")
-                .unwrap();
+            super::parse::<Outer>("known: a\nclientID: x\ninner:\n  kept: 1\n  typo: 2\n").unwrap();
         assert!(outer.inner.is_some());
         assert_eq!(unknown, ["clientID", "inner.typo"]);
     }
