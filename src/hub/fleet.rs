@@ -6,6 +6,7 @@
 //! publisher reads what this claims) nor talk to agents.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -45,6 +46,9 @@ pub struct FleetConnections {
     broker: Broker,
     source_id: String,
     snapshot: RwLock<HashMap<String, Connection>>,
+    /// Set on SIGTERM: `/readyz` fails so that load balancers stop sending requests before
+    /// the listener closes.
+    draining: AtomicBool,
 }
 
 impl FleetConnections {
@@ -53,7 +57,13 @@ impl FleetConnections {
             broker,
             source_id,
             snapshot: RwLock::new(HashMap::new()),
+            draining: AtomicBool::new(false),
         }
+    }
+
+    /// This replica is stopping: report not ready from now on.
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::Relaxed);
     }
 
     fn replace(&self, connections: Vec<Connection>) {
@@ -77,7 +87,7 @@ impl Connections for FleetConnections {
     }
 
     fn source_connected(&self) -> bool {
-        self.broker.is_source_connected(&self.source_id)
+        !self.draining.load(Ordering::Relaxed) && self.broker.is_source_connected(&self.source_id)
     }
 
     fn connected_count(&self) -> Option<usize> {

@@ -16,6 +16,7 @@ use tracing::{debug, error, warn};
 
 use super::convert::work_of;
 use super::metrics::HubMetrics;
+use crate::broker::Broker;
 use crate::cloudevents::backoff::{Backoff, BackoffPolicy};
 use crate::cloudevents::{Action, EventType, SourceClient, SubResource};
 use crate::store::{Resource, Store};
@@ -42,12 +43,20 @@ impl Default for PublisherConfig {
     }
 }
 
+/// This replica among several on one database over the built-in broker (docs/ha.md): the
+/// publisher reads only the changes of the clusters the connection registry places at
+/// `instance`, and publishes only those whose agent its `broker` has right now; the other
+/// replicas publish the rest.
+#[derive(Debug, Clone)]
+pub struct ReplicaScope {
+    pub instance: String,
+    pub broker: Broker,
+}
+
 pub struct Publisher {
     store: Arc<dyn Store>,
-    /// This replica's instance id when several replicas share the database over the built-in
-    /// broker: then only the changes of the clusters whose agents are connected here are read
-    /// (the connection registry, docs/ha.md); the other replicas publish the rest.
-    replica: Option<String>,
+    /// Set when several replicas share the database over the built-in broker (docs/ha.md).
+    replica: Option<ReplicaScope>,
     /// Closed while another replica publishes (over MQTT, [`super::lease`]).
     gate: Option<watch::Receiver<bool>>,
     client: Arc<SourceClient<ManifestWork>>,
@@ -95,8 +104,8 @@ impl Publisher {
         }
     }
 
-    /// Publishes only to the agents the registry places at `replica` (see the field).
-    pub fn at_replica(mut self, replica: String) -> Self {
+    /// Publishes only to the agents the registry places at this replica (see [`ReplicaScope`]).
+    pub fn at_replica(mut self, replica: ReplicaScope) -> Self {
         self.replica = Some(replica);
         self
     }
@@ -154,9 +163,15 @@ impl Publisher {
         let started = std::time::Instant::now();
         let pending = match &self.replica {
             Some(replica) => {
-                self.store
-                    .pending_publications_at(replica, self.config.batch)
-                    .await?
+                let mine = self
+                    .store
+                    .pending_publications_at(&replica.instance, self.config.batch)
+                    .await?;
+                // An agent that left since the registry's last word: its changes wait for the
+                // replica it moves to (a publish here would reach no one and count as done).
+                mine.into_iter()
+                    .filter(|r| replica.broker.is_agent_connected(&r.consumer_name))
+                    .collect()
             }
             None => self.store.pending_publications(self.config.batch).await?,
         };

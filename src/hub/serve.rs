@@ -22,7 +22,7 @@ use super::fleet::{FleetConnections, FleetMember, FleetSettings};
 use super::instance::InstanceId;
 use super::lease::{LeaseKeeper, MQTT_PUBLISHER};
 use super::metrics::HubMetrics;
-use super::publisher::PublisherConfig;
+use super::publisher::{PublisherConfig, ReplicaScope};
 use super::service::{HubOptions, HubService};
 use super::state::Connections;
 use crate::broker::Broker;
@@ -256,6 +256,10 @@ fn start_mqtt(
     Ok((transport.clone(), Arc::new(MqttConnections(transport))))
 }
 
+/// How long a replica on a shared database answers not ready before it stops taking requests
+/// (load balancers check readiness every second or two).
+const DRAIN_DELAY: Duration = Duration::from_secs(2);
+
 /// The database URL if it names PostgreSQL.
 fn postgres_url(url: Option<&SecretString>) -> Option<&str> {
     let url = url?.expose_secret().trim();
@@ -332,7 +336,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .then_some(args.status_resync_interval),
         redeliver_unreported_after: (!args.redeliver_after.is_zero())
             .then_some(args.redeliver_after),
-        replica: registry.as_ref().map(|_| instance.to_string()),
+        replica: registry.as_ref().map(|(_, _, broker)| ReplicaScope {
+            instance: instance.to_string(),
+            broker: broker.clone(),
+        }),
         lease: lease.as_ref().map(|(_, (_, held))| held.clone()),
     };
     let service = HubService::start(
@@ -385,7 +392,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "baton hub ready"
     );
     let app = service.router(api_tokens);
-    let shutdown = async { crate::cli::shutdown_signal().await };
+    let draining = registry.as_ref().map(|(_, view, _)| view.clone());
+    let shutdown = async move {
+        crate::cli::shutdown_signal().await;
+        if let Some(view) = draining {
+            // Out of the load balancers' rotation before the listener closes: a connection
+            // queued on a closing listener is dropped unanswered (a 502 for its request).
+            view.drain();
+            tokio::time::sleep(DRAIN_DELAY).await;
+        }
+    };
     match http_tls {
         Some(config) => {
             axum::serve(super::tls::TlsListener::new(http, config), app)

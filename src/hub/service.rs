@@ -14,7 +14,7 @@ use tracing::{info, warn};
 use super::api::{self, ApiTokens};
 use super::lister::DbLister;
 use super::metrics::HubMetrics;
-use super::publisher::{Publisher, PublisherConfig};
+use super::publisher::{Publisher, PublisherConfig, ReplicaScope};
 use super::state::{AppState, Connections};
 use super::status::StatusWriter;
 use super::status_shards::ShardedStatusWriter;
@@ -41,9 +41,9 @@ pub struct HubOptions {
     /// Publish again a spec no agent has reported on this long after its last change (at-least
     /// once until the agent reports); `None` disables it.
     pub redeliver_unreported_after: Option<Duration>,
-    /// This replica's instance id when the publisher must publish only to the agents the
-    /// connection registry places here (several replicas over the built-in broker, docs/ha.md).
-    pub replica: Option<String>,
+    /// Set when the publisher must publish only to the agents the connection registry places
+    /// at this replica (several replicas over the built-in broker, docs/ha.md).
+    pub replica: Option<ReplicaScope>,
     /// Over MQTT with several replicas: publish and send the periodic status resync only while
     /// this is true (this replica holds the lease, [`super::lease`]).
     pub lease: Option<watch::Receiver<bool>>,

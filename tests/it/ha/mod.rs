@@ -127,6 +127,11 @@ impl Fleet {
             &self.source_id(),
             "--instance-id",
             &format!("hub{i}"),
+            // A status a replica could not write (its database pool busy past the timeout, on a
+            // loaded test machine) comes back with the periodic status resync: every 15 s here
+            // instead of 5 min, so that it comes back within a test's deadline.
+            "--status-resync-interval",
+            "15s",
         ]
         .map(str::to_owned)
         .to_vec();
