@@ -23,8 +23,16 @@ pub struct AgentArgs {
     pub cluster: Option<String>,
 
     /// The hub's built-in broker (gRPC); used unless --mqtt-config or --grpc-config is given.
-    #[arg(long, env = "BATON_GRPC_URL", default_value = "http://127.0.0.1:8090")]
-    pub grpc_url: String,
+    /// Repeat it (or separate with commas) for hub replicas: the agent starts at one of them at
+    /// random and moves to the next whenever its subscription fails. A host name with several
+    /// addresses is tried address by address.
+    #[arg(
+        long = "grpc-url",
+        env = "BATON_GRPC_URL",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:8090"
+    )]
+    pub grpc_urls: Vec<String>,
 
     /// sdk-go gRPC config file (url, TLS, token, keepalive; docs/broker.md) instead of --grpc-url.
     #[arg(long, env = "BATON_GRPC_CONFIG", conflicts_with = "mqtt_config")]
@@ -89,10 +97,15 @@ impl AgentArgs {
                     .build()?,
             ));
         }
-        let mut options = match &self.grpc_config {
-            Some(path) => GrpcOptions::load(path)
+        let mut options = match (&self.grpc_config, self.grpc_urls.split_first()) {
+            (Some(path), _) => GrpcOptions::load(path)
                 .with_context(|| format!("--grpc-config {}", path.display()))?,
-            None => GrpcOptions::plaintext(&self.grpc_url),
+            (None, Some((first, rest))) => {
+                let mut options = GrpcOptions::plaintext(first);
+                options.failover_urls = rest.to_vec();
+                options
+            }
+            (None, None) => anyhow::bail!("--grpc-url: give at least one URL"),
         };
         options.backoff = reconnect_backoff();
         Ok(Arc::new(GrpcTransport::new(role, options)?))
@@ -133,7 +146,7 @@ pub async fn run(args: AgentArgs, shutdown: impl Future<Output = ()>) -> anyhow:
     let via = match (&args.mqtt_config, &args.grpc_config) {
         (Some(path), _) => format!("mqtt ({})", path.display()),
         (None, Some(path)) => format!("grpc ({})", path.display()),
-        (None, None) => format!("grpc {}", args.grpc_url),
+        (None, None) => format!("grpc {}", args.grpc_urls.join(",")),
     };
     let data_types: Vec<&str> = args.data_types.iter().map(|t| t.name()).collect();
     info!(clusters = agents.len(), first = %clusters[0], via = %via, ?data_types, "agent running");
@@ -179,5 +192,22 @@ mod tests {
             [WorkDataType::Manifests]
         );
         assert!(parse(&["--data-type", "widgets"]).is_err());
+    }
+
+    #[test]
+    fn several_grpc_urls_repeated_or_comma_separated() {
+        assert_eq!(parse(&[]).unwrap().grpc_urls, ["http://127.0.0.1:8090"]);
+        let urls = ["http://a:1", "http://b:2", "http://c:3"];
+        assert_eq!(
+            parse(&[
+                "--grpc-url",
+                "http://a:1",
+                "--grpc-url",
+                "http://b:2,http://c:3"
+            ])
+            .unwrap()
+            .grpc_urls,
+            urls
+        );
     }
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::instance::InstanceId;
 use super::publisher::PublisherConfig;
 use super::service::HubOptions;
 use super::tls::HttpTlsError;
@@ -63,6 +64,17 @@ pub struct ServeArgs {
     /// The CloudEvent source id of the hub; agents address status to it.
     #[arg(long, env = "BATON_SOURCE_ID", default_value = "baton")]
     pub source_id: String,
+
+    /// This replica's name among the hubs on one database (a pod name, say); default: random,
+    /// new on every start.
+    #[arg(long, env = "BATON_INSTANCE_ID")]
+    pub instance_id: Option<InstanceId>,
+
+    /// MQTT client id of this replica (with --transport mqtt); wins over the config file's
+    /// clientId. Default: <source-id>-<instance-id>, so replicas never share one (the broker
+    /// drops a client when another connects with its id).
+    #[arg(long, env = "BATON_MQTT_CLIENT_ID")]
+    pub mqtt_client_id: Option<String>,
 
     /// File of bearer tokens for the REST API, one per line; without it the API is open.
     #[arg(long, env = "BATON_API_TOKEN_FILE")]
@@ -226,6 +238,8 @@ pub struct HubConfig {
     pub heap_trim: bool,
     /// The source client's behaviour, source id included.
     pub hub: HubOptions,
+    /// This replica's name among the hubs on one database (docs/ha.md).
+    pub instance: InstanceId,
 }
 
 impl std::fmt::Debug for HubConfig {
@@ -239,6 +253,7 @@ impl std::fmt::Debug for HubConfig {
             .field("transport", &self.transport)
             .field("heap_trim", &self.heap_trim)
             .field("hub", &self.hub)
+            .field("instance", &self.instance)
             .finish()
     }
 }
@@ -258,6 +273,7 @@ impl TryFrom<ServeArgs> for HubConfig {
         };
         let database =
             DatabaseConfig::new(args.database_url, args.data_dir, args.db_max_connections)?;
+        let instance = args.instance_id.unwrap_or_else(InstanceId::random);
         let transport = match args.transport {
             TransportKind::Grpc => {
                 if args.http_addr == args.grpc_addr && args.http_addr.port() != 0 {
@@ -276,8 +292,13 @@ impl TryFrom<ServeArgs> for HubConfig {
             }
             TransportKind::Mqtt => {
                 let path = args.mqtt_config.ok_or(ConfigError::MissingMqttConfig)?;
-                let config = MqttConfig::load(&path)
+                let mut config = MqttConfig::load(&path)
                     .map_err(|source| ConfigError::MqttConfig { path, source })?;
+                config.client_id = Some(instance.mqtt_client_id(
+                    args.mqtt_client_id.as_deref(),
+                    config.client_id.as_deref(),
+                    &args.source_id,
+                ));
                 TransportConfig::Mqtt(config)
             }
         };
@@ -311,7 +332,10 @@ impl TryFrom<ServeArgs> for HubConfig {
                 status_writers: args.status_writers,
                 status_resync_every: nonzero(args.status_resync_interval),
                 redeliver_unreported_after: nonzero(args.redeliver_after),
+                replica: None,
+                lease: None,
             },
+            instance,
         })
     }
 }

@@ -10,11 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
 use super::convert::work_of;
 use super::metrics::HubMetrics;
+use crate::broker::Broker;
 use crate::cloudevents::backoff::{Backoff, BackoffPolicy};
 use crate::cloudevents::{Action, EventType, SourceClient, SubResource};
 use crate::store::{Pending, PublishAction, Store};
@@ -41,8 +43,22 @@ impl Default for PublisherConfig {
     }
 }
 
+/// This replica among several on one database over the built-in broker (docs/ha.md): the
+/// publisher reads only the changes of the clusters the connection registry places at
+/// `instance`, and publishes only those whose agent its `broker` has right now; the other
+/// replicas publish the rest.
+#[derive(Debug, Clone)]
+pub struct ReplicaScope {
+    pub instance: String,
+    pub broker: Broker,
+}
+
 pub struct Publisher {
     store: Arc<dyn Store>,
+    /// Set when several replicas share the database over the built-in broker (docs/ha.md).
+    replica: Option<ReplicaScope>,
+    /// Closed while another replica publishes (over MQTT, [`super::lease`]).
+    gate: Option<watch::Receiver<bool>>,
     client: Arc<SourceClient<ManifestWork>>,
     metrics: Arc<HubMetrics>,
     config: PublisherConfig,
@@ -76,14 +92,28 @@ impl Publisher {
     ) -> Self {
         Self {
             store,
+            replica: None,
+            gate: None,
             client,
             metrics,
             config,
         }
     }
 
+    /// Publishes only to the agents the registry places at this replica (see [`ReplicaScope`]).
+    pub fn at_replica(mut self, replica: ReplicaScope) -> Self {
+        self.replica = Some(replica);
+        self
+    }
+
+    /// Publishes only while `gate` is open.
+    pub fn gated(mut self, gate: watch::Receiver<bool>) -> Self {
+        self.gate = Some(gate);
+        self
+    }
+
     /// Runs until `stop` fires.
-    pub async fn run(self, stop: CancellationToken) {
+    pub async fn run(mut self, stop: CancellationToken) {
         let mut backoff = Backoff::new(BackoffPolicy {
             initial: Duration::from_millis(100),
             factor: 2.0,
@@ -92,6 +122,15 @@ impl Publisher {
             reset_after: Duration::ZERO,
         });
         loop {
+            if let Some(gate) = &mut self.gate
+                && !*gate.borrow_and_update()
+            {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    changed = gate.changed() => if changed.is_err() { break },
+                }
+                continue;
+            }
             let pause = match self.round().await {
                 Ok(0) => {
                     backoff.reset();
@@ -118,7 +157,20 @@ impl Publisher {
     /// Publishes one batch of pending changes; returns how many were delivered.
     async fn round(&self) -> Result<usize, RoundError> {
         let started = std::time::Instant::now();
-        let pending = self.store.pending_publications(self.config.batch).await?;
+        let pending = match &self.replica {
+            Some(replica) => {
+                let mine = self
+                    .store
+                    .pending_publications_at(&replica.instance, self.config.batch)
+                    .await?;
+                // An agent that left since the registry's last word: its changes wait for the
+                // replica it moves to (a publish here would reach no one and count as done).
+                mine.into_iter()
+                    .filter(|p| replica.broker.is_agent_connected(&p.resource.consumer_name))
+                    .collect()
+            }
+            None => self.store.pending_publications(self.config.batch).await?,
+        };
         if pending.is_empty() {
             return Ok(0);
         }

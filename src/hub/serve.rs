@@ -11,19 +11,24 @@ use std::time::Duration;
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use super::config::{DatabaseConfig, HubConfig, TransportConfig};
 use super::connections::{BrokerConnections, MqttConnections};
+use super::fleet::{FleetConnections, FleetMember, FleetSettings};
+use super::lease::{LeaseKeeper, MQTT_PUBLISHER};
 use super::metrics::HubMetrics;
+use super::publisher::ReplicaScope;
 use super::service::HubService;
 use super::state::Connections;
 use crate::broker::Broker;
 use crate::broker::config::BrokerConfig;
 use crate::cloudevents::transport::mqtt::{MqttConfig, MqttTransport};
 use crate::cloudevents::{Transport, TransportRole};
+use crate::store::fleet::PgFleet;
 use crate::store::{self, Store};
 
 /// The store the configuration names, migrated.
@@ -56,7 +61,7 @@ async fn start_broker(
     source_id: &str,
     tasks: &TaskTracker,
     stop: &CancellationToken,
-) -> anyhow::Result<(Arc<dyn Transport>, Arc<dyn Connections>)> {
+) -> anyhow::Result<(Arc<dyn Transport>, Arc<dyn Connections>, Option<Broker>)> {
     let broker = Broker::new(config)?;
     let public = crate::broker::listen::bind(addr)
         .with_context(|| format!("--grpc-addr {addr}: cannot listen"))?;
@@ -70,10 +75,10 @@ async fn start_broker(
     }
     let transport = broker.local_source(source_id);
     let connections = BrokerConnections {
-        broker,
+        broker: broker.clone(),
         source_id: source_id.to_owned(),
     };
-    Ok((Arc::new(transport), Arc::new(connections)))
+    Ok((Arc::new(transport), Arc::new(connections), Some(broker)))
 }
 
 fn start_mqtt(
@@ -86,6 +91,16 @@ fn start_mqtt(
             .build()?,
     );
     Ok((transport.clone(), Arc::new(MqttConnections(transport))))
+}
+
+/// How long a replica on a shared database answers not ready before it stops taking requests
+/// (load balancers check readiness every second or two).
+const DRAIN_DELAY: Duration = Duration::from_secs(2);
+
+/// The database URL if it names PostgreSQL.
+fn postgres_url(url: Option<&SecretString>) -> Option<&str> {
+    let url = url?.expose_secret().trim();
+    (url.starts_with("postgres://") || url.starts_with("postgresql://")).then_some(url)
 }
 
 /// Runs the hub until `shutdown` resolves (the CLI owns the signals), then drains: HTTP
@@ -101,7 +116,8 @@ pub async fn run(
         database,
         transport,
         heap_trim,
-        hub,
+        mut hub,
+        instance,
     } = config;
     let store = open_store(&database).await?;
     let stop = CancellationToken::new();
@@ -110,12 +126,44 @@ pub async fn run(
         TransportConfig::Grpc { addr, .. } => ("grpc", addr.to_string()),
         TransportConfig::Mqtt(_) => ("mqtt", "external".to_owned()),
     };
-    let (transport, connections) = match transport {
+    let (transport, mut connections, broker) = match transport {
         TransportConfig::Grpc { addr, broker } => {
             start_broker(addr, broker, &hub.source_id, &tasks, &stop).await?
         }
-        TransportConfig::Mqtt(mqtt) => start_mqtt(mqtt, &hub.source_id)?,
+        TransportConfig::Mqtt(mqtt) => {
+            info!(client_id = ?mqtt.client_id, "MQTT client id of this replica");
+            let (transport, connections) = start_mqtt(mqtt, &hub.source_id)?;
+            (transport, connections, None)
+        }
     };
+    // On PostgreSQL, replicas may share the database (docs/ha.md). Over the built-in broker
+    // each one publishes to the agents connected to it (the connection registry); over MQTT,
+    // where the broker routes, one replica at a time publishes (a lease).
+    let fleet = match postgres_url(database.url.as_ref()) {
+        Some(url) => {
+            Some(Arc::new(PgFleet::connect(url).await.context(
+                "connecting the replica registry (--database-url)",
+            )?))
+        }
+        None => None,
+    };
+    let registry = match (&broker, &fleet) {
+        (Some(broker), Some(fleet)) => {
+            let view = Arc::new(FleetConnections::new(broker.clone(), hub.source_id.clone()));
+            connections = view.clone();
+            Some((fleet.clone(), view, broker.clone()))
+        }
+        _ => None,
+    };
+    let lease = match (transport_kind, &fleet) {
+        ("mqtt", Some(fleet)) => Some((fleet.clone(), watch::channel(false))),
+        _ => None,
+    };
+    hub.replica = registry.as_ref().map(|(_, _, broker)| ReplicaScope {
+        instance: instance.to_string(),
+        broker: broker.clone(),
+    });
+    hub.lease = lease.as_ref().map(|(_, (_, held))| held.clone());
     let source_id = hub.source_id.clone();
     let service = HubService::start(
         store.clone(),
@@ -125,6 +173,29 @@ pub async fn run(
         hub,
     )
     .await?;
+    if let Some((fleet, view, broker)) = &registry {
+        let member = FleetMember {
+            fleet: fleet.clone(),
+            broker: broker.clone(),
+            instance: instance.clone(),
+            settings: FleetSettings::default(),
+            view: view.clone(),
+            store: store.clone(),
+        };
+        tasks.spawn(member.run(stop.clone()));
+    }
+    if let Some((fleet, (gate, _))) = lease {
+        let keeper = LeaseKeeper {
+            fleet,
+            name: MQTT_PUBLISHER,
+            instance: instance.clone(),
+            renew: FleetSettings::default().heartbeat,
+            lease: FleetSettings::default().lease,
+            gate,
+            store: store.clone(),
+        };
+        tasks.spawn(keeper.run(stop.clone()));
+    }
     if heap_trim {
         super::heap_trim::HeapTrim::default().spawn(&tasks, &stop);
     }
@@ -140,9 +211,20 @@ pub async fn run(
         transport = transport_kind,
         broker = %broker_addr,
         source_id = %source_id,
+        %instance,
         "baton hub ready"
     );
     let app = service.router(api_tokens);
+    let draining = registry.as_ref().map(|(_, view, _)| view.clone());
+    let shutdown = async move {
+        shutdown.await;
+        if let Some(view) = draining {
+            // Out of the load balancers' rotation before the listener closes: a connection
+            // queued on a closing listener is dropped unanswered (a 502 for its request).
+            view.drain();
+            tokio::time::sleep(DRAIN_DELAY).await;
+        }
+    };
     let tls = http_tls.map(tokio_rustls::TlsAcceptor::from);
     let limits = super::http_server::HttpLimits::default();
     super::http_server::serve(http, tls, app, limits, shutdown).await;
@@ -155,6 +237,9 @@ pub async fn run(
         .is_err()
     {
         warn!("the broker did not stop within 10 s");
+    }
+    if let Some(fleet) = &fleet {
+        fleet.close().await;
     }
     store.close().await;
     info!("stopped");

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
@@ -13,7 +14,7 @@ use tracing::{info, warn};
 use super::api::{self, ApiTokens};
 use super::lister::DbLister;
 use super::metrics::HubMetrics;
-use super::publisher::{Publisher, PublisherConfig};
+use super::publisher::{Publisher, PublisherConfig, ReplicaScope};
 use super::state::{AppState, Connections};
 use super::status::StatusWriter;
 use super::status_shards::ShardedStatusWriter;
@@ -40,6 +41,12 @@ pub struct HubOptions {
     /// Publish again a spec no agent has reported on this long after its last change (at-least
     /// once until the agent reports); `None` disables it.
     pub redeliver_unreported_after: Option<Duration>,
+    /// Set when the publisher must publish only to the agents the connection registry places
+    /// at this replica (several replicas over the built-in broker, docs/ha.md).
+    pub replica: Option<ReplicaScope>,
+    /// Over MQTT with several replicas: publish and send the periodic status resync only while
+    /// this is true (this replica holds the lease, [`super::lease`]).
+    pub lease: Option<watch::Receiver<bool>>,
 }
 
 /// The default of [`HubOptions::redeliver_unreported_after`].
@@ -57,6 +64,8 @@ impl Default for HubOptions {
             status_writers: 8,
             status_resync_every: Some(STATUS_RESYNC_EVERY),
             redeliver_unreported_after: Some(REDELIVER_UNREPORTED_AFTER),
+            replica: None,
+            lease: None,
         }
     }
 }
@@ -86,6 +95,7 @@ async fn redeliver_unreported(store: Arc<dyn Store>, after: Duration, stop: Canc
 async fn periodic_status_resync(
     client: Arc<SourceClient<ManifestWork>>,
     period: Duration,
+    lease: Option<watch::Receiver<bool>>,
     stop: CancellationToken,
 ) {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
@@ -94,6 +104,9 @@ async fn periodic_status_resync(
         tokio::select! {
             () = stop.cancelled() => break,
             _ = ticks.tick() => {
+                if lease.as_ref().is_some_and(|held| !*held.borrow()) {
+                    continue; // the lease holder asks
+                }
                 if let Err(err) = client.resync(None).await {
                     warn!(%err, "periodic status resync failed; next in {period:?}");
                 }
@@ -149,10 +162,21 @@ impl HubService {
         if let Some(after) = options.redeliver_unreported_after {
             tasks.spawn(redeliver_unreported(store.clone(), after, stop.clone()));
         }
-        let publisher = Publisher::new(store, client.clone(), metrics, options.publisher);
+        let mut publisher = Publisher::new(store, client.clone(), metrics, options.publisher);
+        if let Some(replica) = options.replica.clone() {
+            publisher = publisher.at_replica(replica);
+        }
+        if let Some(lease) = options.lease.clone() {
+            publisher = publisher.gated(lease);
+        }
         tasks.spawn(publisher.run(stop.clone()));
         if let Some(period) = options.status_resync_every {
-            tasks.spawn(periodic_status_resync(client.clone(), period, stop.clone()));
+            tasks.spawn(periodic_status_resync(
+                client.clone(),
+                period,
+                options.lease.clone(),
+                stop.clone(),
+            ));
         }
         info!(source_id = %options.source_id, "hub source client subscribed; publisher running");
         Ok(Self {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use super::create_batcher::CreateBatcher;
 use super::metrics::HubMetrics;
 use crate::store::Store;
+use crate::store::fleet::Connection;
 
 /// What the hub knows about live connections, from its transport.
 pub trait Connections: Send + Sync + 'static {
@@ -14,6 +15,11 @@ pub trait Connections: Send + Sync + 'static {
     fn source_connected(&self) -> bool;
     /// How many clusters have an agent connected; `None` when the transport cannot tell.
     fn connected_count(&self) -> Option<usize> {
+        None
+    }
+    /// Where the cluster's agent is connected among the replicas on one database, when a
+    /// connection registry is kept (docs/ha.md).
+    fn connection(&self, _cluster: &str) -> Option<Connection> {
         None
     }
 }

@@ -12,6 +12,7 @@
 //! production store) and [`sqlite`] (the embedded default of `baton serve`). [`open`] picks one
 //! from the database URL.
 
+pub mod fleet;
 pub mod lock;
 pub mod model;
 mod open;
@@ -63,7 +64,7 @@ pub enum StoreError {
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error(
-        "the database is in use by another baton process ({}lock file {}); stop it or use another --data-dir",
+        "the database is in use by another baton process ({}lock file {}); stop it or use another --data-dir (the embedded SQLite database serves one hub process: several replicas need PostgreSQL, see docs/ha.md)",
         holder.map(|pid| format!("pid {pid}, ")).unwrap_or_default(),
         lock.display()
     )]
@@ -139,6 +140,18 @@ pub trait Outbox: Send + Sync {
     /// Up to `limit` resources whose current state has not been published yet, oldest first,
     /// each with the action its outbox row names.
     async fn pending_publications(&self, limit: i64) -> Result<Vec<Pending>, StoreError>;
+    /// Like [`Outbox::pending_publications`], only of the consumers whose agent the connection
+    /// registry ([`fleet`]) places at `replica`: with several replicas on one database each
+    /// publishes to the agents connected to its own broker. A store that serves one process
+    /// holds every connection and returns everything pending.
+    async fn pending_publications_at(
+        &self,
+        replica: &str,
+        limit: i64,
+    ) -> Result<Vec<Pending>, StoreError> {
+        let _ = replica;
+        self.pending_publications(limit).await
+    }
     /// Clears the pending mark if the resource's pending state is the published `version` and
     /// deletion state (`true` for a published delete), or older (a newer change keeps it
     /// pending). A published delete of a resource no agent ever reported on completes right

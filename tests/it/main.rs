@@ -18,6 +18,7 @@ mod grpc_harness;
 mod grpc_local_source;
 mod grpc_resilience;
 mod grpc_vectors;
+mod ha;
 mod harness;
 mod http_limits;
 mod https;

@@ -16,6 +16,17 @@ impl Rest {
         }
     }
 
+    /// A new connection per request: a kept-alive connection that the server side closes just
+    /// as a request is written on it fails that request (hyper's `IncompleteMessage`), which a
+    /// load balancer draining a replica does at any moment.
+    pub fn without_keep_alive(base: String) -> Self {
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
+        Self { base, http }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -61,6 +72,44 @@ impl Rest {
     pub async fn delete(&self, path: &str) -> (u16, serde_json::Value) {
         let response = self.http.delete(self.url(path)).send().await.unwrap();
         Self::read(response).await
+    }
+
+    /// A request that may find no server (a replica going away): the transport error as
+    /// text instead of a panic.
+    pub async fn try_send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<(u16, serde_json::Value), String> {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.map_err(|e| format!("{e:?}"))?;
+        let status = response.status().as_u16();
+        let text = response.text().await.map_err(|e| format!("{e:?}"))?;
+        Ok((status, serde_json::from_str(&text).unwrap_or_default()))
+    }
+
+    pub async fn try_post(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> Result<(u16, serde_json::Value), String> {
+        self.try_send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn try_put(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> Result<(u16, serde_json::Value), String> {
+        self.try_send(reqwest::Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn try_delete(&self, path: &str) -> Result<(u16, serde_json::Value), String> {
+        self.try_send(reqwest::Method::DELETE, path, None).await
     }
 
     pub async fn read(response: reqwest::Response) -> (u16, serde_json::Value) {

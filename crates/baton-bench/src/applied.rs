@@ -34,14 +34,19 @@ pub struct AppliedArgs {
     /// How long to wait for the last statuses after the last create.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub settle: Duration,
+    /// With --replicas 2 or more, after the run: SIGKILL the last replica, create one resource
+    /// for each of its clusters through the first one, and time until all are applied (the
+    /// agents move to another replica, which publishes what is pending for them).
+    #[arg(long)]
+    pub failover: bool,
 }
 
 pub async fn run(args: AppliedArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.rate > 0.0, "--rate must be positive");
     let services = env::services(&args.common).await?;
     let db = BenchDb::create(&services.database_url).await?;
-    let hub = HubProcess::spawn(&args.common, &db, &services).await?;
-    let outcome = measure(&args, &hub).await;
+    let mut hub = HubProcess::spawn(&args.common, &db, &services).await?;
+    let outcome = measure(&args, &mut hub).await;
     hub.stop().await;
     db.drop_db().await;
     let results = outcome?;
@@ -55,6 +60,7 @@ pub async fn run(args: AppliedArgs) -> anyhow::Result<()> {
             "transport": args.common.transport,
             "store": args.common.store,
             "hub_status_writers": args.common.hub_status_writers,
+            "replicas": args.common.replicas,
         }),
         results,
     }
@@ -62,8 +68,8 @@ pub async fn run(args: AppliedArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn measure(args: &AppliedArgs, hub: &HubProcess) -> anyhow::Result<serde_json::Value> {
-    let rest = Rest::new(&hub.base);
+async fn measure(args: &AppliedArgs, hub: &mut HubProcess) -> anyhow::Result<serde_json::Value> {
+    let rest = Rest::round_robin(&hub.bases);
     let clusters = env::cluster_names("applied", args.clusters.max(1));
     rest.create_consumers(&clusters).await?;
     let agents = env::start_agents(hub, &clusters).await?;
@@ -107,6 +113,11 @@ async fn measure(args: &AppliedArgs, hub: &HubProcess) -> anyhow::Result<serde_j
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
+    let failover = if args.failover {
+        Some(failover(args, hub, &clusters).await?)
+    } else {
+        None
+    };
     env::stop_agents(agents).await;
     let mut applied = Latencies::with_capacity(listed.len());
     for r in &listed {
@@ -124,6 +135,66 @@ async fn measure(args: &AppliedArgs, hub: &HubProcess) -> anyhow::Result<serde_j
         "offered_per_s": round(total as f64 / offered.as_secs_f64()),
         "applied_latency": applied.summary(),
         "create_latency": create_lat.summary(),
+        "failover": failover,
+    }))
+}
+
+/// SIGKILL of the last replica, then one create per cluster its agents were on, through the
+/// first replica: the time from the kill until every resource has a status.
+async fn failover(
+    args: &AppliedArgs,
+    hub: &mut HubProcess,
+    clusters: &[String],
+) -> anyhow::Result<serde_json::Value> {
+    let victim = hub.bases.len() - 1;
+    anyhow::ensure!(victim > 0, "--failover needs --replicas 2 or more");
+    let http = reqwest::Client::new();
+    let victim_id = format!("replica-{victim}");
+    // The registry's view lags by a heartbeat: ask until it places the agents.
+    let mut orphans = Vec::new();
+    for _ in 0..50 {
+        orphans.clear();
+        for cluster in clusters {
+            let view: serde_json::Value = http
+                .get(format!("{}/api/v1/consumers/{cluster}", hub.bases[0]))
+                .send()
+                .await?
+                .json()
+                .await?;
+            if view["replica"] == victim_id.as_str() {
+                orphans.push(cluster.clone());
+            }
+        }
+        if !orphans.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    anyhow::ensure!(!orphans.is_empty(), "no agent on {victim_id}");
+    let first = Rest::new(&hub.bases[0]);
+    hub.kill_replica(victim).await?;
+    let killed = Instant::now();
+    for (i, cluster) in orphans.iter().enumerate() {
+        first
+            .create(payload::create_bytes(args.size, cluster, 1_000_000 + i as u64).into())
+            .await?;
+    }
+    let deadline = killed + Duration::from_secs(120);
+    loop {
+        let listed = first.timestamps(None).await?;
+        if listed.iter().all(|r| r.status_updated_at.is_some()) {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "not applied within 120 s of the kill"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(json!({
+        "killed": victim_id,
+        "clusters_moved": orphans.len(),
+        "applied_after_kill_s": round(killed.elapsed().as_secs_f64()),
     }))
 }
 

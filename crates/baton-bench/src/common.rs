@@ -46,6 +46,11 @@ pub struct Common {
     /// The hub's concurrent status writers (`baton serve --status-writers`; 1 = one at a time).
     #[arg(long, default_value_t = 8)]
     pub hub_status_writers: usize,
+
+    /// Hub replicas on the one database (docs/ha.md; PostgreSQL only). REST calls go to them
+    /// round-robin; each agent is given every replica's broker and starts at one at random.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub replicas: u16,
 }
 
 /// `500ms`, `10s`, `2m`, or a plain number of seconds.

@@ -103,6 +103,7 @@ pub async fn run(args: CreateArgs) -> anyhow::Result<()> {
             "transport": args.common.transport,
             "store": args.common.store,
             "hub_db_connections": args.common.hub_db_connections,
+            "replicas": args.common.replicas,
         }),
         results,
     }
@@ -111,7 +112,7 @@ pub async fn run(args: CreateArgs) -> anyhow::Result<()> {
 }
 
 async fn phases(args: &CreateArgs, hub: &HubProcess, db: &BenchDb) -> anyhow::Result<Value> {
-    let rest = Rest::new(&hub.base);
+    let rest = Rest::round_robin(&hub.bases);
     let clusters = env::cluster_names("create", args.clusters.max(1));
     rest.create_consumers(&clusters).await?;
     let agents = if args.no_agents {

@@ -120,11 +120,17 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-/// `baton serve` as a child process; killed on drop.
+/// `baton serve` as a child process (or `--replicas` of them on one database); killed on
+/// drop. `base` and `grpc_url` are the first replica's.
 pub struct HubProcess {
     child: Child,
+    /// The other replicas.
+    others: Vec<Child>,
     pub base: String,
     pub grpc_url: String,
+    /// Every replica's REST base and broker, in order.
+    pub bases: Vec<String>,
+    pub grpc_urls: Vec<String>,
     pub source_id: String,
     pub mqtt: Option<MqttConfig>,
     pub dir: PathBuf,
@@ -161,52 +167,89 @@ impl HubProcess {
         let source_id = format!("bench-{suffix}");
         let dir = std::env::temp_dir().join(format!("baton-bench-{suffix}"));
         std::fs::create_dir_all(&dir)?;
-        let (http_port, grpc_port) = (free_port()?, free_port()?);
+        let replicas = usize::from(common.replicas.max(1));
+        if replicas > 1 && common.store != StoreKind::Postgres {
+            bail!("--replicas {replicas} needs --store postgres (SQLite serves one process)");
+        }
+        let ports: Vec<(u16, u16)> = (0..replicas)
+            .map(|_| Ok((free_port()?, free_port()?)))
+            .collect::<anyhow::Result<_>>()?;
         let database_url = match common.store {
             StoreKind::Postgres => db.url.clone(),
             StoreKind::Sqlite => format!("sqlite://{}", dir.join("hub.db").display()),
         };
         let mut args: Vec<String> = vec![
             "serve".into(),
-            format!("--http-addr=127.0.0.1:{http_port}"),
-            format!("--grpc-addr=127.0.0.1:{grpc_port}"),
             format!("--source-id={source_id}"),
             format!("--db-max-connections={}", common.hub_db_connections),
             format!("--status-writers={}", common.hub_status_writers),
         ];
         let mut mqtt = None;
         if common.transport == TransportKind::Mqtt {
-            let yaml = format!(
-                "brokerHost: {}\ntopics:\n  sourceEvents: sources/{source_id}/consumers/+/sourceevents\n  agentEvents: sources/{source_id}/consumers/+/agentevents\n  sourceBroadcast: sources/{source_id}/sourcebroadcast\n",
-                services.mqtt_host
-            );
+            let topics = |share: &str| {
+                format!(
+                    "brokerHost: {}\ntopics:\n  sourceEvents: sources/{source_id}/consumers/+/sourceevents\n  agentEvents: {share}sources/{source_id}/consumers/+/agentevents\n  sourceBroadcast: sources/{source_id}/sourcebroadcast\n",
+                    services.mqtt_host
+                )
+            };
+            // Replicas share the agents' events (docs/mqtt.md); agents publish unshared.
+            let shared = if replicas > 1 {
+                format!("$share/{source_id}/")
+            } else {
+                String::new()
+            };
             let path = dir.join("mqtt.yaml");
-            std::fs::write(&path, &yaml)?;
-            mqtt = Some(MqttConfig::from_yaml(&yaml)?);
+            std::fs::write(&path, topics(&shared))?;
+            mqtt = Some(MqttConfig::from_yaml(&topics(""))?);
             args.extend([
                 "--transport=mqtt".into(),
                 format!("--mqtt-config={}", path.display()),
             ]);
         }
-        let log = std::fs::File::create(dir.join("hub.log"))?;
-        // This binary runs the hub too (`baton-bench hub serve ...`, see main.rs).
-        let child = Command::new(std::env::current_exe()?)
-            .arg("hub")
-            .args(&args)
-            .env("DATABASE_URL", &database_url) // through the environment: never on a command line
-            .env(
-                "RUST_LOG",
-                std::env::var("BATON_BENCH_HUB_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdout(Stdio::from(log.try_clone()?))
-            .stderr(Stdio::from(log))
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting the hub (baton serve)")?;
+        let mut children = Vec::with_capacity(replicas);
+        for (i, (http_port, grpc_port)) in ports.iter().enumerate() {
+            let log_name = if i == 0 {
+                "hub.log".to_owned()
+            } else {
+                format!("hub{i}.log")
+            };
+            let log = std::fs::File::create(dir.join(log_name))?;
+            // This binary runs the hub too (`baton-bench hub serve ...`, see main.rs).
+            let child = Command::new(std::env::current_exe()?)
+                .arg("hub")
+                .args(&args)
+                .arg(format!("--http-addr=127.0.0.1:{http_port}"))
+                .arg(format!("--grpc-addr=127.0.0.1:{grpc_port}"))
+                .arg(format!("--instance-id=replica-{i}"))
+                .env("DATABASE_URL", &database_url) // through the environment: never on a command line
+                .env(
+                    "RUST_LOG",
+                    std::env::var("BATON_BENCH_HUB_LOG").unwrap_or_else(|_| "warn".into()),
+                )
+                .stdout(Stdio::from(log.try_clone()?))
+                .stderr(Stdio::from(log))
+                .kill_on_drop(true)
+                .spawn()
+                .context("starting the hub (baton serve)")?;
+            children.push(child);
+        }
+        let mut children = children.into_iter();
+        let child = children.next().context("no replica")?;
+        let bases: Vec<String> = ports
+            .iter()
+            .map(|(http, _)| format!("http://127.0.0.1:{http}"))
+            .collect();
+        let grpc_urls: Vec<String> = ports
+            .iter()
+            .map(|(_, grpc)| format!("http://127.0.0.1:{grpc}"))
+            .collect();
         let mut hub = Self {
             child,
-            base: format!("http://127.0.0.1:{http_port}"),
-            grpc_url: format!("http://127.0.0.1:{grpc_port}"),
+            others: children.collect(),
+            base: bases[0].clone(),
+            grpc_url: grpc_urls[0].clone(),
+            bases,
+            grpc_urls,
             source_id,
             mqtt,
             dir,
@@ -221,22 +264,42 @@ impl HubProcess {
     async fn wait_ready(&mut self) -> anyhow::Result<()> {
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait()? {
-                let log = std::fs::read_to_string(self.dir.join("hub.log")).unwrap_or_default();
-                let tail: String = log.lines().rev().take(5).collect::<Vec<_>>().join("\n");
-                bail!("the hub exited during start-up ({status}); its log:\n{tail}");
+        for base in self.bases.clone() {
+            loop {
+                if Instant::now() > deadline {
+                    bail!(
+                        "{base} was not ready within 60 s (logs in {})",
+                        self.dir.display()
+                    );
+                }
+                if let Some(status) = self.child.try_wait()? {
+                    let log = std::fs::read_to_string(self.dir.join("hub.log")).unwrap_or_default();
+                    let tail: String = log.lines().rev().take(5).collect::<Vec<_>>().join("\n");
+                    bail!("the hub exited during start-up ({status}); its log:\n{tail}");
+                }
+                let ready = http.get(format!("{base}/readyz")).send().await;
+                if ready.is_ok_and(|r| r.status().is_success()) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            let ready = http.get(format!("{}/readyz", self.base)).send().await;
-            if ready.is_ok_and(|r| r.status().is_success()) {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        bail!(
-            "the hub was not ready within 60 s (log: {})",
-            self.dir.join("hub.log").display()
-        )
+        Ok(())
+    }
+
+    /// SIGKILL of replica `i` (0 is the first), for the failover figure.
+    pub async fn kill_replica(&mut self, i: usize) -> anyhow::Result<()> {
+        match i {
+            0 => self.child.kill().await?,
+            i => {
+                self.others
+                    .get_mut(i - 1)
+                    .context("no such replica")?
+                    .kill()
+                    .await?
+            }
+        }
+        Ok(())
     }
 
     /// The hub's process, for [`crate::procstat`].
@@ -269,6 +332,7 @@ impl HubProcess {
             ),
             None => {
                 let mut options = GrpcOptions::plaintext(&self.grpc_url);
+                options.failover_urls = self.grpc_urls[1..].to_vec();
                 options.backoff = backoff;
                 Arc::new(GrpcTransport::new(role, options)?)
             }
@@ -277,6 +341,9 @@ impl HubProcess {
 
     /// Stops the hub and removes its directory, unless BATON_BENCH_HUB_LOG asked for a log.
     pub async fn stop(mut self) {
+        for mut other in std::mem::take(&mut self.others) {
+            let _ = other.kill().await;
+        }
         // SIGTERM first: the hub drains, and a profiler attached to it (heaptrack -p) finishes.
         if let Some(pid) = self.child.id() {
             let term = Command::new("kill")

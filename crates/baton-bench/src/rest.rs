@@ -1,5 +1,7 @@
 //! The load generator's REST client: consumers, creates (timed), listing page by page.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -7,10 +9,11 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Deserialize;
 
-/// A client of one hub's `/api/v1`.
+/// A client of one hub's `/api/v1`, or of several replicas' taken in turn.
 #[derive(Clone)]
 pub struct Rest {
-    base: String,
+    bases: Arc<Vec<String>>,
+    next: Arc<AtomicUsize>,
     http: reqwest::Client,
 }
 
@@ -30,18 +33,26 @@ struct Page<T> {
 
 impl Rest {
     pub fn new(base: &str) -> Self {
+        Self::round_robin(&[base.to_owned()])
+    }
+
+    /// Each call goes to the next of `bases` (hub replicas on one database).
+    pub fn round_robin(bases: &[String]) -> Self {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(1024)
             .build()
             .unwrap_or_default();
         Self {
-            base: base.to_owned(),
+            bases: Arc::new(bases.to_vec()),
+            next: Arc::new(AtomicUsize::new(0)),
             http,
         }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}/api/v1{path}", self.base)
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.bases.len().max(1);
+        let base = self.bases.get(i).map_or("", String::as_str);
+        format!("{base}/api/v1{path}")
     }
 
     /// Registers the consumers, 16 at a time.

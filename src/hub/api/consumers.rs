@@ -14,7 +14,8 @@ use crate::store::NewConsumer;
 
 fn view(state: &AppState, consumer: crate::store::Consumer) -> ConsumerView {
     let connected = state.connections.is_connected(&consumer.name);
-    ConsumerView::new(consumer, connected)
+    let at = state.connections.connection(&consumer.name);
+    ConsumerView::new(consumer, connected, at)
 }
 
 /// Register a consumer (managed cluster).

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::store::fleet::Connection;
 use crate::store::{Consumer, Direction, Labels, OrderBy, RawJson, Resource};
 
 pub const CONSUMERS_PATH: &str = "/api/v1/consumers";
@@ -44,15 +45,23 @@ pub struct ConsumerView {
     pub name: String,
     #[schema(value_type = super::schema::Labels)]
     pub labels: Labels,
-    /// Whether an agent of this cluster is subscribed to the built-in broker right now; null
-    /// when the transport cannot tell (MQTT).
+    /// Whether an agent of this cluster is subscribed to the built-in broker of any hub
+    /// replica right now; null when the transport cannot tell (MQTT).
     pub connected: Option<bool>,
+    /// The replica (instance id) whose broker has the agent, with several hubs on one
+    /// PostgreSQL database (docs/ha.md); null otherwise or when no agent is connected.
+    pub replica: Option<String>,
+    /// When the agent connected to `replica`.
+    pub connected_since: Option<DateTime<Utc>>,
+    /// When a replica last saw the agent connected (kept after it leaves).
+    pub last_seen: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl ConsumerView {
-    pub fn new(consumer: Consumer, connected: Option<bool>) -> Self {
+    pub fn new(consumer: Consumer, connected: Option<bool>, at: Option<Connection>) -> Self {
+        let replica = at.as_ref().and_then(|c| c.replica.clone());
         Self {
             kind: "Consumer".into(),
             href: format!("{CONSUMERS_PATH}/{}", consumer.id),
@@ -60,6 +69,12 @@ impl ConsumerView {
             name: consumer.name,
             labels: consumer.labels,
             connected,
+            connected_since: at
+                .as_ref()
+                .and_then(|c| c.since)
+                .filter(|_| replica.is_some()),
+            replica,
+            last_seen: at.map(|c| c.last_seen),
             created_at: consumer.created_at,
             updated_at: consumer.updated_at,
         }

@@ -40,6 +40,22 @@ static OUTBOX_PENDING: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
     )
 });
 
+/// [`Outbox::pending_publications_at`]'s statement: [`OUTBOX_PENDING`] restricted to the
+/// consumers the connection registry (`consumer_connections`, [`super::fleet`]) places at
+/// replica `$2`.
+static OUTBOX_PENDING_AT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let columns = qualified(RESOURCE_COLUMNS, "r");
+    format!(
+        "SELECT {columns}, o.action FROM (SELECT o.resource_id, o.action, o.queued_at FROM publish_outbox o \
+             WHERE EXISTS (SELECT 1 FROM resources x JOIN consumer_connections c \
+                 ON c.consumer_name = x.consumer_name \
+                 WHERE x.id = o.resource_id AND c.instance_id = $2) \
+             ORDER BY o.queued_at LIMIT $1) o \
+         CROSS JOIN LATERAL (SELECT {RESOURCE_COLUMNS} FROM resources WHERE id = o.resource_id OFFSET 0) r \
+         ORDER BY o.queued_at"
+    )
+});
+
 #[async_trait]
 impl Outbox for PgStore {
     async fn pending_publications(&self, limit: i64) -> Result<Vec<Pending>, StoreError> {
@@ -48,6 +64,19 @@ impl Outbox for PgStore {
         // round: 28-36 ms a round at 10,000 rows. `OFFSET 0` keeps the subquery a subquery.
         let rows: Vec<PendingRow> = sqlx::query_as(sqlx::AssertSqlSafe(OUTBOX_PENDING.as_str()))
             .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn pending_publications_at(
+        &self,
+        replica: &str,
+        limit: i64,
+    ) -> Result<Vec<Pending>, StoreError> {
+        let rows: Vec<PendingRow> = sqlx::query_as(sqlx::AssertSqlSafe(OUTBOX_PENDING_AT.as_str()))
+            .bind(limit)
+            .bind(replica)
             .fetch_all(self.pool())
             .await?;
         rows.into_iter().map(TryInto::try_into).collect()

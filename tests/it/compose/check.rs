@@ -22,6 +22,12 @@ pub fn problems(compose: &Compose, root: &Path) -> Vec<String> {
     ports(compose, &mut out);
     let mut hub_mqtt = None;
     let mut clusters = BTreeSet::new();
+    let mut instances = BTreeMap::new();
+    let hubs = compose
+        .services
+        .values()
+        .filter(|s| s.command.first().map(String::as_str) == Some("serve"))
+        .count();
     // The hub first: the agents are checked against its MQTT config.
     let mut services: Vec<_> = compose.services.iter().collect();
     services.sort_by_key(|(_, s)| s.command.first().map(String::as_str) != Some("serve"));
@@ -53,8 +59,16 @@ pub fn problems(compose: &Compose, root: &Path) -> Vec<String> {
                     ));
                 }
                 let port = args.http_addr.port();
-                if !service.published().iter().flatten().any(|p| p.2 == port) {
-                    out.push(format!("{name}: the REST port {port} is not published"));
+                let published = service.published().iter().flatten().any(|p| p.2 == port);
+                if !published && balancer_of(compose, root, name, port).is_none() {
+                    out.push(format!(
+                        "{name}: the REST port {port} is neither published nor behind a load balancer"
+                    ));
+                }
+                if let Some(id) = &args.instance_id
+                    && let Some(other) = instances.insert(id.to_string(), name.clone())
+                {
+                    out.push(format!("{name}: --instance-id {id} is also {other}'s"));
                 }
                 if !service
                     .healthcheck_text()
@@ -70,6 +84,15 @@ pub fn problems(compose: &Compose, root: &Path) -> Vec<String> {
                     && let Err(err) = config.topics.source_subscriptions(&args.source_id)
                 {
                     out.push(format!("{name}: {err}"));
+                }
+                // Without `$share` every replica would receive (and write) every status.
+                if let Some(config) = &config
+                    && hubs > 1
+                    && !config.topics.agent_events().starts_with("$share/")
+                {
+                    out.push(format!(
+                        "{name}: {hubs} replicas, but agentEvents is not a $share subscription"
+                    ));
                 }
                 hub_mqtt = config.map(|c| (name.clone(), c));
             }
@@ -235,6 +258,25 @@ fn mqtt(
     Some(config)
 }
 
+/// The HAProxy service whose mounted config has a `server` at `hub:port` and that publishes a
+/// port, if any.
+pub fn balancer_of(compose: &Compose, root: &Path, hub: &str, port: u16) -> Option<String> {
+    let target = format!("{hub}:{port}");
+    compose.services.iter().find_map(|(name, service)| {
+        let image = service.image.as_deref().unwrap_or_default();
+        if !image.starts_with("haproxy:") || service.published().iter().flatten().next().is_none() {
+            return None;
+        }
+        let conf = service.host_path(root, Path::new("/usr/local/etc/haproxy/haproxy.cfg"))?;
+        let text = std::fs::read_to_string(conf).ok()?;
+        let routes = text.lines().any(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            words.first() == Some(&"server") && words.get(2) == Some(&target.as_str())
+        });
+        routes.then(|| name.clone())
+    })
+}
+
 /// The `listener` ports of the mosquitto.conf mounted into `service`.
 fn listeners(root: &Path, service: &Service) -> Vec<u16> {
     let conf = service.host_path(root, Path::new("/mosquitto/config/mosquitto.conf"));
@@ -269,14 +311,19 @@ fn same_topics(
             "{name}: there is no hub (`baton serve`) to talk to"
         ));
     };
+    // A hub's `$share/<group>/` prefix only shares its subscription among replicas.
+    let unshared = |topic: &str| match topic.strip_prefix("$share/") {
+        Some(rest) => rest.split_once('/').map_or(rest, |(_, t)| t).to_owned(),
+        None => topic.to_owned(),
+    };
     let topics = |c: &MqttConfig| {
         let t = &c.topics;
         let (sb, ab) = (t.source_broadcast(), t.agent_broadcast());
         (
-            t.source_events().to_owned(),
-            t.agent_events().to_owned(),
-            sb.map(str::to_owned),
-            ab.map(str::to_owned),
+            unshared(t.source_events()),
+            unshared(t.agent_events()),
+            sb.map(unshared),
+            ab.map(unshared),
         )
     };
     if topics(agent) != topics(hub) || agent.broker != hub.broker {

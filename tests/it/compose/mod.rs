@@ -30,7 +30,9 @@ fn the_compose_stack_agrees_with_itself_and_with_baton() {
     for service in [
         "postgres",
         "mosquitto",
-        "hub",
+        "hub-1",
+        "hub-2",
+        "lb",
         "agent-cluster1",
         "agent-cluster2",
     ] {
@@ -56,21 +58,21 @@ fn assert_found(problems: &[String], needle: &str) {
 #[test]
 fn unknown_flags_and_bad_commands_are_caught_by_baton_s_own_cli() {
     let found = broken(|c| {
-        let hub = c.services.get_mut("hub").unwrap();
+        let hub = c.services.get_mut("hub-1").unwrap();
         hub.command.push("--no-such-flag".into());
         let agent = c.services.get_mut("agent-cluster1").unwrap();
         agent
             .command
             .retain(|a| a != "--state-dir" && a != "/var/lib/baton-agent");
     });
-    assert_found(&found, "hub: `baton serve` refuses its command");
+    assert_found(&found, "hub-1: `baton serve` refuses its command");
     assert_found(&found, "agent-cluster1: --state-dir is not set");
 }
 
 #[test]
 fn wiring_mistakes_are_caught() {
     let found = broken(|c| {
-        let hub = c.services.get_mut("hub").unwrap();
+        let hub = c.services.get_mut("hub-1").unwrap();
         hub.depends_on.insert(
             "redis".into(),
             Dependency {
@@ -83,7 +85,7 @@ fn wiring_mistakes_are_caught() {
         c.services.get_mut("mosquitto").unwrap().healthcheck = None;
         c.services.get_mut("mosquitto").unwrap().ports = vec!["8000:1883".into()];
     });
-    assert_found(&found, "hub: depends on undefined service redis");
+    assert_found(&found, "hub-1: depends on undefined service redis");
     assert_found(
         &found,
         "waits for mosquitto to be healthy, but mosquitto has no healthcheck",
@@ -92,14 +94,14 @@ fn wiring_mistakes_are_caught() {
         &found,
         "mount source ./deploy/missing.yaml is not in the repository",
     );
-    assert_found(&found, "hub: volume undeclared is not declared");
+    assert_found(&found, "hub-1: volume undeclared is not declared");
     assert_found(&found, "host port 0.0.0.0:8000 is also taken by");
 }
 
 #[test]
 fn config_mismatches_are_caught() {
     let found = broken(|c| {
-        let hub = c.services.get_mut("hub").unwrap();
+        let hub = c.services.get_mut("hub-1").unwrap();
         hub.environment.insert(
             "DATABASE_URL".into(),
             "postgres://baton:wrong@postgres:5432/baton".into(),
@@ -119,13 +121,57 @@ fn config_mismatches_are_caught() {
     });
     assert_found(
         &found,
-        "hub: DATABASE_URL does not match POSTGRES_PASSWORD of postgres",
+        "hub-1: DATABASE_URL does not match POSTGRES_PASSWORD of postgres",
     );
     assert_found(&found, "--http-addr 127.0.0.1:8000 is not reachable");
     assert_found(&found, "does not match the source id \"someone-else\"");
     assert_found(
         &found,
         "agent-cluster2: /etc/baton/nowhere.yaml is not mounted",
+    );
+}
+
+#[test]
+fn replica_mistakes_are_caught() {
+    let found = broken(|c| {
+        let hub = c.services.get_mut("hub-2").unwrap();
+        let id = hub.command.iter().position(|a| a == "hub-2").unwrap();
+        hub.command[id] = "hub-1".into();
+        // Moved off the port the load balancer sends to, and not published either.
+        let http = hub
+            .command
+            .iter()
+            .position(|a| a == "0.0.0.0:8000")
+            .unwrap();
+        hub.command[http] = "0.0.0.0:8001".into();
+        c.services.get_mut("lb").unwrap().ports.clear();
+    });
+    assert_found(&found, "hub-2: --instance-id hub-1 is also hub-1's");
+    assert_found(
+        &found,
+        "hub-1: the REST port 8000 is neither published nor behind a load balancer",
+    );
+    assert_found(
+        &found,
+        "hub-2: the REST port 8001 is neither published nor behind a load balancer",
+    );
+    let unshared = problems_of(&{
+        let mut compose = stack();
+        let hub = compose.services.get_mut("hub-1").unwrap();
+        for arg in hub
+            .command
+            .iter_mut()
+            .filter(|a| a.ends_with("hub-mqtt.yaml"))
+        {
+            *arg = "/etc/baton/agent-cluster1.yaml".into();
+        }
+        hub.volumes
+            .push("./deploy/agent-cluster1.yaml:/etc/baton/agent-cluster1.yaml:ro".into());
+        compose
+    });
+    assert_found(
+        &unshared,
+        "hub-1: 2 replicas, but agentEvents is not a $share subscription",
     );
 }
 

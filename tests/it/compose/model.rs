@@ -18,6 +18,7 @@ pub struct Compose {
 pub struct Service {
     /// The build context (short form).
     pub build: Option<String>,
+    pub image: Option<String>,
     #[serde(default)]
     pub command: Vec<String>,
     #[serde(default)]

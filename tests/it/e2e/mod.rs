@@ -31,7 +31,7 @@ pub struct Proc {
 }
 
 impl Proc {
-    fn spawn(args: &[String], log: PathBuf) -> Self {
+    pub fn spawn(args: &[String], log: PathBuf) -> Self {
         let out = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_baton"))
             .args(args)

@@ -13,6 +13,7 @@
 mod codec;
 mod go;
 mod go_agent;
+mod go_replicas;
 mod go_source;
 
 use std::path::PathBuf;

@@ -8,6 +8,8 @@
 //! durations (`go_duration`) and PEM items (`*Data`/`*File`, [`PemError`]).
 
 #[cfg(any(feature = "mqtt", feature = "grpc"))]
+mod config_file;
+#[cfg(any(feature = "mqtt", feature = "grpc"))]
 mod credentials;
 #[cfg(any(feature = "mqtt", feature = "grpc"))]
 pub mod go_duration;

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
 use crate::backoff::BackoffPolicy;
+use crate::transport::config_file;
 use crate::transport::credentials::{self, PemError};
 use crate::transport::go_duration;
 
@@ -98,8 +99,13 @@ impl std::fmt::Debug for TlsOptions {
 /// Everything the gRPC transport needs to reach a broker.
 #[derive(Debug, Clone)]
 pub struct GrpcOptions {
-    /// `host:port` (or a full `http(s)://` URI).
+    /// `host:port` (or a full `http(s)://` URI). A host name with several addresses is
+    /// tried address by address on each connect.
     pub url: String,
+    /// Further brokers serving the same sources (hub replicas reached without a load
+    /// balancer): the transport starts at one of `url` and these at random, to spread agents,
+    /// and moves to the next in turn whenever its subscription fails or ends.
+    pub failover_urls: Vec<String>,
     /// TLS material; `None`: plaintext (h2c).
     pub tls: Option<TlsOptions>,
     /// Sent as `authorization: Bearer <token>` on every call.
@@ -114,6 +120,8 @@ pub struct GrpcOptions {
     pub connect_timeout: Duration,
     /// Bound on one Publish call, so a publish never blocks forever.
     pub request_timeout: Duration,
+    /// Keys of the config file that baton does not know (dotted paths), already logged.
+    pub unknown_keys: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -153,6 +161,7 @@ impl GrpcOptions {
     pub fn plaintext(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
+            failover_urls: Vec::new(),
             tls: None,
             token: None,
             keep_alive: None,
@@ -160,6 +169,7 @@ impl GrpcOptions {
             backoff: BackoffPolicy::default(),
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
+            unknown_keys: Vec::new(),
         }
     }
 
@@ -172,8 +182,9 @@ impl GrpcOptions {
 
     /// Parses the YAML text of a config file; referenced files are read now.
     pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
-        let raw: RawConfig =
-            serde_yaml_ng::from_str(text).map_err(|err| ConfigError::Yaml(Box::new(err)))?;
+        let (raw, unknown_keys) = config_file::parse::<RawConfig>(text)
+            .map_err(|err| ConfigError::Yaml(Box::new(err)))?;
+        config_file::warn_unknown("gRPC", &unknown_keys);
         if raw.url.trim().is_empty() {
             return Err(ConfigError::MissingUrl);
         }
@@ -225,6 +236,7 @@ impl GrpcOptions {
             permit_without_stream: keep.permit_without_stream,
         });
         options.server_healthiness_timeout = raw.server_healthiness_timeout;
+        options.unknown_keys = unknown_keys;
         Ok(options)
     }
 
@@ -235,19 +247,32 @@ impl GrpcOptions {
             .map(|t| format!("Bearer {}", t.expose_secret()))
     }
 
-    /// The tonic endpoint: scheme from the TLS setting, TLS config, keepalive, timeouts. For
-    /// callers of the generated client in [`super::proto`]; a tonic 0.14 type, like that module.
+    /// The tonic endpoint of `url`: scheme from the TLS setting, TLS config, keepalive,
+    /// timeouts. For callers of the generated client in [`super::proto`]; a tonic 0.14 type,
+    /// like that module.
     pub fn endpoint(&self) -> Result<Endpoint, ConfigError> {
+        self.endpoint_for(&self.url)
+    }
+
+    /// The endpoints of `url` and then of each failover URL, in that order.
+    pub fn endpoints(&self) -> Result<Vec<Endpoint>, ConfigError> {
+        std::iter::once(&self.url)
+            .chain(&self.failover_urls)
+            .map(|url| self.endpoint_for(url))
+            .collect()
+    }
+
+    fn endpoint_for(&self, url: &str) -> Result<Endpoint, ConfigError> {
         let bad = |reason: String| ConfigError::Url {
-            url: self.url.clone(),
+            url: url.to_owned(),
             reason,
         };
-        let uri = if self.url.contains("://") {
-            self.url.clone()
+        let uri = if url.contains("://") {
+            url.to_owned()
         } else if self.tls.is_some() {
-            format!("https://{}", self.url)
+            format!("https://{url}")
         } else {
-            format!("http://{}", self.url)
+            format!("http://{url}")
         };
         let mut endpoint = Endpoint::from_shared(uri)
             .map_err(|e| bad(e.to_string()))?
@@ -309,6 +334,7 @@ mod tests {
             options.server_healthiness_timeout,
             Some(Duration::from_secs(30))
         );
+        assert!(options.unknown_keys.is_empty());
         let keep = options.keep_alive.unwrap();
         assert_eq!(
             (keep.time, keep.timeout),
@@ -318,6 +344,14 @@ mod tests {
             options.endpoint().unwrap().uri().to_string(),
             "http://broker:8090/"
         );
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let options =
+            GrpcOptions::from_yaml("url: a:1\nURL: b:2\nkeepAliveConfig:\n  enabled: true\n")
+                .unwrap();
+        assert_eq!(options.unknown_keys, ["URL", "keepAliveConfig.enabled"]);
     }
 
     #[test]

@@ -6,10 +6,13 @@
 //! error or heartbeat timeout (`serverHealthinessTimeout`, §8.7) drops them all, backs off and
 //! starts over. Publish is a unary call on the same (lazily reconnecting) channel and fails
 //! fast with [`TransportError::NotConnected`] while the broker is unreachable.
+//! With failover URLs ([`GrpcOptions::failover_urls`]) there is one channel per broker; the
+//! owner task moves to the next broker each time a subscription fails or ends, and publishes
+//! follow it (status goes to the broker the specs come from).
 //! Must not decide routing (the broker does) or decode payloads (codecs do).
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use futures::StreamExt as _;
@@ -48,7 +51,10 @@ pub struct GrpcTransport {
 struct Shared {
     role: TransportRole,
     options: GrpcOptions,
-    channel: Channel,
+    /// One per broker, in [`GrpcOptions::endpoints`] order.
+    channels: Vec<Channel>,
+    /// Index into `channels` of the broker in use.
+    current: AtomicUsize,
     authorization: Option<AsciiMetadataValue>,
     stats: Stats,
 }
@@ -68,7 +74,13 @@ impl GrpcTransport {
     /// # Ok(()) }
     /// ```
     pub fn new(role: TransportRole, options: GrpcOptions) -> Result<Self, ConfigError> {
-        let channel = options.endpoint()?.connect_lazy();
+        let channels: Vec<Channel> = options
+            .endpoints()?
+            .into_iter()
+            .map(|endpoint| endpoint.connect_lazy())
+            .collect();
+        // Agents built together (`--simulate`) spread over the brokers.
+        let current = rand::random_range(0..channels.len());
         let authorization = options
             .bearer()
             .map(|value| AsciiMetadataValue::try_from(value).map_err(|_| ConfigError::InvalidToken))
@@ -77,7 +89,8 @@ impl GrpcTransport {
             shared: Arc::new(Shared {
                 role,
                 options,
-                channel,
+                channels,
+                current: AtomicUsize::new(current),
                 authorization,
                 stats: Stats::default(),
             }),
@@ -94,6 +107,20 @@ impl GrpcTransport {
 }
 
 impl Shared {
+    /// The channel of the broker in use.
+    fn channel(&self) -> Channel {
+        self.channels[self.current.load(Ordering::Relaxed) % self.channels.len()].clone()
+    }
+
+    /// Moves to the next broker, if there is more than one.
+    fn fail_over(&self) {
+        if self.channels.len() > 1 {
+            let next = (self.current.load(Ordering::Relaxed) + 1) % self.channels.len();
+            self.current.store(next, Ordering::Relaxed);
+            info!(role = ?self.role, broker = next, "moving to the next gRPC broker");
+        }
+    }
+
     fn request<T>(&self, message: T) -> Request<T> {
         let mut request = Request::new(message);
         if let Some(value) = &self.authorization {
@@ -123,7 +150,7 @@ impl Shared {
     ) -> Result<BoxStream<'static, Option<Result<CloudEvent, Status>>>, Status> {
         let mut streams = Vec::with_capacity(data_types.len());
         for data_type in data_types {
-            let mut client = CloudEventServiceClient::new(self.channel.clone());
+            let mut client = CloudEventServiceClient::new(self.channel());
             let response = client
                 .subscribe(self.request(self.subscription(data_type)))
                 .await?;
@@ -187,6 +214,7 @@ async fn run(
                 warn!(role = ?shared.role, code = ?status.code(), message = status.message(), "gRPC subscribe failed; retrying")
             }
         }
+        shared.fail_over();
         let delay = backoff.next_delay();
         tokio::select! {
             () = stop.cancelled() => return,
@@ -287,7 +315,7 @@ impl Transport for GrpcTransport {
             event: Some(message),
         });
         request.set_timeout(shared.options.request_timeout);
-        let mut client = CloudEventServiceClient::new(shared.channel.clone());
+        let mut client = CloudEventServiceClient::new(shared.channel());
         let outcome =
             tokio::time::timeout(shared.options.request_timeout, client.publish(request)).await;
         match outcome {

@@ -1,6 +1,8 @@
 //! The MQTT config file sdk-go and Maestro read (`mqtt.BuildMQTTOptionsFromFlags`, PROTOCOL.md
-//! §7.2): YAML (or JSON), camelCase keys, unknown keys ignored, sdk-go's defaults and checks.
-//! Parsed once into [`MqttConfig`]; the password never appears in `Debug` or in an error.
+//! §7.2): YAML (or JSON), camelCase keys, sdk-go's defaults and checks, plus baton's `clientId`.
+//! Unknown keys are ignored as sdk-go does, but logged and kept in
+//! [`MqttConfig::unknown_keys`]. Parsed once into [`MqttConfig`]; the password never appears
+//! in `Debug` or in an error.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,6 +12,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::tls::{TlsError, TlsSettings};
 use super::topics::{InvalidTopics, Topics};
+use crate::transport::config_file;
 use crate::transport::credentials::{self, PemError};
 use crate::transport::go_duration::{InvalidDuration, RawDuration};
 
@@ -134,6 +137,11 @@ pub struct MqttConfig {
     pub sub_qos: Qos,
     /// The topics of §7.2.
     pub topics: Topics,
+    /// `clientId`: the MQTT client id of a source (hub replica); see
+    /// [`super::MqttTransportBuilder::client_id`]. Agents ignore it (one file serves many).
+    pub client_id: Option<String>,
+    /// Keys of the file that baton does not know (dotted paths), already logged as warnings.
+    pub unknown_keys: Vec<String>,
 }
 
 impl MqttConfig {
@@ -150,9 +158,12 @@ impl MqttConfig {
 
     /// Parses the config file's text (YAML or JSON).
     pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
-        let raw: RawConfig =
-            serde_yaml_ng::from_str(text).map_err(|err| ConfigError::Parse(Box::new(err)))?;
-        raw.check()
+        let (raw, unknown_keys) = config_file::parse::<RawConfig>(text)
+            .map_err(|err| ConfigError::Parse(Box::new(err)))?;
+        config_file::warn_unknown("MQTT", &unknown_keys);
+        let mut config = raw.check()?;
+        config.unknown_keys = unknown_keys;
+        Ok(config)
     }
 }
 
@@ -178,6 +189,7 @@ struct RawConfig {
     #[serde(rename = "subQoS")]
     sub_qos: Option<i64>,
     topics: Option<RawTopics>,
+    client_id: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -256,6 +268,8 @@ impl RawConfig {
             pub_qos: qos("pubQoS", self.pub_qos)?,
             sub_qos: qos("subQoS", self.sub_qos)?,
             topics,
+            client_id: self.client_id.filter(|id| !id.trim().is_empty()),
+            unknown_keys: Vec::new(),
         })
     }
 }
@@ -314,6 +328,18 @@ mod tests {
         assert_eq!(config.sub_qos, Qos::AtLeastOnce);
         assert!(config.tls.is_none() && config.username.is_none());
         assert_eq!(config.topics.source_broadcast(), None);
+        assert_eq!(config.client_id, None);
+        assert!(config.unknown_keys.is_empty());
+    }
+
+    #[test]
+    fn client_id_is_read_and_unknown_keys_are_named() {
+        let text = format!(
+            "brokerHost: h:1\nclientId: hub-a\nclientID: typo\n{TOPICS}  agentEvent: typo\n"
+        );
+        let config = MqttConfig::from_yaml(&text).unwrap();
+        assert_eq!(config.client_id.as_deref(), Some("hub-a"));
+        assert_eq!(config.unknown_keys, ["clientID", "topics.agentEvent"]);
     }
 
     #[test]

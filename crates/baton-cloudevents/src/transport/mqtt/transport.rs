@@ -53,9 +53,10 @@ pub struct MqttTransportBuilder {
 }
 
 impl MqttTransportBuilder {
-    /// The MQTT client id of a source (default `<sourceID>-client`). Several hub replicas on a
-    /// `$share` subscription MUST use distinct ids: the broker disconnects a client when
-    /// another connects with the same id. Agents always use sdk-go's `<agentID>-client`.
+    /// The MQTT client id of a source; it wins over the config file's `clientId`, and the
+    /// default is `<sourceID>-client`. Several hub replicas on a `$share` subscription MUST use
+    /// distinct ids: the broker disconnects a client when another connects with the same id.
+    /// Agents always use sdk-go's `<agentID>-client`.
     pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
         self.client_id = Some(client_id.into());
         self
@@ -82,6 +83,7 @@ impl MqttTransportBuilder {
             TransportRole::Source { source_id } => (
                 config.topics.source_subscriptions(source_id)?,
                 self.client_id
+                    .or_else(|| config.client_id.clone())
                     .unwrap_or_else(|| format!("{source_id}-client")),
             ),
             TransportRole::Agent {
