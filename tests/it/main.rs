@@ -28,6 +28,7 @@ mod resync_repair;
 mod resync_restart;
 mod status_skip;
 mod store_batch;
+mod store_feed;
 mod store_fixtures;
 mod store_publish;
 mod store_records;

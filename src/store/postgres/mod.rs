@@ -9,6 +9,7 @@
 //! only the writers import `outbox` (the statements they embed) and `json`: no circle.
 
 mod create;
+mod feed;
 mod json;
 mod outbox;
 mod status;

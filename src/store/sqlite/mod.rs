@@ -11,6 +11,7 @@
 //! RFC 3339 text in UTC with microseconds ([`timestamp`]), so text order is time order.
 
 mod create;
+mod feed;
 mod outbox;
 mod status;
 mod store;
