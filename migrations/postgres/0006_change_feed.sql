@@ -15,6 +15,10 @@ CREATE TABLE resource_change_inbox (
     id              BIGSERIAL PRIMARY KEY,
     resource_id     UUID NOT NULL,
     consumer_name   TEXT NOT NULL,
+    -- The name and labels as the change left them: a watch filters on them, and a deleted
+    -- resource has no row to read them from.
+    name            TEXT,
+    labels          JSONB NOT NULL,
     -- 'ADDED', 'MODIFIED' or 'DELETED', as the watch sends them.
     kind            TEXT NOT NULL,
     at              TIMESTAMPTZ NOT NULL DEFAULT now()
@@ -24,6 +28,8 @@ CREATE TABLE resource_changes (
     position        BIGINT PRIMARY KEY,
     resource_id     UUID NOT NULL,
     consumer_name   TEXT NOT NULL,
+    name            TEXT,
+    labels          JSONB NOT NULL,
     kind            TEXT NOT NULL,
     at              TIMESTAMPTZ NOT NULL
 );
@@ -39,8 +45,8 @@ INSERT INTO resource_change_state VALUES (0, 0);
 
 CREATE FUNCTION baton_resource_added() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO resource_change_inbox (resource_id, consumer_name, kind)
-        SELECT id, consumer_name, 'ADDED' FROM new_rows;
+    INSERT INTO resource_change_inbox (resource_id, consumer_name, name, labels, kind)
+        SELECT id, consumer_name, name, labels, 'ADDED' FROM new_rows;
     RETURN NULL;
 END;
 $$;
@@ -49,8 +55,8 @@ $$;
 -- (a repeated delete) is no event.
 CREATE FUNCTION baton_resource_modified() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO resource_change_inbox (resource_id, consumer_name, kind)
-        SELECT n.id, n.consumer_name, 'MODIFIED' FROM new_rows n JOIN old_rows o ON o.id = n.id
+    INSERT INTO resource_change_inbox (resource_id, consumer_name, name, labels, kind)
+        SELECT n.id, n.consumer_name, n.name, n.labels, 'MODIFIED' FROM new_rows n JOIN old_rows o ON o.id = n.id
         WHERE (n.version, n.deleted_at, n.status_hash) IS DISTINCT FROM (o.version, o.deleted_at, o.status_hash);
     RETURN NULL;
 END;
@@ -58,8 +64,8 @@ $$;
 
 CREATE FUNCTION baton_resource_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO resource_change_inbox (resource_id, consumer_name, kind)
-        SELECT id, consumer_name, 'DELETED' FROM old_rows;
+    INSERT INTO resource_change_inbox (resource_id, consumer_name, name, labels, kind)
+        SELECT id, consumer_name, name, labels, 'DELETED' FROM old_rows;
     RETURN NULL;
 END;
 $$;

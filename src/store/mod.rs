@@ -185,6 +185,9 @@ pub trait Statuses: Send + Sync {
 /// write path can forget it; this trait reads it, numbers it and trims it.
 #[async_trait]
 pub trait ChangeFeed: Send + Sync {
+    /// Woken once a change of the feed may have committed (PostgreSQL: by any process, relayed
+    /// by [`Store::relay_wakeups`]; SQLite: after this process's write transactions).
+    fn changes_woken(&self) -> &Wakeup;
     /// Numbers the changes committed since the last call (PostgreSQL moves its inbox into the
     /// feed, one sequencer at a time across processes; SQLite numbers at commit already) and
     /// returns how many it numbered. Readers call it first: changes become visible here.

@@ -356,6 +356,9 @@ pub struct Change {
     pub position: i64,
     pub resource_id: Uuid,
     pub consumer_name: String,
+    /// The name and labels as the change left them (what a watch filters on).
+    pub name: Option<String>,
+    pub labels: Labels,
     pub kind: ChangeKind,
     pub at: DateTime<Utc>,
 }

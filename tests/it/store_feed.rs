@@ -62,6 +62,12 @@ async fn every_change_of_a_resource_is_one_event_in_order(backend: Backend) {
         "consecutive positions"
     );
     assert!(changes.iter().all(|c| c.consumer_name == "c1"));
+    assert_eq!(
+        changes[6].name.as_deref(),
+        Some("r"),
+        "a deleted resource's event still names it"
+    );
+    assert_eq!(changes[1].name.as_deref(), Some("other"));
     assert_eq!(store.feed_head().await.unwrap(), start + 7);
     assert_eq!(
         kinds(&read_after(&*store, positions[4]).await),

@@ -12,25 +12,37 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::PgStore;
-use crate::store::{Change, ChangeFeed, ChangeKind, StoreError};
+use sqlx::types::Json;
+
+use crate::store::{Change, ChangeFeed, ChangeKind, Labels, StoreError};
 
 /// The sequencer's move, run after it holds the state row: numbers the inbox in its write
 /// order after the last position given out, and records the new last position.
-const SEQUENCE: &str = "WITH moved AS (DELETE FROM resource_change_inbox RETURNING id, resource_id, consumer_name, kind, at), \
-     numbered AS (INSERT INTO resource_changes (position, resource_id, consumer_name, kind, at) \
-         SELECT s.last_position + row_number() OVER (ORDER BY m.id), m.resource_id, m.consumer_name, m.kind, m.at \
+const SEQUENCE: &str = "WITH moved AS (DELETE FROM resource_change_inbox RETURNING id, resource_id, consumer_name, name, labels, kind, at), \
+     numbered AS (INSERT INTO resource_changes (position, resource_id, consumer_name, name, labels, kind, at) \
+         SELECT s.last_position + row_number() OVER (ORDER BY m.id), m.resource_id, m.consumer_name, m.name, m.labels, m.kind, m.at \
          FROM moved m CROSS JOIN resource_change_state s RETURNING 1) \
      UPDATE resource_change_state SET last_position = last_position + (SELECT count(*) FROM numbered) \
      RETURNING (SELECT count(*) FROM numbered)";
 
-type ChangeRow = (i64, Uuid, String, String, DateTime<Utc>);
+type ChangeRow = (
+    i64,
+    Uuid,
+    String,
+    Option<String>,
+    Json<Labels>,
+    String,
+    DateTime<Utc>,
+);
 
 pub(super) fn change(row: ChangeRow) -> Result<Change, StoreError> {
-    let (position, resource_id, consumer_name, kind, at) = row;
+    let (position, resource_id, consumer_name, name, Json(labels), kind, at) = row;
     Ok(Change {
         position,
         resource_id,
         consumer_name,
+        name,
+        labels,
         kind: kind.parse::<ChangeKind>().map_err(StoreError::Corrupt)?,
         at,
     })
@@ -38,6 +50,10 @@ pub(super) fn change(row: ChangeRow) -> Result<Change, StoreError> {
 
 #[async_trait]
 impl ChangeFeed for PgStore {
+    fn changes_woken(&self) -> &crate::store::Wakeup {
+        &self.changes
+    }
+
     async fn sequence_changes(&self) -> Result<u64, StoreError> {
         let mut tx = self.pool().begin().await?;
         // The lock first, in its own statement: the move's snapshot then sees the last
@@ -75,7 +91,7 @@ impl ChangeFeed for PgStore {
             });
         }
         let rows: Vec<ChangeRow> = sqlx::query_as(
-            "SELECT position, resource_id, consumer_name, kind, at FROM resource_changes \
+            "SELECT position, resource_id, consumer_name, name, labels, kind, at FROM resource_changes \
              WHERE position > $1 ORDER BY position LIMIT $2",
         )
         .bind(after)

@@ -9,17 +9,29 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{SqliteStore, timestamp};
-use crate::store::{Change, ChangeFeed, ChangeKind, StoreError};
+use sqlx::types::Json;
 
-type ChangeRow = (i64, String, String, String, String);
+use crate::store::{Change, ChangeFeed, ChangeKind, Labels, StoreError};
+
+type ChangeRow = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    Json<Labels>,
+    String,
+    String,
+);
 
 fn change(row: ChangeRow) -> Result<Change, StoreError> {
-    let (position, id, consumer_name, kind, at) = row;
+    let (position, id, consumer_name, name, Json(labels), kind, at) = row;
     Ok(Change {
         position,
         resource_id: Uuid::parse_str(&id)
             .map_err(|err| StoreError::Corrupt(format!("change {position}: id {id:?}: {err}")))?,
         consumer_name,
+        name,
+        labels,
         kind: kind.parse::<ChangeKind>().map_err(StoreError::Corrupt)?,
         at: DateTime::parse_from_rfc3339(&at)
             .map_err(|err| StoreError::Corrupt(format!("change {position}: time {at:?}: {err}")))?
@@ -29,6 +41,10 @@ fn change(row: ChangeRow) -> Result<Change, StoreError> {
 
 #[async_trait]
 impl ChangeFeed for SqliteStore {
+    fn changes_woken(&self) -> &crate::store::Wakeup {
+        &self.changes
+    }
+
     async fn sequence_changes(&self) -> Result<u64, StoreError> {
         Ok(0)
     }
@@ -56,7 +72,7 @@ impl ChangeFeed for SqliteStore {
             });
         }
         let rows: Vec<ChangeRow> = sqlx::query_as(
-            "SELECT position, resource_id, consumer_name, kind, at FROM resource_changes \
+            "SELECT position, resource_id, consumer_name, name, labels, kind, at FROM resource_changes \
              WHERE position > ?1 ORDER BY position LIMIT ?2",
         )
         .bind(after)

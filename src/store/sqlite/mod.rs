@@ -44,6 +44,8 @@ pub struct SqliteStore {
     writers: WriteGate,
     /// Woken after each commit that queues a publication.
     wakeup: Wakeup,
+    /// Woken after each write transaction's commit: the change feed may have grown.
+    changes: Wakeup,
     /// Held for the store's lifetime; `None` for in-memory databases and once closed.
     lock: Mutex<Option<DirLock>>,
 }
@@ -65,6 +67,7 @@ impl SqliteStore {
                 pool,
                 writers: WriteGate::default(),
                 wakeup: Wakeup::default(),
+                changes: Wakeup::default(),
                 lock: Mutex::new(None),
             });
         }
@@ -101,6 +104,7 @@ impl SqliteStore {
             pool,
             writers: WriteGate::default(),
             wakeup: Wakeup::default(),
+            changes: Wakeup::default(),
             lock: Mutex::new(Some(lock)),
         })
     }
@@ -120,7 +124,11 @@ impl SqliteStore {
     async fn write_tx(&self) -> Result<WriteTx<'_>, StoreError> {
         let turn = self.write_turn().await;
         let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(WriteTx { tx, _turn: turn })
+        Ok(WriteTx {
+            tx,
+            committed: &self.changes,
+            _turn: turn,
+        })
     }
 
     fn release_lock(&self) {
@@ -134,12 +142,16 @@ impl SqliteStore {
 /// ends before the turn is released.
 struct WriteTx<'a> {
     tx: Transaction<'static, Sqlite>,
+    /// The change feed's wake-up: every resource change commits through here.
+    committed: &'a Wakeup,
     _turn: MutexGuard<'a, ()>,
 }
 
 impl WriteTx<'_> {
     async fn commit(self) -> Result<(), StoreError> {
-        Ok(self.tx.commit().await?)
+        self.tx.commit().await?;
+        self.committed.wake();
+        Ok(())
     }
 }
 
