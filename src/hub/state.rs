@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::create_batcher::CreateBatcher;
 use super::metrics::HubMetrics;
+use super::watch::{ChangeHub, WatchConfig};
 use crate::store::Store;
 
 /// What the hub knows about live connections, from its transport.
@@ -37,6 +38,8 @@ pub struct AppState {
     pub metrics: Arc<HubMetrics>,
     /// Where creates go: gathered into batches, one transaction each.
     pub creates: CreateBatcher,
+    /// Watches: this hub's fan-out of the change feed.
+    pub changes: ChangeHub,
 }
 
 impl AppState {
@@ -48,6 +51,7 @@ impl AppState {
     ) -> Self {
         Self {
             creates: CreateBatcher::start(store.clone(), metrics.clone()),
+            changes: ChangeHub::start(store.clone(), WatchConfig::default()),
             store,
             connections,
             metrics,

@@ -36,6 +36,7 @@ mod store_sqlite;
 mod store_status_batch;
 mod support;
 mod vectors;
+mod watch;
 mod widget;
 mod work_client;
 mod work_vectors;
