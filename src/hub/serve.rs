@@ -123,6 +123,11 @@ pub struct ServeArgs {
     /// Optional publish throttle in events/s (burst: twice that). Off by default.
     #[arg(long, env = "BATON_PUBLISH_RATE_LIMIT")]
     pub publish_rate_limit: Option<f64>,
+
+    /// How long the change feed keeps changes, Go syntax (30m, 24h): a watch can resume from a
+    /// position this old; older ones get 410 Gone.
+    #[arg(long, env = "BATON_CHANGE_RETENTION", default_value = "1h", value_parser = go_duration)]
+    pub change_retention: Duration,
 }
 
 fn go_duration(text: &str) -> Result<Duration, String> {
@@ -245,6 +250,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             "--publish-rate-limit must be positive, got {rate}"
         );
     }
+    anyhow::ensure!(
+        !args.change_retention.is_zero(),
+        "--change-retention (BATON_CHANGE_RETENTION) must be more than 0"
+    );
     let store = open_store(
         args.database_url.as_ref(),
         &args.data_dir,
@@ -268,6 +277,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .then_some(args.status_resync_interval),
         redeliver_unreported_after: (!args.redeliver_after.is_zero())
             .then_some(args.redeliver_after),
+        watch: super::watch::WatchConfig {
+            retention: args.change_retention,
+        },
     };
     let service = HubService::start(
         store.clone(),

@@ -17,6 +17,7 @@ use super::publisher::{Publisher, PublisherConfig};
 use super::state::{AppState, Connections};
 use super::status::StatusWriter;
 use super::status_shards::ShardedStatusWriter;
+use super::watch::WatchConfig;
 use crate::cloudevents::stats::StatsSnapshot;
 use crate::cloudevents::{ClientError, SourceClient, Transport};
 use crate::store::Store;
@@ -40,6 +41,8 @@ pub struct HubOptions {
     /// Publish again a spec no agent has reported on this long after its last change (at-least
     /// once until the agent reports); `None` disables it.
     pub redeliver_unreported_after: Option<Duration>,
+    /// Watches: how long the change feed keeps changes to resume from.
+    pub watch: WatchConfig,
 }
 
 /// The default of [`HubOptions::redeliver_unreported_after`].
@@ -57,6 +60,7 @@ impl Default for HubOptions {
             status_writers: 8,
             status_resync_every: Some(STATUS_RESYNC_EVERY),
             redeliver_unreported_after: Some(REDELIVER_UNREPORTED_AFTER),
+            watch: WatchConfig::default(),
         }
     }
 }
@@ -119,7 +123,8 @@ impl HubService {
         metrics: Arc<HubMetrics>,
         options: HubOptions,
     ) -> Result<Self, ClientError> {
-        let state = AppState::new(store.clone(), connections, metrics.clone());
+        let state =
+            AppState::with_watch(store.clone(), connections, metrics.clone(), options.watch);
         let mut builder = SourceClient::builder(
             &options.source_id,
             transport,

@@ -43,15 +43,25 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Starts the create batcher: call inside the runtime.
+    /// Starts the create batcher and the watch pump: call inside the runtime.
     pub fn new(
         store: Arc<dyn Store>,
         connections: Arc<dyn Connections>,
         metrics: Arc<HubMetrics>,
     ) -> Self {
+        Self::with_watch(store, connections, metrics, WatchConfig::default())
+    }
+
+    /// [`AppState::new`] with the change feed's retention of `watch`.
+    pub fn with_watch(
+        store: Arc<dyn Store>,
+        connections: Arc<dyn Connections>,
+        metrics: Arc<HubMetrics>,
+        watch: WatchConfig,
+    ) -> Self {
         Self {
             creates: CreateBatcher::start(store.clone(), metrics.clone()),
-            changes: ChangeHub::start(store.clone(), WatchConfig::default()),
+            changes: ChangeHub::start(store.clone(), watch),
             store,
             connections,
             metrics,
