@@ -259,3 +259,52 @@ backend_tests!(
     a_watch_resumed_after_a_hub_restart_misses_and_repeats_nothing,
     a_position_older_than_the_feed_is_gone,
 );
+
+/// Two hubs on one PostgreSQL database: a change made through one reaches a watcher of the
+/// other (the feed is in the database; each hub's pump follows it), woken by the feed's NOTIFY.
+#[tokio::test]
+async fn a_change_through_one_replica_reaches_a_watcher_on_another() {
+    let writer = TestApi::spawn(Backend::Postgres).await;
+    writer.consumer("c1").await;
+    let store = writer.db.store().await;
+    let relay = tokio_util::sync::CancellationToken::new();
+    let _relay_guard = relay.clone().drop_guard();
+    {
+        let store = store.clone();
+        tokio::spawn(async move { store.relay_wakeups(relay).await });
+    }
+    let state = AppState::new(
+        store.clone(),
+        Arc::new(NoConnections),
+        Arc::new(HubMetrics::new()),
+    );
+    let watched = TestApi::serve(
+        api::router(state.clone(), None),
+        state,
+        store,
+        writer.db.clone(),
+    )
+    .await;
+    let mut watcher = SseReader::new(SseReader::open(&watched, "", None).await);
+    let mut delays = Vec::new();
+    for i in 0..20 {
+        let started = std::time::Instant::now();
+        let (status, _) = writer
+            .post(
+                "/api/v1/resources",
+                resource_body("c1", Some(&format!("r{i}")), "v1"),
+            )
+            .await;
+        assert_eq!(status, 201);
+        let event = watcher.next(Duration::from_secs(10)).await;
+        delays.push(started.elapsed());
+        assert_eq!(event.event, "ADDED");
+        assert_eq!(event.data["name"], format!("r{i}"));
+    }
+    delays.sort();
+    eprintln!(
+        "create on one hub -> event on the other: median {:?}, max {:?}",
+        delays[delays.len() / 2],
+        delays[delays.len() - 1]
+    );
+}
