@@ -126,6 +126,11 @@ pub struct ServeArgs {
     /// Optional publish throttle in events/s (burst: twice that). Off by default.
     #[arg(long, env = "BATON_PUBLISH_RATE_LIMIT")]
     pub publish_rate_limit: Option<f64>,
+
+    /// How long the change feed keeps changes, Go syntax (30m, 24h): a watch can resume from a
+    /// position this old; older ones get 410 Gone.
+    #[arg(long, env = "BATON_CHANGE_RETENTION", default_value = "1h", value_parser = go_duration)]
+    pub change_retention: Duration,
 }
 
 fn go_duration(text: &str) -> Result<Duration, String> {
@@ -180,6 +185,8 @@ pub enum ConfigError {
         "--publish-rate-limit (BATON_PUBLISH_RATE_LIMIT) must be a positive number of events/s, got {0}"
     )]
     RateLimit(f64),
+    #[error("--change-retention (BATON_CHANGE_RETENTION) must be more than 0")]
+    NoChangeRetention,
 }
 
 /// Where the hub keeps its data: the database `url` names, or SQLite in `data_dir`.
@@ -308,6 +315,9 @@ impl TryFrom<ServeArgs> for HubConfig {
         if args.status_writers == 0 {
             return Err(ConfigError::NoStatusWriters);
         }
+        if args.change_retention.is_zero() {
+            return Err(ConfigError::NoChangeRetention);
+        }
         let rate_limit = match args.publish_rate_limit {
             Some(qps) if !(qps.is_finite() && qps > 0.0) => {
                 return Err(ConfigError::RateLimit(qps));
@@ -334,6 +344,9 @@ impl TryFrom<ServeArgs> for HubConfig {
                 redeliver_unreported_after: nonzero(args.redeliver_after),
                 replica: None,
                 lease: None,
+                watch: super::watch::WatchConfig {
+                    retention: args.change_retention,
+                },
             },
             instance,
         })

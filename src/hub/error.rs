@@ -29,6 +29,10 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     Unprocessable(String),
+    /// A watch position older than the retained change feed (Kubernetes' 410 for a too-old
+    /// resourceVersion): the client lists again.
+    #[error("{0}")]
+    Gone(String),
     #[error("missing or invalid bearer token")]
     Unauthorized,
     #[error("{0}")]
@@ -52,6 +56,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Gone(_) => StatusCode::GONE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -68,6 +73,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "payload-too-large",
             Self::NotFound(_) => "not-found",
             Self::Conflict(_) => "conflict",
+            Self::Gone(_) => "gone",
             Self::Unprocessable(_) => "unprocessable",
             Self::Unauthorized => "unauthorized",
             Self::Unavailable(_) => "unavailable",
@@ -150,6 +156,7 @@ impl From<StoreError> for ApiError {
             | StoreError::VersionConflict { .. }
             | StoreError::ResourceDeleting(_) => Self::Conflict(err.to_string()),
             StoreError::VersionExhausted => Self::Unprocessable(err.to_string()),
+            StoreError::FeedGone { .. } => Self::Gone(err.to_string()),
             StoreError::Database(sqlx::Error::PoolTimedOut) => {
                 Self::Unavailable("database unavailable".into())
             }

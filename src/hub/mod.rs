@@ -23,3 +23,4 @@ pub mod status;
 pub mod status_shards;
 pub mod status_skip;
 pub mod tls;
+pub mod watch;

@@ -18,6 +18,7 @@ use super::publisher::{Publisher, PublisherConfig, ReplicaScope};
 use super::state::{AppState, Connections};
 use super::status::StatusWriter;
 use super::status_shards::ShardedStatusWriter;
+use super::watch::WatchConfig;
 use crate::cloudevents::stats::StatsSnapshot;
 use crate::cloudevents::{ClientError, SourceClient, Transport};
 use crate::store::Store;
@@ -47,6 +48,8 @@ pub struct HubOptions {
     /// Over MQTT with several replicas: publish and send the periodic status resync only while
     /// this is true (this replica holds the lease, [`super::lease`]).
     pub lease: Option<watch::Receiver<bool>>,
+    /// Watches: how long the change feed keeps changes to resume from.
+    pub watch: WatchConfig,
 }
 
 /// The default of [`HubOptions::redeliver_unreported_after`].
@@ -66,6 +69,7 @@ impl Default for HubOptions {
             redeliver_unreported_after: Some(REDELIVER_UNREPORTED_AFTER),
             replica: None,
             lease: None,
+            watch: WatchConfig::default(),
         }
     }
 }
@@ -132,7 +136,8 @@ impl HubService {
         metrics: Arc<HubMetrics>,
         options: HubOptions,
     ) -> Result<Self, ClientError> {
-        let state = AppState::new(store.clone(), connections, metrics.clone());
+        let state =
+            AppState::with_watch(store.clone(), connections, metrics.clone(), options.watch);
         let mut builder = SourceClient::builder(
             &options.source_id,
             transport,

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::create_batcher::CreateBatcher;
 use super::metrics::HubMetrics;
+use super::watch::{ChangeHub, WatchConfig};
 use crate::store::Store;
 use crate::store::fleet::Connection;
 
@@ -43,17 +44,30 @@ pub struct AppState {
     pub metrics: Arc<HubMetrics>,
     /// Where creates go: gathered into batches, one transaction each.
     pub creates: CreateBatcher,
+    /// Watches: this hub's fan-out of the change feed.
+    pub changes: ChangeHub,
 }
 
 impl AppState {
-    /// Starts the create batcher: call inside the runtime.
+    /// Starts the create batcher and the watch pump: call inside the runtime.
     pub fn new(
         store: Arc<dyn Store>,
         connections: Arc<dyn Connections>,
         metrics: Arc<HubMetrics>,
     ) -> Self {
+        Self::with_watch(store, connections, metrics, WatchConfig::default())
+    }
+
+    /// [`AppState::new`] with the change feed's retention of `watch`.
+    pub fn with_watch(
+        store: Arc<dyn Store>,
+        connections: Arc<dyn Connections>,
+        metrics: Arc<HubMetrics>,
+        watch: WatchConfig,
+    ) -> Self {
         Self {
             creates: CreateBatcher::start(store.clone(), metrics.clone()),
+            changes: ChangeHub::start(store.clone(), watch),
             store,
             connections,
             metrics,

@@ -57,6 +57,10 @@ pub enum StoreError {
     ResourceDeleting(Uuid),
     #[error("resource version would exceed the int32 the wire carries")]
     VersionExhausted,
+    #[error(
+        "changes after position {after} are no longer kept (the oldest kept follows {pruned_through}); list again and watch from the list's position"
+    )]
+    FeedGone { after: i64, pruned_through: i64 },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
@@ -192,10 +196,32 @@ pub trait Statuses: Send + Sync {
     ) -> Result<Vec<StatusOutcome>, StoreError>;
 }
 
-/// Everything the hub keeps: consumers and resources here, the outbox and the statuses in
-/// their own traits (each backend implements each in its own file).
+/// The durable change feed: every committed change of a resource row, numbered in commit
+/// order. The database writes it (triggers on `resources`, in the changing transaction), so no
+/// write path can forget it; this trait reads it, numbers it and trims it.
 #[async_trait]
-pub trait Store: Outbox + Statuses + Send + Sync + 'static {
+pub trait ChangeFeed: Send + Sync {
+    /// Woken once a change of the feed may have committed (PostgreSQL: by any process, relayed
+    /// by [`Store::relay_wakeups`]; SQLite: after this process's write transactions).
+    fn changes_woken(&self) -> &Wakeup;
+    /// Numbers the changes committed since the last call (PostgreSQL moves its inbox into the
+    /// feed, one sequencer at a time across processes; SQLite numbers at commit already) and
+    /// returns how many it numbered. Readers call it first: changes become visible here.
+    async fn sequence_changes(&self) -> Result<u64, StoreError>;
+    /// The newest position: a watch that starts now sends what comes after it.
+    async fn feed_head(&self) -> Result<i64, StoreError>;
+    /// Up to `limit` numbered changes after position `after`, in order; [`StoreError::FeedGone`]
+    /// when retention removed some of them.
+    async fn changes_after(&self, after: i64, limit: i64) -> Result<Vec<Change>, StoreError>;
+    /// Removes the numbered changes made before `before` (retention), returning how many.
+    async fn prune_changes(&self, before: chrono::DateTime<chrono::Utc>)
+    -> Result<u64, StoreError>;
+}
+
+/// Everything the hub keeps: consumers and resources here, the outbox, the statuses and the
+/// change feed in their own traits (each backend implements each in its own file).
+#[async_trait]
+pub trait Store: Outbox + Statuses + ChangeFeed + Send + Sync + 'static {
     /// Runs the embedded migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Cheap liveness check for `/readyz`.

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -302,4 +303,54 @@ mod tests {
             [1, 2, 3]
         );
     }
+}
+
+/// What happened to a resource, as a watch reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ChangeKind {
+    /// Created.
+    Added,
+    /// Its spec, its deletion mark or its reported status changed.
+    Modified,
+    /// Its row is gone (the agent confirmed the deletion, or nothing was ever applied).
+    Deleted,
+}
+
+impl ChangeKind {
+    /// As stored and as sent (`ADDED`, `MODIFIED`, `DELETED`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Added => "ADDED",
+            Self::Modified => "MODIFIED",
+            Self::Deleted => "DELETED",
+        }
+    }
+}
+
+impl FromStr for ChangeKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ADDED" => Ok(Self::Added),
+            "MODIFIED" => Ok(Self::Modified),
+            "DELETED" => Ok(Self::Deleted),
+            other => Err(format!("unknown change kind {other:?}")),
+        }
+    }
+}
+
+/// One entry of the change feed: a committed change of one resource at `position`. Positions
+/// grow in commit order, so "every change after position p" is a complete answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub position: i64,
+    pub resource_id: Uuid,
+    pub consumer_name: String,
+    /// The name and labels as the change left them (what a watch filters on).
+    pub name: Option<String>,
+    pub labels: Labels,
+    pub kind: ChangeKind,
+    pub at: DateTime<Utc>,
 }

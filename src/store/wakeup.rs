@@ -19,6 +19,9 @@ use tracing::warn;
 /// The channel migration 0004's trigger notifies on.
 pub const PUBLISH_CHANNEL: &str = "baton_publish";
 
+/// The channel migration 0007's trigger notifies on: the change feed's inbox grew.
+pub const CHANGES_CHANNEL: &str = "baton_changes";
+
 /// How long to wait before listening again after the listening connection failed.
 const RELISTEN_AFTER: Duration = Duration::from_secs(1);
 
@@ -37,20 +40,34 @@ impl Wakeup {
     }
 }
 
-/// Until `stop`: wakes `wakeup` on every notification of [`PUBLISH_CHANNEL`], listening on a
-/// connection of `pool` (reconnected when lost; a wake-up is given then too, since notifications
-/// sent meanwhile are gone).
-pub(crate) async fn relay_notifications(pool: PgPool, wakeup: &Wakeup, stop: CancellationToken) {
+/// Until `stop`: wakes `wakeup` on every notification of [`PUBLISH_CHANNEL`] and `changes` on
+/// every one of [`CHANGES_CHANNEL`], listening on a connection of `pool` (reconnected when lost;
+/// both are woken then too, since notifications sent meanwhile are gone).
+pub(crate) async fn relay_notifications(
+    pool: PgPool,
+    wakeup: &Wakeup,
+    changes: &Wakeup,
+    stop: CancellationToken,
+) {
     loop {
         let listening = async {
             let mut listener = PgListener::connect_with(&pool).await?;
-            listener.listen(PUBLISH_CHANNEL).await?;
+            listener
+                .listen_all([PUBLISH_CHANNEL, CHANGES_CHANNEL])
+                .await?;
             wakeup.wake();
+            changes.wake();
             loop {
                 // `None`: the connection was lost and made again (listening again): what was
                 // notified in between is gone, so wake all the same.
-                listener.try_recv().await?;
-                wakeup.wake();
+                match listener.try_recv().await? {
+                    Some(note) if note.channel() == CHANGES_CHANNEL => changes.wake(),
+                    Some(_) => wakeup.wake(),
+                    None => {
+                        wakeup.wake();
+                        changes.wake();
+                    }
+                }
             }
         };
         let result: Result<(), sqlx::Error> = tokio::select! {

@@ -4,12 +4,14 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use uuid::Uuid;
 
 use super::extract::{ApiJson, ApiQuery};
 use super::views::{
     ListView, PageParams, ResourceCreate, ResourceFilterParams, ResourceUpdate, ResourceView,
+    WatchParams,
 };
 use super::{raw, validate};
 use crate::hub::error::{ApiError, ErrorBody};
@@ -86,7 +88,9 @@ pub async fn list_resources(
     State(state): State<AppState>,
     ApiQuery(paging): ApiQuery<PageParams>,
     ApiQuery(filters): ApiQuery<ResourceFilterParams>,
-) -> Result<Json<ListView<ResourceView>>, ApiError> {
+    ApiQuery(watch): ApiQuery<WatchParams>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let page = validate::page(&paging)?;
     if let Some(consumer) = &filters.consumer_name {
         validate::consumer_name("consumer_name", consumer)?;
@@ -97,6 +101,21 @@ pub async fn list_resources(
         name: filters.name,
         labels: validate::label_selector(filters.labels.as_deref())?,
     };
+    if watch.watch == Some(true) {
+        let since = match headers.get("last-event-id") {
+            Some(value) => Some(
+                value
+                    .to_str()
+                    .ok()
+                    .and_then(|id| id.trim().parse::<i64>().ok())
+                    .ok_or_else(|| {
+                        ApiError::field("Last-Event-ID", "must be an event id (an integer)")
+                    })?,
+            ),
+            None => watch.since,
+        };
+        return Ok(state.changes.watch(filter, since).await?.into_response());
+    }
     let found = state.store.list_resources(&filter, page).await?;
     let items: Vec<ResourceView> = found.items.into_iter().map(Into::into).collect();
     Ok(Json(ListView {
@@ -105,7 +124,8 @@ pub async fn list_resources(
         size: items.len() as u32,
         total: found.total,
         items,
-    }))
+    })
+    .into_response())
 }
 
 /// Get a resource with its reported status.

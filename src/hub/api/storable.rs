@@ -208,6 +208,13 @@ fn bad_escape(text: &str) -> Option<&'static str> {
     pending_high.then_some("an unpaired surrogate")
 }
 
+/// Numbers and booleans only: nothing to check.
+impl Storable for super::views::WatchParams {
+    fn check(&self) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

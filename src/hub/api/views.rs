@@ -234,6 +234,16 @@ pub struct PageParams {
     pub direction: Option<Direction>,
 }
 
+/// `GET /resources?watch=true`: a stream of changes instead of a page (not in the OpenAPI
+/// document yet: a client generator and the contract fuzzer would wait on the stream forever).
+#[derive(Debug, Deserialize)]
+pub struct WatchParams {
+    /// Stream `text/event-stream` watch events instead of answering a page.
+    pub watch: Option<bool>,
+    /// Resume after this event id (what `Last-Event-ID` says; the header wins).
+    pub since: Option<i64>,
+}
+
 /// Filters of `GET /resources`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

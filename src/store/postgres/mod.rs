@@ -9,6 +9,7 @@
 //! only the writers import `outbox` (the statements they embed) and `json`: no circle.
 
 mod create;
+mod feed;
 mod json;
 mod outbox;
 mod status;
@@ -21,6 +22,8 @@ use super::{StoreError, Wakeup};
 pub struct PgStore {
     pool: PgPool,
     wakeup: Wakeup,
+    /// Woken when any process committed a change of the feed (`NOTIFY baton_changes`).
+    changes: Wakeup,
 }
 
 impl PgStore {
@@ -38,6 +41,7 @@ impl PgStore {
         Self {
             pool,
             wakeup: Wakeup::default(),
+            changes: Wakeup::default(),
         }
     }
 

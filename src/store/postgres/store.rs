@@ -54,7 +54,13 @@ impl Store for PgStore {
     }
 
     async fn relay_wakeups(&self, stop: CancellationToken) {
-        crate::store::wakeup::relay_notifications(self.pool.clone(), &self.wakeup, stop).await;
+        crate::store::wakeup::relay_notifications(
+            self.pool.clone(),
+            &self.wakeup,
+            &self.changes,
+            stop,
+        )
+        .await;
     }
 
     async fn create_consumer(&self, new: NewConsumer) -> Result<Consumer, StoreError> {

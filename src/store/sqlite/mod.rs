@@ -11,6 +11,7 @@
 //! RFC 3339 text in UTC with microseconds ([`timestamp`]), so text order is time order.
 
 mod create;
+mod feed;
 mod outbox;
 mod status;
 mod store;
@@ -43,6 +44,8 @@ pub struct SqliteStore {
     writers: WriteGate,
     /// Woken after each commit that queues a publication.
     wakeup: Wakeup,
+    /// Woken after each write transaction's commit: the change feed may have grown.
+    changes: Wakeup,
     /// Held for the store's lifetime; `None` for in-memory databases and once closed.
     lock: Mutex<Option<DirLock>>,
 }
@@ -64,6 +67,7 @@ impl SqliteStore {
                 pool,
                 writers: WriteGate::default(),
                 wakeup: Wakeup::default(),
+                changes: Wakeup::default(),
                 lock: Mutex::new(None),
             });
         }
@@ -100,6 +104,7 @@ impl SqliteStore {
             pool,
             writers: WriteGate::default(),
             wakeup: Wakeup::default(),
+            changes: Wakeup::default(),
             lock: Mutex::new(Some(lock)),
         })
     }
@@ -119,7 +124,11 @@ impl SqliteStore {
     async fn write_tx(&self) -> Result<WriteTx<'_>, StoreError> {
         let turn = self.write_turn().await;
         let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(WriteTx { tx, _turn: turn })
+        Ok(WriteTx {
+            tx,
+            committed: &self.changes,
+            _turn: turn,
+        })
     }
 
     fn release_lock(&self) {
@@ -133,12 +142,16 @@ impl SqliteStore {
 /// ends before the turn is released.
 struct WriteTx<'a> {
     tx: Transaction<'static, Sqlite>,
+    /// The change feed's wake-up: every resource change commits through here.
+    committed: &'a Wakeup,
     _turn: MutexGuard<'a, ()>,
 }
 
 impl WriteTx<'_> {
     async fn commit(self) -> Result<(), StoreError> {
-        Ok(self.tx.commit().await?)
+        self.tx.commit().await?;
+        self.committed.wake();
+        Ok(())
     }
 }
 

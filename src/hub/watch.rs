@@ -1,0 +1,344 @@
+//! Watches over the change feed (issue 21): one pump per hub follows the store's feed and
+//! fans each change out to every watcher of this hub; each watcher filters, resumes from a
+//! position (`Last-Event-ID`, `?since=`) by reading the feed itself, and is cut off with a final
+//! `ERROR` event when it falls [`BUFFER`] events behind, so a slow client never holds the hub.
+//!
+//! Owns the pump task, the fan-out channel and the SSE framing of events (axum's `sse`). Must not
+//! write the feed (the database does, in each change's transaction: `store` module docs) nor
+//! decide HTTP statuses (`hub::error`).
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::Stream;
+use serde::Serialize;
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::{CancellationToken, DropGuard};
+use tracing::warn;
+use uuid::Uuid;
+
+use super::api::views::ResourceView;
+use crate::store::{Change, ChangeKind, ResourceFilter, Store, StoreError};
+
+/// Idle streams get a comment this often, so proxies keep them open.
+pub const HEARTBEAT: Duration = Duration::from_secs(15);
+/// How far (in events) a watcher may fall behind before it is cut off.
+pub const BUFFER: usize = 4096;
+/// The pump reads the feed this often even without a wake-up: a lost one costs this delay.
+const POLL: Duration = Duration::from_millis(250);
+/// Feed rows read per query.
+const PAGE: i64 = 500;
+/// How often the pump trims the feed to the retention.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// How long the feed keeps changes, and so how old a resume position may be.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchConfig {
+    pub retention: Duration,
+}
+
+impl Default for WatchConfig {
+    fn default() -> Self {
+        Self {
+            retention: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// One change as watchers receive it: the feed entry and its SSE data, serialised once.
+#[derive(Debug)]
+pub struct FeedEvent {
+    pub change: Change,
+    data: String,
+}
+
+/// The `data` of a watch event.
+#[derive(Serialize)]
+struct EventData<'a> {
+    #[serde(rename = "type")]
+    kind: ChangeKind,
+    position: i64,
+    resource_id: Uuid,
+    consumer_name: &'a str,
+    name: Option<&'a str>,
+    /// The resource as it is when the hub reads the change (null once its row is gone): a
+    /// later state when further changes followed quickly, each with an event of its own.
+    object: Option<ResourceView>,
+}
+
+impl FeedEvent {
+    /// The event of `change`, with the resource's current state.
+    async fn read(store: &dyn Store, change: Change) -> Result<Self, StoreError> {
+        let object = match change.kind {
+            ChangeKind::Deleted => None,
+            ChangeKind::Added | ChangeKind::Modified => {
+                match store.get_resource(change.resource_id).await {
+                    Ok(resource) => Some(ResourceView::from(resource)),
+                    Err(StoreError::ResourceNotFound(_)) => None,
+                    Err(err) => return Err(err),
+                }
+            }
+        };
+        let data = serde_json::to_string(&EventData {
+            kind: change.kind,
+            position: change.position,
+            resource_id: change.resource_id,
+            consumer_name: &change.consumer_name,
+            name: change.name.as_deref(),
+            object,
+        })
+        .map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        Ok(Self { change, data })
+    }
+
+    fn sse(&self) -> Event {
+        Event::default()
+            .id(self.change.position.to_string())
+            .event(self.change.kind.as_str())
+            .data(&self.data)
+    }
+}
+
+/// Whether a change passes a list's filters.
+fn matches(filter: &ResourceFilter, change: &Change) -> bool {
+    filter
+        .consumer_name
+        .as_ref()
+        .is_none_or(|c| *c == change.consumer_name)
+        && filter
+            .name
+            .as_ref()
+            .is_none_or(|n| change.name.as_ref() == Some(n))
+        && filter
+            .labels
+            .iter()
+            .all(|(k, v)| change.labels.get(k) == Some(v))
+}
+
+/// This hub's fan-out of the change feed; clones share it, and the pump stops with the last.
+#[derive(Clone)]
+pub struct ChangeHub {
+    store: Arc<dyn Store>,
+    events: broadcast::Sender<Arc<FeedEvent>>,
+    /// True once the pump knows where it starts: a watcher subscribing later cannot fall into
+    /// the gap between the feed's head and the pump's first read.
+    ready: tokio::sync::watch::Receiver<bool>,
+    _stop: Arc<DropGuard>,
+}
+
+impl ChangeHub {
+    /// Starts the pump: call inside the runtime.
+    pub fn start(store: Arc<dyn Store>, config: WatchConfig) -> Self {
+        let (events, _) = broadcast::channel(BUFFER);
+        let stop = CancellationToken::new();
+        let (started, ready) = tokio::sync::watch::channel(false);
+        tokio::spawn(pump(
+            store.clone(),
+            events.clone(),
+            config,
+            started,
+            stop.clone(),
+        ));
+        Self {
+            store,
+            events,
+            ready,
+            _stop: Arc::new(stop.drop_guard()),
+        }
+    }
+
+    /// A watch of the resources matching `filter`, from position `since` (or from now). Fails
+    /// before the stream starts when `since` is older than the retained feed.
+    pub async fn watch(
+        &self,
+        filter: ResourceFilter,
+        since: Option<i64>,
+    ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>, StoreError> {
+        // A pump that stopped has nothing to send: the stream then ends after the backlog.
+        let _ = self.ready.clone().wait_for(|ready| *ready).await;
+        // Subscribed before reading the feed: nothing committed after the read can be missed.
+        let live = self.events.subscribe();
+        let last = match since {
+            Some(position) => position,
+            None => {
+                self.store.sequence_changes().await?;
+                self.store.feed_head().await?
+            }
+        };
+        let mut watcher = Watcher {
+            store: self.store.clone(),
+            filter,
+            last,
+            live,
+            backlog: VecDeque::new(),
+            done: false,
+        };
+        watcher.catch_up().await?;
+        let stream = futures::stream::unfold(watcher, |mut w| async move {
+            w.next().await.map(|event| (Ok(event), w))
+        });
+        Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat")))
+    }
+}
+
+/// Follows the feed: on each wake-up (or poll) numbers what committed and sends it out.
+async fn pump(
+    store: Arc<dyn Store>,
+    events: broadcast::Sender<Arc<FeedEvent>>,
+    config: WatchConfig,
+    started: tokio::sync::watch::Sender<bool>,
+    stop: CancellationToken,
+) {
+    let mut last = loop {
+        let head = async {
+            store.sequence_changes().await?;
+            store.feed_head().await
+        };
+        match head.await {
+            Ok(head) => break head,
+            Err(err) => warn!(%err, "reading the change feed's head failed; retrying"),
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(POLL) => {}
+        }
+    };
+    started.send_replace(true);
+    let mut pruned = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = store.changes_woken().woken() => {}
+            () = tokio::time::sleep(POLL) => {}
+        }
+        if let Err(err) = pump_round(&*store, &events, &mut last).await {
+            warn!(%err, "reading the change feed failed; retrying at the next poll");
+        }
+        if pruned.elapsed() >= PRUNE_EVERY {
+            pruned = tokio::time::Instant::now();
+            let before = chrono::Utc::now()
+                - chrono::Duration::from_std(config.retention).unwrap_or(chrono::Duration::MAX);
+            if let Err(err) = store.prune_changes(before).await {
+                warn!(%err, "trimming the change feed failed");
+            }
+        }
+    }
+}
+
+async fn pump_round(
+    store: &dyn Store,
+    events: &broadcast::Sender<Arc<FeedEvent>>,
+    last: &mut i64,
+) -> Result<(), StoreError> {
+    store.sequence_changes().await?;
+    let mut after = *last;
+    loop {
+        let changes = match store.changes_after(after, PAGE).await {
+            Ok(changes) => changes,
+            // Behind the retention (a hub stalled for longer): watchers catch up themselves.
+            Err(StoreError::FeedGone { .. }) => {
+                after = store.feed_head().await?;
+                break;
+            }
+            Err(err) => return Err(err),
+        };
+        let full = changes.len() as i64 == PAGE;
+        for change in changes {
+            after = change.position;
+            // No receivers is not an error: nobody watches right now.
+            let _ = events.send(Arc::new(FeedEvent::read(store, change).await?));
+        }
+        if !full {
+            break;
+        }
+    }
+    *last = after;
+    Ok(())
+}
+
+/// One client's stream.
+struct Watcher {
+    store: Arc<dyn Store>,
+    filter: ResourceFilter,
+    /// The last position sent (or skipped by the filter).
+    last: i64,
+    live: broadcast::Receiver<Arc<FeedEvent>>,
+    /// Events read from the store and not sent yet, in order.
+    backlog: VecDeque<Arc<FeedEvent>>,
+    done: bool,
+}
+
+impl Watcher {
+    /// Reads the feed after the last position known into the backlog, to its end.
+    async fn catch_up(&mut self) -> Result<(), StoreError> {
+        loop {
+            let from = self.backlog.back().map_or(self.last, |e| e.change.position);
+            let changes = self.store.changes_after(from, PAGE).await?;
+            let full = changes.len() as i64 == PAGE;
+            for change in changes {
+                if matches(&self.filter, &change) {
+                    self.backlog
+                        .push_back(Arc::new(FeedEvent::read(&*self.store, change).await?));
+                } else {
+                    self.backlog.push_back(Arc::new(FeedEvent {
+                        change,
+                        data: String::new(),
+                    }));
+                }
+            }
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if self.done {
+                return None;
+            }
+            if let Some(event) = self.backlog.pop_front() {
+                if event.change.position <= self.last {
+                    continue;
+                }
+                self.last = event.change.position;
+                if matches(&self.filter, &event.change) {
+                    return Some(event.sse());
+                }
+                continue;
+            }
+            match self.live.recv().await {
+                Ok(event) if event.change.position <= self.last => {}
+                Ok(event) => {
+                    if event.change.position > self.last + 1 {
+                        // The pump got ahead of this watcher's reads: fill the gap from the feed.
+                        if let Err(err) = self.catch_up().await {
+                            self.done = true;
+                            return Some(final_event(&err.to_string()));
+                        }
+                    }
+                    self.backlog.push_back(event);
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    self.done = true;
+                    return Some(final_event(&format!(
+                        "this watch fell {missed} events behind and was closed; resume with Last-Event-ID {}",
+                        self.last
+                    )));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+/// The last event of a stream the hub ends: the client resumes from its last id.
+fn final_event(reason: &str) -> Event {
+    Event::default()
+        .event("ERROR")
+        .data(serde_json::json!({ "type": "ERROR", "reason": reason }).to_string())
+}
