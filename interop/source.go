@@ -56,7 +56,7 @@ func (l *workList) put(w *workv1.ManifestWork) {
 	l.works[string(w.UID)] = w.DeepCopy()
 }
 
-// setStatus keeps the status a work reported; Deleted=True ends the work (PROTOCOL.md §5.2).
+// setStatus keeps the status a work reported; Deleted=True ends the work (docs/protocol.md §5.2).
 func (l *workList) setStatus(w *workv1.ManifestWork) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -2,7 +2,7 @@
 //!
 //! A hub service and SDK that ship Kubernetes manifests to managed clusters as CloudEvents and
 //! bring their status back, wire-compatible with Open Cluster Management's Go `sdk-go`
-//! (the protocol is specified in `PROTOCOL.md`, cited as §N throughout).
+//! (the wire protocol is described in `docs/protocol.md`, cited as §N throughout).
 //!
 //! The crate map, from the wire up:
 //!

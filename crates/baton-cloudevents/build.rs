@@ -1,4 +1,4 @@
-//! Compiles `proto/cloudevent.proto` (PROTOCOL.md §8.1) with the pure-Rust `protox` parser, so
+//! Compiles `proto/cloudevent.proto` (docs/protocol.md §8.1) with the pure-Rust `protox` parser, so
 //! no system `protoc` is needed. The attribute map is a `BTreeMap`, which makes our encoding
 //! deterministic (key-sorted, as the `*.pb.hex` vectors are).
 

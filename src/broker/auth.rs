@@ -1,4 +1,4 @@
-//! Authentication and authorization (PROTOCOL.md §8.9, adapted; C26). Authentication: a bearer
+//! Authentication and authorization (docs/protocol.md §8.9, adapted; C26). Authentication: a bearer
 //! token in `authorization` metadata looked up in the token file, else a verified client
 //! certificate (user = CN, groups = O). The groups give the identity its role:
 //! `baton:agents` (an agent of the cluster named by the user), `baton:sources` (the source

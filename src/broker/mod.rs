@@ -1,4 +1,4 @@
-//! The built-in gRPC broker (`io.cloudevents.v1.CloudEventService`, PROTOCOL.md §8.5–§8.9):
+//! The built-in gRPC broker (`io.cloudevents.v1.CloudEventService`, docs/protocol.md §8.5–§8.9):
 //! routes events between sources and agents so that agents can reach the hub with no MQTT
 //! broker. The hub embeds it ([`Broker::new`] + [`Broker::serve`] on a bound listener, its own
 //! source client connected in memory: [`Broker::local_source`]); `baton broker` runs it alone.

@@ -1,4 +1,4 @@
-//! Where a published event goes (PROTOCOL.md §8.5, baton's forwarding design): the direction
+//! Where a published event goes (docs/protocol.md §8.5, baton's forwarding design): the direction
 //! and the addressed parties, derived from the event alone, so the same rules hold with and
 //! without authentication.
 //!

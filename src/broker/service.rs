@@ -1,4 +1,4 @@
-//! The `CloudEventService` implementation (PROTOCOL.md §8.5): authenticate, validate, authorize,
+//! The `CloudEventService` implementation (docs/protocol.md §8.5): authenticate, validate, authorize,
 //! then route (Publish) or register a subscriber and stream to it (Subscribe). Every refusal is
 //! logged, counted and answered with the status [`RequestError`] maps to.
 

@@ -1,7 +1,7 @@
 //! The hub's persistence: consumers, resources, their reported status and the publish marker
 //! that makes delivery reliable. All SQL lives below this module; the hub only sees [`Store`].
 //!
-//! Reliable publishing (PROTOCOL.md §4.8, §5.2): every spec change or delete queues the
+//! Reliable publishing (docs/protocol.md §4.8, §5.2): every spec change or delete queues the
 //! resource in `publish_outbox` in the same transaction that makes the change (one design on
 //! both backends), so a committed change is always either published or still queued. The
 //! publisher reads queued rows, publishes their *current* state (several quick updates

@@ -1,4 +1,4 @@
-//! The generic source and agent clients over the in-memory transport (PROTOCOL.md §5, §6):
+//! The generic source and agent clients over the in-memory transport (docs/protocol.md §5, §6):
 //! delivery, the agent's spec decisions, both resync directions, error resilience, resync on
 //! reconnect. Replays the sdk-go behaviour tables in the vectors.
 

@@ -1,4 +1,4 @@
-//! Broker authentication and authorization over real sockets (PROTOCOL.md §8.9 adapted, C26):
+//! Broker authentication and authorization over real sockets (docs/protocol.md §8.9 adapted, C26):
 //! bearer tokens, mTLS with a test CA made by rcgen, and confinement of each identity to its
 //! own cluster or source id.
 // Test helpers panic on failure by design.

@@ -1,4 +1,4 @@
-//! Source client ⇄ baton broker ⇄ agent client over real loopback sockets (PROTOCOL.md §8.5,
+//! Source client ⇄ baton broker ⇄ agent client over real loopback sockets (docs/protocol.md §8.5,
 //! §6): spec create / update / delete, status back, both resync directions, broadcast resync,
 //! routing isolation, and 200 agents on one broker.
 // Test helpers panic on failure by design.

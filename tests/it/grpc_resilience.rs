@@ -1,4 +1,4 @@
-//! The gRPC link under stress (PROTOCOL.md §8.3, §8.7): heartbeat timeouts, a broker restart,
+//! The gRPC link under stress (docs/protocol.md §8.3, §8.7): heartbeat timeouts, a broker restart,
 //! and a subscriber too slow to keep up.
 // Test helpers panic on failure by design.
 #![allow(clippy::unwrap_used)]

@@ -1,4 +1,4 @@
-//! The gRPC binding against sdk-go's own bytes (PROTOCOL.md §8.1, §8.2, §2.5; C21, C22):
+//! The gRPC binding against sdk-go's own bytes (docs/protocol.md §8.1, §8.2, §2.5; C21, C22):
 //! every `*.pb.hex` decodes to its `*.pb.json` message and its `*.json` event, and our encoding
 //! of the event is byte-identical to the vector.
 // Test helpers panic on failure by design.

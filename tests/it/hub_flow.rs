@@ -1,5 +1,5 @@
 //! The hub's whole loop with a simulated agent: REST → DB → publisher → transport → agent →
-//! status → DB (PROTOCOL.md §4.8, §5.2, §6.5), on both store backends. Over the in-memory
+//! status → DB (docs/protocol.md §4.8, §5.2, §6.5), on both store backends. Over the in-memory
 //! transport here; the real transports run the same flows in their own modules.
 
 use std::sync::Arc;

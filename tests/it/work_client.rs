@@ -1,5 +1,5 @@
 //! The agent-side work client over the in-memory transport, against a real `SourceClient`
-//! with the source codec and the §5.2 status rules (PROTOCOL.md §4.7, §5.1, §5.2, §6.2).
+//! with the source codec and the §5.2 status rules (docs/protocol.md §4.7, §5.1, §5.2, §6.2).
 
 // Test helpers fail loudly by design.
 #![allow(clippy::unwrap_used)]

@@ -1,4 +1,4 @@
-//! ManifestWork codecs against sdk-go's vectors (PROTOCOL.md §4, §5.3, §6.4): every work event
+//! ManifestWork codecs against sdk-go's vectors (docs/protocol.md §4, §5.3, §6.4): every work event
 //! decodes with the receiving side's codec and re-encodes with the sending side's codec to an
 //! equivalent event; status hashes and sequence ids match byte for byte.
 

@@ -27,7 +27,7 @@ pub async fn lifecycle(mqtt_host: &str, works: usize, timeout: Duration) -> Valu
 async fn run(mqtt_host: &str, works: usize, timeout: Duration) -> Result<Value, String> {
     let binary = go::build().await?;
     let sid = format!("sdkgo-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    // The layout baton's side uses (PROTOCOL.md §8.4), under this run's own source id.
+    // The layout baton's side uses (docs/protocol.md §8.4), under this run's own source id.
     let yaml = format!(
         "brokerHost: {mqtt_host}\ntopics:\n  sourceEvents: sources/{sid}/consumers/+/sourceevents\n  agentEvents: sources/{sid}/consumers/+/agentevents\n  sourceBroadcast: sources/{sid}/sourcebroadcast\n"
     );

@@ -13,7 +13,7 @@ use super::extensions::{self as ext, JSON_CONTENT_TYPE};
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     /// The version does not fit the wire's int32.
-    #[error("resourceversion {0} does not fit the int32 the wire carries (PROTOCOL.md §3.2)")]
+    #[error("resourceversion {0} does not fit the int32 the wire carries (docs/protocol.md §3.2)")]
     VersionOutOfRange(i64),
     /// Versions start at 0; a negative one is a caller's bug.
     #[error("resourceversion {0} is negative")]

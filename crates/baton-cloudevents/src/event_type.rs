@@ -1,4 +1,4 @@
-//! Event type strings (PROTOCOL.md §2.2–§2.5): `<group>.<version>.<resource>.<spec|status>.<action>`.
+//! Event type strings (docs/protocol.md §2.2–§2.5): `<group>.<version>.<resource>.<spec|status>.<action>`.
 //!
 //! Parsed once at the edge into [`EventType`]; rendered back with `Display`. The group contains
 //! dots, so parsing works from the right, as sdk-go's `ParseCloudEventsType` does.

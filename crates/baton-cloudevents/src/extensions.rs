@@ -1,4 +1,4 @@
-//! Extension attributes (PROTOCOL.md §3): their names, the value kind each one has on the wire,
+//! Extension attributes (docs/protocol.md §3): their names, the value kind each one has on the wire,
 //! and typed reads that apply the receive-side coercions of §3.2.
 //!
 //! The `cloudevents-sdk` event stores extensions as String, Integer or Boolean; it has no

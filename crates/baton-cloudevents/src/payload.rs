@@ -1,4 +1,4 @@
-//! The resync request bodies (PROTOCOL.md §6.2, §6.3), with sdk-go's exact JSON field names.
+//! The resync request bodies (docs/protocol.md §6.2, §6.3), with sdk-go's exact JSON field names.
 //! An empty list means "send me everything" (§6.5 step 5, §6.6 step 1).
 
 use serde::{Deserialize, Serialize};

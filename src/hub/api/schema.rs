@@ -54,7 +54,7 @@ impl ToSchema for Labels {
     }
 }
 
-/// The `Manifest` component: a Kubernetes object as PROTOCOL.md §4.5 (and the hub's
+/// The `Manifest` component: a Kubernetes object as docs/protocol.md §4.5 (and the hub's
 /// `apiVersion` check) requires it; other fields are the object's own.
 pub struct Manifest;
 

@@ -1,5 +1,5 @@
 //! Checks of REST input that the store cannot make: paging bounds, label selectors, names and
-//! the manifests of a bundle (PROTOCOL.md §4.5: the agent would drop an invalid bundle, so the
+//! the manifests of a bundle (docs/protocol.md §4.5: the agent would drop an invalid bundle, so the
 //! hub refuses it up front, naming the manifest and the field).
 
 use crate::hub::error::ApiError;

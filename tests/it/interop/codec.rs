@@ -1,6 +1,6 @@
 //! Scenario 3: the same status gives the same hash in Go and in baton, and events cross in both
 //! directions through sdk-go's codecs and its gRPC protobuf binding, with every extension kind
-//! (String, Integer `resourceversion`, Timestamp `deletiontimestamp`; PROTOCOL.md §3.2, §4, §6.4,
+//! (String, Integer `resourceversion`, Timestamp `deletiontimestamp`; docs/protocol.md §3.2, §4, §6.4,
 //! §8.2).
 
 use base64::Engine as _;

@@ -3,7 +3,7 @@
 //! baton; it prints JSON lines that these tests check.
 //!
 //! - [`codec`]: scenario 3, status hashes and events in both directions through sdk-go's codecs
-//!   and its gRPC protobuf binding (PROTOCOL.md §3.2, §4, §6.4, §8.2).
+//!   and its gRPC protobuf binding (docs/protocol.md §3.2, §4, §6.4, §8.2).
 //! - [`go_agent`]: scenario 1, sdk-go's ManifestWork agent against a real `baton serve`
 //!   (§4–§6) over gRPC (its built-in broker) and MQTT (Mosquitto).
 //! - [`go_source`]: scenario 2, sdk-go's generic source client against a real `baton agent`.

@@ -1,4 +1,4 @@
-//! The MQTT transport (PROTOCOL.md §7) against a private Mosquitto per test.
+//! The MQTT transport (docs/protocol.md §7) against a private Mosquitto per test.
 
 // Test helpers unwrap like the tests they serve (clippy.toml only exempts `#[test]` fns).
 #![allow(clippy::unwrap_used)]

@@ -48,7 +48,7 @@ pub fn transport(role: TransportRole) -> Result<Arc<dyn Transport>> {
         .nth(1)
         .unwrap_or_else(|| env_or("BATON_EXAMPLE_BROKER", "grpc://127.0.0.1:8090"));
     if let Some(address) = broker.strip_prefix("mqtt://") {
-        // Both sides use the source's topics (PROTOCOL.md §7.4): the source subscribes to
+        // Both sides use the source's topics (docs/protocol.md §7.4): the source subscribes to
         // every consumer's agent events, the agent to its own source events.
         let source = source_id();
         let config = MqttConfig::from_yaml(&format!(

@@ -1,4 +1,4 @@
-//! PEM material named in sdk-go's config files (PROTOCOL.md §7.2, §8.4): each item is either
+//! PEM material named in sdk-go's config files (docs/protocol.md §7.2, §8.4): each item is either
 //! `<name>Data` (base64 of the PEM, inline) or `<name>File` (a path to the PEM), and `*Data`
 //! wins, as in sdk-go. Shared by the MQTT and gRPC config files, which turn [`PemError`] into
 //! their own error naming the key. Owns reading and decoding only, not parsing the PEM.

@@ -1,4 +1,4 @@
-//! Go `time.Duration` values as sdk-go's YAML config files hold them (PROTOCOL.md §7.2
+//! Go `time.Duration` values as sdk-go's YAML config files hold them (docs/protocol.md §7.2
 //! `dialTimeout`, §8.4 `keepAliveConfig`, `serverHealthinessTimeout`): a Go duration string
 //! (`30s`, `1m30s`, `1.5h`, `500ms`) or an integer number of nanoseconds, as yaml.v2 decodes a
 //! number into a `time.Duration`. Shared by the MQTT and gRPC config files and the CLI.

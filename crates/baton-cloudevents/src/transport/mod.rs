@@ -1,6 +1,6 @@
 //! The transport abstraction: how a client reaches the other side. A transport is built for one
 //! [`TransportRole`] (a source or an agent), derives routing (topics, subscription filters)
-//! from the event and its role as PROTOCOL.md says, keeps its connection alive on its own and
+//! from the event and its role as docs/protocol.md says, keeps its connection alive on its own and
 //! tells the client each time the subscription is (re)established, so the client resyncs.
 //!
 //! Implementations: [`memory`] (in-process, for unit tests of client logic), `mqtt` (§7) and

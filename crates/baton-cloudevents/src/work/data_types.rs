@@ -1,4 +1,4 @@
-//! The ManifestWork data types an agent can serve (PROTOCOL.md §2.4, §4.9), as a closed set
+//! The ManifestWork data types an agent can serve (docs/protocol.md §2.4, §4.9), as a closed set
 //! parsed once from configuration (`baton agent --data-type`). An agent subscribes once per
 //! data type it serves, so it should serve the ones its sources publish and no more: OCM's
 //! work agent serves one (`manifestbundles`), which is what baton's hub publishes.

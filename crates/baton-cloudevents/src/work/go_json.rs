@@ -1,5 +1,5 @@
 //! Go `encoding/json` rendering of a generic JSON value, as the status hash needs it
-//! (PROTOCOL.md §6.4 step 2): object keys sorted by bytes at every level, no whitespace, Go's
+//! (docs/protocol.md §6.4 step 2): object keys sorted by bytes at every level, no whitespace, Go's
 //! string escaping, integers exact. Rust strings are valid UTF-8 by construction, so Go's
 //! "invalid UTF-8 becomes \ufffd" rule is already applied where the bytes were decoded.
 

@@ -1,4 +1,4 @@
-//! ManifestWork payloads, codecs, status hash and the agent-side work client (PROTOCOL.md §4,
+//! ManifestWork payloads, codecs, status hash and the agent-side work client (docs/protocol.md §4,
 //! §5, §6.4).
 //!
 //! - [`model`]: the ManifestWork and the event data shapes, with OCM's JSON names.

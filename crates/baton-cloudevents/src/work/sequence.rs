@@ -1,4 +1,4 @@
-//! Status sequence ids (PROTOCOL.md §5.3): Twitter-style snowflakes as bwmarrin/snowflake
+//! Status sequence ids (docs/protocol.md §5.3): Twitter-style snowflakes as bwmarrin/snowflake
 //! renders them (epoch 1288834974657 ms, 41-bit time, 10-bit node, 12-bit step, decimal), with
 //! node 1 as every sdk-go agent uses, and sdk-go's `CompareSnowflakeSequenceIDs`.
 

@@ -1,4 +1,4 @@
-//! What a source does with a received status (PROTOCOL.md §5.2, C13), as a pure function the
+//! What a source does with a received status (docs/protocol.md §5.2, C13), as a pure function the
 //! hub calls with its cached work and the decoded event: the Deleted rule, the version guard,
 //! the sequence guard and the deep-equal skip, in sdk-go's order.
 

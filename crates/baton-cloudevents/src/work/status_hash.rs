@@ -1,4 +1,4 @@
-//! The v1 status hash (PROTOCOL.md §6.4, sdk-go `statushash.StatusHash`): SHA-256 over Go's
+//! The v1 status hash (docs/protocol.md §6.4, sdk-go `statushash.StatusHash`): SHA-256 over Go's
 //! JSON of the work's `status` in Kubernetes unstructured form, as 64 lowercase hex digits.
 //! The serde shape of [`ManifestWorkStatus`] is that unstructured form (see `model::status`);
 //! [`super::go_json`] renders it with sorted keys and Go's escaping.

@@ -1,4 +1,4 @@
-//! Manifest validation (PROTOCOL.md §4.5, C11): applied by the agent codecs to every non-delete
+//! Manifest validation (docs/protocol.md §4.5, C11): applied by the agent codecs to every non-delete
 //! spec, and by the source codecs before sending. A failure names the offending manifest.
 
 use serde::Deserialize;

@@ -1,4 +1,4 @@
-//! The gRPC protocol binding (PROTOCOL.md §8.2, C21, C22): a CloudEvent to and from the
+//! The gRPC protocol binding (docs/protocol.md §8.2, C21, C22): a CloudEvent to and from the
 //! `io.cloudevents.v1.CloudEvent` message exactly as sdk-go's `WritePBMessage` / `NewMessage`.
 //!
 //! Sending: `time` → `ce-time` (timestamp), `datacontenttype` → `contenttype`, extension `x` →

@@ -1,5 +1,5 @@
 //! The protobuf codec the generated client and server use (`build.rs` names it): prost's own
-//! encoding (PROTOCOL.md §8.1), with smaller buffers. tonic allocates an 8 KiB encode buffer for
+//! encoding (docs/protocol.md §8.1), with smaller buffers. tonic allocates an 8 KiB encode buffer for
 //! every response stream and an 8 KiB decode buffer for every streaming request by default; a
 //! broker holds one `Subscribe` stream per agent and data type for as long as the agent is
 //! connected, so at 1,000 agents that is 16 MiB of mostly unused buffers. Buffers start at

@@ -1,4 +1,4 @@
-//! The gRPC client configuration (PROTOCOL.md §8.4): sdk-go's YAML config file (`url`,
+//! The gRPC client configuration (docs/protocol.md §8.4): sdk-go's YAML config file (`url`,
 //! `caFile`/`caData`, `clientCertFile`/`clientCertData`, `clientKeyFile`/`clientKeyData`,
 //! `token`/`tokenFile`, `keepAliveConfig`, `serverHealthinessTimeout`), read and checked once
 //! into [`GrpcOptions`], which builds the tonic endpoint (TLS via rustls with ring).

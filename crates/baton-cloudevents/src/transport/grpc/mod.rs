@@ -1,4 +1,4 @@
-//! The gRPC transport (PROTOCOL.md §8): the `io.cloudevents.v1.CloudEventService` protocol.
+//! The gRPC transport (docs/protocol.md §8): the `io.cloudevents.v1.CloudEventService` protocol.
 //!
 //! - [`proto`]: the generated messages, client and server (from `proto/cloudevent.proto`).
 //! - [`binding`]: CloudEvent ⇄ protobuf message (§8.2).

@@ -1,4 +1,4 @@
-//! [`GrpcTransport`]: the SDK [`Transport`] over gRPC (PROTOCOL.md §8.3, C23, C24).
+//! [`GrpcTransport`]: the SDK [`Transport`] over gRPC (docs/protocol.md §8.3, C23, C24).
 //!
 //! One owner task keeps the subscription alive: it opens one `Subscribe` stream per data type
 //! (agent `{cluster_name, data_type}`, source `{source, data_type}`), yields

@@ -1,5 +1,5 @@
 //! The CloudEvents MQTT v5 binding as sdk-go (paho) speaks it: events go out in binary content
-//! mode exactly as PROTOCOL.md §7.6 says, and both binary and structured messages are read back
+//! mode exactly as docs/protocol.md §7.6 says, and both binary and structured messages are read back
 //! (§7.7) whatever the order of their user properties. [`encode`] speaks rumqttc 0.25's
 //! PUBLISH types: this module is the wire level, as `grpc::binding` is for gRPC.
 //!

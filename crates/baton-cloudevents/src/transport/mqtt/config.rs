@@ -1,4 +1,4 @@
-//! The MQTT config file sdk-go and Maestro read (`mqtt.BuildMQTTOptionsFromFlags`, PROTOCOL.md
+//! The MQTT config file sdk-go and Maestro read (`mqtt.BuildMQTTOptionsFromFlags`, docs/protocol.md
 //! §7.2): YAML (or JSON), camelCase keys, sdk-go's defaults and checks, plus baton's `clientId`.
 //! Unknown keys are ignored as sdk-go does, but logged and kept in
 //! [`MqttConfig::unknown_keys`]. Parsed once into [`MqttConfig`]; the password never appears

@@ -1,4 +1,4 @@
-//! MQTT v5 transport, wire-compatible with sdk-go's MQTT clients (PROTOCOL.md §7, C17–C20).
+//! MQTT v5 transport, wire-compatible with sdk-go's MQTT clients (docs/protocol.md §7, C17–C20).
 //!
 //! - [`config`]: the sdk-go/Maestro config file (§7.2) and its checks.
 //! - [`patterns`], [`topics`]: topic validation (§7.3), publish topics and subscription filters

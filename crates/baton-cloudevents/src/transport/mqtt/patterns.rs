@@ -1,4 +1,4 @@
-//! The topic patterns of sdk-go (PROTOCOL.md §7.3): which configured topic is which, and the
+//! The topic patterns of sdk-go (docs/protocol.md §7.3): which configured topic is which, and the
 //! check, done once at load time, that each matches its pattern. An error names the key, the
 //! topic and the pattern, as sdk-go's does.
 

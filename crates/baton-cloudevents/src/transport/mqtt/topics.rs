@@ -1,4 +1,4 @@
-//! The sdk-go MQTT topic scheme (PROTOCOL.md §7.3–§7.5): the four configured topics, validated
+//! The sdk-go MQTT topic scheme (docs/protocol.md §7.3–§7.5): the four configured topics, validated
 //! once against sdk-go's patterns ([`super::patterns`]), and the publish topics and subscription
 //! filters a source or an agent derives from them.
 //!

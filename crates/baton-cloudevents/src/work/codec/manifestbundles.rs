@@ -1,4 +1,4 @@
-//! The `manifestbundles` codecs (PROTOCOL.md §4.1–§4.7): the whole ManifestWork spec as a
+//! The `manifestbundles` codecs (docs/protocol.md §4.1–§4.7): the whole ManifestWork spec as a
 //! `ManifestBundle`, its status as a `ManifestBundleStatus`. Sends what sdk-go v1.3 sends
 //! (generation as version, `metadata` and `logtracing` on both directions) and accepts v1.0.
 

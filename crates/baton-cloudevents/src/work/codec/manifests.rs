@@ -1,4 +1,4 @@
-//! The `manifests` codecs (PROTOCOL.md §4.9): one Kubernetes object per work, for agents on
+//! The `manifests` codecs (docs/protocol.md §4.9): one Kubernetes object per work, for agents on
 //! sdk-go up to v0.15. Events carry no `metadata`, `logtracing` or `statushash` (as v0.15's);
 //! the version is the work's generation as for bundles.
 

@@ -1,4 +1,4 @@
-//! The ManifestWork codecs (PROTOCOL.md §4): one module per data type, each with a source-side
+//! The ManifestWork codecs (docs/protocol.md §4): one module per data type, each with a source-side
 //! codec (encodes spec, decodes status) and an agent-side codec (decodes spec, encodes status),
 //! all implementing the core [`Codec`](crate::Codec). This module holds what the
 //! data types share: the extension reads of §4.4/§4.6, the `metadata` and `logtracing`

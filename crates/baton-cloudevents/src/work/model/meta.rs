@@ -1,4 +1,4 @@
-//! The Kubernetes `ObjectMeta` subset a ManifestWork carries on the wire (PROTOCOL.md §4.3), and
+//! The Kubernetes `ObjectMeta` subset a ManifestWork carries on the wire (docs/protocol.md §4.3), and
 //! `metav1.Time`. Field order and `omitempty` follow Go's `ObjectMeta`, so `serde_json` renders
 //! the `metadata` extension exactly as sdk-go v1.2+ does (maps sorted, as Go sorts map keys).
 

@@ -1,5 +1,5 @@
 //! The ManifestWork model: what crosses the wire, with OCM's exact JSON names and optionality
-//! (PROTOCOL.md §4). [`ManifestWork`] is the object both sides hold; [`payload`] has the event
+//! (docs/protocol.md §4). [`ManifestWork`] is the object both sides hold; [`payload`] has the event
 //! data shapes (`ManifestBundle`, `ManifestBundleStatus`, and the single-manifest payloads of
 //! §4.9).
 

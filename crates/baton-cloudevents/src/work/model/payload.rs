@@ -1,4 +1,4 @@
-//! The event data shapes (PROTOCOL.md §4.1, §4.6, §4.9): what the `data` of a work event holds.
+//! The event data shapes (docs/protocol.md §4.1, §4.6, §4.9): what the `data` of a work event holds.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,5 +1,5 @@
 //! `ManifestWorkSpec` (work.open-cluster-management.io/v1) with Go's JSON names and
-//! `omitempty` rules (PROTOCOL.md §4.1). Manifests are opaque Kubernetes objects kept as the
+//! `omitempty` rules (docs/protocol.md §4.1). Manifests are opaque Kubernetes objects kept as the
 //! raw JSON text they arrived as, so unknown fields survive and §4.5 can measure their size.
 
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! `ManifestWorkStatus` with Go's JSON names and `omitempty` rules (PROTOCOL.md §4.6). The
+//! `ManifestWorkStatus` with Go's JSON names and `omitempty` rules (docs/protocol.md §4.6). The
 //! serde rendering of these types is exactly the Kubernetes unstructured form the status hash
 //! is computed over (§6.4): `resourceStatus` always present, `statusFeedback` always present,
 //! per-manifest `conditions` `null` when unset and `[]` when empty.

@@ -1,4 +1,4 @@
-//! Replays sdk-go's observed agent spec handling (`agent-spec-handling.json`, PROTOCOL.md
+//! Replays sdk-go's observed agent spec handling (`agent-spec-handling.json`, docs/protocol.md
 //! §5.1) through `classify_spec` and the store.
 
 use std::sync::Arc;
