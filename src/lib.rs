@@ -13,7 +13,10 @@
 //!   sequence ids and the agent-side work client. Knows nothing of the hub.
 //! - [`broker`]: the gRPC `CloudEventService` server that routes events between sources and
 //!   agents (§8.5); embedded by the hub, also runnable alone.
-//! - `hub`, `store`, `agent`: the `baton serve` service and the reference agent (later issues).
+//! - [`store`]: the `Store` trait with its PostgreSQL and SQLite backends (all SQL, the outbox,
+//!   the change feed, the replica registry).
+//! - [`hub`]: `baton serve`: the REST API, publisher, status writer, watch, replica membership.
+//! - [`agent`]: `baton agent`, the reference agent and its simulated cluster.
 //!
 //! The binary (`src/main.rs`) only parses the command line and calls [`cli::run`].
 
