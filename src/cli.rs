@@ -40,8 +40,8 @@ pub enum Command {
     /// manifest bundles into a simulated cluster and reports status like the OCM work agent.
     ///
     /// Fault injection for tests and demos, per manifest: the annotation
-    /// baton.io/simulate-apply-error: <reason> makes the apply fail (Applied=False with that
-    /// reason); baton.io/simulate-apply-delay-ms: <ms> delays it.
+    /// baton.io/simulate-apply-error: REASON makes the apply fail (Applied=False with that
+    /// reason); baton.io/simulate-apply-delay-ms: MS delays it.
     Agent(crate::agent::args::AgentArgs),
     /// Apply the database migrations and exit (`baton serve` also applies them on start).
     Migrate(crate::hub::serve::MigrateArgs),

@@ -48,7 +48,8 @@ pub struct AgentArgs {
     #[arg(long, env = "BATON_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
 
-    /// Play N clusters in this process (load tests), named <cluster-prefix><i> for i in 1..=N.
+    /// Play N clusters in this process (load tests), named CLUSTER_PREFIX followed by i, for i
+    /// in 1..=N.
     #[arg(long, env = "BATON_SIMULATE")]
     pub simulate: Option<usize>,
 

@@ -1,16 +1,18 @@
 //! The embedding process's own source client, connected to the broker in memory: a
-//! [`Transport`] whose publishes are routed by the broker's [`Registry`] directly and whose
-//! subscription is a registry queue read in this process. The hub's source sends every spec
-//! and receives every status of the fleet; over a loopback gRPC connection each of those
-//! events was encoded, framed by h2, written, read and decoded once more than needed.
+//! [`Transport`] whose publishes are routed by the broker's
+//! [`Registry`](super::registry::Registry) directly and whose subscription is a registry queue
+//! read in this process. The hub's source sends every spec and receives every status of the
+//! fleet; over a loopback gRPC connection each of those events would be encoded, framed by h2,
+//! written, read and decoded once more than needed.
 //!
 //! Same routing and queues as a gRPC source (a full source queue holds agents' publishes
 //! back); one difference: a full *agent* queue holds this source's publish back too, up to the
 //! same bound, before the agent's stream is ended
-//! ([`super::registry::Registry::deliver_waiting_for_agents`]), because use in memory a spec resync answer for a
-//! large cluster fills its queue faster than any agent reads. No authentication (the process is the broker's
-//! owner) and no heartbeats (nothing to detect: the subscription ends only with the broker's
-//! owner or [`Transport::close`]). Must not know what the events mean: the client decodes.
+//! ([`Registry::deliver_waiting_for_agents`](super::registry::Registry::deliver_waiting_for_agents)),
+//! because in memory a spec resync answer for a large cluster fills its queue faster than any
+//! agent reads. No authentication (the process is the broker's owner) and no heartbeats
+//! (nothing to detect: the subscription ends only with the broker's owner or
+//! [`Transport::close`]). Must not know what the events mean: the client decodes.
 
 use crate::cloudevents::log_limit::LogLimit;
 use std::sync::Arc;

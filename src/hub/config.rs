@@ -71,7 +71,7 @@ pub struct ServeArgs {
     pub instance_id: Option<InstanceId>,
 
     /// MQTT client id of this replica (with --transport mqtt); wins over the config file's
-    /// clientId. Default: <source-id>-<instance-id>, so replicas never share one (the broker
+    /// clientId. Default: SOURCE_ID-INSTANCE_ID, so replicas never share one (the broker
     /// drops a client when another connects with its id).
     #[arg(long, env = "BATON_MQTT_CLIENT_ID")]
     pub mqtt_client_id: Option<String>,

@@ -5,7 +5,7 @@
 //! one resource are still written in the order they arrived (§5.2's sequence guard then sees
 //! them in order) while different resources are written concurrently.
 //!
-//! Each worker drains what is queued (up to [`BATCH`] statuses) and writes it as one batch, one
+//! Each worker drains what is queued (up to `BATCH` statuses) and writes it as one batch, one
 //! transaction: under a burst (a fleet's resync) the database sees a few large transactions
 //! instead of one commit per status; alone, a status is still written at once.
 //!

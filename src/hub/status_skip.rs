@@ -5,7 +5,7 @@
 //!
 //! Owns the hints: per resource, a prefix of the status hash this hub last stored or found
 //! stored. A hint only picks which statuses to check: the check is a read of the committed
-//! `status_hash` ([`Store::status_hashes`]), so a status another hub replica stored meanwhile
+//! `status_hash` ([`Statuses::status_hashes`](crate::store::Statuses::status_hashes)), so a status another hub replica stored meanwhile
 //! is never mistaken for the one in the hint. A status whose hash matches the committed one is
 //! ignored whatever the row lock would show (stale if its sequence id is older, unchanged if
 //! newer), so skipping it is the locked decision taken at the time of the read. Statuses whose

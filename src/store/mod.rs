@@ -174,7 +174,7 @@ pub trait Outbox: Send + Sync {
     async fn pending_count(&self) -> Result<i64, StoreError>;
 }
 
-/// Agents' statuses (§5.2), decided by [`status_batch`]'s rules on the rows they write.
+/// Agents' statuses (§5.2), decided by `status_batch`'s rules on the rows they write.
 #[async_trait]
 pub trait Statuses: Send + Sync {
     /// The stored status hash of each of `ids` that has a status, read without locking: a
@@ -185,7 +185,7 @@ pub trait Statuses: Send + Sync {
     async fn status_hashes(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>, StoreError>;
 
     /// Applies a batch of agents' statuses together: each report is decided by §5.2
-    /// ([`status_batch`]) on its row as the reports before it left it (so statuses of one
+    /// (`status_batch`) on its row as the reports before it left it (so statuses of one
     /// resource keep their order), and each row is written once, atomically, only as decided
     /// on its current state (SQLite: one transaction under the write lock; PostgreSQL: rows read
     /// without a lock and written by compare and set, a changed row decided again). One outcome

@@ -2,7 +2,7 @@
 //! where the change commits, so no caller has to remember it. SQLite wakes it after its own
 //! commits (one process per database). PostgreSQL announces every write of `publish_outbox` with
 //! a `NOTIFY` that the database sends when that transaction commits (a statement trigger,
-//! migration 0004), from whichever process made it; [`relay_notifications`] `LISTEN`s and wakes
+//! migration 0004), from whichever process made it; `relay_notifications` `LISTEN`s and wakes
 //! this process's publisher.
 //!
 //! Owns the wake-up signal and the listening connection. Must not read or publish anything:

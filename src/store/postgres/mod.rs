@@ -1,7 +1,7 @@
 //! The PostgreSQL backend of [`Store`](crate::store::Store): the production store. `json` for
 //! the documents the hub only stores and shows, `jsonb` for the labels it filters on; one
-//! statement per change where possible (the change and its publish outbox row, [`outbox`],
-//! are written by the same statement), status updates by compare and set ([`status`]).
+//! statement per change where possible (the change and its publish outbox row, `outbox`,
+//! are written by the same statement), status updates by compare and set (`status`).
 //!
 //! Owns the pool and the wake-up its commits announce. The files split the SQL by concern:
 //! `store` (the trait's plain operations), `create`, `outbox`, `status`, and `json` (a

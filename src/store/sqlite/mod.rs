@@ -1,4 +1,4 @@
-//! The embedded SQLite backend of [`Store`]: the default of `baton serve` when no database URL
+//! The embedded SQLite backend of [`Store`](crate::store::Store): the default of `baton serve` when no database URL
 //! is given, so that a fresh machine runs a hub with no services at all.
 //!
 //! Owns the database file, its connection settings and the [`DirLock`] that keeps a second
@@ -8,7 +8,7 @@
 //! (`synchronous=FULL`). WAL lets readers run beside the one writer.
 //!
 //! Types on disk: ids are hyphenated UUID text, JSON is text, timestamps are fixed-width
-//! RFC 3339 text in UTC with microseconds ([`timestamp`]), so text order is time order.
+//! RFC 3339 text in UTC with microseconds (`timestamp`), so text order is time order.
 
 mod create;
 mod feed;
