@@ -32,9 +32,17 @@ pub struct Proc {
 
 impl Proc {
     pub fn spawn(args: &[String], log: PathBuf) -> Self {
+        Self::spawn_via(&[], args, log)
+    }
+
+    /// `baton` run by `wrapper` (a command line that ends by exec'ing the arguments after it),
+    /// e.g. in a namespace of its own.
+    pub fn spawn_via(wrapper: &[String], args: &[String], log: PathBuf) -> Self {
         let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_baton"))
-            .args(args)
+        let baton = env!("CARGO_BIN_EXE_baton").to_owned();
+        let mut line = wrapper.iter().chain(std::iter::once(&baton)).chain(args);
+        let child = Command::new(line.next().unwrap())
+            .args(line)
             .env("RUST_LOG", "info")
             .env_remove("DATABASE_URL")
             .stdout(Stdio::from(out.try_clone().unwrap()))

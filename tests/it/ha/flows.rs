@@ -30,11 +30,19 @@ async fn await_applied(fleet: &Fleet, ids: &[String]) {
 /// One replica at a time: the agent starts on replica 0 (replica 1 is not up yet, the agent
 /// tries it and moves on), then replica 1 comes up and replica 0 is killed; the agent must
 /// end up on replica 1 and receive what is created there.
-async fn agent_moves_when_its_replica_dies(fleet: Fleet, agent_via: Vec<String>) {
+/// With `hosts`, the agent resolves names through that hosts file.
+async fn agent_moves_when_its_replica_dies(
+    fleet: Fleet,
+    agent_via: Vec<String>,
+    hosts: Option<&std::path::Path>,
+) {
     let hub0 = fleet.start_hub(0).await;
     let cluster = fleet.cluster("mover");
     fleet.rest.consumer(&cluster).await;
-    let agent = fleet.start_agent(&cluster, &agent_via);
+    let agent = match hosts {
+        Some(hosts) => fleet.start_agent_with_hosts(&cluster, &agent_via, hosts),
+        None => fleet.start_agent(&cluster, &agent_via),
+    };
     await_connected_at(&fleet, &cluster, 0).await;
     let before = fleet.create(&fleet.rest, &cluster, "before").await;
     await_applied(&fleet, std::slice::from_ref(&before)).await;
@@ -59,14 +67,33 @@ async fn an_agent_given_several_grpc_urls_moves_to_the_next_replica_when_its_own
             fleet.replicas[0].grpc_url()
         ),
     ];
-    agent_moves_when_its_replica_dies(fleet, urls).await;
+    agent_moves_when_its_replica_dies(fleet, urls, None).await;
+}
+
+/// One host name, one address per replica (the DNS shape of a headless Kubernetes service):
+/// the agent tries the name's addresses in turn on each connect, so it reaches whichever
+/// replica is up.
+#[tokio::test]
+async fn an_agent_given_one_host_name_with_several_addresses_moves_to_the_next_replica_when_its_own_dies()
+ {
+    let fleet = Fleet::grpc_on_one_port(2).await;
+    let name = "hubs.baton.test";
+    let hosts = fleet.dir.path().join("hosts");
+    let lines: String = fleet
+        .replicas
+        .iter()
+        .map(|r| format!("{} {name}\n", r.grpc_ip))
+        .collect();
+    std::fs::write(&hosts, format!("127.0.0.1 localhost\n{lines}")).unwrap();
+    let url = format!("http://{name}:{}", fleet.replicas[0].grpc);
+    agent_moves_when_its_replica_dies(fleet, vec!["--grpc-url".into(), url], Some(&hosts)).await;
 }
 
 #[tokio::test]
 async fn an_agent_behind_haproxy_reconnects_to_another_replica_when_its_own_dies() {
     let fleet = Fleet::grpc(2).await;
     let via = vec!["--grpc-url".into(), fleet.lb.grpc_url()];
-    agent_moves_when_its_replica_dies(fleet, via).await;
+    agent_moves_when_its_replica_dies(fleet, via, None).await;
 }
 
 #[tokio::test]

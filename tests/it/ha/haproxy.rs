@@ -74,10 +74,7 @@ fn config_text(http_port: u16, grpc_port: u16, replicas: &[Ports]) -> String {
             "  server hub{i} 127.0.0.1:{} {check}\n",
             ports.http
         ));
-        grpc.push_str(&format!(
-            "  server hub{i} 127.0.0.1:{} {check}\n",
-            ports.grpc
-        ));
+        grpc.push_str(&format!("  server hub{i} {} {check}\n", ports.grpc_addr()));
     }
     format!(
         "global\n  maxconn 4096\n  log stderr format raw local0\n\

@@ -19,6 +19,9 @@ pub use haproxy::Haproxy;
 #[derive(Debug, Clone, Copy)]
 pub struct Ports {
     pub http: u16,
+    /// The loopback address the broker listens on (127.0.0.1 unless a test needs replicas
+    /// behind one host name: same port, different addresses).
+    pub grpc_ip: std::net::Ipv4Addr,
     pub grpc: u16,
 }
 
@@ -26,12 +29,17 @@ impl Ports {
     fn new() -> Self {
         Self {
             http: free_port(),
+            grpc_ip: std::net::Ipv4Addr::LOCALHOST,
             grpc: free_port(),
         }
     }
 
+    pub fn grpc_addr(&self) -> String {
+        format!("{}:{}", self.grpc_ip, self.grpc)
+    }
+
     pub fn grpc_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.grpc)
+        format!("http://{}", self.grpc_addr())
     }
 }
 
@@ -60,8 +68,25 @@ impl Fleet {
         Self::new(n, Some(mqtt_host.to_owned())).await
     }
 
+    /// Like [`Fleet::grpc`], but replica `i`'s broker listens on 127.0.0.`i+1`, all on one
+    /// port: one host name mapped to those addresses reaches every replica.
+    pub async fn grpc_on_one_port(n: usize) -> Self {
+        let port = free_port();
+        let replicas = (0..n)
+            .map(|i| Ports {
+                grpc_ip: std::net::Ipv4Addr::new(127, 0, 0, i as u8 + 1),
+                grpc: port,
+                ..Ports::new()
+            })
+            .collect();
+        Self::with_replicas(replicas, None).await
+    }
+
     async fn new(n: usize, mqtt: Option<String>) -> Self {
-        let replicas: Vec<Ports> = (0..n).map(|_| Ports::new()).collect();
+        Self::with_replicas((0..n).map(|_| Ports::new()).collect(), mqtt).await
+    }
+
+    async fn with_replicas(replicas: Vec<Ports>, mqtt: Option<String>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let lb = Haproxy::start(dir.path(), &replicas).await;
         let rest = Rest::new(format!("http://127.0.0.1:{}", lb.http_port));
@@ -122,7 +147,7 @@ impl Fleet {
             "--http-addr",
             &format!("127.0.0.1:{}", ports.http),
             "--grpc-addr",
-            &format!("127.0.0.1:{}", ports.grpc),
+            &ports.grpc_addr(),
             "--source-id",
             &self.source_id(),
             "--instance-id",
@@ -178,6 +203,36 @@ impl Fleet {
         args.push(self.dir.path().join(cluster).display().to_string());
         args.extend_from_slice(via);
         Proc::spawn(&args, self.log(&format!("agent-{cluster}")))
+    }
+
+    /// Like [`Fleet::start_agent`], in a mount namespace of its own whose `/etc/hosts` is
+    /// `hosts`: a host name with several addresses without touching the machine's resolver.
+    /// Needs root (the tests run as root, like `scripts/services`).
+    pub fn start_agent_with_hosts(
+        &self,
+        cluster: &str,
+        via: &[String],
+        hosts: &std::path::Path,
+    ) -> Proc {
+        let wrapper = [
+            "unshare",
+            "--mount",
+            "--",
+            "sh",
+            "-c",
+            r#"mount --bind "$1" /etc/hosts && shift && exec "$@""#,
+            "sh",
+        ]
+        .map(str::to_owned)
+        .into_iter()
+        .chain([hosts.display().to_string()])
+        .collect::<Vec<_>>();
+        let mut args: Vec<String> = ["agent", "--cluster", cluster, "--state-dir"]
+            .map(str::to_owned)
+            .to_vec();
+        args.push(self.dir.path().join(cluster).display().to_string());
+        args.extend_from_slice(via);
+        Proc::spawn_via(&wrapper, &args, self.log(&format!("agent-{cluster}")))
     }
 
     /// Agent arguments for MQTT.
