@@ -192,9 +192,10 @@ fn matches(filter: &ResourceFilter, change: &Change) -> bool {
 pub struct ChangeHub {
     store: Arc<dyn Store>,
     events: broadcast::Sender<Arc<FeedEvent>>,
-    /// True once the pump knows where it starts: a watcher subscribing later cannot fall into
-    /// the gap between the feed's head and the pump's first read.
-    ready: tokio::sync::watch::Receiver<bool>,
+    /// The position of the last event the pump sent; `None` until it knows where it starts (a
+    /// watcher subscribing later cannot fall into the gap between the feed's head and the
+    /// pump's first read).
+    head: tokio::sync::watch::Receiver<Option<i64>>,
     _stop: Arc<DropGuard>,
 }
 
@@ -203,7 +204,7 @@ impl ChangeHub {
     pub fn start(store: Arc<dyn Store>, config: WatchConfig) -> Self {
         let (events, _) = broadcast::channel(BUFFER);
         let stop = CancellationToken::new();
-        let (started, ready) = tokio::sync::watch::channel(false);
+        let (started, head) = tokio::sync::watch::channel(None);
         tokio::spawn(pump(
             store.clone(),
             events.clone(),
@@ -214,7 +215,7 @@ impl ChangeHub {
         Self {
             store,
             events,
-            ready,
+            head,
             _stop: Arc::new(stop.drop_guard()),
         }
     }
@@ -227,12 +228,18 @@ impl ChangeHub {
         since: Option<i64>,
     ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>, StoreError> {
         // A pump that stopped has nothing to send: the stream then ends after the backlog.
-        let _ = self.ready.clone().wait_for(|ready| *ready).await;
-        // Subscribed before reading the feed: nothing committed after the read can be missed.
+        let mut head = self.head.clone();
+        let _ = head.wait_for(Option::is_some).await;
+        // Subscribed before reading the position: every event sent after the read arrives.
         let live = self.events.subscribe();
-        let last = match since {
-            Some(position) => position,
-            None => {
+        // From now: after the pump's last event, without a database read, so that many
+        // watchers start at once. Should the pump have sent one more in between, the gap is
+        // read from the feed like any other (`Watcher::next`).
+        let pumped = *head.borrow();
+        let last = match (since, pumped) {
+            (Some(position), _) => position,
+            (None, Some(position)) => position,
+            (None, None) => {
                 self.store.sequence_changes().await?;
                 self.store.feed_head().await?
             }
@@ -245,7 +252,9 @@ impl ChangeHub {
             backlog: VecDeque::new(),
             done: false,
         };
-        watcher.catch_up().await?;
+        if since.is_some() || pumped.is_none() {
+            watcher.catch_up().await?;
+        }
         let stream = futures::stream::unfold(watcher, |mut w| async move {
             w.next().await.map(|event| (Ok(event), w))
         });
@@ -258,7 +267,7 @@ async fn pump(
     store: Arc<dyn Store>,
     events: broadcast::Sender<Arc<FeedEvent>>,
     config: WatchConfig,
-    started: tokio::sync::watch::Sender<bool>,
+    head: tokio::sync::watch::Sender<Option<i64>>,
     stop: CancellationToken,
 ) {
     let mut last = loop {
@@ -275,7 +284,7 @@ async fn pump(
             () = tokio::time::sleep(POLL) => {}
         }
     };
-    started.send_replace(true);
+    head.send_replace(Some(last));
     let mut pruned = tokio::time::Instant::now();
     loop {
         tokio::select! {
@@ -283,7 +292,7 @@ async fn pump(
             () = store.changes_woken().woken() => {}
             () = tokio::time::sleep(POLL) => {}
         }
-        if let Err(err) = pump_round(&*store, &events, &mut last).await {
+        if let Err(err) = pump_round(&*store, &events, &head, &mut last).await {
             warn!(%err, "reading the change feed failed; retrying at the next poll");
         }
         if pruned.elapsed() >= PRUNE_EVERY {
@@ -300,6 +309,7 @@ async fn pump(
 async fn pump_round(
     store: &dyn Store,
     events: &broadcast::Sender<Arc<FeedEvent>>,
+    head: &tokio::sync::watch::Sender<Option<i64>>,
     last: &mut i64,
 ) -> Result<(), StoreError> {
     store.sequence_changes().await?;
@@ -310,6 +320,7 @@ async fn pump_round(
             // Behind the retention (a hub stalled for longer): watchers catch up themselves.
             Err(StoreError::FeedGone { .. }) => {
                 after = store.feed_head().await?;
+                head.send_replace(Some(after));
                 break;
             }
             Err(err) => return Err(err),
@@ -319,6 +330,7 @@ async fn pump_round(
             after = change.position;
             // No receivers is not an error: nobody watches right now.
             let _ = events.send(Arc::new(FeedEvent::read(store, change).await?));
+            head.send_replace(Some(after));
         }
         if !full {
             break;

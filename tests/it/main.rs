@@ -43,6 +43,8 @@ mod store_status_batch;
 mod support;
 mod vectors;
 mod watch;
+mod watch_load;
+mod watch_status;
 mod widget;
 mod work_client;
 mod work_vectors;
