@@ -131,6 +131,11 @@ pub struct ServeArgs {
     /// position this old; older ones get 410 Gone.
     #[arg(long, env = "BATON_CHANGE_RETENTION", default_value = "1h", value_parser = go_duration)]
     pub change_retention: Duration,
+
+    /// A consumer with a resource its agent has not reported on for this long is unhealthy
+    /// (`healthy` in its view, `GET /api/v1/consumers?healthy=false`), Go syntax (90s, 10m).
+    #[arg(long, env = "BATON_UNHEALTHY_PENDING_AFTER", default_value = "5m", value_parser = go_duration)]
+    pub unhealthy_pending_after: Duration,
 }
 
 fn go_duration(text: &str) -> Result<Duration, String> {
@@ -346,6 +351,7 @@ impl TryFrom<ServeArgs> for HubConfig {
                 lease: None,
                 watch: super::watch::WatchConfig {
                     retention: args.change_retention,
+                    unhealthy_pending_after: args.unhealthy_pending_after,
                 },
             },
             instance,

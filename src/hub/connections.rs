@@ -1,13 +1,31 @@
-//! What the hub can tell about live connections, per transport: with the built-in broker it
-//! knows exactly which clusters have an agent subscribed; over MQTT only its own link.
+//! What the hub can tell about live connections ([`Connections`]), per transport: with the
+//! built-in broker it knows exactly which clusters have an agent subscribed; over MQTT only its
+//! own link.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::state::Connections;
 use crate::broker::Broker;
 use crate::cloudevents::backoff::BackoffPolicy;
 use crate::cloudevents::transport::mqtt::{ConnectionState, MqttTransport};
+use crate::store::fleet::Connection;
+
+/// What the hub knows about live connections, from its transport.
+pub trait Connections: Send + Sync + 'static {
+    /// Whether an agent of `cluster` is connected; `None` when the transport cannot tell.
+    fn is_connected(&self, cluster: &str) -> Option<bool>;
+    /// Whether the hub's own source client is connected (for `/readyz`).
+    fn source_connected(&self) -> bool;
+    /// How many clusters have an agent connected; `None` when the transport cannot tell.
+    fn connected_count(&self) -> Option<usize> {
+        None
+    }
+    /// Where the cluster's agent is connected among the replicas on one database, when a
+    /// connection registry is kept (docs/ha.md).
+    fn connection(&self, _cluster: &str) -> Option<Connection> {
+        None
+    }
+}
 
 /// The embedded broker's view.
 pub struct BrokerConnections {

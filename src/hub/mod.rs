@@ -5,10 +5,12 @@
 pub mod api;
 pub mod config;
 pub mod connections;
+pub mod consumer_watch;
 pub mod convert;
 pub mod create_batcher;
 pub mod error;
 pub mod fleet;
+pub mod health;
 pub mod heap_trim;
 pub mod http_server;
 pub mod instance;

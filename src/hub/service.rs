@@ -151,7 +151,11 @@ impl HubService {
         let client = Arc::new(builder.build());
         let stop = CancellationToken::new();
         let tasks = TaskTracker::new();
-        let writer = Arc::new(StatusWriter::new(store.clone(), metrics.clone()));
+        let writer = Arc::new(StatusWriter::new(
+            store.clone(),
+            metrics.clone(),
+            state.seen.clone(),
+        ));
         let sharded = ShardedStatusWriter::start(
             writer,
             metrics.clone(),
@@ -164,6 +168,7 @@ impl HubService {
             let (store, stop) = (store.clone(), stop.clone());
             tasks.spawn(async move { store.relay_wakeups(stop).await });
         }
+        tasks.spawn(state.seen.clone().run(store.clone(), stop.clone()));
         if let Some(after) = options.redeliver_unreported_after {
             tasks.spawn(redeliver_unreported(store.clone(), after, stop.clone()));
         }

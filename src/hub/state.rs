@@ -2,28 +2,13 @@
 
 use std::sync::Arc;
 
+pub use super::connections::Connections;
+use super::consumer_watch::ConsumerHub;
 use super::create_batcher::CreateBatcher;
+use super::health::{FleetHealth, SeenRecorder};
 use super::metrics::HubMetrics;
 use super::watch::{ChangeHub, WatchConfig};
 use crate::store::Store;
-use crate::store::fleet::Connection;
-
-/// What the hub knows about live connections, from its transport.
-pub trait Connections: Send + Sync + 'static {
-    /// Whether an agent of `cluster` is connected; `None` when the transport cannot tell.
-    fn is_connected(&self, cluster: &str) -> Option<bool>;
-    /// Whether the hub's own source client is connected (for `/readyz`).
-    fn source_connected(&self) -> bool;
-    /// How many clusters have an agent connected; `None` when the transport cannot tell.
-    fn connected_count(&self) -> Option<usize> {
-        None
-    }
-    /// Where the cluster's agent is connected among the replicas on one database, when a
-    /// connection registry is kept (docs/ha.md).
-    fn connection(&self, _cluster: &str) -> Option<Connection> {
-        None
-    }
-}
 
 /// For hubs that run without a transport (tests of the REST API alone).
 pub struct NoConnections;
@@ -46,6 +31,12 @@ pub struct AppState {
     pub creates: CreateBatcher,
     /// Watches: this hub's fan-out of the change feed.
     pub changes: ChangeHub,
+    /// Consumer views with their health.
+    pub fleet: FleetHealth,
+    /// Consumer watches.
+    pub consumer_changes: ConsumerHub,
+    /// When agents were last heard from, until the next flush.
+    pub seen: Arc<SeenRecorder>,
 }
 
 impl AppState {
@@ -58,16 +49,24 @@ impl AppState {
         Self::with_watch(store, connections, metrics, WatchConfig::default())
     }
 
-    /// [`AppState::new`] with the change feed's retention of `watch`.
+    /// [`AppState::new`] with the change feed's retention and the health threshold of `watch`.
     pub fn with_watch(
         store: Arc<dyn Store>,
         connections: Arc<dyn Connections>,
         metrics: Arc<HubMetrics>,
         watch: WatchConfig,
     ) -> Self {
+        let fleet = FleetHealth::new(
+            store.clone(),
+            connections.clone(),
+            watch.unhealthy_pending_after,
+        );
         Self {
             creates: CreateBatcher::start(store.clone(), metrics.clone()),
             changes: ChangeHub::start(store.clone(), watch),
+            consumer_changes: ConsumerHub::start(fleet.clone()),
+            fleet,
+            seen: Arc::new(SeenRecorder::default()),
             store,
             connections,
             metrics,

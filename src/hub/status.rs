@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tracing::{debug, info, warn};
 use uuid::Uuid;
 
+use super::health::SeenRecorder;
 use super::metrics::HubMetrics;
 use super::status_skip::StoredHints;
 use crate::store::{ReportedState, StatusIgnored, StatusOutcome, StatusReport, Store, StoreError};
@@ -21,14 +22,17 @@ pub struct StatusWriter {
     store: Arc<dyn Store>,
     metrics: Arc<HubMetrics>,
     hints: StoredHints,
+    /// Every received status is an event from its agent (`last_seen_at`).
+    seen: Arc<SeenRecorder>,
 }
 
 impl StatusWriter {
-    pub fn new(store: Arc<dyn Store>, metrics: Arc<HubMetrics>) -> Self {
+    pub fn new(store: Arc<dyn Store>, metrics: Arc<HubMetrics>, seen: Arc<SeenRecorder>) -> Self {
         Self {
             store,
             metrics,
             hints: StoredHints::default(),
+            seen,
         }
     }
 }
@@ -67,6 +71,8 @@ impl StatusWriter {
     /// when the hints point at it ([`StoredHints`]). On a store error none of them is written;
     /// the caller counts them.
     pub async fn write(&self, received: &[ManifestWork]) -> Result<(), StoreError> {
+        self.seen
+            .note(received.iter().map(|w| w.metadata.namespace.as_str()));
         let mut reports = Vec::with_capacity(received.len());
         for work in received {
             let Ok(id) = Uuid::parse_str(&work.metadata.uid) else {

@@ -1,5 +1,7 @@
-//! Watches over the change feed (issue 21): one pump per hub follows the store's feed and
-//! fans each change out to every watcher of this hub; each watcher filters, resumes from a
+//! Watches over the change feed (issue 21): one pump per hub follows the store's feed, reads
+//! each changed resource once and fans the event out to every watcher of this hub; each
+//! watcher filters (name and labels on the feed entry, `state` and `condition` on the resource
+//! as read for the event; a `DELETED` event passes the status filters), resumes from a
 //! position (`Last-Event-ID`, `?since=`) by reading the feed itself, and is cut off with a final
 //! `ERROR` event when it falls [`BUFFER`] events behind, so a slow client never holds the hub.
 //!
@@ -14,15 +16,15 @@ use std::time::Duration;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
-use serde::Serialize;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::warn;
-use uuid::Uuid;
 
-use super::api::views::ResourceView;
-use crate::store::{Change, ChangeKind, ResourceFilter, Store, StoreError};
+use super::api::views::{ResourceView, ResourceWatchEvent};
+use crate::store::{
+    Change, ChangeKind, Resource, ResourceFilter, ResourceState, Store, StoreError,
+};
 
 /// Idle streams get a comment this often, so proxies keep them open.
 pub const HEARTBEAT: Duration = Duration::from_secs(15);
@@ -35,64 +37,130 @@ const PAGE: i64 = 500;
 /// How often the pump trims the feed to the retention.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
-/// How long the feed keeps changes, and so how old a resume position may be.
+/// What the watches and the consumers' health depend on.
 #[derive(Debug, Clone, Copy)]
 pub struct WatchConfig {
+    /// How long the feed keeps changes, and so how old a resume position may be.
     pub retention: Duration,
+    /// A consumer with a resource pending longer than this is unhealthy.
+    pub unhealthy_pending_after: Duration,
 }
 
 impl Default for WatchConfig {
     fn default() -> Self {
         Self {
             retention: Duration::from_secs(3600),
+            unhealthy_pending_after: super::health::UNHEALTHY_PENDING_AFTER,
         }
     }
 }
 
-/// One change as watchers receive it: the feed entry and its SSE data, serialised once.
+/// One change as watchers receive it: the feed entry, what the status filters match on, and
+/// its SSE data, serialised once.
 #[derive(Debug)]
 pub struct FeedEvent {
     pub change: Change,
+    /// The resource's state and top-level conditions as read for the event; `None` when its
+    /// row is gone (a `DELETED` event, which status filters let through).
+    status: Option<StatusSummary>,
     data: String,
 }
 
-/// The `data` of a watch event.
-#[derive(Serialize)]
-struct EventData<'a> {
-    #[serde(rename = "type")]
-    kind: ChangeKind,
-    position: i64,
-    resource_id: Uuid,
-    consumer_name: &'a str,
-    name: Option<&'a str>,
-    /// The resource as it is when the hub reads the change (null once its row is gone): a
-    /// later state when further changes followed quickly, each with an event of its own.
-    object: Option<ResourceView>,
+/// What `state=` and `condition=` match on.
+#[derive(Debug, Default)]
+struct StatusSummary {
+    state: Option<ResourceState>,
+    conditions: Vec<(String, String)>,
+}
+
+impl StatusSummary {
+    fn of(resource: &Resource) -> Self {
+        /// The top-level conditions of a status document, nothing else of it.
+        #[derive(serde::Deserialize)]
+        struct Conditions {
+            #[serde(default)]
+            conditions: Vec<TypeStatus>,
+        }
+        #[derive(serde::Deserialize)]
+        struct TypeStatus {
+            #[serde(rename = "type")]
+            type_: String,
+            #[serde(default)]
+            status: String,
+        }
+        let conditions = resource
+            .status
+            .as_ref()
+            .and_then(|s| serde_json::from_str::<Conditions>(s.status.get()).ok())
+            .map(|c| {
+                c.conditions
+                    .into_iter()
+                    .map(|c| (c.type_, c.status))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            state: resource.state(),
+            conditions,
+        }
+    }
+
+    fn matches(&self, filter: &ResourceFilter) -> bool {
+        filter.state.is_none_or(|state| self.state == Some(state))
+            && filter.conditions.iter().all(|want| {
+                self.conditions
+                    .iter()
+                    .any(|(t, s)| *t == want.type_ && *s == want.status)
+            })
+    }
 }
 
 impl FeedEvent {
     /// The event of `change`, with the resource's current state.
     async fn read(store: &dyn Store, change: Change) -> Result<Self, StoreError> {
-        let object = match change.kind {
+        let resource = match change.kind {
             ChangeKind::Deleted => None,
             ChangeKind::Added | ChangeKind::Modified => {
                 match store.get_resource(change.resource_id).await {
-                    Ok(resource) => Some(ResourceView::from(resource)),
+                    Ok(resource) => Some(resource),
                     Err(StoreError::ResourceNotFound(_)) => None,
                     Err(err) => return Err(err),
                 }
             }
         };
-        let data = serde_json::to_string(&EventData {
+        let status = resource.as_ref().map(StatusSummary::of);
+        let data = serde_json::to_string(&ResourceWatchEvent {
             kind: change.kind,
             position: change.position,
             resource_id: change.resource_id,
-            consumer_name: &change.consumer_name,
-            name: change.name.as_deref(),
-            object,
+            consumer_name: change.consumer_name.clone(),
+            name: change.name.clone(),
+            object: resource.map(ResourceView::from),
         })
         .map_err(|err| StoreError::Corrupt(err.to_string()))?;
-        Ok(Self { change, data })
+        Ok(Self {
+            change,
+            status,
+            data,
+        })
+    }
+
+    /// A change the watcher's name and label filters skip: never read nor sent.
+    fn skipped(change: Change) -> Self {
+        Self {
+            change,
+            status: None,
+            data: String::new(),
+        }
+    }
+
+    /// Whether the event passes all of a list's filters.
+    fn matches(&self, filter: &ResourceFilter) -> bool {
+        matches(filter, &self.change)
+            && self
+                .status
+                .as_ref()
+                .is_none_or(|status| status.matches(filter))
     }
 
     fn sse(&self) -> Event {
@@ -103,7 +171,7 @@ impl FeedEvent {
     }
 }
 
-/// Whether a change passes a list's filters.
+/// Whether a change passes a list's name and label filters (the feed carries both).
 fn matches(filter: &ResourceFilter, change: &Change) -> bool {
     filter
         .consumer_name
@@ -124,9 +192,10 @@ fn matches(filter: &ResourceFilter, change: &Change) -> bool {
 pub struct ChangeHub {
     store: Arc<dyn Store>,
     events: broadcast::Sender<Arc<FeedEvent>>,
-    /// True once the pump knows where it starts: a watcher subscribing later cannot fall into
-    /// the gap between the feed's head and the pump's first read.
-    ready: tokio::sync::watch::Receiver<bool>,
+    /// The position of the last event the pump sent; `None` until it knows where it starts (a
+    /// watcher subscribing later cannot fall into the gap between the feed's head and the
+    /// pump's first read).
+    head: tokio::sync::watch::Receiver<Option<i64>>,
     _stop: Arc<DropGuard>,
 }
 
@@ -135,7 +204,7 @@ impl ChangeHub {
     pub fn start(store: Arc<dyn Store>, config: WatchConfig) -> Self {
         let (events, _) = broadcast::channel(BUFFER);
         let stop = CancellationToken::new();
-        let (started, ready) = tokio::sync::watch::channel(false);
+        let (started, head) = tokio::sync::watch::channel(None);
         tokio::spawn(pump(
             store.clone(),
             events.clone(),
@@ -146,7 +215,7 @@ impl ChangeHub {
         Self {
             store,
             events,
-            ready,
+            head,
             _stop: Arc::new(stop.drop_guard()),
         }
     }
@@ -159,12 +228,18 @@ impl ChangeHub {
         since: Option<i64>,
     ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>, StoreError> {
         // A pump that stopped has nothing to send: the stream then ends after the backlog.
-        let _ = self.ready.clone().wait_for(|ready| *ready).await;
-        // Subscribed before reading the feed: nothing committed after the read can be missed.
+        let mut head = self.head.clone();
+        let _ = head.wait_for(Option::is_some).await;
+        // Subscribed before reading the position: every event sent after the read arrives.
         let live = self.events.subscribe();
-        let last = match since {
-            Some(position) => position,
-            None => {
+        // From now: after the pump's last event, without a database read, so that many
+        // watchers start at once. Should the pump have sent one more in between, the gap is
+        // read from the feed like any other (`Watcher::next`).
+        let pumped = *head.borrow();
+        let last = match (since, pumped) {
+            (Some(position), _) => position,
+            (None, Some(position)) => position,
+            (None, None) => {
                 self.store.sequence_changes().await?;
                 self.store.feed_head().await?
             }
@@ -177,7 +252,9 @@ impl ChangeHub {
             backlog: VecDeque::new(),
             done: false,
         };
-        watcher.catch_up().await?;
+        if since.is_some() || pumped.is_none() {
+            watcher.catch_up().await?;
+        }
         let stream = futures::stream::unfold(watcher, |mut w| async move {
             w.next().await.map(|event| (Ok(event), w))
         });
@@ -190,7 +267,7 @@ async fn pump(
     store: Arc<dyn Store>,
     events: broadcast::Sender<Arc<FeedEvent>>,
     config: WatchConfig,
-    started: tokio::sync::watch::Sender<bool>,
+    head: tokio::sync::watch::Sender<Option<i64>>,
     stop: CancellationToken,
 ) {
     let mut last = loop {
@@ -207,7 +284,7 @@ async fn pump(
             () = tokio::time::sleep(POLL) => {}
         }
     };
-    started.send_replace(true);
+    head.send_replace(Some(last));
     let mut pruned = tokio::time::Instant::now();
     loop {
         tokio::select! {
@@ -215,7 +292,7 @@ async fn pump(
             () = store.changes_woken().woken() => {}
             () = tokio::time::sleep(POLL) => {}
         }
-        if let Err(err) = pump_round(&*store, &events, &mut last).await {
+        if let Err(err) = pump_round(&*store, &events, &head, &mut last).await {
             warn!(%err, "reading the change feed failed; retrying at the next poll");
         }
         if pruned.elapsed() >= PRUNE_EVERY {
@@ -232,6 +309,7 @@ async fn pump(
 async fn pump_round(
     store: &dyn Store,
     events: &broadcast::Sender<Arc<FeedEvent>>,
+    head: &tokio::sync::watch::Sender<Option<i64>>,
     last: &mut i64,
 ) -> Result<(), StoreError> {
     store.sequence_changes().await?;
@@ -242,6 +320,7 @@ async fn pump_round(
             // Behind the retention (a hub stalled for longer): watchers catch up themselves.
             Err(StoreError::FeedGone { .. }) => {
                 after = store.feed_head().await?;
+                head.send_replace(Some(after));
                 break;
             }
             Err(err) => return Err(err),
@@ -251,6 +330,7 @@ async fn pump_round(
             after = change.position;
             // No receivers is not an error: nobody watches right now.
             let _ = events.send(Arc::new(FeedEvent::read(store, change).await?));
+            head.send_replace(Some(after));
         }
         if !full {
             break;
@@ -284,10 +364,7 @@ impl Watcher {
                     self.backlog
                         .push_back(Arc::new(FeedEvent::read(&*self.store, change).await?));
                 } else {
-                    self.backlog.push_back(Arc::new(FeedEvent {
-                        change,
-                        data: String::new(),
-                    }));
+                    self.backlog.push_back(Arc::new(FeedEvent::skipped(change)));
                 }
             }
             if !full {
@@ -306,7 +383,7 @@ impl Watcher {
                     continue;
                 }
                 self.last = event.change.position;
-                if matches(&self.filter, &event.change) {
+                if event.matches(&self.filter) {
                     return Some(event.sse());
                 }
                 continue;
@@ -337,7 +414,7 @@ impl Watcher {
 }
 
 /// The last event of a stream the hub ends: the client resumes from its last id.
-fn final_event(reason: &str) -> Event {
+pub(super) fn final_event(reason: &str) -> Event {
     Event::default()
         .event("ERROR")
         .data(serde_json::json!({ "type": "ERROR", "reason": reason }).to_string())

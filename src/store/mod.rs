@@ -24,6 +24,7 @@ pub mod sqlite;
 mod status_batch;
 pub mod wakeup;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use async_trait::async_trait;
@@ -218,10 +219,31 @@ pub trait ChangeFeed: Send + Sync {
     -> Result<u64, StoreError>;
 }
 
-/// Everything the hub keeps: consumers and resources here, the outbox, the statuses and the
-/// change feed in their own traits (each backend implements each in its own file).
+/// What the status writes keep for queries (migrations 0008/0005): the consumers' health, the
+/// condition history, and the agents' last event time.
 #[async_trait]
-pub trait Store: Outbox + Statuses + ChangeFeed + Send + Sync + 'static {
+pub trait Health: Send + Sync {
+    /// The pending and failed counts of the consumers `names` (all when `None`); a consumer
+    /// with none of either has no entry.
+    async fn consumer_health(
+        &self,
+        names: Option<&[String]>,
+    ) -> Result<HashMap<String, ConsumerHealth>, StoreError>;
+    /// The kept condition transitions of a resource, newest first ([`HISTORY_KEPT`] at most).
+    async fn condition_history(&self, id: Uuid) -> Result<Vec<ConditionTransition>, StoreError>;
+    /// Records when agents were last heard from: one statement for many consumers, a time
+    /// never moving back (another replica may have recorded a later one).
+    async fn record_seen(
+        &self,
+        seen: &[(String, chrono::DateTime<chrono::Utc>)],
+    ) -> Result<(), StoreError>;
+}
+
+/// Everything the hub keeps: consumers and resources here, the outbox, the statuses, the
+/// change feed and the health queries in their own traits (each backend implements each in
+/// its own file).
+#[async_trait]
+pub trait Store: Outbox + Statuses + ChangeFeed + Health + Send + Sync + 'static {
     /// Runs the embedded migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Cheap liveness check for `/readyz`.

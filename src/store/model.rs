@@ -49,6 +49,9 @@ pub struct Consumer {
     pub labels: Labels,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The last event a hub received from the cluster's agent (recorded in batches, so up to
+    /// a few seconds late); `None` before the first.
+    pub last_seen_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -147,6 +150,8 @@ pub struct ReportedStatus {
     pub hash: String,
     pub sequence_id: String,
     pub updated_at: DateTime<Utc>,
+    /// The resource version it reports on; `None` for a status stored before the hub kept it.
+    pub version: Option<i64>,
 }
 
 /// Same text, same status.
@@ -156,6 +161,7 @@ impl PartialEq for ReportedStatus {
             && self.hash == other.hash
             && self.sequence_id == other.sequence_id
             && self.updated_at == other.updated_at
+            && self.version == other.version
     }
 }
 
@@ -179,6 +185,22 @@ pub struct Resource {
 /// splices it into the API's response as is.
 pub type RawJson = Box<serde_json::value::RawValue>;
 
+impl Resource {
+    /// Where the resource is in its life: deleting, pending (live, and no status reports on
+    /// its current version), or neither.
+    pub fn state(&self) -> Option<ResourceState> {
+        if self.deleted_at.is_some() {
+            return Some(ResourceState::Deleting);
+        }
+        let reported = self
+            .status
+            .as_ref()
+            .and_then(|s| s.version)
+            .is_some_and(|v| v >= self.version);
+        (!reported).then_some(ResourceState::Pending)
+    }
+}
+
 /// Which resources to list.
 #[derive(Debug, Clone, Default)]
 pub struct ResourceFilter {
@@ -186,7 +208,72 @@ pub struct ResourceFilter {
     pub name: Option<String>,
     /// All of these labels must match (`key=value`).
     pub labels: Labels,
+    /// All of these top-level conditions of the reported status must match.
+    pub conditions: Vec<ConditionFilter>,
+    pub state: Option<ResourceState>,
 }
+
+/// `condition=TYPE=STATUS`: the status's top-level condition `TYPE` has status `STATUS`
+/// (e.g. `Applied=False`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionFilter {
+    pub type_: String,
+    pub status: String,
+}
+
+impl FromStr for ConditionFilter {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once('=') {
+            Some((type_, status))
+                if !type_.is_empty() && !status.is_empty() && !status.contains('=') =>
+            {
+                Ok(Self {
+                    type_: type_.to_owned(),
+                    status: status.to_owned(),
+                })
+            }
+            _ => Err(format!("{s:?} is not TYPE=STATUS (e.g. Applied=False)")),
+        }
+    }
+}
+
+/// Where a resource is in its life, beside its conditions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceState {
+    /// Live, and the agent has not reported on its current version yet.
+    Pending,
+    /// Marked for deletion; the agent has not confirmed it yet.
+    Deleting,
+}
+
+/// A consumer's resources as its health sees them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsumerHealth {
+    /// Resources in [`ResourceState::Pending`].
+    pub pending: i64,
+    /// Resources whose `Applied` condition is `False`.
+    pub failed: i64,
+    /// Since when the oldest pending resource has waited (its last spec change).
+    pub oldest_pending_since: Option<DateTime<Utc>>,
+}
+
+/// One change of a top-level condition's status or reason, as the agent reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionTransition {
+    pub type_: String,
+    pub status: String,
+    pub reason: String,
+    pub message: String,
+    pub observed_generation: i64,
+    /// When the hub stored the report.
+    pub at: DateTime<Utc>,
+}
+
+/// How many condition transitions the store keeps per resource (the migrations trim to it).
+pub const HISTORY_KEPT: usize = 100;
 
 /// Sort keys a list may be ordered by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]

@@ -1,11 +1,15 @@
-//! The statements both backends run alike: consumer lookups and changes, resource lookups and
-//! list pages.
+//! The statements both backends run alike: consumer lookups and changes, resource lookups, list
+//! pages and their status filters, the consumers' health, the condition history and the change
+//! feed's read.
 //! Written once over [`sqlx::Database`] with [`QueryBuilder`], which writes each backend's
 //! placeholders; a backend passes in what differs (its id column's type `I`, a lock clause, its
 //! label filter) and its own pool or transaction (SQLite's write turn stays with the caller).
 //!
 //! Must not hold SQL that only one dialect accepts: that stays in `postgres/` or `sqlite/`.
 
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
 use sqlx::{Database, Decode, Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilder, Type};
 use uuid::Uuid;
 
@@ -14,7 +18,211 @@ use sqlx::types::Json;
 use super::rows::{
     CONSUMER_COLUMNS, ConsumerRow, RESOURCE_COLUMNS, ResourceRow, page_of, push_page,
 };
-use super::{Consumer, ConsumerKey, Labels, Page, PageRequest, Resource, StoreError, rules};
+use super::{
+    Change, ChangeKind, ConditionTransition, Consumer, ConsumerHealth, ConsumerKey, Labels, Page,
+    PageRequest, Resource, ResourceFilter, ResourceState, StoreError, rules,
+};
+
+/// A live resource whose current version has no status yet: the predicate of the
+/// `resources_pending_idx` partial index (migrations 0008/0005), written the same way so the
+/// planner uses it.
+const PENDING: &str = "deleted_at IS NULL AND (status_version IS NULL OR status_version < version)";
+
+/// Appends the status filters of `filter` (`condition=`, `state=`) to a `WHERE` on `resources`.
+pub(crate) fn push_status_filter<DB>(q: &mut QueryBuilder<DB>, filter: &ResourceFilter)
+where
+    DB: Database,
+    String: for<'q> Encode<'q, DB> + Type<DB>,
+{
+    for condition in &filter.conditions {
+        q.push(
+            " AND EXISTS (SELECT 1 FROM resource_conditions rc WHERE rc.resource_id = resources.id \
+             AND rc.type = ",
+        )
+        .push_bind(condition.type_.clone())
+        .push(" AND rc.status = ")
+        .push_bind(condition.status.clone())
+        .push(")");
+    }
+    match filter.state {
+        Some(ResourceState::Pending) => q.push(" AND ").push(PENDING),
+        Some(ResourceState::Deleting) => q.push(" AND deleted_at IS NOT NULL"),
+        None => q,
+    };
+}
+
+/// Appends ` AND {column} IN (…names)` when `names` is given.
+fn push_names<DB>(q: &mut QueryBuilder<DB>, column: &str, names: Option<&[String]>)
+where
+    DB: Database,
+    String: for<'q> Encode<'q, DB> + Type<DB>,
+{
+    let Some(names) = names else { return };
+    q.push(format!(" AND {column} IN ("));
+    let mut listed = q.separated(", ");
+    for name in names {
+        listed.push_bind(name.clone());
+    }
+    q.push(")");
+}
+
+/// The health counts of the consumers `names` (all when `None`); a consumer with nothing
+/// pending or failed has no entry. Two index reads: the pending partial index and the
+/// `Applied=False` rows of `resource_conditions`.
+pub(crate) async fn consumer_health<DB>(
+    pool: &Pool<DB>,
+    names: Option<&[String]>,
+) -> Result<HashMap<String, ConsumerHealth>, StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    String: for<'q> Encode<'q, DB> + Type<DB>,
+    (String, i64, Option<DateTime<Utc>>): for<'r> FromRow<'r, DB::Row>,
+    (String, i64): for<'r> FromRow<'r, DB::Row>,
+{
+    if names.is_some_and(<[String]>::is_empty) {
+        return Ok(HashMap::new());
+    }
+    let mut health: HashMap<String, ConsumerHealth> = HashMap::new();
+    let mut q = QueryBuilder::<DB>::new(format!(
+        "SELECT consumer_name, count(*), min(updated_at) FROM resources WHERE {PENDING}"
+    ));
+    push_names(&mut q, "consumer_name", names);
+    q.push(" GROUP BY consumer_name");
+    let pending: Vec<(String, i64, Option<DateTime<Utc>>)> =
+        q.build_query_as().fetch_all(pool).await?;
+    for (name, count, since) in pending {
+        let entry = health.entry(name).or_default();
+        entry.pending = count;
+        entry.oldest_pending_since = since;
+    }
+    let mut q = QueryBuilder::<DB>::new(
+        "SELECT r.consumer_name, count(*) FROM resource_conditions rc \
+         JOIN resources r ON r.id = rc.resource_id WHERE rc.type = 'Applied' AND rc.status = 'False'",
+    );
+    push_names(&mut q, "r.consumer_name", names);
+    q.push(" GROUP BY r.consumer_name");
+    let failed: Vec<(String, i64)> = q.build_query_as().fetch_all(pool).await?;
+    for (name, count) in failed {
+        health.entry(name).or_default().failed = count;
+    }
+    Ok(health)
+}
+
+/// The kept condition transitions of resource `id`, newest first; not found when the resource
+/// does not exist.
+pub(crate) async fn condition_history<DB, I>(
+    pool: &Pool<DB>,
+    id: Uuid,
+) -> Result<Vec<ConditionTransition>, StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    I: From<Uuid> + for<'q> Encode<'q, DB> + Type<DB>,
+    i64: for<'q> Encode<'q, DB> + Type<DB>,
+    (i64,): for<'r> FromRow<'r, DB::Row>,
+    HistoryRow: for<'r> FromRow<'r, DB::Row>,
+{
+    // One read transaction: a resource removed between the two reads is not found.
+    let mut tx = pool.begin().await?;
+    let mut exists = QueryBuilder::<DB>::new("SELECT count(*) FROM resources WHERE id = ");
+    exists.push_bind(I::from(id));
+    let (found,): (i64,) = exists.build_query_as().fetch_one(&mut *tx).await?;
+    if found == 0 {
+        return Err(StoreError::ResourceNotFound(id));
+    }
+    let mut q = QueryBuilder::<DB>::new(
+        "SELECT type, status, reason, message, observed_generation, at \
+         FROM resource_condition_history WHERE resource_id = ",
+    );
+    q.push_bind(I::from(id))
+        .push(" ORDER BY id DESC LIMIT ")
+        .push_bind(super::HISTORY_KEPT as i64);
+    let rows: Vec<HistoryRow> = q.build_query_as().fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(type_, status, reason, message, observed_generation, at)| ConditionTransition {
+                type_,
+                status,
+                reason,
+                message,
+                observed_generation,
+                at,
+            },
+        )
+        .collect())
+}
+
+/// A row of `resource_condition_history` as [`condition_history`] reads it.
+pub(crate) type HistoryRow = (String, String, String, String, i64, DateTime<Utc>);
+
+/// A row of `resource_changes`; `I` is the backend's id type.
+pub(crate) type ChangeRow<I> = (
+    i64,
+    I,
+    String,
+    Option<String>,
+    Json<Labels>,
+    String,
+    DateTime<Utc>,
+);
+
+/// Up to `limit` numbered changes after position `after`, in order, read in the caller's
+/// transaction `tx` (one snapshot for the retention horizon and the rows: a prune between two
+/// reads cannot hide a gap); [`StoreError::FeedGone`] when retention removed some of them.
+pub(crate) async fn changes_after<DB, I>(
+    tx: &mut DB::Connection,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<Change>, StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    I: Into<Uuid>,
+    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    (i64,): for<'r> FromRow<'r, DB::Row>,
+    ChangeRow<I>: for<'r> FromRow<'r, DB::Row> + Send + Unpin,
+{
+    let (pruned_through,): (i64,) =
+        QueryBuilder::<DB>::new("SELECT pruned_through FROM resource_change_state")
+            .build_query_as()
+            .fetch_one(&mut *tx)
+            .await?;
+    if after < pruned_through {
+        return Err(StoreError::FeedGone {
+            after,
+            pruned_through,
+        });
+    }
+    let mut q = QueryBuilder::<DB>::new(
+        "SELECT position, resource_id, consumer_name, name, labels, kind, at FROM resource_changes \
+         WHERE position > ",
+    );
+    q.push_bind(after)
+        .push(" ORDER BY position LIMIT ")
+        .push_bind(limit);
+    let rows: Vec<ChangeRow<I>> = q.build_query_as().fetch_all(&mut *tx).await?;
+    rows.into_iter()
+        .map(
+            |(position, id, consumer_name, name, Json(labels), kind, at)| {
+                Ok(Change {
+                    position,
+                    resource_id: id.into(),
+                    consumer_name,
+                    name,
+                    labels,
+                    kind: kind.parse::<ChangeKind>().map_err(StoreError::Corrupt)?,
+                    at,
+                })
+            },
+        )
+        .collect()
+}
 
 /// Appends ` WHERE id = …` or ` WHERE name = …` for `key`; `I` is the backend's id type.
 pub(crate) fn push_consumer_key<DB, I>(q: &mut QueryBuilder<DB>, key: &ConsumerKey)

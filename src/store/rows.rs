@@ -16,10 +16,10 @@ use super::model::{
 /// The columns a [`ResourceRow`] reads, in every `SELECT` and `RETURNING` of a resource.
 pub(crate) const RESOURCE_COLUMNS: &str = "id, consumer_id, consumer_name, name, version, manifests, delete_option, \
      manifest_configs, labels, annotations, status, status_hash, status_sequence_id, status_updated_at, \
-     created_at, updated_at, deleted_at";
+     status_version, created_at, updated_at, deleted_at";
 
 /// The columns a [`ConsumerRow`] reads.
-pub(crate) const CONSUMER_COLUMNS: &str = "id, name, labels, created_at, updated_at";
+pub(crate) const CONSUMER_COLUMNS: &str = "id, name, labels, created_at, updated_at, last_seen_at";
 
 #[derive(FromRow)]
 pub(crate) struct ResourceRow<I> {
@@ -37,6 +37,7 @@ pub(crate) struct ResourceRow<I> {
     status_hash: Option<String>,
     status_sequence_id: Option<String>,
     status_updated_at: Option<DateTime<Utc>>,
+    status_version: Option<i64>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     deleted_at: Option<DateTime<Utc>>,
@@ -48,6 +49,7 @@ fn reported_status(
     hash: Option<String>,
     sequence_id: Option<String>,
     updated_at: Option<DateTime<Utc>>,
+    version: Option<i64>,
 ) -> Option<ReportedStatus> {
     match (status, updated_at) {
         (Some(Json(status)), Some(updated_at)) => Some(ReportedStatus {
@@ -55,6 +57,7 @@ fn reported_status(
             hash: hash.unwrap_or_default(),
             sequence_id: sequence_id.unwrap_or_default(),
             updated_at,
+            version,
         }),
         _ => None,
     }
@@ -67,6 +70,7 @@ impl<I: Into<Uuid>> From<ResourceRow<I>> for Resource {
             row.status_hash,
             row.status_sequence_id,
             row.status_updated_at,
+            row.status_version,
         );
         Resource {
             id: row.id.into(),
@@ -177,6 +181,7 @@ pub(crate) struct ConsumerRow<I> {
     labels: Json<Labels>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    last_seen_at: Option<DateTime<Utc>>,
 }
 
 impl<I: Into<Uuid>> From<ConsumerRow<I>> for Consumer {
@@ -187,6 +192,7 @@ impl<I: Into<Uuid>> From<ConsumerRow<I>> for Consumer {
             labels: row.labels.0,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            last_seen_at: row.last_seen_at,
         }
     }
 }

@@ -79,6 +79,8 @@ pub(crate) struct StoredStatus<'a> {
     pub document: &'a RawJson,
     pub hash: &'a str,
     pub sequence_id: &'a str,
+    /// The resource version the status reports on (`status_version`).
+    pub version: i64,
 }
 
 /// What a batch writes: the last stored status of each row (once per row, however many of the
@@ -145,6 +147,7 @@ where
                 document,
                 hash,
                 sequence_id: &report.sequence_id,
+                version: report.version,
             });
         }
     }

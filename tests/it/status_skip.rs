@@ -83,7 +83,7 @@ async fn an_unchanged_status_is_skipped_and_a_changed_one_stored(backend: Backen
     store.create_consumer(new_consumer("c1")).await.unwrap();
     let id = resource(&*store, "c1", Some("a")).await.id;
     let metrics = Arc::new(HubMetrics::new());
-    let writer = StatusWriter::new(store.clone(), metrics.clone());
+    let writer = StatusWriter::new(store.clone(), metrics.clone(), Default::default());
     writer.write(&[report(id, "A", 1)]).await.unwrap();
     let first = store.get_resource(id).await.unwrap().status.unwrap();
     // The same status again, newer (an agent re-sending it): skipped before any lock.
@@ -108,8 +108,8 @@ async fn a_status_another_replica_overtook_is_still_stored(backend: Backend) {
     store.create_consumer(new_consumer("c1")).await.unwrap();
     let id = resource(&*store, "c1", Some("a")).await.id;
     let (mine, theirs) = (Arc::new(HubMetrics::new()), Arc::new(HubMetrics::new()));
-    let replica1 = StatusWriter::new(store.clone(), mine.clone());
-    let replica2 = StatusWriter::new(store.clone(), theirs);
+    let replica1 = StatusWriter::new(store.clone(), mine.clone(), Default::default());
+    let replica2 = StatusWriter::new(store.clone(), theirs, Default::default());
     replica1.write(&[report(id, "A", 1)]).await.unwrap();
     replica2.write(&[report(id, "B", 2)]).await.unwrap();
     // replica1's hint still says "A is stored"; the agent's newest status is A again.

@@ -16,30 +16,42 @@ use crate::store_fixtures::{apply, deleted, report, report_on};
 
 /// One server-sent event.
 #[derive(Debug)]
-struct SseEvent {
-    id: Option<i64>,
-    event: String,
-    data: Value,
+pub(crate) struct SseEvent {
+    pub(crate) id: Option<i64>,
+    pub(crate) event: String,
+    pub(crate) data: Value,
 }
 
 /// Reads server-sent events off a streaming response.
-struct SseReader {
+pub(crate) struct SseReader {
     response: reqwest::Response,
     buffer: String,
 }
 
 impl SseReader {
     async fn open(api: &TestApi, query: &str, last_event_id: Option<i64>) -> reqwest::Response {
-        let mut request = api
-            .http
-            .get(format!("{}/api/v1/resources?watch=true{query}", api.base));
+        Self::open_path(
+            api,
+            &format!("/api/v1/resources?watch=true{query}"),
+            last_event_id,
+        )
+        .await
+    }
+
+    /// A watch at `path` (with its query).
+    pub(crate) async fn open_path(
+        api: &TestApi,
+        path: &str,
+        last_event_id: Option<i64>,
+    ) -> reqwest::Response {
+        let mut request = api.http.get(format!("{}{path}", api.base));
         if let Some(id) = last_event_id {
             request = request.header("Last-Event-ID", id.to_string());
         }
         request.send().await.unwrap()
     }
 
-    fn new(response: reqwest::Response) -> Self {
+    pub(crate) fn new(response: reqwest::Response) -> Self {
         assert_eq!(response.status(), 200);
         assert_eq!(
             response.headers()["content-type"].to_str().unwrap(),
@@ -52,7 +64,7 @@ impl SseReader {
     }
 
     /// The next event (comments skipped), or a panic after `limit`.
-    async fn next(&mut self, limit: Duration) -> SseEvent {
+    pub(crate) async fn next(&mut self, limit: Duration) -> SseEvent {
         tokio::time::timeout(limit, async {
             loop {
                 if let Some(end) = self.buffer.find("\n\n") {
@@ -85,7 +97,7 @@ impl SseReader {
     }
 
     /// `n` events, each within the deadline.
-    async fn take(&mut self, n: usize) -> Vec<SseEvent> {
+    pub(crate) async fn take(&mut self, n: usize) -> Vec<SseEvent> {
         let mut events = Vec::new();
         for _ in 0..n {
             events.push(self.next(Duration::from_secs(10)).await);

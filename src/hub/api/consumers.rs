@@ -1,21 +1,30 @@
-//! `/api/v1/consumers`: the managed clusters the hub knows. Thin handlers: parse, call the
+//! `/api/v1/consumers`: the managed clusters the hub knows, with their connection and health
+//! (`hub::health`), and their watch (`hub::consumer_watch`). Thin handlers: parse, call the
 //! store, map.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 
 use super::extract::{ApiJson, ApiQuery};
 use super::validate;
-use super::views::{ConsumerCreate, ConsumerPatch, ConsumerView, ListView, PageParams};
+use super::views::{
+    ConsumerCreate, ConsumerFilterParams, ConsumerPatch, ConsumerView, ConsumerWatchEvent,
+    ListView, PageParams, WatchParams,
+};
 use crate::hub::error::{ApiError, ErrorBody};
 use crate::hub::state::AppState;
-use crate::store::NewConsumer;
+use crate::store::{Direction, NewConsumer, OrderBy, PageRequest, StoreError};
 
-fn view(state: &AppState, consumer: crate::store::Consumer) -> ConsumerView {
-    let connected = state.connections.is_connected(&consumer.name);
-    let at = state.connections.connection(&consumer.name);
-    ConsumerView::new(consumer, connected, at)
+async fn view(
+    state: &AppState,
+    consumer: crate::store::Consumer,
+) -> Result<ConsumerView, ApiError> {
+    let mut views = state.fleet.views(vec![consumer], false).await?;
+    views
+        .pop()
+        .ok_or_else(|| ApiError::from(StoreError::Corrupt("a consumer without a view".into())))
 }
 
 /// Register a consumer (managed cluster).
@@ -34,26 +43,94 @@ pub async fn create_consumer(
             labels: body.labels,
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(view(&state, consumer))))
+    Ok((StatusCode::CREATED, Json(view(&state, consumer).await?)))
 }
 
-/// List consumers.
-#[utoipa::path(get, path = "/api/v1/consumers", tag = "consumers", params(PageParams),
+/// List consumers, with their connection and health.
+///
+/// With `watch=true` (not a parameter here: see `watch_consumers`) the answer is a
+/// `text/event-stream` of `ConsumerWatchEvent`s instead of a page.
+#[utoipa::path(get, path = "/api/v1/consumers", tag = "consumers", params(PageParams, ConsumerFilterParams),
     responses((status = 200, description = "A page of consumers", body = ListView<ConsumerView>), (status = 400, description = "A field is invalid; `field` names it", body = ErrorBody)))]
 pub async fn list_consumers(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<PageParams>,
-) -> Result<Json<ListView<ConsumerView>>, ApiError> {
+    ApiQuery(filter): ApiQuery<ConsumerFilterParams>,
+    ApiQuery(watch): ApiQuery<WatchParams>,
+) -> Result<Response, ApiError> {
     let page = validate::page(&params)?;
-    let found = state.store.list_consumers(page).await?;
-    let items: Vec<ConsumerView> = found.items.into_iter().map(|c| view(&state, c)).collect();
+    if watch.watch == Some(true) {
+        return Ok(state
+            .consumer_changes
+            .watch(filter.healthy)
+            .await?
+            .into_response());
+    }
+    let (items, total) = match filter.healthy {
+        None => {
+            let found = state.store.list_consumers(page).await?;
+            (state.fleet.views(found.items, false).await?, found.total)
+        }
+        // Health is computed, not stored: every consumer's, then the page of the matches.
+        Some(healthy) => {
+            let all: Vec<ConsumerView> = sorted(state.fleet.all().await?, page)
+                .into_iter()
+                .filter(|v| v.healthy == healthy)
+                .collect();
+            let total = all.len() as i64;
+            let items = all
+                .into_iter()
+                .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
+                .take(page.size as usize)
+                .collect();
+            (items, total)
+        }
+    };
     Ok(Json(ListView {
         kind: "ConsumerList".into(),
         page: page.page,
         size: items.len() as u32,
-        total: found.total,
+        total,
         items,
-    }))
+    })
+    .into_response())
+}
+
+/// `views` in the order `page` asks for, ties broken by id as the store's lists do.
+fn sorted(mut views: Vec<ConsumerView>, page: PageRequest) -> Vec<ConsumerView> {
+    views.sort_by(|a, b| {
+        let by = match page.order_by {
+            OrderBy::CreatedAt => a.created_at.cmp(&b.created_at),
+            OrderBy::UpdatedAt => a.updated_at.cmp(&b.updated_at),
+            OrderBy::Name => a.name.cmp(&b.name),
+        }
+        .then(a.id.cmp(&b.id));
+        match page.direction {
+            Direction::Asc => by,
+            Direction::Desc => by.reverse(),
+        }
+    });
+    views
+}
+
+/// Watch consumers (`text/event-stream`): the same stream as `GET /api/v1/consumers?watch=true`.
+///
+/// Starts with an `ADDED` event per consumer (the current state), then `ADDED`, `MODIFIED`
+/// (labels, connection or health changed) and `DELETED` events; each event's `data` is a
+/// `ConsumerWatchEvent`. Idle streams get a `: heartbeat` comment every 15 s. Endless: client
+/// generators and fuzzers should not call it as a plain request.
+#[utoipa::path(get, path = "/api/v1/watch/consumers", tag = "watch", params(ConsumerFilterParams),
+    responses((status = 200, description = "An endless `text/event-stream`; each event's `data` is one of these", content_type = "text/event-stream", body = ConsumerWatchEvent),
+        (status = 400, description = "A field is invalid; `field` names it", body = ErrorBody)))]
+pub async fn watch_consumers(
+    State(state): State<AppState>,
+    ApiQuery(filter): ApiQuery<ConsumerFilterParams>,
+) -> Result<Response, ApiError> {
+    Ok(state
+        .consumer_changes
+        .watch(filter.healthy)
+        .await?
+        .into_response())
 }
 
 /// Get a consumer by id or name.
@@ -68,7 +145,7 @@ pub async fn get_consumer(
         .store
         .get_consumer(&validate::consumer_key(&key)?)
         .await?;
-    Ok(Json(view(&state, consumer)))
+    Ok(Json(view(&state, consumer).await?))
 }
 
 /// Replace a consumer's labels.
@@ -85,7 +162,7 @@ pub async fn patch_consumer(
         .store
         .update_consumer_labels(&validate::consumer_key(&key)?, body.labels)
         .await?;
-    Ok(Json(view(&state, consumer)))
+    Ok(Json(view(&state, consumer).await?))
 }
 
 /// Delete a consumer; refused (409) while it has resources.

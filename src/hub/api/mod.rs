@@ -40,8 +40,9 @@ pub const BODY_LIMIT: usize = 4 << 20;
     info(title = "baton hub API", description = "Consumers (managed clusters) and resources (manifest bundles) \
         shipped to them as OCM CloudEvents, with the status their agents report."),
     // Query parameter types: `IntoParams` refers to them but does not register them.
-    components(schemas(crate::store::OrderBy, crate::store::Direction)),
-    tags((name = "consumers", description = "Managed clusters"), (name = "resources", description = "Manifest bundles and their status"))
+    components(schemas(crate::store::OrderBy, crate::store::Direction, crate::store::ResourceState)),
+    tags((name = "consumers", description = "Managed clusters"), (name = "resources", description = "Manifest bundles and their status"),
+        (name = "watch", description = "Endless `text/event-stream` watches (also `?watch=true` on the lists)"))
 )]
 struct ApiDoc;
 
@@ -66,6 +67,9 @@ pub fn api() -> OpenApiRouter<AppState> {
             resources::put_resource,
             resources::delete_resource
         ))
+        .routes(routes!(resources::resource_history))
+        .routes(routes!(resources::watch_resources))
+        .routes(routes!(consumers::watch_consumers))
 }
 
 /// The documented routes and their whole OpenAPI document.

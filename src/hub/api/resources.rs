@@ -3,15 +3,15 @@
 //! waits for the broker.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use uuid::Uuid;
 
 use super::extract::{ApiJson, ApiQuery};
 use super::views::{
-    ListView, PageParams, ResourceCreate, ResourceFilterParams, ResourceUpdate, ResourceView,
-    WatchParams,
+    HistoryView, ListView, PageParams, ResourceCreate, ResourceFilterParams, ResourceUpdate,
+    ResourceView, ResourceWatchEvent, StatusFilterParams, WatchParams, WatchSince,
 };
 use super::{raw, validate};
 use crate::hub::error::{ApiError, ErrorBody};
@@ -82,39 +82,23 @@ pub async fn create_resource(
 // The items are written from the stored JSON text without parsing it (a list of large
 // bundles is mostly copying); the doc comment below is the OpenAPI summary.
 /// List resources, filtered and paged.
-#[utoipa::path(get, path = "/api/v1/resources", tag = "resources", params(PageParams, ResourceFilterParams),
+///
+/// With `watch=true` (not a parameter here: see `watch_resources`) the answer is a
+/// `text/event-stream` of `ResourceWatchEvent`s with the same filters instead of a page.
+#[utoipa::path(get, path = "/api/v1/resources", tag = "resources", params(PageParams, ResourceFilterParams, StatusFilterParams),
     responses((status = 200, description = "A page of resources", body = ListView<ResourceView>), (status = 400, description = "A field is invalid; `field` names it", body = ErrorBody)))]
 pub async fn list_resources(
     State(state): State<AppState>,
     ApiQuery(paging): ApiQuery<PageParams>,
     ApiQuery(filters): ApiQuery<ResourceFilterParams>,
     ApiQuery(watch): ApiQuery<WatchParams>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let page = validate::page(&paging)?;
-    if let Some(consumer) = &filters.consumer_name {
-        validate::consumer_name("consumer_name", consumer)?;
-    }
-    validate::resource_name(filters.name.as_deref())?;
-    let filter = ResourceFilter {
-        consumer_name: filters.consumer_name,
-        name: filters.name,
-        labels: validate::label_selector(filters.labels.as_deref())?,
-    };
+    let filter = filter_of(filters, query.as_deref())?;
     if watch.watch == Some(true) {
-        let since = match headers.get("last-event-id") {
-            Some(value) => Some(
-                value
-                    .to_str()
-                    .ok()
-                    .and_then(|id| id.trim().parse::<i64>().ok())
-                    .ok_or_else(|| {
-                        ApiError::field("Last-Event-ID", "must be an event id (an integer)")
-                    })?,
-            ),
-            None => watch.since,
-        };
-        return Ok(state.changes.watch(filter, since).await?.into_response());
+        return watch_of(&state, filter, watch.since, &headers).await;
     }
     let found = state.store.list_resources(&filter, page).await?;
     let items: Vec<ResourceView> = found.items.into_iter().map(Into::into).collect();
@@ -126,6 +110,89 @@ pub async fn list_resources(
         items,
     })
     .into_response())
+}
+
+/// The filters of a list or watch: name and labels from `filters`, the status filters from the
+/// raw `query`.
+fn filter_of(
+    filters: ResourceFilterParams,
+    query: Option<&str>,
+) -> Result<ResourceFilter, ApiError> {
+    if let Some(consumer) = &filters.consumer_name {
+        validate::consumer_name("consumer_name", consumer)?;
+    }
+    validate::resource_name(filters.name.as_deref())?;
+    let (conditions, state) = validate::status_filter(query)?;
+    Ok(ResourceFilter {
+        consumer_name: filters.consumer_name,
+        name: filters.name,
+        labels: validate::label_selector(filters.labels.as_deref())?,
+        conditions,
+        state,
+    })
+}
+
+/// A watch from `Last-Event-ID` (which wins) or `since`.
+async fn watch_of(
+    state: &AppState,
+    filter: ResourceFilter,
+    since: Option<i64>,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let since = match headers.get("last-event-id") {
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|id| id.trim().parse::<i64>().ok())
+                .ok_or_else(|| {
+                    ApiError::field("Last-Event-ID", "must be an event id (an integer)")
+                })?,
+        ),
+        None => since,
+    };
+    Ok(state.changes.watch(filter, since).await?.into_response())
+}
+
+/// Watch resources (`text/event-stream`): the same stream as `GET /api/v1/resources?watch=true`.
+///
+/// `ADDED`, `MODIFIED` (spec, deletion mark or reported status changed) and `DELETED` events of
+/// the resources matching the filters, in commit order; each event's id is its position in the
+/// change feed and its `data` a `ResourceWatchEvent`. Resume with `Last-Event-ID` (or `since`):
+/// every change after it, nothing twice; a position older than the kept feed is 410 (list
+/// again). The status filters match the resource as read for the event; `DELETED` events pass
+/// them. Idle streams get a `: heartbeat` comment every 15 s; a client too far behind gets a
+/// final `ERROR` event. Endless: client generators and fuzzers should not call it as a plain
+/// request.
+#[utoipa::path(get, path = "/api/v1/watch/resources", tag = "watch", params(ResourceFilterParams, StatusFilterParams, WatchSince),
+    responses((status = 200, description = "An endless `text/event-stream`; each event's `data` is one of these", content_type = "text/event-stream", body = ResourceWatchEvent),
+        (status = 400, description = "A field is invalid; `field` names it", body = ErrorBody),
+        (status = 410, description = "The resume position is older than the kept change feed: list again", body = ErrorBody)))]
+pub async fn watch_resources(
+    State(state): State<AppState>,
+    ApiQuery(filters): ApiQuery<ResourceFilterParams>,
+    ApiQuery(since): ApiQuery<WatchSince>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let filter = filter_of(filters, query.as_deref())?;
+    watch_of(&state, filter, since.since, &headers).await
+}
+
+/// A resource's condition history: the last 100 changes of a top-level condition's status or
+/// reason, newest first.
+#[utoipa::path(get, path = "/api/v1/resources/{id}/history", tag = "resources",
+    params(("id" = Uuid, Path, description = "resource id")),
+    responses((status = 200, description = "The transitions, newest first", body = HistoryView), (status = 400, description = "A field is invalid; `field` names it", body = ErrorBody), (status = 404, description = "No such resource", body = ErrorBody)))]
+pub async fn resource_history(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<HistoryView>, ApiError> {
+    let items = state.store.condition_history(resource_id(&id)?).await?;
+    Ok(Json(HistoryView {
+        kind: "ConditionHistory".into(),
+        items: items.into_iter().map(Into::into).collect(),
+    }))
 }
 
 /// Get a resource with its reported status.

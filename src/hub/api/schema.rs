@@ -27,6 +27,10 @@ pub const STORABLE_TEXT: &str = "^[^\\u0000]*$";
 pub const LABEL_SELECTOR: &str =
     "^(\\s*|[^,\\u0000]*=[^,\\u0000]*)(,(\\s*|[^,\\u0000]*=[^,\\u0000]*))*$";
 
+/// A status filter (`validate::status_filter`): `TYPE=STATUS`, neither part empty nor holding
+/// `=` or U+0000.
+pub const CONDITION_FILTER: &str = "^[^=\\u0000]+=[^=\\u0000]+$";
+
 /// The `Labels` component (labels and annotations alike).
 pub struct Labels;
 
@@ -326,6 +330,7 @@ mod tests {
             CONSUMER_KEY,
             STORABLE_TEXT,
             LABEL_SELECTOR,
+            CONDITION_FILTER,
         ];
         for pattern in found {
             assert!(

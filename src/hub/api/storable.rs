@@ -215,6 +215,20 @@ impl Storable for super::views::WatchParams {
     }
 }
 
+/// A number only.
+impl Storable for super::views::WatchSince {
+    fn check(&self) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
+/// A boolean only.
+impl Storable for super::views::ConsumerFilterParams {
+    fn check(&self) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

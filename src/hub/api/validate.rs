@@ -3,7 +3,10 @@
 //! hub refuses it up front, naming the manifest and the field).
 
 use crate::hub::error::ApiError;
-use crate::store::{ConsumerKey, ConsumerName, Direction, Labels, OrderBy, PageRequest, RawJson};
+use crate::store::{
+    ConditionFilter, ConsumerKey, ConsumerName, Direction, Labels, OrderBy, PageRequest, RawJson,
+    ResourceState,
+};
 use crate::work::model::{DeleteOption, Manifest, ManifestConfigOption};
 use crate::work::validation::{self, ManifestError, ManifestProblem, object_fields};
 
@@ -50,6 +53,41 @@ pub fn label_selector(selector: Option<&str>) -> Result<Labels, ApiError> {
         labels.insert(key.trim().to_owned(), value.trim().to_owned());
     }
     Ok(labels)
+}
+
+/// The status filters of a resource list or watch, from its raw query: every `condition`
+/// (`TYPE=STATUS`, all must match) and `state` (`pending` or `deleting`).
+pub fn status_filter(
+    query: Option<&str>,
+) -> Result<(Vec<ConditionFilter>, Option<ResourceState>), ApiError> {
+    let mut conditions = Vec::new();
+    let mut state = None;
+    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match key.as_ref() {
+            "condition" => {
+                super::storable::text("condition", &value)?;
+                conditions.push(
+                    value
+                        .parse::<ConditionFilter>()
+                        .map_err(|reason| ApiError::field("condition", reason))?,
+                );
+            }
+            "state" => {
+                state = Some(match value.as_ref() {
+                    "pending" => ResourceState::Pending,
+                    "deleting" => ResourceState::Deleting,
+                    other => {
+                        return Err(ApiError::field(
+                            "state",
+                            format!("{other:?} is not pending or deleting"),
+                        ));
+                    }
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok((conditions, state))
 }
 
 pub fn consumer_name(field: &str, name: &str) -> Result<ConsumerName, ApiError> {

@@ -7,7 +7,10 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::store::fleet::Connection;
-use crate::store::{Consumer, Direction, Labels, OrderBy, RawJson, Resource};
+use crate::store::{
+    ChangeKind, ConditionTransition, Consumer, ConsumerHealth, Direction, Labels, OrderBy, RawJson,
+    Resource, ResourceState,
+};
 
 pub const CONSUMERS_PATH: &str = "/api/v1/consumers";
 pub const RESOURCES_PATH: &str = "/api/v1/resources";
@@ -36,7 +39,7 @@ pub struct ConsumerPatch {
     pub labels: Labels,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ConsumerView {
     /// Always `Consumer`.
     pub kind: String,
@@ -53,14 +56,33 @@ pub struct ConsumerView {
     pub replica: Option<String>,
     /// When the agent connected to `replica`.
     pub connected_since: Option<DateTime<Utc>>,
-    /// When a replica last saw the agent connected (kept after it leaves).
-    pub last_seen: Option<DateTime<Utc>>,
+    /// The last event any hub replica received from the agent (recorded every few seconds);
+    /// null before the first.
+    pub last_seen_at: Option<DateTime<Utc>>,
+    /// Live resources whose current version the agent has not reported on yet.
+    pub pending: i64,
+    /// Resources whose `Applied` condition is `False`.
+    pub failed: i64,
+    /// Since when the oldest pending resource has waited (its last spec change); null when
+    /// none is pending.
+    pub oldest_pending_since: Option<DateTime<Utc>>,
+    /// Connected (or the transport cannot tell), and no resource pending for longer than the
+    /// hub's `--unhealthy-pending-after` (default 5m).
+    pub healthy: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl ConsumerView {
-    pub fn new(consumer: Consumer, connected: Option<bool>, at: Option<Connection>) -> Self {
+    /// The view of `consumer`, its connection (`connected`, `at`), its resources' `health`,
+    /// and whether that makes it `healthy` (decided by the caller: `hub::health`).
+    pub fn new(
+        consumer: Consumer,
+        connected: Option<bool>,
+        at: Option<Connection>,
+        health: ConsumerHealth,
+        healthy: bool,
+    ) -> Self {
         let replica = at.as_ref().and_then(|c| c.replica.clone());
         Self {
             kind: "Consumer".into(),
@@ -74,11 +96,23 @@ impl ConsumerView {
                 .and_then(|c| c.since)
                 .filter(|_| replica.is_some()),
             replica,
-            last_seen: at.map(|c| c.last_seen),
+            last_seen_at: consumer.last_seen_at,
+            pending: health.pending,
+            failed: health.failed,
+            oldest_pending_since: health.oldest_pending_since,
+            healthy,
             created_at: consumer.created_at,
             updated_at: consumer.updated_at,
         }
     }
+}
+
+/// Filters of `GET /consumers`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConsumerFilterParams {
+    /// Only consumers whose `healthy` is this.
+    pub healthy: Option<bool>,
 }
 
 /// `POST /resources`.
@@ -234,14 +268,106 @@ pub struct PageParams {
     pub direction: Option<Direction>,
 }
 
-/// `GET /resources?watch=true`: a stream of changes instead of a page (not in the OpenAPI
-/// document yet: a client generator and the contract fuzzer would wait on the stream forever).
+/// `?watch=true` on a list: a stream of changes instead of a page. Not a parameter of the
+/// documented list operations (a client generator and the contract fuzzer would wait on the
+/// endless stream); the documented watch operations take `since` alone ([`WatchSince`]).
 #[derive(Debug, Deserialize)]
 pub struct WatchParams {
     /// Stream `text/event-stream` watch events instead of answering a page.
     pub watch: Option<bool>,
     /// Resume after this event id (what `Last-Event-ID` says; the header wins).
     pub since: Option<i64>,
+}
+
+/// Where a watch resumes.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WatchSince {
+    /// Resume after this event id (the `Last-Event-ID` header wins); without either, the
+    /// watch starts at the current head.
+    #[param(minimum = 0)]
+    pub since: Option<i64>,
+}
+
+/// Status filters of `GET /resources` (and its watch). Documented here, read from the raw
+/// query by `validate::status_filter` (`condition` repeats, which the derived query parsing
+/// refuses).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // The fields are the documentation; the values are read from the query.
+pub struct StatusFilterParams {
+    /// `TYPE=STATUS` of a top-level condition of the reported status, e.g. `Applied=False`;
+    /// repeatable, all must match.
+    #[param(explode = true, style = Form, inline, value_type = Option<Vec<String>>, pattern = "^[^=\\u0000]+=[^=\\u0000]+$")]
+    pub condition: Option<Vec<String>>,
+    /// `pending`: live, and the agent has not reported on the current version;
+    /// `deleting`: marked for deletion, not confirmed yet.
+    pub state: Option<ResourceState>,
+}
+
+/// An event of `GET /resources?watch=true` (`text/event-stream`): the SSE `event` is `type`,
+/// its `id` is `position`, its `data` this object. A stream the hub ends gets a last
+/// `ERROR` event instead (`{"type": "ERROR", "reason": ...}`): resume with the last id.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ResourceWatchEvent {
+    #[serde(rename = "type")]
+    pub kind: ChangeKind,
+    /// The position in the change feed (the event id).
+    pub position: i64,
+    pub resource_id: Uuid,
+    pub consumer_name: String,
+    pub name: Option<String>,
+    /// The resource as it is when the hub reads the change (null once its row is gone): a
+    /// later state when further changes followed quickly, each with an event of its own.
+    pub object: Option<ResourceView>,
+}
+
+/// An event of `GET /consumers?watch=true` (`text/event-stream`): `MODIFIED` when the labels,
+/// the connection or the health changed. A new stream starts with an `ADDED` event per
+/// consumer (the current state), so a reconnect needs no resume position.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ConsumerWatchEvent {
+    #[serde(rename = "type")]
+    pub kind: ChangeKind,
+    /// This hub's count of consumer changes (the event id).
+    pub position: i64,
+    pub object: ConsumerView,
+}
+
+/// `GET /resources/{id}/history`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct HistoryView {
+    /// Always `ConditionHistory`.
+    pub kind: String,
+    /// Newest first, the last 100 transitions.
+    pub items: Vec<TransitionView>,
+}
+
+/// A change of a top-level condition's status or reason, as the agent reported it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TransitionView {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub status: String,
+    pub reason: String,
+    pub message: String,
+    /// The work generation (resource version) the condition was computed for; 0 if unset.
+    pub observed_generation: i64,
+    /// When the hub stored the report.
+    pub time: DateTime<Utc>,
+}
+
+impl From<ConditionTransition> for TransitionView {
+    fn from(t: ConditionTransition) -> Self {
+        Self {
+            type_: t.type_,
+            status: t.status,
+            reason: t.reason,
+            message: t.message,
+            observed_generation: t.observed_generation,
+            time: t.at,
+        }
+    }
 }
 
 /// Filters of `GET /resources`.

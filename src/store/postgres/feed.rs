@@ -9,12 +9,12 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sqlx::Postgres;
 use uuid::Uuid;
 
 use super::PgStore;
-use sqlx::types::Json;
-
-use crate::store::{Change, ChangeFeed, ChangeKind, Labels, StoreError};
+use crate::store::queries;
+use crate::store::{Change, ChangeFeed, StoreError};
 
 /// The sequencer's move, run after it holds the state row: numbers the inbox in its write
 /// order after the last position given out, and records the new last position.
@@ -24,29 +24,6 @@ const SEQUENCE: &str = "WITH moved AS (DELETE FROM resource_change_inbox RETURNI
          FROM moved m CROSS JOIN resource_change_state s RETURNING 1) \
      UPDATE resource_change_state SET last_position = last_position + (SELECT count(*) FROM numbered) \
      RETURNING (SELECT count(*) FROM numbered)";
-
-type ChangeRow = (
-    i64,
-    Uuid,
-    String,
-    Option<String>,
-    Json<Labels>,
-    String,
-    DateTime<Utc>,
-);
-
-pub(super) fn change(row: ChangeRow) -> Result<Change, StoreError> {
-    let (position, resource_id, consumer_name, name, Json(labels), kind, at) = row;
-    Ok(Change {
-        position,
-        resource_id,
-        consumer_name,
-        name,
-        labels,
-        kind: kind.parse::<ChangeKind>().map_err(StoreError::Corrupt)?,
-        at,
-    })
-}
 
 #[async_trait]
 impl ChangeFeed for PgStore {
@@ -75,31 +52,14 @@ impl ChangeFeed for PgStore {
     }
 
     async fn changes_after(&self, after: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
-        // One snapshot for the horizon and the rows: a prune between two reads cannot hide a gap.
+        // One snapshot for the horizon and the rows (the read is shared with SQLite).
         let mut tx = self.pool().begin().await?;
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .execute(&mut *tx)
             .await?;
-        let pruned_through: i64 =
-            sqlx::query_scalar("SELECT pruned_through FROM resource_change_state")
-                .fetch_one(&mut *tx)
-                .await?;
-        if after < pruned_through {
-            return Err(StoreError::FeedGone {
-                after,
-                pruned_through,
-            });
-        }
-        let rows: Vec<ChangeRow> = sqlx::query_as(
-            "SELECT position, resource_id, consumer_name, name, labels, kind, at FROM resource_changes \
-             WHERE position > $1 ORDER BY position LIMIT $2",
-        )
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
+        let changes = queries::changes_after::<Postgres, Uuid>(&mut tx, after, limit).await?;
         tx.commit().await?;
-        rows.into_iter().map(change).collect()
+        Ok(changes)
     }
 
     async fn prune_changes(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {

@@ -4,12 +4,13 @@
 //! are written by the same statement), status updates by compare and set (`status`).
 //!
 //! Owns the pool and the wake-up its commits announce. The files split the SQL by concern:
-//! `store` (the trait's plain operations), `create`, `outbox`, `status`, and `json` (a
+//! `store` (the trait's plain operations), `create`, `outbox`, `status`, `feed`, `health`, and `json` (a
 //! parameter type). They import this module and the shared `store` modules; among themselves
 //! only the writers import `outbox` (the statements they embed) and `json`: no circle.
 
 mod create;
 mod feed;
+mod health;
 mod json;
 mod outbox;
 mod status;

@@ -150,9 +150,9 @@ impl PgStore {
             // One row by `=`, for the same reason as the read.
             written = sqlx::query_scalar(
                 "UPDATE resources SET status = $2::json, status_hash = $3, status_sequence_id = $4, \
-                 status_updated_at = now() WHERE id = $1 AND version = $5 AND (deleted_at IS NOT NULL) = $6 \
-                 AND status_updated_at IS NOT DISTINCT FROM $7 AND status_sequence_id IS NOT DISTINCT FROM $8 \
-                 RETURNING id",
+                 status_version = $9, status_updated_at = now() WHERE id = $1 AND version = $5 \
+                 AND (deleted_at IS NOT NULL) = $6 AND status_updated_at IS NOT DISTINCT FROM $7 \
+                 AND status_sequence_id IS NOT DISTINCT FROM $8 RETURNING id",
             )
             .bind(status.id)
             .bind(status.document.get())
@@ -162,15 +162,17 @@ impl PgStore {
             .bind(seen.deleted_at.is_some())
             .bind(seen.status_updated_at)
             .bind(seen.status_sequence_id.as_deref())
+            .bind(status.version)
             .fetch_all(self.pool())
             .await?;
         } else if !plan.stores.is_empty() {
-            let (ids, documents, hashes, seqs) = stored_columns(plan);
+            let (ids, documents, hashes, seqs, versions) = stored_columns(plan);
             let st = seen_of(&ids)?;
             written = sqlx::query_scalar(
                 "UPDATE resources r SET status = ($2::text[])[array_position($1, r.id)]::json, \
                  status_hash = ($3::text[])[array_position($1, r.id)], \
-                 status_sequence_id = ($4::text[])[array_position($1, r.id)], status_updated_at = now() \
+                 status_sequence_id = ($4::text[])[array_position($1, r.id)], status_updated_at = now(), \
+                 status_version = ($9::bigint[])[array_position($1, r.id)] \
                  WHERE r.id = ANY($1::uuid[]) AND r.version = ($5::bigint[])[array_position($1, r.id)] \
                  AND (r.deleted_at IS NOT NULL) = ($6::bool[])[array_position($1, r.id)] \
                  AND r.status_updated_at IS NOT DISTINCT FROM ($7::timestamptz[])[array_position($1, r.id)] \
@@ -185,6 +187,7 @@ impl PgStore {
             .bind(&st.deleting)
             .bind(&st.updated_at)
             .bind(&st.seqs)
+            .bind(&versions)
             .fetch_all(self.pool())
             .await?;
         }
@@ -255,17 +258,18 @@ impl PgStore {
             .await?;
         let plan = status_batch::plan(batch, &rows);
         if !plan.stores.is_empty() {
-            let (ids, documents, hashes, seqs) = stored_columns(&plan);
+            let (ids, documents, hashes, seqs, versions) = stored_columns(&plan);
             sqlx::query(
                 "UPDATE resources r SET status = u.status::json, status_hash = u.hash, \
-                 status_sequence_id = u.seq, status_updated_at = now() \
-                 FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[]) AS u(id, status, hash, seq) \
-                 WHERE r.id = u.id",
+                 status_sequence_id = u.seq, status_version = u.version, status_updated_at = now() \
+                 FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[]) \
+                 AS u(id, status, hash, seq, version) WHERE r.id = u.id",
             )
             .bind(&ids)
             .bind(&documents)
             .bind(&hashes)
             .bind(&seqs)
+            .bind(&versions)
             .execute(&mut *tx)
             .await?;
         }
@@ -310,15 +314,22 @@ impl SeenColumns {
     }
 }
 
-/// The columns the statuses a plan stores are bound as: ids, documents (JSON text), hashes
-/// and sequence ids, in the plan's order.
+/// The columns the statuses a plan stores are bound as: ids, documents (JSON text), hashes,
+/// sequence ids and the versions reported on, in the plan's order.
 #[allow(clippy::type_complexity)]
 fn stored_columns<'a>(
     plan: &BatchPlan<'a>,
-) -> (Vec<Uuid>, Vec<&'a str>, Vec<&'a str>, Vec<&'a str>) {
+) -> (
+    Vec<Uuid>,
+    Vec<&'a str>,
+    Vec<&'a str>,
+    Vec<&'a str>,
+    Vec<i64>,
+) {
     let ids = plan.stores.iter().map(|s| s.id).collect();
     let documents = plan.stores.iter().map(|s| s.document.get()).collect();
     let hashes = plan.stores.iter().map(|s| s.hash).collect();
     let seqs = plan.stores.iter().map(|s| s.sequence_id).collect();
-    (ids, documents, hashes, seqs)
+    let versions = plan.stores.iter().map(|s| s.version).collect();
+    (ids, documents, hashes, seqs, versions)
 }

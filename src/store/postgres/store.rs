@@ -28,6 +28,7 @@ impl PgStore {
             q.push(" AND labels @> ")
                 .push_bind(Json(filter.labels.clone()));
         }
+        queries::push_status_filter(q, filter);
     }
 }
 

@@ -6,38 +6,12 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
+use sqlx::Sqlite;
+use uuid::fmt::Hyphenated;
 
 use super::{SqliteStore, timestamp};
-use sqlx::types::Json;
-
-use crate::store::{Change, ChangeFeed, ChangeKind, Labels, StoreError};
-
-type ChangeRow = (
-    i64,
-    String,
-    String,
-    Option<String>,
-    Json<Labels>,
-    String,
-    String,
-);
-
-fn change(row: ChangeRow) -> Result<Change, StoreError> {
-    let (position, id, consumer_name, name, Json(labels), kind, at) = row;
-    Ok(Change {
-        position,
-        resource_id: Uuid::parse_str(&id)
-            .map_err(|err| StoreError::Corrupt(format!("change {position}: id {id:?}: {err}")))?,
-        consumer_name,
-        name,
-        labels,
-        kind: kind.parse::<ChangeKind>().map_err(StoreError::Corrupt)?,
-        at: DateTime::parse_from_rfc3339(&at)
-            .map_err(|err| StoreError::Corrupt(format!("change {position}: time {at:?}: {err}")))?
-            .with_timezone(&Utc),
-    })
-}
+use crate::store::queries;
+use crate::store::{Change, ChangeFeed, StoreError};
 
 #[async_trait]
 impl ChangeFeed for SqliteStore {
@@ -61,26 +35,9 @@ impl ChangeFeed for SqliteStore {
     async fn changes_after(&self, after: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
         // One read transaction: a prune between the two reads cannot hide a gap.
         let mut tx = self.pool().begin().await?;
-        let pruned_through: i64 =
-            sqlx::query_scalar("SELECT pruned_through FROM resource_change_state")
-                .fetch_one(&mut *tx)
-                .await?;
-        if after < pruned_through {
-            return Err(StoreError::FeedGone {
-                after,
-                pruned_through,
-            });
-        }
-        let rows: Vec<ChangeRow> = sqlx::query_as(
-            "SELECT position, resource_id, consumer_name, name, labels, kind, at FROM resource_changes \
-             WHERE position > ?1 ORDER BY position LIMIT ?2",
-        )
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
+        let changes = queries::changes_after::<Sqlite, Hyphenated>(&mut tx, after, limit).await?;
         tx.commit().await?;
-        rows.into_iter().map(change).collect()
+        Ok(changes)
     }
 
     async fn prune_changes(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {

@@ -12,6 +12,7 @@
 
 mod create;
 mod feed;
+mod health;
 mod outbox;
 mod status;
 mod store;

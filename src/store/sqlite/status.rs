@@ -58,13 +58,14 @@ impl Statuses for SqliteStore {
         for status in &plan.stores {
             sqlx::query(
                 "UPDATE resources SET status = ?2, status_hash = ?3, status_sequence_id = ?4, \
-                 status_updated_at = ?5 WHERE id = ?1",
+                 status_updated_at = ?5, status_version = ?6 WHERE id = ?1",
             )
             .bind(status.id.hyphenated())
             .bind(status.document.get())
             .bind(status.hash)
             .bind(status.sequence_id)
             .bind(&at)
+            .bind(status.version)
             .execute(&mut *tx)
             .await?;
         }

@@ -37,6 +37,7 @@ fn push_resource_filter(q: &mut QueryBuilder<Sqlite>, filter: &ResourceFilter) {
             .push_bind(value.clone())
             .push(")");
     }
+    queries::push_status_filter(q, filter);
 }
 
 fn select_resource(tail: &str) -> sqlx::AssertSqlSafe<String> {
