@@ -99,6 +99,11 @@ pub async fn get(hub: &Hub, what: GetWhat) -> Result<(), ClientError> {
             let terms = condition_terms(&args.filter)?;
             let mut list = hub.resources(&query(&args.filter)).await?;
             list.items.retain(|r| matches(r, &terms));
+            // Like kubectl, by name: the API's creation order differs between runs of a
+            // parallel apply.
+            list.items.sort_by(|a, b| {
+                (&a.consumer_name, &a.name, a.id).cmp(&(&b.consumer_name, &b.name, b.id))
+            });
             list.size = u32::try_from(list.items.len()).unwrap_or(u32::MAX);
             list.total = i64::from(list.size);
             print_resources(args.output, &list)
@@ -283,13 +288,20 @@ pub async fn delete(hub: &Hub, what: DeleteWhat) -> Result<(), ClientError> {
         println!("resource/{name} deleting");
         return Ok(());
     }
-    wait_for(hub, &resource, &WaitFor::Delete, timeout).await?;
+    let deadline = Deadline {
+        at: tokio::time::Instant::now() + timeout,
+        limit: timeout,
+    };
+    wait_for(hub, &resource, &WaitFor::Delete, deadline).await?;
     println!("resource/{name} deleted");
     Ok(())
 }
 
 pub async fn wait(hub: &Hub, args: WaitArgs) -> Result<(), ClientError> {
-    let deadline = tokio::time::Instant::now() + args.timeout;
+    let deadline = Deadline {
+        at: tokio::time::Instant::now() + args.timeout,
+        limit: args.timeout,
+    };
     for reference in &args.resources {
         let resource = match resolve(hub, reference).await {
             Err(err) if err.is_not_found() && args.condition == WaitFor::Delete => {
@@ -298,8 +310,7 @@ pub async fn wait(hub: &Hub, args: WaitArgs) -> Result<(), ClientError> {
             }
             other => other?,
         };
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        wait_for(hub, &resource, &args.condition, left).await?;
+        wait_for(hub, &resource, &args.condition, deadline).await?;
         let met = match &args.condition {
             WaitFor::Delete => "deleted".to_owned(),
             WaitFor::Condition { type_, status } => format!("condition met ({type_}={status})"),
@@ -309,14 +320,20 @@ pub async fn wait(hub: &Hub, args: WaitArgs) -> Result<(), ClientError> {
     Ok(())
 }
 
+/// When waiting ends, and the `--timeout` it came from (for the message).
+#[derive(Debug, Clone, Copy)]
+struct Deadline {
+    at: tokio::time::Instant,
+    limit: Duration,
+}
+
 /// Polls the resource until `until` holds; on timeout the error says what was seen last.
 async fn wait_for(
     hub: &Hub,
     resource: &ResourceView,
     until: &WaitFor,
-    limit: Duration,
+    deadline: Deadline,
 ) -> Result<(), ClientError> {
-    let deadline = tokio::time::Instant::now() + limit;
     let path = format!("{RESOURCES_PATH}/{}", resource.id);
     let name = output::reference(resource);
     loop {
@@ -344,21 +361,20 @@ async fn wait_for(
                             c.observed_generation.unwrap_or_default()
                         )
                     }
-                    Some(c) => format!("{type_}={}: {} {}", c.status, c.reason, c.message)
-                        .trim_end()
-                        .to_owned(),
+                    Some(c) => format!("{type_}={} ({}: {})", c.status, c.reason, c.message),
                     None if current.status.is_none() => "no status reported yet".to_owned(),
                     None => format!("no {type_} condition reported"),
                 }
             }
         };
-        if tokio::time::Instant::now() >= deadline {
+        if tokio::time::Instant::now() >= deadline.at {
             let wanted = match until {
                 WaitFor::Delete => "deletion".to_owned(),
                 WaitFor::Condition { type_, status } => format!("condition {type_}={status}"),
             };
             return Err(ClientError::Failed(format!(
-                "timed out after {limit:?} waiting for {wanted} of resource/{name}: {last}"
+                "timed out after {:?} waiting for {wanted} of resource/{name}: {last}",
+                deadline.limit
             )));
         }
         tokio::time::sleep(POLL).await;
