@@ -208,3 +208,88 @@ async fn token_and_certificate_authority_from_flags_environment_and_contexts() {
         .unwrap();
     assert!(Cli::finish(out).stderr.contains("HTTP 401"));
 }
+
+#[tokio::test]
+async fn flags_and_stdin_set_the_bundle_and_win_over_the_wrapper_document() {
+    let api = TestApi::spawn(Backend::Sqlite).await;
+    let cli = Cli::new(&api.base);
+    cli.ok(&["consumers", "create", "edge-1", "-l", "env=prod"])
+        .await;
+    cli.ok(&["consumers", "label", "edge-1", "tier=gold", "env-"])
+        .await;
+    let labels = cli.ok(&["consumers", "get", "edge-1", "-o", "json"]).await;
+    let labels: serde_json::Value = serde_json::from_str(&labels).unwrap();
+    assert_eq!(labels["labels"], serde_json::json!({"tier": "gold"}));
+
+    let web = data("web").display().to_string();
+    cli.ok(&[
+        "apply",
+        "-f",
+        &web,
+        "--consumer",
+        "edge-1",
+        "--name",
+        "custom",
+        "--label",
+        "app=other",
+        "--annotation",
+        "owner=team-a",
+        "--delete-option",
+        "{propagationPolicy: Orphan}",
+    ])
+    .await;
+    let json = cli
+        .ok(&["get", "resource", "edge-1/custom", "-o", "json"])
+        .await;
+    let resource: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(resource["labels"], serde_json::json!({"app": "other"}));
+    assert_eq!(
+        resource["annotations"],
+        serde_json::json!({"owner": "team-a"})
+    );
+    assert_eq!(resource["delete_option"]["propagationPolicy"], "Orphan");
+    assert_eq!(resource["manifests"][0]["kind"], "ConfigMap");
+
+    // stdin has no file name to default to.
+    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: piped, namespace: default}\n";
+    let mut command = cli.command(&["apply", "-f", "-", "--consumer", "edge-1"]);
+    let run = pipe(&mut command, manifest).await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("--name"), "{run:?}");
+    let mut command = cli.command(&[
+        "apply",
+        "-f",
+        "-",
+        "--consumer",
+        "edge-1",
+        "--name",
+        "piped",
+    ]);
+    let run = pipe(&mut command, manifest).await;
+    assert_eq!(run.stdout, "resource/edge-1/piped created\n", "{run:?}");
+    let run = pipe(&mut command, manifest).await;
+    assert_eq!(run.stdout, "resource/edge-1/piped unchanged\n", "{run:?}");
+
+    let err = cli.fails(1, &["consumers", "delete", "edge-1"]).await;
+    assert!(err.contains("HTTP 409"), "{err}");
+}
+
+async fn pipe(command: &mut tokio::process::Command, stdin: &str) -> super::Run {
+    use tokio::io::AsyncWriteExt as _;
+    let mut child = command.stdin(std::process::Stdio::piped()).spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    Cli::finish(child.wait_with_output().await.unwrap())
+}
+
+#[tokio::test]
+async fn completion_scripts_name_the_client_commands() {
+    let cli = Cli::new("http://127.0.0.1:1");
+    for shell in ["bash", "zsh", "fish"] {
+        let script = cli.ok(&["completion", shell]).await;
+        for word in ["apply", "consumers", "certificate-authority"] {
+            assert!(script.contains(word), "{shell}: {word} missing");
+        }
+    }
+}
