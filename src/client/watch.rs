@@ -119,9 +119,15 @@ pub async fn run(
                     tracing::warn!(data = %sse.data, "watch ended by the hub; resuming");
                     continue;
                 }
-                let event: WatchEvent = serde_json::from_str(&sse.data).map_err(|e| {
-                    ClientError::Failed(format!("a watch event is not the API's JSON: {e}"))
-                })?;
+                let event: WatchEvent = match serde_json::from_str(&sse.data) {
+                    Ok(event) => event,
+                    Err(err) => {
+                        // One bad event does not end the watch; the next ones may be fine.
+                        tracing::warn!(%err, id = ?sse.id, "skipping a watch event that is not the API's JSON");
+                        last_id = sse.id.or(last_id);
+                        continue;
+                    }
+                };
                 last_id = sse.id.or(Some(event.position.to_string()));
                 let shown = event.object.as_ref().is_none_or(|r| matches(r, &terms));
                 if shown {
