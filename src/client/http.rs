@@ -190,7 +190,7 @@ impl Hub {
 
     fn transport_error(&self, err: &reqwest::Error) -> ClientError {
         let cause = root_cause(err);
-        if err.is_connect() || err.is_timeout() && !err.is_body() {
+        if err.is_connect() {
             ClientError::Connect {
                 server: self.server.clone(),
                 cause,

@@ -39,11 +39,13 @@ struct Sse {
 }
 
 /// Takes the next complete event off the front of `buffer` (comments and blank blocks
-/// skipped); `None` until one is complete.
-fn next_event(buffer: &mut String) -> Option<Sse> {
+/// skipped); `None` until one is complete. Bytes, not text: a chunk may end inside a
+/// character.
+fn next_event(buffer: &mut Vec<u8>) -> Option<Sse> {
     loop {
-        let end = buffer.find("\n\n")?;
-        let block: String = buffer.drain(..end + 2).collect();
+        let end = buffer.windows(2).position(|w| w == b"\n\n")?;
+        let block: Vec<u8> = buffer.drain(..end + 2).collect();
+        let block = String::from_utf8_lossy(&block);
         let mut sse = Sse::default();
         for line in block.lines() {
             let (field, value) = line.split_once(':').unwrap_or((line, ""));
@@ -103,14 +105,14 @@ pub async fn run(
             Err(err) => return Err(err),
         };
         streamed = true;
-        let mut buffer = String::new();
+        let mut buffer = Vec::new();
         loop {
             let chunk = tokio::select! {
                 () = &mut stop => return Ok(()),
                 chunk = response.chunk() => chunk,
             };
             match chunk {
-                Ok(Some(bytes)) => buffer.push_str(&String::from_utf8_lossy(&bytes)),
+                Ok(Some(bytes)) => buffer.extend_from_slice(&bytes),
                 Ok(None) | Err(_) => break, // reopened below, from the last id
             }
             while let Some(sse) = next_event(&mut buffer) {
@@ -217,9 +219,8 @@ mod tests {
 
     #[test]
     fn events_split_on_blank_lines_and_comments_are_skipped() {
-        let mut buffer = String::from(
-            ": heartbeat\n\nid: 7\nevent: ADDED\ndata: {\"a\":1}\n\nid: 8\nevent: MOD",
-        );
+        let mut buffer =
+            b": heartbeat\n\nid: 7\nevent: ADDED\ndata: {\"a\":1}\n\nid: 8\nevent: MOD".to_vec();
         assert_eq!(
             next_event(&mut buffer),
             Some(Sse {
@@ -229,6 +230,6 @@ mod tests {
             })
         );
         assert_eq!(next_event(&mut buffer), None);
-        assert_eq!(buffer, "id: 8\nevent: MOD");
+        assert_eq!(buffer, b"id: 8\nevent: MOD");
     }
 }
