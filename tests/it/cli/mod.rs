@@ -6,6 +6,7 @@
 mod errors;
 mod flow;
 mod terminal;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
