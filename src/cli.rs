@@ -2,14 +2,14 @@
 //! beside the code that runs it; this module only dispatches and owns the tokio runtime and
 //! the process's signals (each `run` is handed a shutdown future).
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 use crate::hub::config::HubConfig;
 use crate::telemetry::{self, LogFormat};
 
 /// baton: ship Kubernetes manifests to a fleet of clusters as OCM-compatible CloudEvents.
 #[derive(Debug, Parser)]
-#[command(name = "baton", version, about, long_about = None)]
+#[command(name = "baton", version, about, long_about = None, after_help = EXIT_CODES)]
 pub struct Cli {
     /// Log line format (filter with RUST_LOG, e.g. RUST_LOG=baton=debug).
     #[arg(
@@ -24,6 +24,10 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// Documented in `--help` and docs/cli.md.
+const EXIT_CODES: &str =
+    "Exit codes: 0 ok, 1 error (the message says which), 2 usage (bad flags or arguments).";
 
 /// What to run.
 #[derive(Debug, Subcommand)]
@@ -71,13 +75,23 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<std::ffi::OsString>,
     },
+    #[command(flatten)]
+    Client(crate::client::args::ClientCommand),
+    /// Print a shell completion script, e.g. `baton completion bash > /etc/bash_completion.d/baton`.
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Runs the parsed command line to completion.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     // `baton-bench` sets up its own logging.
-    if !matches!(cli.command, Command::Bench { .. }) {
-        telemetry::init(cli.log_format);
+    match cli.command {
+        Command::Bench { .. } => {}
+        // Client output is for people and scripts: only warnings go to stderr.
+        Command::Client(_) => telemetry::init_with_default(cli.log_format, "warn"),
+        _ => telemetry::init(cli.log_format),
     }
     match cli.command {
         Command::Version => {
@@ -104,6 +118,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate(args) => runtime()?.block_on(crate::hub::serve::migrate(args)),
         Command::Bench { args } => run_bench(args),
+        Command::Client(command) => {
+            Ok(runtime()?.block_on(crate::client::run(command, shutdown_signal()))?)
+        }
+        Command::Completion { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "baton", &mut std::io::stdout());
+            Ok(())
+        }
     }
 }
 

@@ -17,12 +17,15 @@
 //!   the change feed, the replica registry).
 //! - [`hub`]: `baton serve`: the REST API, publisher, status writer, watch, replica membership.
 //! - [`agent`]: `baton agent`, the reference agent and its simulated cluster.
+//! - [`client`]: `baton apply|get|describe|watch|wait|delete|consumers`, a command-line client
+//!   of the REST API (over HTTP only; the API's view types are its contract).
 //!
 //! The binary (`src/main.rs`) only parses the command line and calls [`cli::run`].
 
 pub mod agent;
 pub mod broker;
 pub mod cli;
+pub mod client;
 pub mod hub;
 pub mod store;
 pub mod telemetry;

@@ -9,6 +9,7 @@ mod api_batch;
 mod api_bounds;
 mod api_list;
 mod api_text;
+mod cli;
 mod clients;
 mod compose;
 mod e2e;

@@ -1,5 +1,6 @@
 //! The JSON shapes of the REST API (requests and responses), with their OpenAPI schemas: one
 //! type per shape. Conversions from the store's records live here too, so handlers stay thin.
+//! The `baton` client (`crate::client`) sends and reads these same types.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,7 +17,7 @@ pub const CONSUMERS_PATH: &str = "/api/v1/consumers";
 pub const RESOURCES_PATH: &str = "/api/v1/resources";
 
 /// `POST /consumers`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerCreate {
     /// DNS-1123 label; the cluster name on the wire.
@@ -32,7 +33,7 @@ pub struct ConsumerCreate {
 }
 
 /// `PATCH /consumers/{id or name}`: replaces the labels.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerPatch {
     #[schema(value_type = super::schema::Labels)]
@@ -116,7 +117,7 @@ pub struct ConsumerFilterParams {
 }
 
 /// `POST /resources`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceCreate {
     /// The consumer (cluster) this resource is applied on.
@@ -152,7 +153,7 @@ pub struct ResourceCreate {
 }
 
 /// `PUT /resources/{id}`: the whole new spec, with the version it replaces.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceUpdate {
     /// The version this update is based on; 409 if the resource has moved on.
