@@ -8,6 +8,9 @@ use super::watch::{ChangeHub, WatchConfig};
 use crate::store::Store;
 use crate::store::fleet::Connection;
 
+/// `--source-id` when none is given.
+pub const DEFAULT_SOURCE_ID: &str = "baton";
+
 /// What the hub knows about live connections, from its transport.
 pub trait Connections: Send + Sync + 'static {
     /// Whether an agent of `cluster` is connected; `None` when the transport cannot tell.
@@ -46,6 +49,9 @@ pub struct AppState {
     pub creates: CreateBatcher,
     /// Watches: this hub's fan-out of the change feed.
     pub changes: ChangeHub,
+    /// The hub's CloudEvent source id (`--source-id`): the owner of the resources created
+    /// through the REST API, which the store keeps without a source.
+    pub source_id: Arc<str>,
 }
 
 impl AppState {
@@ -71,6 +77,13 @@ impl AppState {
             store,
             connections,
             metrics,
+            source_id: Arc::from(DEFAULT_SOURCE_ID),
         }
+    }
+
+    /// The same state for a hub whose source id is `source_id`.
+    pub fn with_source_id(mut self, source_id: &str) -> Self {
+        self.source_id = Arc::from(source_id);
+        self
     }
 }

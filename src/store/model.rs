@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::search::{ConsumerField, ResourceField, Search};
+
 /// Labels or annotations.
 pub type Labels = BTreeMap<String, String>;
 
@@ -193,6 +195,15 @@ pub struct ResourceFilter {
     pub labels: Labels,
     /// Only the resources this source owns.
     pub source: Option<SourceFilter>,
+    /// Only the resources this search matches.
+    pub search: Option<Search<ResourceField>>,
+}
+
+/// Which consumers to list.
+#[derive(Debug, Clone, Default)]
+pub struct ConsumerFilter {
+    /// Only the consumers this search matches.
+    pub search: Option<Search<ConsumerField>>,
 }
 
 /// The resources one source owns. The store keeps no source on a resource created through

@@ -3,7 +3,8 @@
 //! marking, refusal to delete a consumer in use).
 
 use baton::store::{
-    ConsumerKey, Direction, NewResource, OrderBy, ResourceFilter, SourceFilter, StoreError, Updated,
+    ConsumerFilter, ConsumerKey, Direction, NewResource, OrderBy, ResourceFilter, SourceFilter,
+    StoreError, Updated,
 };
 
 use crate::harness::{Backend, backend_tests};
@@ -46,7 +47,10 @@ async fn consumers_have_unique_names_and_are_found_by_id_or_name(backend: Backen
     ));
     store.create_consumer(new_consumer("a0")).await.unwrap();
     let listed = store
-        .list_consumers(page(2, 1, OrderBy::Name, Direction::Asc))
+        .list_consumers(
+            &ConsumerFilter::default(),
+            page(2, 1, OrderBy::Name, Direction::Asc),
+        )
         .await
         .unwrap();
     assert_eq!(listed.total, 2);

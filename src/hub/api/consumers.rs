@@ -10,9 +10,9 @@ use super::validate;
 use super::views::{ConsumerCreate, ConsumerPatch, ConsumerView, ListView, PageParams};
 use crate::hub::error::{ApiError, ErrorBody};
 use crate::hub::state::AppState;
-use crate::store::NewConsumer;
+use crate::store::{Consumer, ConsumerFilter, Labels, NewConsumer};
 
-fn view(state: &AppState, consumer: crate::store::Consumer) -> ConsumerView {
+fn view(state: &AppState, consumer: Consumer) -> ConsumerView {
     let connected = state.connections.is_connected(&consumer.name);
     let at = state.connections.connection(&consumer.name);
     ConsumerView::new(consumer, connected, at)
@@ -26,15 +26,17 @@ pub async fn create_consumer(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<ConsumerCreate>,
 ) -> Result<(StatusCode, Json<ConsumerView>), ApiError> {
-    let name = validate::consumer_name("name", &body.name)?;
-    let consumer = state
-        .store
-        .create_consumer(NewConsumer {
-            name,
-            labels: body.labels,
-        })
-        .await?;
+    let consumer = create(&state, &body.name, body.labels).await?;
     Ok((StatusCode::CREATED, Json(view(&state, consumer))))
+}
+
+/// Registers the consumer `name` (checked here) with `labels`: every API's create.
+pub async fn create(state: &AppState, name: &str, labels: Labels) -> Result<Consumer, ApiError> {
+    let name = validate::consumer_name("name", name)?;
+    Ok(state
+        .store
+        .create_consumer(NewConsumer { name, labels })
+        .await?)
 }
 
 /// List consumers.
@@ -45,7 +47,10 @@ pub async fn list_consumers(
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<ListView<ConsumerView>>, ApiError> {
     let page = validate::page(&params)?;
-    let found = state.store.list_consumers(page).await?;
+    let found = state
+        .store
+        .list_consumers(&ConsumerFilter::default(), page)
+        .await?;
     let items: Vec<ConsumerView> = found.items.into_iter().map(|c| view(&state, c)).collect();
     Ok(Json(ListView {
         kind: "ConsumerList".into(),

@@ -101,7 +101,7 @@ pub async fn list_resources(
         consumer_name: filters.consumer_name,
         name: filters.name,
         labels: validate::label_selector(filters.labels.as_deref())?,
-        source: None,
+        ..ResourceFilter::default()
     };
     if watch.watch == Some(true) {
         let since = match headers.get("last-event-id") {
