@@ -21,7 +21,7 @@ fn bundle_id(id: &str) -> Result<Uuid, MaestroError> {
 }
 
 /// List resource bundles.
-#[utoipa::path(get, path = "/api/maestro/v1/resource-bundles", tag = super::TAG, params(ListParams),
+#[utoipa::path(get, path = "/api/maestro/v1/resource-bundles", operation_id = "maestro_list_bundles", tag = super::TAG, params(ListParams),
     responses((status = 200, description = "A page of resource bundles", body = ResourceBundleList), (status = 400, description = "A parameter is invalid or the search unsupported; `field` names it", body = MaestroErrorBody)))]
 pub async fn list_bundles(
     State(state): State<AppState>,
@@ -51,7 +51,7 @@ pub async fn list_bundles(
 }
 
 /// Get a resource bundle by id.
-#[utoipa::path(get, path = "/api/maestro/v1/resource-bundles/{id}", tag = super::TAG,
+#[utoipa::path(get, path = "/api/maestro/v1/resource-bundles/{id}", operation_id = "maestro_get_bundle", tag = super::TAG,
     params(("id" = String, Path, description = "resource bundle id")),
     responses((status = 200, description = "The resource bundle", body = ResourceBundle), (status = 404, description = "No such resource bundle", body = MaestroErrorBody)))]
 pub async fn get_bundle(
@@ -63,7 +63,7 @@ pub async fn get_bundle(
 }
 
 /// Delete a resource bundle: marked deleting, removed once the agent confirms.
-#[utoipa::path(delete, path = "/api/maestro/v1/resource-bundles/{id}", tag = super::TAG,
+#[utoipa::path(delete, path = "/api/maestro/v1/resource-bundles/{id}", operation_id = "maestro_delete_bundle", tag = super::TAG,
     params(("id" = String, Path, description = "resource bundle id")),
     responses((status = 204, description = "Deletion requested"), (status = 404, description = "No such resource bundle", body = MaestroErrorBody)))]
 pub async fn delete_bundle(

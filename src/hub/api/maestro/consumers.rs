@@ -22,7 +22,7 @@ fn consumer_key(id: &str) -> Result<ConsumerKey, MaestroError> {
 }
 
 /// Create a consumer.
-#[utoipa::path(post, path = "/api/maestro/v1/consumers", tag = super::TAG, request_body = ConsumerCreate,
+#[utoipa::path(post, path = "/api/maestro/v1/consumers", operation_id = "maestro_create_consumer", tag = super::TAG, request_body = ConsumerCreate,
     responses((status = 201, description = "Created", body = MaestroConsumer), (status = 400, description = "A field is invalid; `field` names it", body = MaestroErrorBody),
         (status = 409, description = "The name is taken", body = MaestroErrorBody), (status = 413, description = "The body is over the size limit", body = MaestroErrorBody), (status = 415, description = "The body is not JSON (Content-Type)", body = MaestroErrorBody)))]
 pub async fn create_consumer(
@@ -37,7 +37,7 @@ pub async fn create_consumer(
 }
 
 /// List consumers.
-#[utoipa::path(get, path = "/api/maestro/v1/consumers", tag = super::TAG, params(ListParams),
+#[utoipa::path(get, path = "/api/maestro/v1/consumers", operation_id = "maestro_list_consumers", tag = super::TAG, params(ListParams),
     responses((status = 200, description = "A page of consumers", body = ConsumerList), (status = 400, description = "A parameter is invalid or the search unsupported; `field` names it", body = MaestroErrorBody)))]
 pub async fn list_consumers(
     State(state): State<AppState>,
@@ -62,7 +62,7 @@ pub async fn list_consumers(
 }
 
 /// Get a consumer by id (or name).
-#[utoipa::path(get, path = "/api/maestro/v1/consumers/{id}", tag = super::TAG,
+#[utoipa::path(get, path = "/api/maestro/v1/consumers/{id}", operation_id = "maestro_get_consumer", tag = super::TAG,
     params(("id" = String, Path, description = "consumer id (or name)")),
     responses((status = 200, description = "The consumer", body = MaestroConsumer), (status = 404, description = "No such consumer", body = MaestroErrorBody)))]
 pub async fn get_consumer(
@@ -74,7 +74,7 @@ pub async fn get_consumer(
 }
 
 /// Replace a consumer's labels (when the body has `labels`).
-#[utoipa::path(patch, path = "/api/maestro/v1/consumers/{id}", tag = super::TAG, request_body = ConsumerPatch,
+#[utoipa::path(patch, path = "/api/maestro/v1/consumers/{id}", operation_id = "maestro_patch_consumer", tag = super::TAG, request_body = ConsumerPatch,
     params(("id" = String, Path, description = "consumer id (or name)")),
     responses((status = 200, description = "The consumer", body = MaestroConsumer), (status = 400, description = "A field is invalid; `field` names it", body = MaestroErrorBody),
         (status = 404, description = "No such consumer", body = MaestroErrorBody), (status = 413, description = "The body is over the size limit", body = MaestroErrorBody),
@@ -93,7 +93,7 @@ pub async fn patch_consumer(
 }
 
 /// Delete a consumer; refused (409) while it has resource bundles.
-#[utoipa::path(delete, path = "/api/maestro/v1/consumers/{id}", tag = super::TAG,
+#[utoipa::path(delete, path = "/api/maestro/v1/consumers/{id}", operation_id = "maestro_delete_consumer", tag = super::TAG,
     params(("id" = String, Path, description = "consumer id (or name)")),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such consumer", body = MaestroErrorBody),
         (status = 409, description = "The consumer still has resource bundles", body = MaestroErrorBody)))]

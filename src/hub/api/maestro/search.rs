@@ -30,6 +30,9 @@ const MAX_LEN: usize = 8192;
 const MAX_DEPTH: usize = 32;
 /// The most values in one search (each is a bound parameter).
 const MAX_VALUES: usize = 1000;
+/// The most comparisons in one search: each is a level of the SQL expression tree, and
+/// SQLite stops at 1,000.
+const MAX_COMPARISONS: usize = 200;
 
 /// Why a search is refused: what is unsupported or malformed, for a 400 naming `search`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -161,6 +164,7 @@ pub fn parse<T: Target>(
         at: 0,
         depth: 0,
         values: 0,
+        comparisons: 0,
         hub_source_id,
     };
     let tree = parser.or::<T>()?;
@@ -274,6 +278,7 @@ struct Parser<'a> {
     at: usize,
     depth: usize,
     values: usize,
+    comparisons: usize,
     hub_source_id: &'a str,
 }
 
@@ -403,6 +408,10 @@ impl Parser<'_> {
     }
 
     fn comparison<T: Target>(&mut self) -> Result<Search<T>, SearchError> {
+        self.comparisons += 1;
+        if self.comparisons > MAX_COMPARISONS {
+            return error(format!("more than {MAX_COMPARISONS} comparisons"));
+        }
         let path = self.path()?;
         let field = |path: &FieldPath, hub: &str| {
             T::field(path, hub).ok_or_else(|| {
@@ -467,6 +476,12 @@ impl Parser<'_> {
                         "`{path} @>` takes a JSON object of string values, not '{document}'"
                     ))
                 })?;
+                if pairs
+                    .iter()
+                    .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+                {
+                    return error("U+0000 is not allowed");
+                }
                 Ok(Search::Contains { map, pairs })
             }
             Some(token) => error(format!(
@@ -630,5 +645,8 @@ mod tests {
         let many = vec!["'v'"; 1001].join(",");
         assert!(refused(&format!("name in ({many})")).contains("more than 1000"));
         assert!(refused(&"x".repeat(9000)).contains("longer"));
+        let many = vec!["name = 'a'"; 201].join(" or ");
+        assert!(refused(&many).contains("more than 200 comparisons"));
+        assert!(refused(r#"payload->'metadata'->'labels' @> '{"a":"\u0000"}'"#).contains("U+0000"));
     }
 }
