@@ -10,7 +10,8 @@
 //!
 //! Two backends implement [`Store`], each with its own SQL where it matters: [`postgres`] (the
 //! production store) and [`sqlite`] (the embedded default of `baton serve`). [`open`] picks one
-//! from the database URL.
+//! from the database URL. Lists take filters; a [`search`] condition is translated into SQL for
+//! either backend with every value bound.
 
 pub mod fleet;
 pub mod lock;

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::harness::{Backend, TestApi, backend_tests, configmap, resource_body};
+use crate::store_fixtures::new_resource;
 
 const BASE: &str = "/api/maestro/v1";
 
@@ -278,10 +279,8 @@ async fn search_selects_by_every_field_and_operator(backend: Backend) {
             .collect();
         spec.annotations = [("team".to_owned(), name.to_owned())].into();
         NewResource {
-            consumer_name: consumer.into(),
-            name: Some(name.into()),
             source: source.map(Into::into),
-            spec,
+            ..new_resource(consumer, Some(name), spec)
         }
     };
     let mut ids = Vec::new();

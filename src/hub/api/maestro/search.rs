@@ -24,7 +24,8 @@ use crate::store::{
     ConsumerField, ConsumerMap, Labels, ResourceField, ResourceMap, Search, search::SearchField,
 };
 
-/// The longest search accepted, in bytes.
+/// The longest search accepted, in bytes (the document says 2,048 characters: percent-encoded,
+/// longer ones could pass the HTTP server's limit on a request line).
 const MAX_LEN: usize = 8192;
 /// The deepest nesting of parentheses.
 const MAX_DEPTH: usize = 32;

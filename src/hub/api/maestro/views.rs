@@ -218,7 +218,7 @@ pub struct ListParams {
     pub size: Option<u32>,
     /// Maestro's search language, the part its clients use (docs/maestro.md): `=`, `!=`,
     /// `in (...)`, `not in (...)`, `and`, `or`, parentheses, on the list's fields.
-    #[param(max_length = 8192)]
+    #[param(max_length = 2048)]
     pub search: Option<String>,
     /// `created_at`, `updated_at` or `name`, then `asc` (default) or `desc`.
     #[serde(rename = "orderBy")]
