@@ -17,6 +17,7 @@ use super::service::HubOptions;
 use super::tls::HttpTlsError;
 use crate::broker::{BrokerConfig, BrokerError, ServerTls, TokenTable};
 use crate::cloudevents::transport::mqtt::{ConfigError as MqttConfigError, MqttConfig};
+use crate::hub::state::DEFAULT_SOURCE_ID;
 use crate::store::{self, StoreError};
 
 /// Which transport the hub publishes over.
@@ -62,7 +63,7 @@ pub struct ServeArgs {
     pub mqtt_config: Option<PathBuf>,
 
     /// The CloudEvent source id of the hub; agents address status to it.
-    #[arg(long, env = "BATON_SOURCE_ID", default_value = "baton")]
+    #[arg(long, env = "BATON_SOURCE_ID", default_value = DEFAULT_SOURCE_ID)]
     pub source_id: String,
 
     /// This replica's name among the hubs on one database (a pod name, say); default: random,

@@ -43,10 +43,10 @@ pub fn work_of(resource: &Resource) -> Result<ManifestWork, ConvertError> {
             .map_err(err("manifestConfigs"))?,
         None => Vec::new(),
     };
-    let mut annotations = resource.spec.annotations.clone();
+    let mut metadata = meta_of(resource);
     let status = match &resource.status {
         Some(reported) => {
-            annotations.insert(
+            metadata.annotations.insert(
                 SEQUENCE_ID_ANNOTATION.to_owned(),
                 reported.sequence_id.clone(),
             );
@@ -55,21 +55,7 @@ pub fn work_of(resource: &Resource) -> Result<ManifestWork, ConvertError> {
         None => ManifestWorkStatus::default(),
     };
     Ok(ManifestWork {
-        metadata: ObjectMeta {
-            name: resource
-                .name
-                .clone()
-                .unwrap_or_else(|| resource.id.to_string()),
-            namespace: resource.consumer_name.clone(),
-            uid: resource.id.to_string(),
-            resource_version: resource.version.to_string(),
-            generation: resource.version,
-            creation_timestamp: Some(Time(resource.created_at)),
-            deletion_timestamp: resource.deleted_at.map(Time),
-            labels: resource.spec.labels.clone(),
-            annotations,
-            ..ObjectMeta::default()
-        },
+        metadata,
         spec: ManifestWorkSpec {
             workload: ManifestsTemplate { manifests },
             delete_option,
@@ -80,7 +66,28 @@ pub fn work_of(resource: &Resource) -> Result<ManifestWork, ConvertError> {
     })
 }
 
+/// The work's metadata as the source sees it: name (the id when unnamed), namespace (the
+/// consumer), uid (the id), generation and resource version (the version), timestamps, and the
+/// resource's labels and annotations.
+pub fn meta_of(resource: &Resource) -> ObjectMeta {
+    ObjectMeta {
+        name: resource
+            .name
+            .clone()
+            .unwrap_or_else(|| resource.id.to_string()),
+        namespace: resource.consumer_name.clone(),
+        uid: resource.id.to_string(),
+        resource_version: resource.version.to_string(),
+        generation: resource.version,
+        creation_timestamp: Some(Time(resource.created_at)),
+        deletion_timestamp: resource.deleted_at.map(Time),
+        labels: resource.spec.labels.clone(),
+        annotations: resource.spec.annotations.clone(),
+        ..ObjectMeta::default()
+    }
+}
+
 /// The typed status of what an agent reported.
-fn status_of(reported: &ReportedStatus) -> Result<ManifestWorkStatus, serde_json::Error> {
+pub fn status_of(reported: &ReportedStatus) -> Result<ManifestWorkStatus, serde_json::Error> {
     serde_json::from_str(reported.status.get())
 }

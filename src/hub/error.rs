@@ -105,8 +105,22 @@ tokio::task_local! {
     pub static REQUEST_ID: String;
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+/// What an error response says, once logged: the same for every body shape (this API's
+/// [`ErrorBody`], Maestro's in `api::maestro`).
+pub struct Reported {
+    pub status: StatusCode,
+    /// [`ApiError::code`].
+    pub code: &'static str,
+    /// For the client: never a 5xx's cause, which goes to the log only.
+    pub reason: String,
+    pub operation_id: String,
+    /// The offending field of an [`ApiError::InvalidField`].
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    /// Logs the error (5xx with its cause, at error level) and returns what its response says.
+    pub fn report(self) -> Reported {
         let status = self.status();
         let operation_id = REQUEST_ID.try_with(Clone::clone).unwrap_or_default();
         if status.is_server_error() {
@@ -114,24 +128,36 @@ impl IntoResponse for ApiError {
         } else {
             tracing::info!(error = %self, status = status.as_u16(), "request refused");
         }
-        let code = self.code();
         let reason = match &self {
             // The cause (a database's or a library's words) is for the log, found by the id.
             Self::Internal(_) => "internal error".to_owned(),
             _ => self.to_string(),
         };
-        let body = ErrorBody {
-            kind: "Error".into(),
-            code: code.into(),
+        Reported {
+            status,
+            code: self.code(),
             reason,
-            href: format!("/api/v1/errors/{code}"),
             operation_id,
-            field: match &self {
-                Self::InvalidField { field, .. } => Some(field.clone()),
+            field: match self {
+                Self::InvalidField { field, .. } => Some(field),
                 _ => None,
             },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let r = self.report();
+        let body = ErrorBody {
+            kind: "Error".into(),
+            code: r.code.into(),
+            reason: r.reason,
+            href: format!("/api/v1/errors/{}", r.code),
+            operation_id: r.operation_id,
+            field: r.field,
         };
-        (status, Json(body)).into_response()
+        (r.status, Json(body)).into_response()
     }
 }
 

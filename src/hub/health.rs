@@ -100,12 +100,16 @@ impl FleetHealth {
 
     /// Every consumer's view.
     pub async fn all(&self) -> Result<Vec<ConsumerView>, StoreError> {
-        let consumers = self.store.list_consumers(crate::store::PageRequest {
-            page: 1,
-            size: u32::MAX,
-            order_by: crate::store::OrderBy::CreatedAt,
-            direction: crate::store::Direction::Asc,
-        });
+        let filter = crate::store::ConsumerFilter::default();
+        let consumers = self.store.list_consumers(
+            &filter,
+            crate::store::PageRequest {
+                page: 1,
+                size: u32::MAX,
+                order_by: crate::store::OrderBy::CreatedAt,
+                direction: crate::store::Direction::Asc,
+            },
+        );
         self.views(consumers.await?.items, true).await
     }
 }

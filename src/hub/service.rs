@@ -15,7 +15,7 @@ use super::api::{self, ApiTokens};
 use super::lister::DbLister;
 use super::metrics::HubMetrics;
 use super::publisher::{Publisher, PublisherConfig, ReplicaScope};
-use super::state::{AppState, Connections};
+use super::state::{AppState, Connections, DEFAULT_SOURCE_ID};
 use super::status::StatusWriter;
 use super::status_shards::ShardedStatusWriter;
 use super::watch::WatchConfig;
@@ -61,7 +61,7 @@ pub const STATUS_RESYNC_EVERY: Duration = Duration::from_secs(300);
 impl Default for HubOptions {
     fn default() -> Self {
         Self {
-            source_id: "baton".into(),
+            source_id: DEFAULT_SOURCE_ID.into(),
             rate_limit: None,
             publisher: PublisherConfig::default(),
             status_writers: 8,
@@ -137,7 +137,8 @@ impl HubService {
         options: HubOptions,
     ) -> Result<Self, ClientError> {
         let state =
-            AppState::with_watch(store.clone(), connections, metrics.clone(), options.watch);
+            AppState::with_watch(store.clone(), connections, metrics.clone(), options.watch)
+                .with_source_id(&options.source_id);
         let mut builder = SourceClient::builder(
             &options.source_id,
             transport,

@@ -10,6 +10,9 @@ use super::metrics::HubMetrics;
 use super::watch::{ChangeHub, WatchConfig};
 use crate::store::Store;
 
+/// `--source-id` when none is given.
+pub const DEFAULT_SOURCE_ID: &str = "baton";
+
 /// For hubs that run without a transport (tests of the REST API alone).
 pub struct NoConnections;
 
@@ -37,6 +40,9 @@ pub struct AppState {
     pub consumer_changes: ConsumerHub,
     /// When agents were last heard from, until the next flush.
     pub seen: Arc<SeenRecorder>,
+    /// The hub's CloudEvent source id (`--source-id`): the owner of the resources created
+    /// through the REST API, which the store keeps without a source.
+    pub source_id: Arc<str>,
 }
 
 impl AppState {
@@ -70,6 +76,13 @@ impl AppState {
             store,
             connections,
             metrics,
+            source_id: Arc::from(DEFAULT_SOURCE_ID),
         }
+    }
+
+    /// The same state for a hub whose source id is `source_id`.
+    pub fn with_source_id(mut self, source_id: &str) -> Self {
+        self.source_id = Arc::from(source_id);
+        self
     }
 }

@@ -10,7 +10,8 @@
 //!
 //! Two backends implement [`Store`], each with its own SQL where it matters: [`postgres`] (the
 //! production store) and [`sqlite`] (the embedded default of `baton serve`). [`open`] picks one
-//! from the database URL.
+//! from the database URL. Lists take filters; a [`search`] condition is translated into SQL for
+//! either backend with every value bound.
 
 pub mod fleet;
 pub mod lock;
@@ -20,6 +21,7 @@ pub mod postgres;
 mod queries;
 mod rows;
 mod rules;
+pub mod search;
 pub mod sqlite;
 mod status_batch;
 pub mod wakeup;
@@ -33,6 +35,7 @@ use uuid::Uuid;
 
 pub use model::*;
 pub use open::{Backend, DEFAULT_DATA_DIR, SQLITE_FILE, check_url, open};
+pub use search::{ConsumerField, ConsumerMap, ResourceField, ResourceMap, Search};
 pub use wakeup::Wakeup;
 
 /// What the store can fail with; the hub maps these to HTTP statuses in one place.
@@ -262,7 +265,11 @@ pub trait Store: Outbox + Statuses + ChangeFeed + Health + Send + Sync + 'static
 
     async fn create_consumer(&self, new: NewConsumer) -> Result<Consumer, StoreError>;
     async fn get_consumer(&self, key: &ConsumerKey) -> Result<Consumer, StoreError>;
-    async fn list_consumers(&self, page: PageRequest) -> Result<Page<Consumer>, StoreError>;
+    async fn list_consumers(
+        &self,
+        filter: &ConsumerFilter,
+        page: PageRequest,
+    ) -> Result<Page<Consumer>, StoreError>;
     async fn update_consumer_labels(
         &self,
         key: &ConsumerKey,

@@ -18,9 +18,11 @@ use sqlx::types::Json;
 use super::rows::{
     CONSUMER_COLUMNS, ConsumerRow, RESOURCE_COLUMNS, ResourceRow, page_of, push_page,
 };
+use super::search::{JsonSql, push_search};
 use super::{
-    Change, ChangeKind, ConditionTransition, Consumer, ConsumerHealth, ConsumerKey, Labels, Page,
-    PageRequest, Resource, ResourceFilter, ResourceState, StoreError, rules,
+    Change, ChangeKind, ConditionTransition, Consumer, ConsumerFilter, ConsumerHealth, ConsumerKey,
+    Labels, Page, PageRequest, Resource, ResourceFilter, ResourceState, SourceFilter, StoreError,
+    rules,
 };
 
 /// A live resource whose current version has no status yet: the predicate of the
@@ -237,6 +239,19 @@ where
     };
 }
 
+/// Appends ` AND` the resources `source` owns (docs/maestro.md: a REST create has no source).
+pub(crate) fn push_source_filter<DB>(q: &mut QueryBuilder<DB>, source: &SourceFilter)
+where
+    DB: Database,
+    String: for<'q> Encode<'q, DB> + Type<DB>,
+{
+    q.push(" AND (source = ").push_bind(source.source.clone());
+    if source.or_unowned {
+        q.push(" OR source IS NULL");
+    }
+    q.push(")");
+}
+
 /// `SELECT` of the consumer `key` names, with `lock` (` FOR UPDATE` or nothing) appended.
 fn select_consumer<DB, I>(key: &ConsumerKey, lock: &str) -> QueryBuilder<DB>
 where
@@ -356,20 +371,18 @@ where
     Ok(page_of(rows, total))
 }
 
-/// A page of consumers, and the count of all.
-pub(crate) async fn list_consumers<DB, I>(
-    pool: &Pool<DB>,
-    page: PageRequest,
-) -> Result<Page<Consumer>, StoreError>
+/// Appends the `WHERE` of a consumer list: `J` is the backend's JSON dialect.
+pub(crate) fn push_consumer_filter<DB, I, J>(q: &mut QueryBuilder<DB>, filter: &ConsumerFilter)
 where
     DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    (i64,): for<'r> FromRow<'r, DB::Row>,
-    ConsumerRow<I>: for<'r> FromRow<'r, DB::Row> + Send + Unpin + Into<Consumer>,
+    I: From<Uuid> + for<'q> Encode<'q, DB> + Type<DB>,
+    String: for<'q> Encode<'q, DB> + Type<DB>,
+    J: JsonSql<DB>,
 {
-    fetch_page::<DB, ConsumerRow<I>, _>(pool, CONSUMER_COLUMNS, "consumers", |_| {}, page).await
+    if let Some(search) = &filter.search {
+        q.push(" WHERE ");
+        push_search::<DB, I, J, _>(q, search);
+    }
 }
 
 pub(crate) async fn get_resource<DB, I>(pool: &Pool<DB>, id: Uuid) -> Result<Resource, StoreError>

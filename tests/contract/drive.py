@@ -1,6 +1,7 @@
 """Drives every operation of a running hub through the Python client that openapi-python-client
 generated from its document (scripts/contract): create, get, list with paging and filters,
-patch, update with a stale version (409), delete. Exits non-zero on the first surprise.
+patch, update with a stale version (409), delete; and Maestro's paths (docs/maestro.md) over
+the same data. Exits non-zero on the first surprise.
 
 Usage: PYTHONPATH=tests/contract/generated/python python drive.py BASE_URL
 """
@@ -17,6 +18,16 @@ from baton_client.api.consumers import (
     list_consumers,
     patch_consumer,
 )
+from baton_client.api.maestro import (
+    maestro_create_consumer,
+    maestro_delete_bundle,
+    maestro_delete_consumer,
+    maestro_get_bundle,
+    maestro_get_consumer,
+    maestro_list_bundles,
+    maestro_list_consumers,
+    maestro_patch_consumer,
+)
 from baton_client.api.resources import (
     create_resource,
     delete_resource,
@@ -32,6 +43,13 @@ from baton_client.models import (
     Direction,
     ErrorBody,
     Labels,
+    MaestroConsumer,
+    MaestroConsumerCreate,
+    MaestroConsumerList,
+    MaestroConsumerPatchRequest,
+    MaestroError,
+    MaestroResourceBundle,
+    MaestroResourceBundleList,
     Manifest,
     OrderBy,
     ResourceCreate,
@@ -43,6 +61,8 @@ from baton_client.models import (
 OPERATIONS = {
     create_consumer, list_consumers, get_consumer, patch_consumer, delete_consumer,
     create_resource, list_resources, get_resource, put_resource, delete_resource,
+    maestro_create_consumer, maestro_list_consumers, maestro_get_consumer, maestro_patch_consumer,
+    maestro_delete_consumer, maestro_list_bundles, maestro_get_bundle, maestro_delete_bundle,
 }
 called = set()
 calls = 0
@@ -144,9 +164,47 @@ def main(base):
     called.add(delete_consumer)
     call(get_consumer, 404, ErrorBody, id_or_name=names[1], client=client)
 
+    maestro(client, run, db_id=str(mine.items[1].id), consumer=names[0])
+
     missing = OPERATIONS - called
     assert not missing, f"operations never called: {sorted(m.__name__ for m in missing)}"
     print(f"python client: {len(called)} of {len(OPERATIONS)} operations, {calls + 1} calls, all as expected")
+
+
+def maestro(client, run, db_id, consumer):
+    """Maestro's paths: its consumers, and the resources created above as resource bundles."""
+    name = f"py-{run}-m"
+    m = call(maestro_create_consumer, 201, MaestroConsumer, client=client,
+             body=MaestroConsumerCreate(name=name, labels=labels(env="maestro")))
+    assert m.kind == "Consumer" and m.href == f"/api/maestro/v1/consumers/{m.id}", m
+    error = call(maestro_create_consumer, 409, MaestroError, client=client,
+                 body=MaestroConsumerCreate(name=name))
+    assert error.code == "maestro-6", error
+    assert call(maestro_get_consumer, 200, MaestroConsumer, id=str(m.id), client=client).name == name
+    found = call(maestro_list_consumers, 200, MaestroConsumerList, client=client,
+                 search=f"name = '{name}' and labels->>'env' = 'maestro'")
+    assert [c.id for c in found.items] == [m.id] and found.kind == "ConsumerList", found
+    error = call(maestro_list_consumers, 400, MaestroError, client=client, search="name like 'x%'")
+    assert error.code == "maestro-23" and error.field == "search", error
+    patched = call(maestro_patch_consumer, 200, MaestroConsumer, id=str(m.id), client=client,
+                   body=MaestroConsumerPatchRequest(labels=labels(env="dev")))
+    assert patched.labels["env"] == "dev", patched
+
+    bundles = call(maestro_list_bundles, 200, MaestroResourceBundleList, client=client,
+                   search=f"consumer_name = '{consumer}' and source = 'baton'", order_by="name asc")
+    # `web` is being deleted: with no agent to confirm, the hub may already have removed it.
+    assert "db" in [b.name for b in bundles.items], bundles
+    assert all(b.consumer_name == consumer for b in bundles.items), bundles
+    db = call(maestro_get_bundle, 200, MaestroResourceBundle, id=db_id, client=client)
+    assert db.metadata["namespace"] == consumer and db.version == 1, db
+    call(maestro_get_bundle, 404, MaestroError, id=str(uuid.uuid4()), client=client)
+    response = maestro_delete_bundle.sync_detailed(id=db_id, client=client)
+    assert response.status_code == HTTPStatus.NO_CONTENT, response
+    called.add(maestro_delete_bundle)
+    response = maestro_delete_consumer.sync_detailed(id=str(m.id), client=client)
+    assert response.status_code == HTTPStatus.NO_CONTENT, response
+    called.add(maestro_delete_consumer)
+    call(maestro_get_consumer, 404, MaestroError, id=str(m.id), client=client)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 // Drives every operation of a running hub through a TypeScript client: the types openapi-typescript
 // generated from its document and openapi-fetch (scripts/contract compiles this with tsc, so a
 // call the document does not allow fails to build). Create, get, list with paging and filters,
-// patch, update with a stale version (409), delete. Exits non-zero on the first surprise.
+// patch, update with a stale version (409), delete; and Maestro's paths (docs/maestro.md) over
+// the same data. Exits non-zero on the first surprise.
 //
 // Usage: node generated/dist/drive.js BASE_URL
 
@@ -10,6 +11,7 @@ import type { components, paths } from "./generated/api.js";
 
 type Manifest = components["schemas"]["Manifest"];
 type ErrorBody = components["schemas"]["ErrorBody"];
+type MaestroError = components["schemas"]["maestro.Error"];
 
 const base = process.argv[2];
 if (!base) throw new Error("usage: node drive.js BASE_URL");
@@ -127,11 +129,54 @@ async function main(): Promise<void> {
   await expect("delete_consumer", 204, client.DELETE(consumerPath, { params: { path: { id_or_name: b } } }));
   await expect("get_consumer", 404, client.GET(consumerPath, { params: { path: { id_or_name: b } } }));
 
-  const all = ["create_consumer", "list_consumers", "get_consumer", "patch_consumer", "delete_consumer",
+  await maestro(run, a, listed.data.items[1].id);
+
+  const all = ["maestro_create_consumer", "maestro_list_consumers", "maestro_get_consumer",
+    "maestro_patch_consumer", "maestro_delete_consumer", "maestro_list_bundles", "maestro_get_bundle",
+    "maestro_delete_bundle", "create_consumer", "list_consumers", "get_consumer", "patch_consumer", "delete_consumer",
     "create_resource", "list_resources", "get_resource", "put_resource", "delete_resource"];
   const missing = all.filter((op) => !operations.has(op));
   check(missing.length === 0, "operations never called", missing);
   console.log(`typescript client: ${operations.size} of ${all.length} operations, ${calls} calls, all as expected`);
+}
+
+/** Maestro's paths: its consumers, and the resources created above as resource bundles. */
+async function maestro(run: string, consumer: string, dbId: string): Promise<void> {
+  const name = `ts-${run}-m`;
+  const byId = "/api/maestro/v1/consumers/{id}" as const;
+  const bundle = "/api/maestro/v1/resource-bundles/{id}" as const;
+  const isMaestroError = (body: MaestroError, code: string) => body.kind === "Error" && body.code === code;
+
+  const m = await expect("maestro_create_consumer", 201,
+    client.POST("/api/maestro/v1/consumers", { body: { name, labels: { env: "maestro" } } }));
+  check(m.data.kind === "Consumer" && m.data.href === `/api/maestro/v1/consumers/${m.data.id}`, "maestro consumer", m.data);
+  const taken = await expect("maestro_create_consumer", 409,
+    client.POST("/api/maestro/v1/consumers", { body: { name } }));
+  check(isMaestroError(taken.error, "maestro-6"), "maestro name taken", taken.error);
+  const got = await expect("maestro_get_consumer", 200, client.GET(byId, { params: { path: { id: m.data.id } } }));
+  check(got.data.name === name, "maestro get", got.data);
+  const found = await expect("maestro_list_consumers", 200, client.GET("/api/maestro/v1/consumers", {
+    params: { query: { search: `name = '${name}' and labels->>'env' = 'maestro'` } },
+  }));
+  check(found.data.kind === "ConsumerList" && found.data.items.length === 1, "maestro search", found.data);
+  const bad = await expect("maestro_list_consumers", 400, client.GET("/api/maestro/v1/consumers", {
+    params: { query: { search: "name like 'x%'" } },
+  }));
+  check(isMaestroError(bad.error, "maestro-23") && bad.error.field === "search", "maestro bad search", bad.error);
+  const patched = await expect("maestro_patch_consumer", 200,
+    client.PATCH(byId, { params: { path: { id: m.data.id } }, body: { labels: { env: "dev" } } }));
+  check(patched.data.labels?.env === "dev", "maestro patched", patched.data);
+
+  const bundles = await expect("maestro_list_bundles", 200, client.GET("/api/maestro/v1/resource-bundles", {
+    params: { query: { search: `consumer_name = '${consumer}' and source = 'baton'`, orderBy: "name asc" } },
+  }));
+  // `web` is being deleted: with no agent to confirm, the hub may already have removed it.
+  check(bundles.data.items.some((b) => b.name === "db"), "maestro bundles", bundles.data);
+  const db = await expect("maestro_get_bundle", 200, client.GET(bundle, { params: { path: { id: dbId } } }));
+  check((db.data.metadata as Record<string, unknown>).namespace === consumer && db.data.version === 1, "maestro bundle", db.data);
+  await expect("maestro_delete_bundle", 204, client.DELETE(bundle, { params: { path: { id: dbId } } }));
+  await expect("maestro_delete_consumer", 204, client.DELETE(byId, { params: { path: { id: m.data.id } } }));
+  await expect("maestro_get_consumer", 404, client.GET(byId, { params: { path: { id: m.data.id } } }));
 }
 
 main().catch((err: unknown) => {

@@ -252,6 +252,15 @@ async fn bad_resources_are_refused_naming_the_field(backend: Backend) {
             json!({"consumer_name": "c1", "manifests": [configmap("a")], "delete_option": "Orphan"}),
             "delete_option",
         ),
+        // serde reads a struct from an array too: the shape is checked before.
+        (
+            json!({"consumer_name": "c1", "manifests": [configmap("a")], "delete_option": []}),
+            "delete_option",
+        ),
+        (
+            json!({"consumer_name": "c1", "manifests": [configmap("a")], "manifest_configs": [[]]}),
+            "manifest_configs",
+        ),
     ];
     for (body, field) in cases {
         let (status, error) = api.post("/api/v1/resources", body.clone()).await;

@@ -15,11 +15,13 @@ use super::views::{
 };
 use crate::hub::error::{ApiError, ErrorBody};
 use crate::hub::state::AppState;
-use crate::store::{Direction, NewConsumer, OrderBy, PageRequest, StoreError};
+use crate::store::{
+    Consumer, ConsumerFilter, Direction, Labels, NewConsumer, OrderBy, PageRequest, StoreError,
+};
 
 async fn view(
     state: &AppState,
-    consumer: crate::store::Consumer,
+    consumer: Consumer,
 ) -> Result<ConsumerView, ApiError> {
     let mut views = state.fleet.views(vec![consumer], false).await?;
     views
@@ -35,15 +37,17 @@ pub async fn create_consumer(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<ConsumerCreate>,
 ) -> Result<(StatusCode, Json<ConsumerView>), ApiError> {
-    let name = validate::consumer_name("name", &body.name)?;
-    let consumer = state
-        .store
-        .create_consumer(NewConsumer {
-            name,
-            labels: body.labels,
-        })
-        .await?;
+    let consumer = create(&state, &body.name, body.labels).await?;
     Ok((StatusCode::CREATED, Json(view(&state, consumer).await?)))
+}
+
+/// Registers the consumer `name` (checked here) with `labels`: every API's create.
+pub async fn create(state: &AppState, name: &str, labels: Labels) -> Result<Consumer, ApiError> {
+    let name = validate::consumer_name("name", name)?;
+    Ok(state
+        .store
+        .create_consumer(NewConsumer { name, labels })
+        .await?)
 }
 
 /// List consumers, with their connection and health.
@@ -68,7 +72,10 @@ pub async fn list_consumers(
     }
     let (items, total) = match filter.healthy {
         None => {
-            let found = state.store.list_consumers(page).await?;
+            let found = state
+                .store
+                .list_consumers(&ConsumerFilter::default(), page)
+                .await?;
             (state.fleet.views(found.items, false).await?, found.total)
         }
         // Health is computed, not stored: every consumer's, then the page of the matches.

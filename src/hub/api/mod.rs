@@ -4,6 +4,7 @@
 
 pub mod consumers;
 pub mod extract;
+pub mod maestro;
 pub mod raw;
 pub mod resources;
 pub mod schema;
@@ -42,7 +43,8 @@ pub const BODY_LIMIT: usize = 4 << 20;
     // Query parameter types: `IntoParams` refers to them but does not register them.
     components(schemas(crate::store::OrderBy, crate::store::Direction, crate::store::ResourceState)),
     tags((name = "consumers", description = "Managed clusters"), (name = "resources", description = "Manifest bundles and their status"),
-        (name = "watch", description = "Endless `text/event-stream` watches (also `?watch=true` on the lists)"))
+        (name = "watch", description = "Endless `text/event-stream` watches (also `?watch=true` on the lists)"),
+        (name = "maestro", description = "Maestro's REST API (/api/maestro/v1): its consumers and resource bundles, in its JSON shapes, for Maestro's clients (docs/maestro.md)"))
 )]
 struct ApiDoc;
 
@@ -70,6 +72,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(resources::resource_history))
         .routes(routes!(resources::watch_resources))
         .routes(routes!(consumers::watch_consumers))
+        .merge(maestro::routes())
 }
 
 /// The documented routes and their whole OpenAPI document.
@@ -109,7 +112,14 @@ pub fn router(state: AppState, tokens: ApiTokens) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .fallback(|uri: axum::http::Uri| async move {
+            let err = ApiError::NotFound("no such route".into());
+            if maestro::is_maestro_path(uri.path()) {
+                maestro::error::MaestroError(err).into_response()
+            } else {
+                err.into_response()
+            }
+        })
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -165,7 +175,11 @@ async fn require_token(State(tokens): State<ApiTokens>, req: Request, next: Next
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
         if !presented.is_some_and(|t| tokens.contains(t)) {
-            let mut response = ApiError::Unauthorized.into_response();
+            let mut response = if maestro::is_maestro_path(req.uri().path()) {
+                maestro::error::MaestroError(ApiError::Unauthorized).into_response()
+            } else {
+                ApiError::Unauthorized.into_response()
+            };
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -73,6 +73,7 @@ pub async fn create_resource(
     let new = NewResource {
         consumer_name: body.consumer_name,
         name: body.name,
+        source: None,
         spec,
     };
     let created = state.creates.create(new).await?;
@@ -129,6 +130,7 @@ fn filter_of(
         labels: validate::label_selector(filters.labels.as_deref())?,
         conditions,
         state,
+        ..ResourceFilter::default()
     })
 }
 

@@ -12,6 +12,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ContentBuilder, OpenApi, RefOr, ResponseBuilder};
 use utoipa::{PartialSchema, ToSchema};
 
+use super::maestro::error::MaestroErrorBody;
 use crate::hub::error::ErrorBody;
 
 /// A consumer name: a DNS-1123 label (`validate::consumer_name`), at most 63 characters.
@@ -116,8 +117,13 @@ pub fn complete(doc: &mut OpenApi) {
     );
     doc.info.description = Some(doc.info.description.take().unwrap_or_default() + &limits);
     name_lists(doc);
-    for item in doc.paths.paths.values_mut() {
-        operations(item).for_each(add_common_errors);
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let body = if super::maestro::is_maestro_path(path) {
+            MaestroErrorBody::name()
+        } else {
+            ErrorBody::name()
+        };
+        operations(item).for_each(|operation| add_common_errors(operation, &body));
     }
 }
 
@@ -185,7 +191,8 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     .flatten()
 }
 
-fn add_common_errors(operation: &mut Operation) {
+/// 401, 500 and 503 with the error body schema `body`.
+fn add_common_errors(operation: &mut Operation, body: &str) {
     for (status, description) in [
         (
             "401",
@@ -201,19 +208,19 @@ fn add_common_errors(operation: &mut Operation) {
             .responses
             .responses
             .entry(status.to_owned())
-            .or_insert_with(|| error_response(description));
+            .or_insert_with(|| error_response(description, body));
     }
 }
 
-/// A response with the error body.
-fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+/// A response with the error body schema `body`.
+fn error_response(description: &str, body: &str) -> RefOr<utoipa::openapi::Response> {
     ResponseBuilder::new()
         .description(description)
         .content(
             "application/json",
             ContentBuilder::new()
                 .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
-                    ErrorBody::name(),
+                    body,
                 ))))
                 .build(),
         )

@@ -148,19 +148,41 @@ pub fn bundle(
         .map_err(|e| ApiError::field("manifests", reason(&e)))?;
     manifest_list(&manifests)?;
     if let Some(option) = delete_option {
-        serde_json::from_str::<DeleteOption>(option.get()).map_err(|e| {
-            ApiError::field("delete_option", format!("not a ManifestWork deleteOption (e.g. {{\"propagationPolicy\": \"Foreground\"}}): {}", reason(&e)))
-        })?;
+        let not_option = |why: String| {
+            ApiError::field(
+                "delete_option",
+                format!(
+                    "not a ManifestWork deleteOption (e.g. {{\"propagationPolicy\": \"Foreground\"}}): {why}"
+                ),
+            )
+        };
+        if !is_object(option) {
+            return Err(not_option("not an object".into()));
+        }
+        serde_json::from_str::<DeleteOption>(option.get()).map_err(|e| not_option(reason(&e)))?;
     }
     if let Some(configs) = manifest_configs {
-        serde_json::from_str::<Vec<ManifestConfigOption>>(configs.get()).map_err(|e| {
+        let not_configs = |why: String| {
             ApiError::field(
                 "manifest_configs",
-                format!("not a list of ManifestWork manifestConfigs: {}", reason(&e)),
+                format!("not a list of ManifestWork manifestConfigs: {why}"),
             )
-        })?;
+        };
+        let items = serde_json::from_str::<Vec<&serde_json::value::RawValue>>(configs.get())
+            .map_err(|e| not_configs(reason(&e)))?;
+        if let Some(index) = items.iter().position(|item| !is_object(item)) {
+            return Err(not_configs(format!("item {index} is not an object")));
+        }
+        serde_json::from_str::<Vec<ManifestConfigOption>>(configs.get())
+            .map_err(|e| not_configs(reason(&e)))?;
     }
     Ok(())
+}
+
+/// Whether a document is a JSON object: serde also reads a struct from an array of its fields,
+/// which the API's schema (and the agent) would not take.
+fn is_object(raw: &serde_json::value::RawValue) -> bool {
+    raw.get().trim_start().starts_with('{')
 }
 
 /// A parse error without its position (the position is in the field's text, not the request's).

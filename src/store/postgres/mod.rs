@@ -19,6 +19,7 @@ mod store;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::{StoreError, Wakeup};
+pub(crate) use json::PgJson;
 
 pub struct PgStore {
     pool: PgPool,

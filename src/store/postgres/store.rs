@@ -5,10 +5,11 @@ use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::PgStore;
 use super::json::JsonText;
 use super::outbox::OUTBOX_UPSERT;
+use super::{PgJson, PgStore};
 use crate::store::rows::{self, CONSUMER_COLUMNS, RESOURCE_COLUMNS};
+use crate::store::search::push_search;
 use crate::store::*;
 use crate::store::{queries, rules};
 
@@ -29,6 +30,13 @@ impl PgStore {
                 .push_bind(Json(filter.labels.clone()));
         }
         queries::push_status_filter(q, filter);
+        if let Some(source) = &filter.source {
+            queries::push_source_filter(q, source);
+        }
+        if let Some(search) = &filter.search {
+            q.push(" AND ");
+            push_search::<_, Uuid, PgJson, _>(q, search);
+        }
     }
 }
 
@@ -83,8 +91,19 @@ impl Store for PgStore {
         queries::get_consumer::<Postgres, Uuid>(&self.pool, key).await
     }
 
-    async fn list_consumers(&self, page: PageRequest) -> Result<Page<Consumer>, StoreError> {
-        queries::list_consumers::<Postgres, Uuid>(&self.pool, page).await
+    async fn list_consumers(
+        &self,
+        filter: &ConsumerFilter,
+        page: PageRequest,
+    ) -> Result<Page<Consumer>, StoreError> {
+        queries::fetch_page::<_, ConsumerRow, _>(
+            &self.pool,
+            CONSUMER_COLUMNS,
+            "consumers",
+            |q| queries::push_consumer_filter::<_, Uuid, PgJson>(q, filter),
+            page,
+        )
+        .await
     }
 
     async fn update_consumer_labels(

@@ -14,6 +14,7 @@ use uuid::fmt::Hyphenated;
 use super::outbox::OUTBOX_UPSERT;
 use super::{SqliteStore, now};
 use crate::store::rows::{self, CONSUMER_COLUMNS, RESOURCE_COLUMNS};
+use crate::store::search::{JsonSql, push_search};
 use crate::store::*;
 use crate::store::{queries, rules};
 
@@ -28,16 +29,48 @@ fn push_resource_filter(q: &mut QueryBuilder<Sqlite>, filter: &ResourceFilter) {
     if let Some(name) = &filter.name {
         q.push(" AND name = ").push_bind(name.clone());
     }
-    // Containment, one label at a time: keys may hold '.' or '/', which JSON paths would
-    // need quoted, so they are matched as json_each rows instead.
-    for (key, value) in &filter.labels {
-        q.push(" AND EXISTS (SELECT 1 FROM json_each(resources.labels) AS l WHERE l.key = ")
-            .push_bind(key.clone())
-            .push(" AND l.type = 'text' AND l.value = ")
-            .push_bind(value.clone())
-            .push(")");
+    if !filter.labels.is_empty() {
+        q.push(" AND ");
+        SqliteJson::push_contains(q, "resources.labels", &filter.labels);
+    }
+    if let Some(source) = &filter.source {
+        queries::push_source_filter(q, source);
+    }
+    if let Some(search) = &filter.search {
+        q.push(" AND ");
+        push_search::<_, Hyphenated, SqliteJson, _>(q, search);
     }
     queries::push_status_filter(q, filter);
+}
+
+/// SQLite's SQL of a search over JSON text columns. Keys may hold '.' or '/', which JSON
+/// paths would need quoted, so they are matched as `json_each` rows instead.
+pub(crate) struct SqliteJson;
+
+impl JsonSql<Sqlite> for SqliteJson {
+    fn push_key_value(q: &mut QueryBuilder<Sqlite>, map: &str, key: &str) {
+        q.push("(SELECT l.value FROM json_each(")
+            .push(map)
+            .push(") AS l WHERE l.key = ")
+            .push_bind(key.to_owned())
+            .push(" AND l.type = 'text')");
+    }
+
+    /// One `EXISTS` per pair.
+    fn push_contains(q: &mut QueryBuilder<Sqlite>, map: &str, pairs: &Labels) {
+        for (i, (key, value)) in pairs.iter().enumerate() {
+            if i > 0 {
+                q.push(" AND ");
+            }
+            q.push("EXISTS (SELECT 1 FROM json_each(")
+                .push(map)
+                .push(") AS l WHERE l.key = ")
+                .push_bind(key.clone())
+                .push(" AND l.type = 'text' AND l.value = ")
+                .push_bind(value.clone())
+                .push(")");
+        }
+    }
 }
 
 fn select_resource(tail: &str) -> sqlx::AssertSqlSafe<String> {
@@ -86,8 +119,19 @@ impl Store for SqliteStore {
         queries::get_consumer::<Sqlite, Hyphenated>(&self.pool, key).await
     }
 
-    async fn list_consumers(&self, page: PageRequest) -> Result<Page<Consumer>, StoreError> {
-        queries::list_consumers::<Sqlite, Hyphenated>(&self.pool, page).await
+    async fn list_consumers(
+        &self,
+        filter: &ConsumerFilter,
+        page: PageRequest,
+    ) -> Result<Page<Consumer>, StoreError> {
+        queries::fetch_page::<_, ConsumerRow, _>(
+            &self.pool,
+            CONSUMER_COLUMNS,
+            "consumers",
+            |q| queries::push_consumer_filter::<_, Hyphenated, SqliteJson>(q, filter),
+            page,
+        )
+        .await
     }
 
     async fn update_consumer_labels(
