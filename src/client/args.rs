@@ -129,7 +129,7 @@ pub enum GetWhat {
     Resources(ListResourcesArgs),
     /// One resource, by ID or CONSUMER/NAME.
     Resource {
-        reference: String,
+        reference: ResourceRef,
         #[arg(short, long, value_enum, default_value_t)]
         output: Format,
     },
@@ -147,7 +147,7 @@ pub struct ResourceFilterArgs {
     /// Only resources whose status has this condition, `TYPE=STATUS` (e.g. Applied=False);
     /// repeatable, all must hold.
     #[arg(long, value_name = "TYPE=STATUS")]
-    pub condition: Vec<String>,
+    pub condition: Vec<ConditionTerm>,
 }
 
 #[derive(Debug, Args)]
@@ -169,7 +169,7 @@ pub struct DescribeArgs {
 #[derive(Debug, Subcommand)]
 pub enum DescribeWhat {
     /// A resource, by ID or CONSUMER/NAME.
-    Resource { reference: String },
+    Resource { reference: ResourceRef },
 }
 
 #[derive(Debug, Args)]
@@ -218,7 +218,7 @@ pub struct WaitArgs {
     pub timeout: Duration,
     /// Resources by ID or CONSUMER/NAME.
     #[arg(required = true, value_name = "RESOURCE")]
-    pub resources: Vec<String>,
+    pub resources: Vec<ResourceRef>,
 }
 
 /// What `wait --for` waits for.
@@ -260,7 +260,7 @@ pub struct DeleteArgs {
 pub enum DeleteWhat {
     /// A resource, by ID or CONSUMER/NAME.
     Resource {
-        reference: String,
+        reference: ResourceRef,
         /// Return only once the agent confirmed the deletion (the resource is gone).
         #[arg(long)]
         wait: bool,
@@ -337,6 +337,70 @@ pub enum ConfigCommand {
     },
 }
 
+/// A resource as the commands name it: its ID, or `CONSUMER/NAME` (with an optional
+/// `resource/` prefix, as `get -o name` prints it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResourceRef {
+    Id(uuid::Uuid),
+    Named { consumer: String, name: String },
+}
+
+impl std::str::FromStr for ResourceRef {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bare = s.strip_prefix("resource/").unwrap_or(s);
+        if let Ok(id) = uuid::Uuid::parse_str(bare) {
+            return Ok(Self::Id(id));
+        }
+        match bare.split_once('/') {
+            Some((consumer, name))
+                if !consumer.is_empty() && !name.is_empty() && !name.contains('/') =>
+            {
+                Ok(Self::Named {
+                    consumer: consumer.to_owned(),
+                    name: name.to_owned(),
+                })
+            }
+            _ => Err(format!("{s:?}: name a resource by ID or CONSUMER/NAME")),
+        }
+    }
+}
+
+impl std::fmt::Display for ResourceRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Id(id) => write!(f, "resource/{id}"),
+            Self::Named { consumer, name } => write!(f, "resource/{consumer}/{name}"),
+        }
+    }
+}
+
+/// `TYPE=STATUS` of `--condition`, e.g. `Applied=False`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionTerm {
+    pub type_: String,
+    pub status: String,
+}
+
+impl std::str::FromStr for ConditionTerm {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once('=') {
+            Some((type_, status)) if !type_.is_empty() && !status.is_empty() => Ok(Self {
+                type_: type_.to_owned(),
+                status: status.to_owned(),
+            }),
+            _ => Err(format!("{s:?}: expected TYPE=STATUS, e.g. Applied=False")),
+        }
+    }
+}
+
+impl std::fmt::Display for ConditionTerm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}", self.type_, self.status)
+    }
+}
+
 /// `500ms`, `30s`, `5m`, `1h` (a bare number is seconds).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -382,5 +446,14 @@ mod tests {
             })
         );
         assert!("Available".parse::<WaitFor>().is_err());
+        assert_eq!(
+            "resource/c1/web".parse::<ResourceRef>(),
+            Ok(ResourceRef::Named {
+                consumer: "c1".into(),
+                name: "web".into()
+            })
+        );
+        assert!("web".parse::<ResourceRef>().is_err());
+        assert!("Applied".parse::<ConditionTerm>().is_err());
     }
 }

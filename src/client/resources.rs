@@ -5,10 +5,10 @@ use std::time::Duration;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::Value;
-use uuid::Uuid;
 
 use super::args::{
-    DeleteWhat, DescribeWhat, Format, GetWhat, ResourceFilterArgs, WaitArgs, WaitFor,
+    ConditionTerm, DeleteWhat, DescribeWhat, Format, GetWhat, ResourceFilterArgs, ResourceRef,
+    WaitArgs, WaitFor,
 };
 use super::error::ClientError;
 use super::http::Hub;
@@ -18,40 +18,27 @@ use crate::hub::api::views::{ListView, RESOURCES_PATH, ResourceView};
 /// How often `wait` and `delete --wait` look again.
 const POLL: Duration = Duration::from_millis(250);
 
-/// The resource `reference` names: an ID, or `CONSUMER/NAME` (a `resource/` prefix, as
-/// `get -o name` prints, is allowed).
-pub async fn resolve(hub: &Hub, reference: &str) -> Result<ResourceView, ClientError> {
-    let bare = reference
-        .strip_prefix("resource/")
-        .or_else(|| reference.strip_prefix("resources/"))
-        .unwrap_or(reference);
-    if let Ok(id) = Uuid::parse_str(bare) {
-        return hub
-            .get(&format!("{RESOURCES_PATH}/{id}"))
-            .await
-            .map_err(|e| {
-                if e.is_not_found() {
-                    ClientError::NotFound(format!("resource {id} not found"))
-                } else {
-                    e
-                }
-            });
+/// The resource a reference names.
+pub async fn resolve(hub: &Hub, reference: &ResourceRef) -> Result<ResourceView, ClientError> {
+    match reference {
+        ResourceRef::Id(id) => hub.get(&format!("{RESOURCES_PATH}/{id}")).await,
+        ResourceRef::Named { consumer, name } => {
+            let query = [("consumer_name", consumer.clone()), ("name", name.clone())];
+            hub.resources(&query)
+                .await?
+                .items
+                .into_iter()
+                .next()
+                .ok_or_else(|| ClientError::NotFound(String::new()))
+        }
     }
-    let Some((consumer, name)) = bare.split_once('/') else {
-        return Err(ClientError::Usage(format!(
-            "{reference:?}: name a resource by ID or CONSUMER/NAME"
-        )));
-    };
-    let query = [
-        ("consumer_name", consumer.to_owned()),
-        ("name", name.to_owned()),
-    ];
-    hub.resources(&query)
-        .await?
-        .items
-        .into_iter()
-        .next()
-        .ok_or_else(|| ClientError::NotFound(format!("resource {consumer}/{name} not found")))
+    .map_err(|err| {
+        if err.is_not_found() {
+            ClientError::NotFound(format!("{reference} not found"))
+        } else {
+            err
+        }
+    })
 }
 
 /// The list's query: the API's filters (the `condition` filter is also applied here, so a hub
@@ -65,40 +52,23 @@ pub fn query(filter: &ResourceFilterArgs) -> Vec<(&'static str, String)> {
         query.push(("labels", selector.clone()));
     }
     for condition in &filter.condition {
-        query.push(("condition", condition.clone()));
+        query.push(("condition", condition.to_string()));
     }
     query
 }
 
-/// `TYPE=STATUS` terms of `--condition`.
-pub fn condition_terms(filter: &ResourceFilterArgs) -> Result<Vec<(String, String)>, ClientError> {
-    filter
-        .condition
-        .iter()
-        .map(|term| {
-            term.split_once('=')
-                .filter(|(t, s)| !t.is_empty() && !s.is_empty())
-                .map(|(t, s)| (t.to_owned(), s.to_owned()))
-                .ok_or_else(|| {
-                    ClientError::Usage(format!("--condition {term:?}: expected TYPE=STATUS"))
-                })
-        })
-        .collect()
-}
-
 /// Whether the resource's top-level conditions hold every term.
-pub fn matches(resource: &ResourceView, terms: &[(String, String)]) -> bool {
-    terms.iter().all(|(type_, status)| {
-        output::condition(resource, type_).is_some_and(|c| &c.status == status)
+pub fn matches(resource: &ResourceView, terms: &[ConditionTerm]) -> bool {
+    terms.iter().all(|term| {
+        output::condition(resource, &term.type_).is_some_and(|c| c.status == term.status)
     })
 }
 
 pub async fn get(hub: &Hub, what: GetWhat) -> Result<(), ClientError> {
     match what {
         GetWhat::Resources(args) => {
-            let terms = condition_terms(&args.filter)?;
             let mut list = hub.resources(&query(&args.filter)).await?;
-            list.items.retain(|r| matches(r, &terms));
+            list.items.retain(|r| matches(r, &args.filter.condition));
             // Like kubectl, by name: the API's creation order differs between runs of a
             // parallel apply.
             list.items.sort_by(|a, b| {

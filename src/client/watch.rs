@@ -13,7 +13,7 @@ use super::args::{WatchFormat, WatchWhat};
 use super::error::ClientError;
 use super::http::Hub;
 use super::output;
-use super::resources::{condition_terms, matches, query};
+use super::resources::{matches, query};
 use crate::hub::api::views::{RESOURCES_PATH, ResourceView};
 
 /// Wait before reopening a dropped stream.
@@ -74,7 +74,7 @@ pub async fn run(
     stop: impl Future<Output = ()> + Send,
 ) -> Result<(), ClientError> {
     let WatchWhat::Resources(args) = what;
-    let terms = condition_terms(&args.filter)?;
+    let terms = args.filter.condition.clone();
     let query = query(&args.filter);
     let mut last_id = args.since.map(|s| s.to_string());
     let mut printer = Printer::new(args.output);

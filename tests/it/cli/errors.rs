@@ -53,7 +53,8 @@ async fn errors_name_the_file_line_field_consumer_and_server() {
     );
 
     let err = cli.fails(1, &["get", "resource", "edge-1/absent"]).await;
-    assert_eq!(err, "baton: resource edge-1/absent not found\n");
+    assert_eq!(err, "baton: resource/edge-1/absent not found\n");
+    cli.fails(2, &["get", "resource", "not-a-reference"]).await;
     let err = cli.fails(1, &["consumers", "get", "absent"]).await;
     assert_eq!(err, "baton: consumer \"absent\" not found\n");
 

@@ -226,7 +226,7 @@ async fn apply_get_wait_update_and_delete_on_three_consumers() {
     assert_eq!(out, format!("resource/{} deleted\n", web[2]));
     let gone = cli.fails(1, &["get", "resource", web[2]]).await;
     assert!(
-        gone.contains(&format!("resource {} not found", web[2])),
+        gone.contains(&format!("resource/{} not found", web[2])),
         "{gone}"
     );
 

@@ -1,7 +1,8 @@
 //! The `baton` client commands, run as the real binary against a real hub (and `baton agent`
 //! processes where status matters): apply/get/wait/update/delete across three consumers with
 //! golden tables and YAML (`tests/data/cli/`), the errors a person sees, contexts with a token
-//! and a CA, and a terminal session (tmux) that shows the table, colours and the progress bar.
+//! and a CA, a watch that resumes across a hub restart, and a terminal session (tmux) that
+//! shows the table, colours and the progress bar.
 
 mod errors;
 mod flow;
