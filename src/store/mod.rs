@@ -86,6 +86,10 @@ pub enum StoreError {
 #[derive(Debug, Clone)]
 pub struct StatusReport {
     pub id: Uuid,
+    /// The cluster that sent the report, as its transport established it (the event's
+    /// `clustername`, which the broker matched with the agent's identity and the MQTT transport
+    /// with its topic). Only a resource of this consumer takes the report.
+    pub cluster: String,
     /// The resource version the agent applied (the work's `generation`).
     pub version: i64,
     pub sequence_id: String,
@@ -108,6 +112,9 @@ pub enum StatusOutcome {
     Removed,
     Ignored(StatusIgnored),
     UnknownResource,
+    /// The resource exists but belongs to another consumer than the reporting cluster: a
+    /// forged or misrouted report, dropped before any §5.2 rule.
+    NotOwner,
 }
 
 /// Why a status left its row as it was (§5.2).

@@ -31,6 +31,7 @@ mod readiness;
 mod rest;
 mod resync_repair;
 mod resync_restart;
+mod status_ownership;
 mod status_skip;
 mod store_batch;
 mod store_feed;

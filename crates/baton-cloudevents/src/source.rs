@@ -22,6 +22,7 @@ use super::client_core::{self, ClientCore, Lifecycle, Receiver};
 use super::error::ClientError;
 use super::event_type::{Action, DataType, EventType, SubResource};
 use super::extensions as ext;
+use super::log_limit::LogLimit;
 use super::payload::{ResourceStatusHash, ResourceVersionList};
 use super::resource::{
     Codec, ListOptions, Lister, ResourceAction, ResourceHandler, ResourceObject, StatusHasher,
@@ -33,6 +34,10 @@ use super::transport::Transport;
 /// them; answered one after another inside the receive loop, a fleet reconnecting together
 /// (10,000 requests) queued every status event behind thousands of list round trips.
 const CONCURRENT_ANSWERS: usize = 8;
+
+/// Per-event warnings, at a bounded rate (a peer can cause one per event).
+static ANSWER_RETRIED: LogLimit = LogLimit::per_event();
+static HANDLER_FAILED: LogLimit = LogLimit::per_event();
 
 /// Most status hashes in one status resync request: ~120 bytes each, so ~500 KB a request.
 pub const STATUS_RESYNC_CHUNK: usize = 4096;
@@ -394,7 +399,9 @@ impl<T: ResourceObject> Receiver for SourceReceiver<T> {
                     match first {
                         Ok(()) => {}
                         Err(ClientError::Transport(err)) => {
-                            warn!(event_id = event.id(), %err, "could not send the answer to a spec resync request; retrying");
+                            if let Some(suppressed) = ANSWER_RETRIED.allow() {
+                                warn!(event_id = event.id(), %err, suppressed, "could not send the answer to a spec resync request; retrying");
+                            }
                             shared.retry_spec_resync_answer(event, event_type).await;
                         }
                         Err(err) => client_core::unanswered(&shared.core.stats, &event, &err),
@@ -416,7 +423,9 @@ impl<T: ResourceObject> Receiver for SourceReceiver<T> {
                             .await
                         {
                             Stats::bump(&stats.handler_failures);
-                            warn!(event_id = event.id(), %err, "status handler failed");
+                            if let Some(suppressed) = HANDLER_FAILED.allow() {
+                                warn!(event_id = event.id(), %err, suppressed, "status handler failed");
+                            }
                         }
                     }
                     Err(err) => client_core::malformed(stats, &event, &err),

@@ -25,7 +25,7 @@ use std::time::Duration;
 pub use config::{BrokerAddress, ConfigError, MqttConfig, Qos};
 pub use session::ConnectionState;
 pub use topics::{RouteError, Topics};
-pub use transport::{MqttTransport, MqttTransportBuilder};
+pub use transport::{MisaddressedHook, MqttTransport, MqttTransportBuilder};
 
 /// Errors of the MQTT transport outside the [`crate::TransportError`] contract.
 #[derive(Debug, thiserror::Error)]

@@ -42,6 +42,28 @@ const MAX_PACKET_SIZE: u32 = 64 * 1024 * 1024;
 /// Items the subscriber may have unread before the connection task waits for it.
 const INBOX_CAPACITY: usize = 1024;
 
+/// Called by a source's transport for each event it drops because its `clustername` is not
+/// its topic's cluster (so the caller can count it where it keeps its metrics).
+#[derive(Clone)]
+pub struct MisaddressedHook(Arc<dyn Fn() + Send + Sync>);
+
+impl MisaddressedHook {
+    /// A hook calling `f`.
+    pub fn new(f: impl Fn() + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+
+    pub(super) fn call(&self) {
+        (self.0)();
+    }
+}
+
+impl std::fmt::Debug for MisaddressedHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MisaddressedHook")
+    }
+}
+
 /// Builds an [`MqttTransport`].
 #[derive(Debug)]
 pub struct MqttTransportBuilder {
@@ -50,6 +72,7 @@ pub struct MqttTransportBuilder {
     client_id: Option<String>,
     backoff: BackoffPolicy,
     publish_timeout: Duration,
+    on_misaddressed: Option<MisaddressedHook>,
 }
 
 impl MqttTransportBuilder {
@@ -65,6 +88,14 @@ impl MqttTransportBuilder {
     /// Reconnect backoff; the default is sdk-go's (§9).
     pub fn backoff(mut self, policy: BackoffPolicy) -> Self {
         self.backoff = policy;
+        self
+    }
+
+    /// Source role: what to call for each event dropped because its `clustername` is not the
+    /// cluster of its topic (the drop itself always happens, is counted in
+    /// [`StatsSnapshot::misaddressed`] and logged at a bounded rate).
+    pub fn on_misaddressed(mut self, hook: MisaddressedHook) -> Self {
+        self.on_misaddressed = Some(hook);
         self
     }
 
@@ -138,6 +169,13 @@ impl MqttTransportBuilder {
             stop: stop.clone(),
             broker: config.broker.to_string(),
             client_id: client_id.clone(),
+            check_sender: match &self.role {
+                TransportRole::Source { .. } => Some(
+                    self.on_misaddressed
+                        .unwrap_or_else(|| MisaddressedHook::new(|| {})),
+                ),
+                TransportRole::Agent { .. } => None,
+            },
         };
         tasks.spawn_on(connection.run(), &runtime);
         tasks.close();
@@ -200,6 +238,7 @@ impl MqttTransport {
             client_id: None,
             backoff: BackoffPolicy::default(),
             publish_timeout: Duration::from_secs(30),
+            on_misaddressed: None,
         }
     }
 
