@@ -13,6 +13,7 @@ use baton::cloudevents::transport::mqtt::{MqttConfig, MqttTransport};
 use baton::cloudevents::{Event, EventBuilder, EventType, Transport};
 use serde_json::{Value, json};
 use tonic::metadata::AsciiMetadataValue;
+use tonic::transport::Channel;
 
 use crate::e2e::{Stack, Via, WAIT};
 use crate::harness::{Backend, resource_body};
@@ -62,6 +63,15 @@ async fn applied_reason(stack: &Stack, id: &str) -> Option<String> {
 
 /// `baton_status_rejected_total{reason=...}` on the hub's `/metrics`.
 async fn rejected(stack: &Stack, reason: &str) -> u64 {
+    metric(
+        stack,
+        &format!("baton_status_rejected_total{{reason=\"{reason}\"}}"),
+    )
+    .await
+}
+
+/// The value of one series on the hub's `/metrics` (0 before it exists).
+async fn metric(stack: &Stack, series: &str) -> u64 {
     let text = stack
         .rest
         .http
@@ -72,7 +82,7 @@ async fn rejected(stack: &Stack, reason: &str) -> u64 {
         .text()
         .await
         .unwrap();
-    let series = format!("baton_status_rejected_total{{reason=\"{reason}\"}} ");
+    let series = format!("{series} ");
     text.lines()
         .find_map(|line| line.strip_prefix(&series))
         .map_or(0, |n| n.parse().unwrap())
@@ -93,6 +103,22 @@ async fn victim(stack: &Stack, a: &str, b: &str) -> String {
         .await;
     assert_eq!(status, 201, "{body}");
     body["id"].as_str().unwrap().to_owned()
+}
+
+/// Publishes `event` on the built-in broker, with `token` if any.
+async fn grpc_publish(
+    client: &mut CloudEventServiceClient<Channel>,
+    token: Option<&str>,
+    event: &Event,
+) {
+    let mut request = tonic::Request::new(PublishRequest {
+        event: Some(binding::to_proto(event).unwrap()),
+    });
+    if let Some(token) = token {
+        let value = AsciiMetadataValue::try_from(format!("Bearer {token}")).unwrap();
+        request.metadata_mut().insert("authorization", value);
+    }
+    client.publish(request).await.unwrap();
 }
 
 fn no_hack(resource: &Value) -> bool {
@@ -121,12 +147,7 @@ async fn a_token_for_one_cluster_cannot_report_status_on_another_clusters_resour
         .await
         .unwrap();
     let mut publish = async |token: &str, event: Event| {
-        let mut request = tonic::Request::new(PublishRequest {
-            event: Some(binding::to_proto(&event).unwrap()),
-        });
-        let value = AsciiMetadataValue::try_from(format!("Bearer {token}")).unwrap();
-        request.metadata_mut().insert("authorization", value);
-        client.publish(request).await.unwrap();
+        grpc_publish(&mut client, Some(token), &event).await;
     };
 
     publish(
@@ -234,4 +255,51 @@ async fn an_mqtt_agent_confined_to_its_topics_cannot_report_status_on_another_cl
     })
     .await;
     assert!(no_hack(&stack.resource(&id).await.unwrap()));
+}
+
+#[tokio::test]
+async fn five_thousand_bogus_statuses_cost_a_bounded_number_of_log_lines() {
+    let stack = Stack::new(Via::Grpc, Backend::Postgres).await;
+    let (a, b) = (stack.cluster("a"), stack.cluster("b"));
+    let hub = stack.start_hub().await;
+    let id = victim(&stack, &a, &b).await;
+    let source = stack.source_id();
+    let mut client = CloudEventServiceClient::connect(format!("http://{}", stack.grpc_addr()))
+        .await
+        .unwrap();
+    // Three kinds, each a warning per event unless throttled: an unknown resource, an id that
+    // is not a baton id, another cluster's resource.
+    const EACH: u64 = 5_000 / 3;
+    for n in 1..=EACH {
+        let unknown = uuid::Uuid::new_v4().to_string();
+        for (cluster, resource) in [(&b, unknown.as_str()), (&b, "not-a-uuid"), (&a, &id)] {
+            let event = status_event(&source, cluster, resource, n, "False", "Bogus");
+            grpc_publish(&mut client, None, &event).await;
+        }
+    }
+    eventually("every bogus status handled", WAIT, || async {
+        metric(&stack, "baton_status_updates_total{outcome=\"unknown\"}").await == 2 * EACH
+            && rejected(&stack, "not_owner").await == EACH
+    })
+    .await;
+    let log = std::fs::read_to_string(&hub.log).unwrap();
+    let warnings: Vec<&str> = log.lines().filter(|l| l.contains(" WARN ")).collect();
+    for what in [
+        "status for an unknown resource",
+        "not a baton id",
+        "belongs to another cluster",
+    ] {
+        let lines = warnings.iter().filter(|l| l.contains(what)).count();
+        // Five a site per ten seconds; the test takes a few windows at most.
+        assert!(
+            (1..=20).contains(&lines),
+            "{lines} lines for {what:?} after {EACH} events"
+        );
+    }
+    assert!(
+        warnings.len() <= 80,
+        "{} warnings:\n{}",
+        warnings.len(),
+        warnings.join("\n")
+    );
 }
