@@ -28,6 +28,7 @@ mod mqtt;
 mod partition;
 mod publish_wakeup;
 mod readiness;
+mod redelivery;
 mod rest;
 mod resync_repair;
 mod resync_restart;

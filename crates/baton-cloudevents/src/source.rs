@@ -159,6 +159,31 @@ impl<T: ResourceObject> SourceClient<T> {
         self.shared.resync(cluster_name).await
     }
 
+    /// Asks the agent of `cluster` for the status of `objects` only: a status resync request
+    /// (§6.3) listing their ids with the hash of the status this source holds. The agent sends
+    /// the status of each it holds whose hash differs (§6.6) and ignores the others. Nothing is
+    /// sent for no objects (an empty list would ask for everything).
+    pub async fn request_status(&self, cluster: &str, objects: &[T]) -> Result<(), ClientError> {
+        if objects.is_empty() {
+            return Ok(());
+        }
+        let hashes = objects
+            .iter()
+            .map(|object| {
+                Ok(ResourceStatusHash {
+                    resource_id: object.resource_id().to_owned(),
+                    status_hash: self.shared.hasher.status_hash(object)?,
+                })
+            })
+            .collect::<Result<Vec<_>, ClientError>>()?;
+        for data_type in self.shared.core.data_types() {
+            self.shared
+                .send_status_resync(&data_type, cluster, &hashes)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Subscribes and starts the receive loop: status events and spec resync requests from
     /// now on; a status resync to every cluster each time the subscription is (re)established.
     pub async fn subscribe(&self, handler: Arc<dyn ResourceHandler<T>>) -> Result<(), ClientError> {
