@@ -15,6 +15,7 @@ mod e2e;
 mod grpc_auth;
 mod grpc_flow;
 mod grpc_harness;
+mod grpc_limits;
 mod grpc_local_source;
 mod grpc_resilience;
 mod grpc_vectors;

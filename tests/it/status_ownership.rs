@@ -270,6 +270,7 @@ async fn five_thousand_bogus_statuses_cost_a_bounded_number_of_log_lines() {
     // Three kinds, each a warning per event unless throttled: an unknown resource, an id that
     // is not a baton id, another cluster's resource.
     const EACH: u64 = 5_000 / 3;
+    let started = std::time::Instant::now();
     for n in 1..=EACH {
         let unknown = uuid::Uuid::new_v4().to_string();
         for (cluster, resource) in [(&b, unknown.as_str()), (&b, "not-a-uuid"), (&a, &id)] {
@@ -282,6 +283,10 @@ async fn five_thousand_bogus_statuses_cost_a_bounded_number_of_log_lines() {
             && rejected(&stack, "not_owner").await == EACH
     })
     .await;
+    // Five lines a site per ten-second window; the flood spans as many windows as it took
+    // (a loaded machine makes it slow), plus the partial ones at each end.
+    let windows = started.elapsed().as_secs() as usize / 10 + 2;
+    let bound = 5 * windows;
     let log = std::fs::read_to_string(&hub.log).unwrap();
     let warnings: Vec<&str> = log.lines().filter(|l| l.contains(" WARN ")).collect();
     for what in [
@@ -290,14 +295,14 @@ async fn five_thousand_bogus_statuses_cost_a_bounded_number_of_log_lines() {
         "belongs to another cluster",
     ] {
         let lines = warnings.iter().filter(|l| l.contains(what)).count();
-        // Five a site per ten seconds; the test takes a few windows at most.
         assert!(
-            (1..=20).contains(&lines),
-            "{lines} lines for {what:?} after {EACH} events"
+            (1..=bound).contains(&lines),
+            "{lines} lines for {what:?} after {EACH} events in {windows} windows"
         );
     }
+    // The three sites, and a few lines of the hub's own.
     assert!(
-        warnings.len() <= 80,
+        warnings.len() <= 3 * bound + 10,
         "{} warnings:\n{}",
         warnings.len(),
         warnings.join("\n")
