@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::binding;
-use super::session::{ConnectionState, Shared};
+use super::session::{ConnectionState, MisaddressedHook, Shared};
 use crate::backoff::Backoff;
 use crate::log_limit::LogLimit;
 
@@ -29,7 +29,6 @@ static UNKNOWN_TYPE: LogLimit = LogLimit::per_event();
 static MISADDRESSED: LogLimit = LogLimit::per_event();
 
 use super::topics;
-use super::transport::MisaddressedHook;
 use crate::event_type::{EventType, HEARTBEAT_TYPE};
 use crate::extensions as ext;
 use crate::stats::Stats;

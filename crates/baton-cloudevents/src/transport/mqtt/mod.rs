@@ -23,9 +23,9 @@ mod transport;
 use std::time::Duration;
 
 pub use config::{BrokerAddress, ConfigError, MqttConfig, Qos};
-pub use session::ConnectionState;
+pub use session::{ConnectionState, MisaddressedHook};
 pub use topics::{RouteError, Topics};
-pub use transport::{MisaddressedHook, MqttTransport, MqttTransportBuilder};
+pub use transport::{MqttTransport, MqttTransportBuilder};
 
 /// Errors of the MQTT transport outside the [`crate::TransportError`] contract.
 #[derive(Debug, thiserror::Error)]

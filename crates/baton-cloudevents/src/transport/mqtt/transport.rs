@@ -26,7 +26,7 @@ use super::binding;
 use super::config::MqttConfig;
 use super::connection::Connection;
 use super::session::{
-    ConnectionState, MAX_QUEUED_PUBLISHES, REQUEST_CAPACITY, Shared, Subscription,
+    ConnectionState, MAX_QUEUED_PUBLISHES, MisaddressedHook, REQUEST_CAPACITY, Shared, Subscription,
 };
 use super::topics::Topics;
 use crate::Event;
@@ -41,28 +41,6 @@ use crate::transport::{Inbound, Transport, TransportError, TransportRole};
 const MAX_PACKET_SIZE: u32 = 64 * 1024 * 1024;
 /// Items the subscriber may have unread before the connection task waits for it.
 const INBOX_CAPACITY: usize = 1024;
-
-/// Called by a source's transport for each event it drops because its `clustername` is not
-/// its topic's cluster (so the caller can count it where it keeps its metrics).
-#[derive(Clone)]
-pub struct MisaddressedHook(Arc<dyn Fn() + Send + Sync>);
-
-impl MisaddressedHook {
-    /// A hook calling `f`.
-    pub fn new(f: impl Fn() + Send + Sync + 'static) -> Self {
-        Self(Arc::new(f))
-    }
-
-    pub(super) fn call(&self) {
-        (self.0)();
-    }
-}
-
-impl std::fmt::Debug for MisaddressedHook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("MisaddressedHook")
-    }
-}
 
 /// Builds an [`MqttTransport`].
 #[derive(Debug)]
