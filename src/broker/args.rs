@@ -75,6 +75,7 @@ impl TryFrom<BrokerArgs> for BrokerConfig {
                 .as_deref()
                 .map(TokenTable::load)
                 .transpose()?,
+            connections: super::conns::ConnLimits::default(),
         })
     }
 }

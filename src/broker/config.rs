@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::auth::TokenTable;
+use super::conns::ConnLimits;
 use super::error::BrokerError;
 use super::parked::ParkLimits;
 
@@ -38,6 +39,8 @@ pub struct BrokerConfig {
     pub tls: Option<ServerTls>,
     /// Bearer tokens; `None` = token authentication off.
     pub tokens: Option<TokenTable>,
+    /// Deadlines and a cap for connections without a subscription (`broker::conns`).
+    pub connections: ConnLimits,
 }
 
 impl Default for BrokerConfig {
@@ -49,6 +52,7 @@ impl Default for BrokerConfig {
             park: ParkLimits::default(),
             tls: None,
             tokens: None,
+            connections: ConnLimits::default(),
         }
     }
 }

@@ -10,6 +10,7 @@
 //! - `queue`: a subscriber's bounded queue (a small one per agent, a waitable one per source).
 //! - [`parked`]: agents' spec resync requests waiting (a bounded time) for a source.
 //! - [`listen`]: the listening socket, with a backlog for a fleet reconnecting at once.
+//! - [`conns`]: deadlines and a cap for connections that do not subscribe.
 //! - [`local`]: the embedding process's own source client, in memory.
 //! - `stream`: one subscriber's response stream with heartbeats.
 //! - `service`: the tonic service tying them together.
@@ -21,6 +22,7 @@
 pub mod args;
 pub mod auth;
 pub mod config;
+pub mod conns;
 pub mod error;
 mod index;
 pub mod listen;
@@ -37,6 +39,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
@@ -44,6 +47,7 @@ use tracing::{info, warn};
 
 pub use auth::{Authenticator, Identity as CallerIdentity, Principal, TokenTable};
 pub use config::{BrokerConfig, ServerTls};
+pub use conns::ConnLimits;
 pub use error::{BrokerError, RequestError};
 pub use parked::ParkLimits;
 pub use stats::BrokerStatsSnapshot;
@@ -58,6 +62,7 @@ struct Shared {
     auth: Authenticator,
     registry: Arc<Registry>,
     stats: Arc<BrokerStats>,
+    connections: Arc<conns::ConnTable>,
 }
 
 /// The broker. Cheap to clone; clones share subscriptions and counters.
@@ -92,6 +97,7 @@ impl Broker {
                     stats.clone(),
                 )),
                 stats,
+                connections: Arc::default(),
                 config,
             }),
         })
@@ -106,6 +112,7 @@ impl Broker {
     ) -> Result<(), BrokerError> {
         let config = &self.shared.config;
         let addr = listener.local_addr().ok();
+        // Keep-alive pings find dead subscribers; `conns` bounds connections that never subscribe.
         let mut server = Server::builder()
             .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)));
@@ -130,18 +137,26 @@ impl Broker {
         let service = CloudEventServiceServer::new(service)
             .max_decoding_message_size(config::MAX_MESSAGE)
             .max_encoding_message_size(usize::MAX);
+        let (table, limits, stats) = (
+            self.shared.connections.clone(),
+            config.connections,
+            self.shared.stats.clone(),
+        );
+        // TCP_NODELAY: without it, a response written in several frames waits for the peer's
+        // delayed ACK (~40 ms) whenever two calls share the connection.
+        let incoming = TcpIncoming::from(listener)
+            .with_nodelay(Some(true))
+            .filter_map(move |accepted| match accepted {
+                Ok(io) => table.admit(io, limits, &stats).map(Ok),
+                Err(err) => Some(Err(err)),
+            });
         server
             .add_service(service)
-            // TCP_NODELAY: without it, a response written in several frames waits for the
-            // peer's delayed ACK (~40 ms) whenever two calls share the connection.
-            .serve_with_incoming_shutdown(
-                TcpIncoming::from(listener).with_nodelay(Some(true)),
-                async move {
-                    shutdown.cancelled().await;
-                    // Wakes every subscriber stream, which then ends with UNAVAILABLE.
-                    registry.close_all();
-                },
-            )
+            .serve_with_incoming_shutdown(incoming, async move {
+                shutdown.cancelled().await;
+                // Wakes every subscriber stream, which then ends with UNAVAILABLE.
+                registry.close_all();
+            })
             .await?;
         info!(?addr, stats = ?self.shared.stats.snapshot(), "gRPC broker stopped");
         Ok(())
@@ -201,5 +216,10 @@ impl Broker {
 
     pub fn stats(&self) -> BrokerStatsSnapshot {
         self.shared.stats.snapshot()
+    }
+
+    /// Connections open now without a subscription.
+    pub fn unsubscribed_connections(&self) -> usize {
+        self.shared.connections.unsubscribed()
     }
 }

@@ -104,6 +104,7 @@ fn subscription_party(request: &SubscriptionRequest) -> Result<(Party, DataType)
 #[tonic::async_trait]
 impl CloudEventService for Service {
     async fn publish(&self, request: Request<PublishRequest>) -> Result<Response<()>, Status> {
+        self.shared.connections.called(request.remote_addr());
         let principal = self.principal(&request)?;
         let (route, message) = self
             .route_publish(&principal, request.into_inner())
@@ -125,6 +126,8 @@ impl CloudEventService for Service {
         &self,
         request: Request<SubscriptionRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let peer = request.remote_addr();
+        self.shared.connections.called(peer);
         let principal = self.principal(&request)?;
         let request = request.into_inner();
         let (party, data_type) = subscription_party(&request).map_err(|e| self.refuse(e))?;
@@ -133,6 +136,7 @@ impl CloudEventService for Service {
         let subscription_id = uuid::Uuid::new_v4().to_string();
         info!(?party, %data_type, subscription_id, "subscriber connected");
         let shared = &self.shared;
+        shared.connections.subscribed(peer);
         let subscription = shared.registry.add(party, data_type);
         BrokerStats::bump(&shared.stats.subscriptions);
         let stream = subscriber_stream(

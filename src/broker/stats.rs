@@ -29,6 +29,10 @@ pub struct BrokerStats {
     /// Agents' spec resync requests that reached no source and were dropped from the park:
     /// expired before a source subscribed, or not kept because the park was full.
     pub parked_dropped: AtomicU64,
+    /// Connections closed on accept: the cap of connections without a subscription was reached.
+    pub connections_refused: AtomicU64,
+    /// Connections closed for making no call in time, or none for long without a subscription.
+    pub connections_timed_out: AtomicU64,
 }
 
 /// A point-in-time copy of [`BrokerStats`].
@@ -45,6 +49,8 @@ pub struct BrokerStatsSnapshot {
     pub source_busy: u64,
     pub subscriptions: u64,
     pub parked_dropped: u64,
+    pub connections_refused: u64,
+    pub connections_timed_out: u64,
 }
 
 impl BrokerStats {
@@ -70,6 +76,8 @@ impl BrokerStats {
             source_busy: read(&self.source_busy),
             subscriptions: read(&self.subscriptions),
             parked_dropped: read(&self.parked_dropped),
+            connections_refused: read(&self.connections_refused),
+            connections_timed_out: read(&self.connections_timed_out),
         }
     }
 }

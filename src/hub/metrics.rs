@@ -42,11 +42,35 @@ pub fn method_label(method: &axum::http::Method) -> &'static str {
     }
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
+/// Why a status event was refused before §5.2: the `reason` label of `status_rejected`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusRejected {
+    /// The resource belongs to another consumer than the reporting cluster.
+    NotOwner,
+    /// Over MQTT: the event's `clustername` is not the cluster segment of its topic.
+    TopicMismatch,
+}
+
+impl StatusRejected {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::NotOwner => "not_owner",
+            Self::TopicMismatch => "topic_mismatch",
+        }
+    }
+}
+
 pub struct HubMetrics {
     registry: Registry,
     pub http_request_seconds: Family<HttpLabels, Histogram>,
     pub publishes: Family<OutcomeLabels, Counter>,
     pub status_updates: Family<OutcomeLabels, Counter>,
+    pub status_rejected: Family<ReasonLabels, Counter>,
     pub resync_runs: Counter,
     pub resync_seconds: Histogram,
     pub connected_clusters: Gauge<i64, AtomicI64>,
@@ -83,6 +107,12 @@ impl HubMetrics {
             "Agent status events handled, by outcome",
             status_updates.clone(),
         );
+        let status_rejected = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "status_rejected",
+            "Agent status events refused as another cluster's, by reason",
+            status_rejected.clone(),
+        );
         let resync_runs = Counter::default();
         registry.register(
             "resync_runs",
@@ -118,6 +148,7 @@ impl HubMetrics {
             http_request_seconds,
             publishes,
             status_updates,
+            status_rejected,
             resync_runs,
             resync_seconds,
             connected_clusters,
@@ -144,6 +175,14 @@ impl HubMetrics {
     pub fn count_status(&self, outcome: &'static str) {
         self.status_updates
             .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    pub fn count_status_rejected(&self, why: StatusRejected) {
+        self.status_rejected
+            .get_or_create(&ReasonLabels {
+                reason: why.label(),
+            })
             .inc();
     }
 }

@@ -20,13 +20,13 @@ use super::config::{DatabaseConfig, HubConfig, TransportConfig};
 use super::connections::{BrokerConnections, MqttConnections};
 use super::fleet::{FleetConnections, FleetMember, FleetSettings};
 use super::lease::{LeaseKeeper, MQTT_PUBLISHER};
-use super::metrics::HubMetrics;
+use super::metrics::{HubMetrics, StatusRejected};
 use super::publisher::ReplicaScope;
 use super::service::HubService;
 use super::state::Connections;
 use crate::broker::Broker;
 use crate::broker::config::BrokerConfig;
-use crate::cloudevents::transport::mqtt::{MqttConfig, MqttTransport};
+use crate::cloudevents::transport::mqtt::{MisaddressedHook, MqttConfig, MqttTransport};
 use crate::cloudevents::{Transport, TransportRole};
 use crate::store::fleet::PgFleet;
 use crate::store::{self, Store};
@@ -84,10 +84,15 @@ async fn start_broker(
 fn start_mqtt(
     config: MqttConfig,
     source_id: &str,
+    metrics: &Arc<HubMetrics>,
 ) -> anyhow::Result<(Arc<dyn Transport>, Arc<dyn Connections>)> {
+    let metrics = metrics.clone();
     let transport = Arc::new(
         MqttTransport::builder(config, TransportRole::source(source_id))
             .backoff(super::connections::mqtt_reconnect_backoff())
+            .on_misaddressed(MisaddressedHook::new(move || {
+                metrics.count_status_rejected(StatusRejected::TopicMismatch);
+            }))
             .build()?,
     );
     Ok((transport.clone(), Arc::new(MqttConnections(transport))))
@@ -120,6 +125,7 @@ pub async fn run(
         instance,
     } = config;
     let store = open_store(&database).await?;
+    let metrics = Arc::new(HubMetrics::new());
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
     let (transport_kind, broker_addr) = match &transport {
@@ -132,7 +138,7 @@ pub async fn run(
         }
         TransportConfig::Mqtt(mqtt) => {
             info!(client_id = ?mqtt.client_id, "MQTT client id of this replica");
-            let (transport, connections) = start_mqtt(mqtt, &hub.source_id)?;
+            let (transport, connections) = start_mqtt(mqtt, &hub.source_id, &metrics)?;
             (transport, connections, None)
         }
     };
@@ -165,14 +171,7 @@ pub async fn run(
     });
     hub.lease = lease.as_ref().map(|(_, (_, held))| held.clone());
     let source_id = hub.source_id.clone();
-    let service = HubService::start(
-        store.clone(),
-        transport,
-        connections,
-        Arc::new(HubMetrics::new()),
-        hub,
-    )
-    .await?;
+    let service = HubService::start(store.clone(), transport, connections, metrics, hub).await?;
     if let Some((fleet, view, broker)) = &registry {
         let member = FleetMember {
             fleet: fleet.clone(),

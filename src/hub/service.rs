@@ -2,6 +2,7 @@
 //! client (status in, resyncs answered from the database), the status writer, the publisher.
 //! The HTTP listener and the built-in broker are bound by the caller (`baton serve`, tests).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ use super::status_shards::ShardedStatusWriter;
 use super::watch::WatchConfig;
 use crate::cloudevents::stats::StatsSnapshot;
 use crate::cloudevents::{ClientError, SourceClient, Transport};
-use crate::store::Store;
+use crate::store::{Requeued, Store};
 use crate::work::codec::BundleSourceCodec;
 use crate::work::model::ManifestWork;
 use crate::work::status_hash::WorkStatusHasher;
@@ -74,8 +75,19 @@ impl Default for HubOptions {
     }
 }
 
-/// Every `after`, marks for publication again the specs no agent has reported on for `after`.
-async fn redeliver_unreported(store: Arc<dyn Store>, after: Duration, stop: CancellationToken) {
+/// Every `after`, marks for publication again the specs no agent has reported on for `after`,
+/// and asks their agents for their status. Either may have been lost: the spec on its way to
+/// the agent, or the agent's report on its way into the database (a failed write). Only the
+/// spec repairs the first, only the status request the second: an agent that already holds
+/// a version keeps its status when the same version arrives again and reports nothing
+/// (sdk-go's `AgentInformerWatcherStore.HandleReceivedResource`), while it answers a status
+/// resync listing a work whose hash differs from the hub's (`respondResyncStatusRequest`).
+async fn redeliver_unreported(
+    store: Arc<dyn Store>,
+    client: Arc<SourceClient<ManifestWork>>,
+    after: Duration,
+    stop: CancellationToken,
+) {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + after, after);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -84,13 +96,34 @@ async fn redeliver_unreported(store: Arc<dyn Store>, after: Duration, stop: Canc
             _ = ticks.tick() => {
                 let cutoff = chrono::Utc::now() - chrono::Duration::from_std(after).unwrap_or_default();
                 match store.requeue_unreported(cutoff).await {
-                    Ok(0) => {}
-                    Ok(n) => {
-                        info!(resources = n, "no report yet for these specs; publishing them again");
+                    Ok(requeued) if requeued.is_empty() => {}
+                    Ok(requeued) => {
+                        info!(resources = requeued.len(), "no report yet for these specs; publishing them again and asking for their status");
+                        request_status(&client, &requeued).await;
                     }
                     Err(err) => warn!(%err, "looking for unreported specs failed"),
                 }
             }
+        }
+    }
+}
+
+/// One status resync request per cluster, listing its `requeued` resources with the hash of
+/// the empty status (they have none stored).
+async fn request_status(client: &SourceClient<ManifestWork>, requeued: &[Requeued]) {
+    let mut by_cluster: BTreeMap<&str, Vec<ManifestWork>> = BTreeMap::new();
+    for resource in requeued {
+        let mut work = ManifestWork::default();
+        work.metadata.uid = resource.id.to_string();
+        work.metadata.namespace.clone_from(&resource.consumer_name);
+        by_cluster
+            .entry(&resource.consumer_name)
+            .or_default()
+            .push(work);
+    }
+    for (cluster, works) in by_cluster {
+        if let Err(err) = client.request_status(cluster, &works).await {
+            warn!(%err, cluster, "asking for unreported statuses failed; asking again on the next round");
         }
     }
 }
@@ -171,7 +204,12 @@ impl HubService {
         }
         tasks.spawn(state.seen.clone().run(store.clone(), stop.clone()));
         if let Some(after) = options.redeliver_unreported_after {
-            tasks.spawn(redeliver_unreported(store.clone(), after, stop.clone()));
+            tasks.spawn(redeliver_unreported(
+                store.clone(),
+                client.clone(),
+                after,
+                stop.clone(),
+            ));
         }
         let mut publisher = Publisher::new(store, client.clone(), metrics, options.publisher);
         if let Some(replica) = options.replica.clone() {

@@ -4,7 +4,11 @@
 //! rules on the row's fields (version guard, sequence guard, Deleted, unchanged); a
 //! `Deleted=True` report removes a deleting row. Statuses come in batches (`status_shards`
 //! drains its queue): a batch is one store call. A status equal to the stored one is skipped
-//! before that (`status_skip`).
+//! before that (`status_skip`). A report on another cluster's resource is refused
+//! ([`StatusOutcome::NotOwner`]) and counted in `status_rejected`.
+//!
+//! Every warning here is one a peer can cause once per event, so each goes through its own
+//! [`LogLimit`]: a flood of bogus events costs a few lines and a count of the rest.
 
 use std::sync::Arc;
 
@@ -12,11 +16,16 @@ use tracing::{debug, info, warn};
 use uuid::Uuid;
 
 use super::health::SeenRecorder;
-use super::metrics::HubMetrics;
+use super::metrics::{HubMetrics, StatusRejected};
 use super::status_skip::StoredHints;
+use crate::cloudevents::log_limit::LogLimit;
 use crate::store::{ReportedState, StatusIgnored, StatusOutcome, StatusReport, Store, StoreError};
 use crate::work::model::ManifestWork;
 use crate::work::status_hash;
+
+static NOT_BATON_ID: LogLimit = LogLimit::per_event();
+static UNKNOWN: LogLimit = LogLimit::per_event();
+static NOT_OWNER: LogLimit = LogLimit::per_event();
 
 pub struct StatusWriter {
     store: Arc<dyn Store>,
@@ -51,6 +60,8 @@ fn report_of(id: Uuid, work: &ManifestWork) -> Result<StatusReport, serde_json::
     };
     Ok(StatusReport {
         id,
+        // The codec made the namespace the event's `clustername` (what the transport vouches for).
+        cluster: work.metadata.namespace.clone(),
         version: work.metadata.generation,
         sequence_id: work.sequence_id().to_owned(),
         state,
@@ -77,7 +88,9 @@ impl StatusWriter {
         for work in received {
             let Ok(id) = Uuid::parse_str(&work.metadata.uid) else {
                 self.metrics.count_status("unknown");
-                warn!(resource_id = %work.metadata.uid, "status for a resource id that is not a baton id");
+                if let Some(suppressed) = NOT_BATON_ID.allow() {
+                    warn!(resource_id = %work.metadata.uid, suppressed, "status for a resource id that is not a baton id");
+                }
                 continue;
             };
             match report_of(id, work) {
@@ -137,8 +150,16 @@ impl StatusWriter {
             }
             StatusOutcome::UnknownResource => {
                 self.metrics.count_status("unknown");
-                if !received.status.is_deleted() {
-                    warn!(resource_id = %id, cluster = %received.metadata.namespace, "status for an unknown resource");
+                if !received.status.is_deleted()
+                    && let Some(suppressed) = UNKNOWN.allow()
+                {
+                    warn!(resource_id = %id, cluster = %received.metadata.namespace, suppressed, "status for an unknown resource");
+                }
+            }
+            StatusOutcome::NotOwner => {
+                self.metrics.count_status_rejected(StatusRejected::NotOwner);
+                if let Some(suppressed) = NOT_OWNER.allow() {
+                    warn!(resource_id = %id, cluster = %received.metadata.namespace, suppressed, "status refused: the resource belongs to another cluster");
                 }
             }
         }

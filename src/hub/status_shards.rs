@@ -23,6 +23,7 @@ use tracing::warn;
 
 use super::metrics::HubMetrics;
 use super::status::StatusWriter;
+use crate::cloudevents::log_limit::LogLimit;
 use crate::cloudevents::{HandlerError, ResourceAction, ResourceHandler};
 use crate::work::model::ManifestWork;
 
@@ -63,7 +64,9 @@ impl ShardedStatusWriter {
                             for _ in &batch {
                                 metrics.count_status("failed");
                             }
-                            warn!(statuses = batch.len(), first_resource_id = %batch[0].metadata.uid, %err, "statuses not written; the next status resync brings them back");
+                            if let Some(suppressed) = NOT_WRITTEN.allow() {
+                                warn!(statuses = batch.len(), first_resource_id = %batch[0].metadata.uid, %err, suppressed, "statuses not written; the next status resync brings them back");
+                            }
                         }
                         batch.clear();
                     }
@@ -94,6 +97,9 @@ impl ResourceHandler<ManifestWork> for ShardedStatusWriter {
             .map_err(|_| HandlerError::new(ShardsStopped))
     }
 }
+
+/// A failing database fails every batch: one line per batch would flood the log.
+static NOT_WRITTEN: LogLimit = LogLimit::per_event();
 
 #[derive(Debug, thiserror::Error)]
 #[error("the status writers have stopped")]

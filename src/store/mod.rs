@@ -90,10 +90,21 @@ pub enum StoreError {
 #[derive(Debug, Clone)]
 pub struct StatusReport {
     pub id: Uuid,
+    /// The cluster that sent the report, as its transport established it (the event's
+    /// `clustername`, which the broker matched with the agent's identity and the MQTT transport
+    /// with its topic). Only a resource of this consumer takes the report.
+    pub cluster: String,
     /// The resource version the agent applied (the work's `generation`).
     pub version: i64,
     pub sequence_id: String,
     pub state: ReportedState,
+}
+
+/// A resource [`Outbox::requeue_unreported`] marked for publication again.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Requeued {
+    pub id: Uuid,
+    pub consumer_name: String,
 }
 
 /// What an agent reported.
@@ -112,6 +123,9 @@ pub enum StatusOutcome {
     Removed,
     Ignored(StatusIgnored),
     UnknownResource,
+    /// The resource exists but belongs to another consumer than the reporting cluster: a
+    /// forged or misrouted report, dropped before any §5.2 rule.
+    NotOwner,
 }
 
 /// Why a status left its row as it was (§5.2).
@@ -166,14 +180,14 @@ pub trait Outbox: Send + Sync {
     /// away (§4.8 step 2): its row is removed.
     async fn mark_published(&self, published: &[(Uuid, i64, bool)]) -> Result<(), StoreError>;
     /// Marks for publication again every live resource that no agent has reported on and that
-    /// last changed before `changed_before`, returning how many. A publish the broker
+    /// last changed before `changed_before`, returning them. A publish the broker
     /// acknowledged can still be lost on its way (MQTT drops what reaches no subscriber; a hub
     /// can die before answering an agent's resync): such specs are sent again until the agent
-    /// reports.
+    /// reports. So can the agent's report (the caller asks for it, §6.3).
     async fn requeue_unreported(
         &self,
         changed_before: chrono::DateTime<chrono::Utc>,
-    ) -> Result<u64, StoreError>;
+    ) -> Result<Vec<Requeued>, StoreError>;
     /// How many resources wait for publication (the outbox depth metric).
     async fn pending_count(&self) -> Result<i64, StoreError>;
 }

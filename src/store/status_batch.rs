@@ -3,7 +3,8 @@
 //! and write what it returns.
 //!
 //! Owns the status rules (the Deleted rule, the version guard, the sequence guard, the
-//! unchanged skip, in sdk-go's order) decided on a row's fields alone: its version, deletion,
+//! unchanged skip, in sdk-go's order), preceded by ownership (only the resource's own consumer
+//! may report on it), decided on a row's fields alone: its version, deletion,
 //! last sequence id and the hash of its stored status, never the stored document. Owns the
 //! order within a batch too: reports are decided in order, each on its row as the reports
 //! before it left it, so two statuses of one resource in one batch meet the sequence guard
@@ -28,12 +29,13 @@ static EMPTY_STATUS_HASH: LazyLock<String> =
 
 /// The columns a [`StatusRow`] reads: what a decision and its compare and set need.
 pub(crate) const STATUS_ROW_COLUMNS: &str =
-    "id, version, deleted_at, status_hash, status_sequence_id, status_updated_at";
+    "id, consumer_name, version, deleted_at, status_hash, status_sequence_id, status_updated_at";
 
 /// A resource row as a status decision sees it.
 #[derive(Debug, Clone, FromRow)]
 pub(crate) struct StatusRow<I> {
     pub id: I,
+    pub consumer_name: String,
     pub version: i64,
     pub deleted_at: Option<DateTime<Utc>>,
     pub status_hash: Option<String>,
@@ -116,6 +118,12 @@ where
             out.outcomes.push(StatusOutcome::UnknownResource);
             continue;
         };
+        // Before every §5.2 rule: another cluster's report must not even make this row's
+        // own reports look stale.
+        if row.consumer_name != report.cluster {
+            out.outcomes.push(StatusOutcome::NotOwner);
+            continue;
+        }
         let outcome = match decide(row, report) {
             Decision::Ignore(why) => StatusOutcome::Ignored(why),
             Decision::Remove => {
@@ -161,6 +169,7 @@ mod tests {
     fn row(id: Uuid, version: i64, seq: Option<&str>, hash: Option<&str>) -> StatusRow<Uuid> {
         StatusRow {
             id,
+            consumer_name: "c1".to_owned(),
             version,
             deleted_at: None,
             status_hash: hash.map(str::to_owned),
@@ -172,6 +181,7 @@ mod tests {
     fn status(id: Uuid, version: i64, seq: &str, hash: &str) -> StatusReport {
         StatusReport {
             id,
+            cluster: "c1".to_owned(),
             version,
             sequence_id: seq.to_owned(),
             state: ReportedState::Status {
@@ -184,6 +194,7 @@ mod tests {
     fn deleted(id: Uuid, seq: &str) -> StatusReport {
         StatusReport {
             id,
+            cluster: "c1".to_owned(),
             version: 1,
             sequence_id: seq.to_owned(),
             state: ReportedState::Deleted,
@@ -292,5 +303,37 @@ mod tests {
         );
         assert_eq!(plan.removes, [a]);
         assert!(plan.stores.is_empty());
+    }
+
+    #[test]
+    fn another_clusters_report_is_not_owner_and_changes_nothing() {
+        let id = Uuid::new_v4();
+        let deleting = StatusRow {
+            deleted_at: Some(Utc::now()),
+            ..row(id, 1, Some("5"), Some("h5"))
+        };
+        let forged = |mut report: StatusReport| {
+            report.cluster = "c2".to_owned();
+            report
+        };
+        let batch = [
+            forged(status(id, 1, "9", "hacked")),
+            forged(deleted(id, "9")),
+            status(id, 1, "6", "h6"),
+        ];
+        let batch: Vec<&StatusReport> = batch.iter().collect();
+        let plan = plan(&batch, &[deleting]);
+        assert_eq!(
+            plan.outcomes,
+            [
+                StatusOutcome::NotOwner,
+                StatusOutcome::NotOwner,
+                StatusOutcome::Stored,
+            ],
+            "the owner's report after the forged ones is not stale"
+        );
+        assert!(plan.removes.is_empty());
+        let written: Vec<&str> = plan.stores.iter().map(|s| s.hash).collect();
+        assert_eq!(written, ["h6"]);
     }
 }

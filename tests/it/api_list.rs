@@ -36,6 +36,7 @@ async fn list_items_are_the_resources_as_get_shows_them(backend: Backend) {
         "resourceStatus": {"manifests": [{"resourceMeta": {"ordinal": 0}, "statusFeedback": {"values": [{"name": "v", "fieldValue": {"type": "String", "string": "é\n"}}]}}]}});
     let write = StatusReport {
         id,
+        cluster: "c1".into(),
         version: 1,
         sequence_id: "1".into(),
         state: ReportedState::Status {

@@ -129,6 +129,7 @@ async fn every_path_answers_as_maestro_does(backend: Backend) {
     let rid: Uuid = created["id"].as_str().unwrap().parse().unwrap();
     let report = StatusReport {
         id: rid,
+        cluster: "cluster1".into(),
         version: 1,
         sequence_id: "7".into(),
         state: ReportedState::Status {

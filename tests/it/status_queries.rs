@@ -20,6 +20,7 @@ use crate::harness::{Backend, TestApi, TestDb, backend_tests, resource_body};
 /// An agent's status on `version` with these top-level `(type, status, reason)` conditions;
 /// `message` varies the document (and so its hash) without a transition.
 fn status(
+    cluster: &str,
     id: Uuid,
     version: i64,
     seq: u64,
@@ -33,6 +34,7 @@ fn status(
     let document = json!({"conditions": conditions, "resourceStatus": {}});
     StatusReport {
         id,
+        cluster: cluster.into(),
         version,
         sequence_id: seq.to_string(),
         state: ReportedState::Status {
@@ -109,15 +111,20 @@ async fn status_filters_and_health_match_hand_computed_expectations(backend: Bac
     let (b, _) = create(&api, "c1", "b").await;
     let (_c, c_body) = create(&api, "c1", "c").await;
     let (d, _) = create(&api, "c2", "d").await;
-    write(&*store, status(a, 1, 1, &[("Applied", "True", "Done")], "")).await;
     write(
         &*store,
-        status(b, 1, 1, &[("Applied", "False", "Invalid")], ""),
+        status("c1", a, 1, 1, &[("Applied", "True", "Done")], ""),
+    )
+    .await;
+    write(
+        &*store,
+        status("c1", b, 1, 1, &[("Applied", "False", "Invalid")], ""),
     )
     .await;
     write(
         &*store,
         status(
+            "c2",
             d,
             1,
             1,
@@ -251,7 +258,11 @@ async fn status_filters_and_health_match_hand_computed_expectations(backend: Bac
     );
 
     // a reported on version 2: no longer pending, c1 still is (c).
-    write(&*store, status(a, 2, 2, &[("Applied", "True", "Done")], "")).await;
+    write(
+        &*store,
+        status("c1", a, 2, 2, &[("Applied", "True", "Done")], ""),
+    )
+    .await;
     assert_eq!(list("state=pending").await, ["c"]);
 }
 
@@ -275,18 +286,19 @@ async fn history_keeps_transitions_newest_first_and_bounded(backend: Backend) {
     assert!(history(r).await.is_empty(), "no report yet");
     write(
         &*store,
-        status(r, 1, 1, &[("Applied", "False", "Invalid")], "first"),
+        status("c1", r, 1, 1, &[("Applied", "False", "Invalid")], "first"),
     )
     .await;
     // Same status and reason, another message: no transition.
     write(
         &*store,
-        status(r, 1, 2, &[("Applied", "False", "Invalid")], "second"),
+        status("c1", r, 1, 2, &[("Applied", "False", "Invalid")], "second"),
     )
     .await;
     write(
         &*store,
         status(
+            "c1",
             r,
             1,
             3,
@@ -332,7 +344,7 @@ async fn history_keeps_transitions_newest_first_and_bounded(backend: Backend) {
         let reason = format!("Flip{seq}");
         write(
             &*store,
-            status(r, 1, seq, &[("Applied", "True", &reason)], ""),
+            status("c1", r, 1, seq, &[("Applied", "True", &reason)], ""),
         )
         .await;
     }

@@ -20,6 +20,7 @@ use crate::store_fixtures::{apply, fresh, new_consumer, report as status_report,
 fn report(id: uuid::Uuid, reason: &str, seq: u64) -> ManifestWork {
     let mut metadata = ObjectMeta {
         uid: id.to_string(),
+        namespace: "c1".into(),
         generation: 1,
         ..ObjectMeta::default()
     };

@@ -90,13 +90,17 @@ pub fn names(items: &[Resource]) -> Vec<String> {
         .collect()
 }
 
-/// An agent's status on version `version` whose condition's reason is `reason`, with sequence
-/// id `seq` (small ids compare as numbers); its hash names the reason, so equal reasons are
-/// unchanged statuses.
+/// The consumer the status fixtures report as: the tests' resources belong to it.
+pub const REPORTER: &str = "c1";
+
+/// An agent of [`REPORTER`]'s status on version `version` whose condition's reason is `reason`,
+/// with sequence id `seq` (small ids compare as numbers); its hash names the reason, so equal
+/// reasons are unchanged statuses.
 pub fn report_on(id: Uuid, version: i64, seq: u64, reason: &str) -> StatusReport {
     let status = json!({"conditions": [{"type": "Applied", "status": "True", "reason": reason}]});
     StatusReport {
         id,
+        cluster: REPORTER.to_owned(),
         version,
         sequence_id: seq.to_string(),
         state: ReportedState::Status {
@@ -111,10 +115,11 @@ pub fn report(id: Uuid, seq: u64, reason: &str) -> StatusReport {
     report_on(id, 1, seq, reason)
 }
 
-/// The agent's `Deleted=True` report.
+/// [`REPORTER`]'s `Deleted=True` report.
 pub fn deleted(id: Uuid, seq: u64) -> StatusReport {
     StatusReport {
         id,
+        cluster: REPORTER.to_owned(),
         version: 1,
         sequence_id: seq.to_string(),
         state: ReportedState::Deleted,

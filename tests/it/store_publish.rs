@@ -3,7 +3,7 @@
 //! resource completes it) and status reports (§5.2: decided on the row they are written over, serialised),
 //! the same on both backends.
 
-use baton::store::{Pending, PublishAction, StatusIgnored, StatusOutcome, StoreError};
+use baton::store::{Pending, PublishAction, Requeued, StatusIgnored, StatusOutcome, StoreError};
 
 use crate::harness::{Backend, backend_tests};
 use crate::store_fixtures::{
@@ -201,11 +201,20 @@ async fn specs_no_agent_reported_on_are_requeued(backend: Backend) {
     let earlier = chrono::Utc::now() - chrono::Duration::seconds(60);
     assert_eq!(
         store.requeue_unreported(earlier).await.unwrap(),
-        0,
+        [],
         "changed too recently"
     );
     let later = chrono::Utc::now() + chrono::Duration::seconds(1);
-    assert_eq!(store.requeue_unreported(later).await.unwrap(), 1);
+    let requeued = Requeued {
+        id: silent.id,
+        consumer_name: "c1".into(),
+    };
+    assert_eq!(store.requeue_unreported(later).await.unwrap(), [requeued]);
+    assert_eq!(
+        store.requeue_unreported(later).await.unwrap(),
+        [],
+        "already queued"
+    );
     let pending = store.pending_publications(10).await.unwrap();
     assert_eq!(
         pending

@@ -245,7 +245,10 @@ pub(crate) fn malformed(stats: &Stats, event: &Event, error: &dyn std::error::Er
 pub(crate) fn unanswered(stats: &Stats, event: &Event, error: &ClientError) {
     match error {
         ClientError::Transport(err) => {
-            warn!(event_id = event.id(), event_type = event.ty(), %err, "could not send the answer to a resync request");
+            static LOG: LogLimit = LogLimit::per_event();
+            if let Some(suppressed) = LOG.allow() {
+                warn!(event_id = event.id(), event_type = event.ty(), %err, suppressed, "could not send the answer to a resync request");
+            }
         }
         other => malformed(stats, event, other),
     }

@@ -22,6 +22,7 @@ use super::client_core::{self, ClientCore, Lifecycle, Receiver};
 use super::error::ClientError;
 use super::event_type::{Action, DataType, EventType, SubResource};
 use super::extensions as ext;
+use super::log_limit::LogLimit;
 use super::payload::{ResourceStatusHash, ResourceVersionList};
 use super::resource::{
     Codec, ListOptions, Lister, ResourceAction, ResourceHandler, ResourceObject, StatusHasher,
@@ -33,6 +34,10 @@ use super::transport::Transport;
 /// them; answered one after another inside the receive loop, a fleet reconnecting together
 /// (10,000 requests) queued every status event behind thousands of list round trips.
 const CONCURRENT_ANSWERS: usize = 8;
+
+/// Per-event warnings, at a bounded rate (a peer can cause one per event).
+static ANSWER_RETRIED: LogLimit = LogLimit::per_event();
+static HANDLER_FAILED: LogLimit = LogLimit::per_event();
 
 /// Most status hashes in one status resync request: ~120 bytes each, so ~500 KB a request.
 pub const STATUS_RESYNC_CHUNK: usize = 4096;
@@ -152,6 +157,31 @@ impl<T: ResourceObject> SourceClient<T> {
     /// broadcast with `clustername` `""`, §6.3).
     pub async fn resync(&self, cluster_name: Option<&str>) -> Result<(), ClientError> {
         self.shared.resync(cluster_name).await
+    }
+
+    /// Asks the agent of `cluster` for the status of `objects` only: a status resync request
+    /// (§6.3) listing their ids with the hash of the status this source holds. The agent sends
+    /// the status of each it holds whose hash differs (§6.6) and ignores the others. Nothing is
+    /// sent for no objects (an empty list would ask for everything).
+    pub async fn request_status(&self, cluster: &str, objects: &[T]) -> Result<(), ClientError> {
+        if objects.is_empty() {
+            return Ok(());
+        }
+        let hashes = objects
+            .iter()
+            .map(|object| {
+                Ok(ResourceStatusHash {
+                    resource_id: object.resource_id().to_owned(),
+                    status_hash: self.shared.hasher.status_hash(object)?,
+                })
+            })
+            .collect::<Result<Vec<_>, ClientError>>()?;
+        for data_type in self.shared.core.data_types() {
+            self.shared
+                .send_status_resync(&data_type, cluster, &hashes)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Subscribes and starts the receive loop: status events and spec resync requests from
@@ -394,7 +424,9 @@ impl<T: ResourceObject> Receiver for SourceReceiver<T> {
                     match first {
                         Ok(()) => {}
                         Err(ClientError::Transport(err)) => {
-                            warn!(event_id = event.id(), %err, "could not send the answer to a spec resync request; retrying");
+                            if let Some(suppressed) = ANSWER_RETRIED.allow() {
+                                warn!(event_id = event.id(), %err, suppressed, "could not send the answer to a spec resync request; retrying");
+                            }
                             shared.retry_spec_resync_answer(event, event_type).await;
                         }
                         Err(err) => client_core::unanswered(&shared.core.stats, &event, &err),
@@ -416,7 +448,9 @@ impl<T: ResourceObject> Receiver for SourceReceiver<T> {
                             .await
                         {
                             Stats::bump(&stats.handler_failures);
-                            warn!(event_id = event.id(), %err, "status handler failed");
+                            if let Some(suppressed) = HANDLER_FAILED.allow() {
+                                warn!(event_id = event.id(), %err, suppressed, "status handler failed");
+                            }
                         }
                     }
                     Err(err) => client_core::malformed(stats, &event, &err),

@@ -13,6 +13,9 @@ pub(crate) struct Stats {
     pub malformed: AtomicU64,
     /// Events deliberately ignored (wrong cluster, stale version, unknown data type, ...).
     pub ignored: AtomicU64,
+    /// Events dropped because their `clustername` is not the cluster their route names (an
+    /// MQTT topic's cluster segment).
+    pub misaddressed: AtomicU64,
     pub handler_failures: AtomicU64,
     /// Resync requests sent.
     pub resyncs_sent: AtomicU64,
@@ -35,6 +38,9 @@ pub struct StatsSnapshot {
     pub malformed: u64,
     /// Events deliberately ignored (wrong cluster, stale version, unknown data type, ...).
     pub ignored: u64,
+    /// Events dropped because their `clustername` is not the cluster their route names (an
+    /// MQTT topic's cluster segment).
+    pub misaddressed: u64,
     /// Handler calls that returned an error.
     pub handler_failures: u64,
     /// Resync requests sent.
@@ -58,6 +64,7 @@ impl Stats {
             received: read(&self.received),
             malformed: read(&self.malformed),
             ignored: read(&self.ignored),
+            misaddressed: read(&self.misaddressed),
             handler_failures: read(&self.handler_failures),
             resyncs_sent: read(&self.resyncs_sent),
             resyncs_answered: read(&self.resyncs_answered),

@@ -19,10 +19,7 @@ use crate::store::{
     Consumer, ConsumerFilter, Direction, Labels, NewConsumer, OrderBy, PageRequest, StoreError,
 };
 
-async fn view(
-    state: &AppState,
-    consumer: Consumer,
-) -> Result<ConsumerView, ApiError> {
+async fn view(state: &AppState, consumer: Consumer) -> Result<ConsumerView, ApiError> {
     let mut views = state.fleet.views(vec![consumer], false).await?;
     views
         .pop()

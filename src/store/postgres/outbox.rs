@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::PgStore;
 use crate::store::rows::{self, RESOURCE_COLUMNS};
-use crate::store::{Outbox, Pending, StoreError};
+use crate::store::{Outbox, Pending, Requeued, StoreError};
 
 type PendingRow = rows::PendingRow<Uuid>;
 
@@ -123,18 +123,19 @@ impl Outbox for PgStore {
     async fn requeue_unreported(
         &self,
         changed_before: chrono::DateTime<chrono::Utc>,
-    ) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO publish_outbox (resource_id, version, action) \
+    ) -> Result<Vec<Requeued>, StoreError> {
+        Ok(sqlx::query_as(
+            "WITH requeued AS (INSERT INTO publish_outbox (resource_id, version, action) \
              SELECT r.id, r.version, 1 FROM resources r \
              WHERE r.deleted_at IS NULL AND r.status IS NULL AND r.updated_at < $1 \
              AND NOT EXISTS (SELECT 1 FROM publish_outbox o WHERE o.resource_id = r.id) \
-             ORDER BY r.id ON CONFLICT (resource_id) DO NOTHING",
+             ORDER BY r.id ON CONFLICT (resource_id) DO NOTHING RETURNING resource_id) \
+             SELECT r.id, r.consumer_name FROM resources r JOIN requeued q ON q.resource_id = r.id \
+             ORDER BY r.id",
         )
         .bind(changed_before)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected())
+        .fetch_all(self.pool())
+        .await?)
     }
 
     async fn pending_count(&self) -> Result<i64, StoreError> {

@@ -9,7 +9,7 @@ use uuid::fmt::Hyphenated;
 
 use super::{SqliteStore, now, timestamp};
 use crate::store::rows::{self, RESOURCE_COLUMNS};
-use crate::store::{Outbox, Pending, StoreError};
+use crate::store::{Outbox, Pending, Requeued, StoreError};
 
 type PendingRow = rows::PendingRow<Hyphenated>;
 
@@ -76,13 +76,16 @@ impl Outbox for SqliteStore {
     }
 
     /// Queues again every live, never reported resource last changed before `changed_before`
-    /// that is not queued; returns how many. Queued as creates: no agent has shown it holds them.
+    /// that is not queued; returns them. Queued as creates: no agent has shown it holds them.
     async fn requeue_unreported(
         &self,
         changed_before: chrono::DateTime<chrono::Utc>,
-    ) -> Result<u64, StoreError> {
-        let _turn = self.write_turn().await;
-        let done = sqlx::query(
+    ) -> Result<Vec<Requeued>, StoreError> {
+        // The consumer comes from the resource (RETURNING sees only the outbox row); one
+        // transaction, so both statements see the same rows.
+        let mut tx = self.write_tx().await?;
+        let at = now();
+        let queued = sqlx::query(
             "INSERT INTO publish_outbox (resource_id, version, action, queued_at) \
              SELECT r.id, r.version, 1, ?2 FROM resources r \
              WHERE r.deleted_at IS NULL AND r.status IS NULL AND r.updated_at < ?1 \
@@ -90,13 +93,28 @@ impl Outbox for SqliteStore {
              ORDER BY r.id ON CONFLICT (resource_id) DO NOTHING",
         )
         .bind(timestamp(changed_before))
-        .bind(now())
-        .execute(&self.pool)
+        .bind(&at)
+        .execute(&mut *tx)
         .await?;
-        if done.rows_affected() > 0 {
-            self.wakeup.wake();
+        if queued.rows_affected() == 0 {
+            return Ok(Vec::new());
         }
-        Ok(done.rows_affected())
+        let rows: Vec<(Hyphenated, String)> = sqlx::query_as(
+            "SELECT r.id, r.consumer_name FROM resources r JOIN publish_outbox o \
+             ON o.resource_id = r.id WHERE o.queued_at = ?1 AND r.status IS NULL ORDER BY r.id",
+        )
+        .bind(&at)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.wakeup.wake();
+        Ok(rows
+            .into_iter()
+            .map(|(id, consumer_name)| Requeued {
+                id: id.into(),
+                consumer_name,
+            })
+            .collect())
     }
 
     async fn pending_count(&self) -> Result<i64, StoreError> {

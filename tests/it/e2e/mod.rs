@@ -148,6 +148,11 @@ impl Stack {
     }
 
     pub async fn start_hub(&self) -> Proc {
+        self.start_hub_with(&[]).await
+    }
+
+    /// [`Stack::start_hub`] with more `baton serve` flags.
+    pub async fn start_hub_with(&self, extra: &[String]) -> Proc {
         let database = match self.db.data_dir() {
             Some(dir) => ["--data-dir".into(), dir.display().to_string()],
             None => ["--database-url".into(), self.db.url.clone()],
@@ -171,6 +176,7 @@ impl Stack {
                 self.mqtt_config().display().to_string(),
             ]);
         }
+        args.extend_from_slice(extra);
         let log = self
             .dir
             .path()

@@ -30,6 +30,8 @@ pub struct Mosquitto {
     pub port: u16,
     /// Extra listener lines (TLS).
     listener: String,
+    /// Who may connect and what they may do: anyone and anything, unless [`Mosquitto::start_secured`].
+    access: String,
     child: Option<Child>,
 }
 
@@ -49,6 +51,44 @@ impl Mosquitto {
             dir,
             port,
             listener,
+            access: "allow_anonymous true\n".into(),
+            child: None,
+        };
+        broker.spawn().await;
+        broker
+    }
+
+    /// A broker that admits only `users` (name, password) and gives each what the ACL file
+    /// `acl` allows (`%u` patterns: per-cluster topics).
+    pub async fn start_secured(acl: &str, users: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+        let passwords = dir.path().join("passwd");
+        for (i, (user, password)) in users.iter().enumerate() {
+            let create: &[&str] = if i == 0 { &["-c"] } else { &[] };
+            let done = Command::new("mosquitto_passwd")
+                .args(create)
+                .arg("-b")
+                .arg(&passwords)
+                .args([user, password])
+                .status()
+                .await
+                .expect("mosquitto_passwd runs");
+            assert!(done.success(), "mosquitto_passwd for {user}");
+        }
+        fs::set_permissions(&passwords, fs::Permissions::from_mode(0o644)).expect("chmod");
+        let acl_file = dir.path().join("acl");
+        write_readable(&acl_file, acl.as_bytes());
+        let access = format!(
+            "allow_anonymous false\npassword_file {}\nacl_file {}\n",
+            passwords.display(),
+            acl_file.display()
+        );
+        let mut broker = Self {
+            dir,
+            port: free_port(),
+            listener: String::new(),
+            access,
             child: None,
         };
         broker.spawn().await;
@@ -75,9 +115,9 @@ impl Mosquitto {
     async fn spawn(&mut self) {
         let conf = self.dir.path().join("mosquitto.conf");
         let text = format!(
-            "listener {} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n\
+            "listener {} 127.0.0.1\n{}persistence false\nlog_dest stderr\n\
              log_type error\nlog_type warning\nlog_type notice\nmax_queued_messages 100000\n{}",
-            self.port, self.listener
+            self.port, self.access, self.listener
         );
         write_readable(&conf, text.as_bytes());
         let log = File::create(self.log_path()).expect("log file");

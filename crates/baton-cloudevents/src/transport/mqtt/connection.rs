@@ -19,14 +19,18 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::binding;
-use super::session::{ConnectionState, Shared};
+use super::session::{ConnectionState, MisaddressedHook, Shared};
 use crate::backoff::Backoff;
 use crate::log_limit::LogLimit;
 
 /// Per-event warnings a peer can trigger: at a bounded rate.
 static NOT_CLOUDEVENT: LogLimit = LogLimit::per_event();
 static UNKNOWN_TYPE: LogLimit = LogLimit::per_event();
+static MISADDRESSED: LogLimit = LogLimit::per_event();
+
+use super::topics;
 use crate::event_type::{EventType, HEARTBEAT_TYPE};
+use crate::extensions as ext;
 use crate::stats::Stats;
 use crate::transport::{Inbound, TransportError};
 
@@ -43,6 +47,9 @@ pub(super) struct Connection {
     /// `host:port`, for messages.
     pub broker: String,
     pub client_id: String,
+    /// A source checks that an event's `clustername` is the cluster of the topic it came on
+    /// (the one the broker's ACLs let that agent publish to), and calls this on each refusal.
+    pub check_sender: Option<MisaddressedHook>,
 }
 
 /// Why the connection is considered lost.
@@ -162,6 +169,20 @@ impl Connection {
                 return true;
             }
         };
+        if let Some(hook) = &self.check_sender
+            && let Some(topic_cluster) = topics::sender_cluster(&topic)
+        {
+            let claimed = ext::string(&event, ext::CLUSTER_NAME).ok().flatten();
+            if claimed != Some(topic_cluster) {
+                Stats::bump(&stats.misaddressed);
+                hook.call();
+                if let Some(suppressed) = MISADDRESSED.allow() {
+                    warn!(%topic, event_id = event.id(), clustername = claimed.unwrap_or_default(),
+                        suppressed, "dropping event whose clustername is not its topic's cluster");
+                }
+                return true;
+            }
+        }
         let inbox = {
             let session = self.shared.lock();
             let Some(subscription) = session.subscription.as_ref() else {

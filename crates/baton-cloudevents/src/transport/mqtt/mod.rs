@@ -23,7 +23,7 @@ mod transport;
 use std::time::Duration;
 
 pub use config::{BrokerAddress, ConfigError, MqttConfig, Qos};
-pub use session::ConnectionState;
+pub use session::{ConnectionState, MisaddressedHook};
 pub use topics::{RouteError, Topics};
 pub use transport::{MqttTransport, MqttTransportBuilder};
 

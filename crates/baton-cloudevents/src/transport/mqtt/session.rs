@@ -1,8 +1,9 @@
 //! What the transport handle and the connection's owner task share: whether the connection is
-//! up, the publishes waiting for their acks, the subscription, and the counters. One short
-//! `std` mutex guards it; nobody awaits while holding it.
+//! up, the publishes waiting for their acks, the subscription, the counters, and the hook a
+//! source's connection calls for each event whose `clustername` is not its topic's cluster.
+//! One short `std` mutex guards it; nobody awaits while holding it.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use rumqttc::v5::mqttbytes::v5::Filter;
 use tokio::sync::{Notify, mpsc};
@@ -71,5 +72,27 @@ pub(super) struct Shared {
 impl Shared {
     pub fn lock(&self) -> MutexGuard<'_, Session> {
         self.session.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Called by a source's transport for each event it drops because its `clustername` is not
+/// its topic's cluster (so the caller can count it where it keeps its metrics).
+#[derive(Clone)]
+pub struct MisaddressedHook(Arc<dyn Fn() + Send + Sync>);
+
+impl MisaddressedHook {
+    /// A hook calling `f`.
+    pub fn new(f: impl Fn() + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+
+    pub(super) fn call(&self) {
+        (self.0)();
+    }
+}
+
+impl std::fmt::Debug for MisaddressedHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MisaddressedHook")
     }
 }

@@ -167,6 +167,17 @@ pub fn source_of(topic: &str) -> &str {
     topic.split('/').nth(index).unwrap_or_default()
 }
 
+/// The cluster a topic an agent publishes to names (§7.4): the cluster segment of an
+/// `agentevents` topic, the id segment of an `agentbroadcast` one; `None` for any other topic.
+/// With per-cluster broker ACLs this is the sender's cluster, whatever its event says.
+pub fn sender_cluster(topic: &str) -> Option<&str> {
+    let segments: Vec<&str> = unshared(topic).split('/').collect();
+    match segments.as_slice() {
+        [_, _, _, cluster, "agentevents"] | [_, cluster, "agentbroadcast"] => Some(cluster),
+        _ => None,
+    }
+}
+
 /// Drops a `$share/<group>/` prefix: sharing only applies to subscriptions. sdk-go would
 /// publish to the `$share/...` name itself, which no broker accepts (§7.4).
 fn unshared(topic: &str) -> &str {
@@ -198,6 +209,16 @@ fn no_wildcard(topic: String) -> Result<String, RouteError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sender_cluster_is_the_cluster_segment_of_an_agent_topic() {
+        let of = sender_cluster;
+        assert_eq!(of("sources/baton/consumers/c1/agentevents"), Some("c1"));
+        assert_eq!(of("consumers/c1/agentbroadcast"), Some("c1"));
+        assert_eq!(of("sources/baton/consumers/c1/sourceevents"), None);
+        assert_eq!(of("sources/baton/sourcebroadcast"), None);
+        assert_eq!(of("a/b/agentevents"), None);
+    }
 
     fn sample() -> Topics {
         Topics::new(

@@ -26,7 +26,7 @@ use super::binding;
 use super::config::MqttConfig;
 use super::connection::Connection;
 use super::session::{
-    ConnectionState, MAX_QUEUED_PUBLISHES, REQUEST_CAPACITY, Shared, Subscription,
+    ConnectionState, MAX_QUEUED_PUBLISHES, MisaddressedHook, REQUEST_CAPACITY, Shared, Subscription,
 };
 use super::topics::Topics;
 use crate::Event;
@@ -50,6 +50,7 @@ pub struct MqttTransportBuilder {
     client_id: Option<String>,
     backoff: BackoffPolicy,
     publish_timeout: Duration,
+    on_misaddressed: Option<MisaddressedHook>,
 }
 
 impl MqttTransportBuilder {
@@ -65,6 +66,14 @@ impl MqttTransportBuilder {
     /// Reconnect backoff; the default is sdk-go's (§9).
     pub fn backoff(mut self, policy: BackoffPolicy) -> Self {
         self.backoff = policy;
+        self
+    }
+
+    /// Source role: what to call for each event dropped because its `clustername` is not the
+    /// cluster of its topic (the drop itself always happens, is counted in
+    /// [`StatsSnapshot::misaddressed`] and logged at a bounded rate).
+    pub fn on_misaddressed(mut self, hook: MisaddressedHook) -> Self {
+        self.on_misaddressed = Some(hook);
         self
     }
 
@@ -138,6 +147,13 @@ impl MqttTransportBuilder {
             stop: stop.clone(),
             broker: config.broker.to_string(),
             client_id: client_id.clone(),
+            check_sender: match &self.role {
+                TransportRole::Source { .. } => Some(
+                    self.on_misaddressed
+                        .unwrap_or_else(|| MisaddressedHook::new(|| {})),
+                ),
+                TransportRole::Agent { .. } => None,
+            },
         };
         tasks.spawn_on(connection.run(), &runtime);
         tasks.close();
@@ -200,6 +216,7 @@ impl MqttTransport {
             client_id: None,
             backoff: BackoffPolicy::default(),
             publish_timeout: Duration::from_secs(30),
+            on_misaddressed: None,
         }
     }
 

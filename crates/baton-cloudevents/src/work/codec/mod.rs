@@ -214,14 +214,17 @@ impl StatusHeader {
     }
 
     /// The work's metadata as the source rebuilds it: the `metadata` extension if present,
-    /// then uid, name, namespace, generation and the sequence id annotation.
+    /// then uid, name, namespace, generation and the sequence id annotation. The namespace is
+    /// the `clustername` whenever the event has one: a work lives in its cluster's namespace,
+    /// and `clustername` is what a broker or topic ties to the sender, where `metadata` is
+    /// whatever the sender wrote.
     pub fn meta(&self, event: &Event) -> Result<ObjectMeta, CodecError> {
         let mut meta = read_metadata(event)?.unwrap_or_default();
         meta.uid.clone_from(&self.resource_id);
         if meta.name.is_empty() {
             meta.name.clone_from(&self.resource_id);
         }
-        if meta.namespace.is_empty() {
+        if !self.cluster_name.is_empty() || meta.namespace.is_empty() {
             meta.namespace.clone_from(&self.cluster_name);
         }
         meta.generation = self.version;
