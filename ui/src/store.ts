@@ -68,6 +68,8 @@ export class Fleet {
         this.consumersLoaded = true;
         this.consumersLive = true;
       },
+      // The hub's consumers watch starts with every consumer as ADDED, whatever the last id.
+      relistOnResume: true,
       unsupported: () => this.poll(signal),
     });
   }
@@ -80,6 +82,8 @@ export class Fleet {
       apply: (held: Map<string, T>, ev: SseEvent, data: Record<string, unknown>) => boolean;
       held: () => Map<string, T>;
       replace: (m: Map<string, T>) => void;
+      /** The stream restarts from the current state (no resume): list on every open. */
+      relistOnResume?: boolean;
       unsupported?: () => void;
     },
   ): void {
@@ -91,7 +95,7 @@ export class Fleet {
       {
         open: (resumed, after) => {
           this.resumedAfter = resumed ? after : null;
-          if (resumed) return;
+          if (resumed && !how.relistOnResume) return;
           const mine: [SseEvent, Record<string, unknown>][] = [];
           replay = mine;
           how
