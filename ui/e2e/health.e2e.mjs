@@ -42,8 +42,13 @@ test("the resource page shows the condition history, newest first", { timeout: 6
   await page.locator('.timeline li[data-history-type="Applied"][data-history-status="True"]').waitFor({ timeout: 30_000 });
   const current = await stack.api("GET", `resources/${r.id}`);
   await stack.api("PUT", `resources/${r.id}`, { version: current.version, ...configMap("edge-1", "flip", "disk full"), consumer_name: undefined, name: undefined });
-  const first = page.locator(".timeline li").first();
-  await first.and(page.locator('[data-history-type="Applied"][data-history-status="False"]')).waitFor({ timeout: 30_000 });
-  assert.match(await first.textContent(), /AppliedManifestWorkFailed/);
+  const failed = page.locator('.timeline li[data-history-type="Applied"][data-history-status="False"]');
+  await failed.waitFor({ timeout: 30_000 });
+  assert.match(await failed.textContent(), /AppliedManifestWorkFailed/);
+  // Newest first: the failure above the success it followed.
+  const applied = await page
+    .locator('.timeline li[data-history-type="Applied"]')
+    .evaluateAll((els) => els.map((e) => e.getAttribute("data-history-status")));
+  assert.deepEqual(applied, ["False", "True"]);
   await page.screenshot({ path: path.join(ARTIFACTS, "resource-history.png"), fullPage: true });
 });

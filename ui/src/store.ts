@@ -115,7 +115,8 @@ export class Fleet {
           try {
             data = JSON.parse(ev.data);
           } catch {
-            return; // not an event of ours; the stream goes on
+            this.malformed(path, ev);
+            return; // the stream goes on
           }
           if (ev.type === "ERROR") return; // the stream ends next; the watch resumes
           replay?.push([ev, data]);
@@ -126,6 +127,18 @@ export class Fleet {
       },
       signal,
     );
+  }
+
+  /** Events whose data is not JSON: counted, and logged at most once a minute. */
+  malformedEvents = 0;
+  private malformedLoggedAt = 0;
+
+  private malformed(path: string, ev: SseEvent): void {
+    this.malformedEvents++;
+    if (Date.now() - this.malformedLoggedAt > 60_000) {
+      this.malformedLoggedAt = Date.now();
+      console.warn(`baton: ${this.malformedEvents} malformed ${path} watch event(s); last id ${ev.id}`);
+    }
   }
 
   private async poll(signal: AbortSignal): Promise<void> {
