@@ -101,6 +101,8 @@ test("keyboard only: the navigation is reachable and the skip link lands on the 
   await page.goto(stack.ui + "/#/");
   await page.reload(); // focus starts at the top; the token stays (session storage)
   await page.locator("tr[data-consumer]").first().waitFor();
+  await eventually("the failure counted", async () => (await page.locator('[data-total="failed"]').textContent()) === "1");
+  await page.screenshot({ path: path.join(ARTIFACTS, "overview-with-resources.png"), fullPage: true });
   await page.keyboard.press("Tab");
   assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Skip to content");
   await page.keyboard.press("Tab");
