@@ -118,6 +118,7 @@ test("a narrow window does not scroll sideways, dark follows the system", { time
   await narrow.getByLabel("Token").fill("ui-e2e-token");
   await narrow.getByRole("button", { name: "Use token" }).click();
   await narrow.locator('tr[data-consumer="edge-1"]').waitFor();
+  await eventually("resources counted", async () => (await narrow.locator('[data-total="applied"]').textContent()) === "2");
   const [scroll, width, bg] = await narrow.evaluate(() => [
     document.documentElement.scrollWidth,
     innerWidth,
