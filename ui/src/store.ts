@@ -44,6 +44,7 @@ export class Fleet {
     const signal = this.stop.signal;
     this.follow("resources", signal, {
       list: () => api.resources(signal),
+      key: (r) => r.id,
       apply: (held, ev, data) => applyResourceEvent(held, ev.type, data),
       held: () => this.resources,
       replace: (m) => {
@@ -53,6 +54,7 @@ export class Fleet {
     });
     this.follow("consumers", signal, {
       list: () => api.consumers(signal),
+      key: (c) => c.name,
       apply: (held, ev, data) => {
         const c = data.object as ConsumerView | null | undefined;
         const name = c?.name ?? (data as { name?: string }).name;
@@ -79,6 +81,7 @@ export class Fleet {
     signal: AbortSignal,
     how: {
       list: () => Promise<T[]>;
+      key: (item: T) => string;
       apply: (held: Map<string, T>, ev: SseEvent, data: Record<string, unknown>) => boolean;
       held: () => Map<string, T>;
       replace: (m: Map<string, T>) => void;
@@ -89,7 +92,6 @@ export class Fleet {
   ): void {
     // Events that arrive while the list is on its way, replayed onto it.
     let replay: [SseEvent, Record<string, unknown>][] | null = null;
-    const key = (item: T) => (item as { id: string; name: string })[path === "consumers" ? "name" : "id"];
     watch(
       path,
       {
@@ -102,7 +104,7 @@ export class Fleet {
             .list()
             .then((items) => {
               if (replay !== mine) return;
-              const fresh = new Map(items.map((i) => [key(i), i]));
+              const fresh = new Map(items.map((i) => [how.key(i), i]));
               for (const [ev, data] of mine) how.apply(fresh, ev, data);
               replay = null;
               how.replace(fresh);
