@@ -26,6 +26,7 @@ COPY src src
 COPY crates/baton-cloudevents/src crates/baton-cloudevents/src
 COPY crates/baton-bench/src crates/baton-bench/src
 COPY migrations migrations
+COPY ui/dist ui/dist
 RUN touch src/main.rs src/lib.rs crates/baton-cloudevents/src/lib.rs \
     && cargo build --release --locked -p baton \
     && strip target/release/baton

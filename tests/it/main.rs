@@ -46,6 +46,7 @@ mod store_records;
 mod store_sqlite;
 mod store_status_batch;
 mod support;
+mod ui;
 mod vectors;
 mod watch;
 mod watch_load;

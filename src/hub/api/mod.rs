@@ -1,6 +1,6 @@
 //! The REST API: routes and their OpenAPI documentation registered together, the tower
-//! middleware stack, and the operational endpoints (`/healthz`, `/readyz`, `/metrics`,
-//! `/openapi.json`).
+//! middleware stack, the operational endpoints (`/healthz`, `/readyz`, `/metrics`,
+//! `/openapi.json`) and the web UI (`/ui/`, [`ui`]).
 
 pub mod consumers;
 pub mod extract;
@@ -9,6 +9,7 @@ pub mod raw;
 pub mod resources;
 pub mod schema;
 pub mod storable;
+pub mod ui;
 pub mod validate;
 pub mod views;
 
@@ -100,6 +101,7 @@ pub fn router(state: AppState, tokens: ApiTokens) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     Router::new()
         .merge(api)
+        .merge(ui::routes())
         .route(
             "/openapi.json",
             get(move || async move {

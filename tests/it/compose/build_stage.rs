@@ -145,7 +145,9 @@ fn declares_target(manifest: &str, target: &str) -> bool {
 }
 
 /// Files embedded by the sources under `src_dir`: `sqlx::migrate!("dir")` (relative to the
-/// package) and `include_str!` / `include_bytes!` (relative to the including file).
+/// package), `include_str!` / `include_bytes!` (relative to the including file), and
+/// rust-embed's `#[folder = "dir"]` (relative to the package) when that folder exists (it may
+/// be missing by design: `allow_missing`).
 fn embedded_files(root: &Path, src_dir: &Path, package_dir: &str) -> Vec<String> {
     let mut found = Vec::new();
     let mut stack = vec![src_dir.to_path_buf()];
@@ -169,6 +171,13 @@ fn embedded_files(root: &Path, src_dir: &Path, package_dir: &str) -> Vec<String>
                 for rest in text.split(macro_name).skip(1) {
                     let literal = rest.split('"').next().unwrap_or_default();
                     found.push(normalize(&join(base, literal)));
+                }
+            }
+            for rest in text.split("#[folder = \"").skip(1) {
+                let literal = rest.split('"').next().unwrap_or_default();
+                let folder = normalize(&join(Path::new(package_dir), literal));
+                if root.join(&folder).is_dir() {
+                    found.push(folder);
                 }
             }
         }
