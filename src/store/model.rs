@@ -136,6 +136,8 @@ impl PartialEq for ResourceSpec {
 pub struct NewResource {
     pub consumer_name: String,
     pub name: Option<String>,
+    /// The source that owns it; `None` for a REST create (owned by the hub's source id).
+    pub source: Option<String>,
     pub spec: ResourceSpec,
 }
 
@@ -165,6 +167,9 @@ pub struct Resource {
     pub consumer_id: Uuid,
     pub consumer_name: String,
     pub name: Option<String>,
+    /// The CloudEvent source id of the client that created it through the gRPC source API;
+    /// `None` when it was created through the REST API, so owned by the hub's `--source-id`.
+    pub source: Option<String>,
     /// +1 on every spec change; the `resourceversion` on the wire.
     pub version: i64,
     pub spec: ResourceSpec,
@@ -186,6 +191,30 @@ pub struct ResourceFilter {
     pub name: Option<String>,
     /// All of these labels must match (`key=value`).
     pub labels: Labels,
+    /// Only the resources this source owns.
+    pub source: Option<SourceFilter>,
+}
+
+/// The resources one source owns. The store keeps no source on a resource created through
+/// the REST API (`source` is NULL): the hub's own `--source-id` owns those, which only the hub
+/// knows, so the caller says whether they belong to the source asked for
+/// ([`SourceFilter::owned_by`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFilter {
+    /// Resources whose `source` is this id.
+    pub source: String,
+    /// And the resources created through the REST API (no `source`).
+    pub or_unowned: bool,
+}
+
+impl SourceFilter {
+    /// What `source` owns on a hub whose own source id is `hub_source_id`.
+    pub fn owned_by(source: &str, hub_source_id: &str) -> Self {
+        Self {
+            source: source.to_owned(),
+            or_unowned: source == hub_source_id,
+        }
+    }
 }
 
 /// Sort keys a list may be ordered by.

@@ -14,7 +14,9 @@ use sqlx::types::Json;
 use super::rows::{
     CONSUMER_COLUMNS, ConsumerRow, RESOURCE_COLUMNS, ResourceRow, page_of, push_page,
 };
-use super::{Consumer, ConsumerKey, Labels, Page, PageRequest, Resource, StoreError, rules};
+use super::{
+    Consumer, ConsumerKey, Labels, Page, PageRequest, Resource, SourceFilter, StoreError, rules,
+};
 
 /// Appends ` WHERE id = …` or ` WHERE name = …` for `key`; `I` is the backend's id type.
 pub(crate) fn push_consumer_key<DB, I>(q: &mut QueryBuilder<DB>, key: &ConsumerKey)
@@ -27,6 +29,19 @@ where
         ConsumerKey::Id(id) => q.push(" WHERE id = ").push_bind(I::from(*id)),
         ConsumerKey::Name(name) => q.push(" WHERE name = ").push_bind(name.clone()),
     };
+}
+
+/// Appends ` AND` the resources `source` owns (docs/maestro.md: a REST create has no source).
+pub(crate) fn push_source_filter<DB>(q: &mut QueryBuilder<DB>, source: &SourceFilter)
+where
+    DB: Database,
+    String: for<'q> Encode<'q, DB> + Type<DB>,
+{
+    q.push(" AND (source = ").push_bind(source.source.clone());
+    if source.or_unowned {
+        q.push(" OR source IS NULL");
+    }
+    q.push(")");
 }
 
 /// `SELECT` of the consumer `key` names, with `lock` (` FOR UPDATE` or nothing) appended.

@@ -14,7 +14,7 @@ use super::model::{
 };
 
 /// The columns a [`ResourceRow`] reads, in every `SELECT` and `RETURNING` of a resource.
-pub(crate) const RESOURCE_COLUMNS: &str = "id, consumer_id, consumer_name, name, version, manifests, delete_option, \
+pub(crate) const RESOURCE_COLUMNS: &str = "id, consumer_id, consumer_name, name, source, version, manifests, delete_option, \
      manifest_configs, labels, annotations, status, status_hash, status_sequence_id, status_updated_at, \
      created_at, updated_at, deleted_at";
 
@@ -27,6 +27,7 @@ pub(crate) struct ResourceRow<I> {
     consumer_id: I,
     consumer_name: String,
     name: Option<String>,
+    source: Option<String>,
     version: i64,
     manifests: Json<RawJson>,
     delete_option: Option<Json<RawJson>>,
@@ -73,6 +74,7 @@ impl<I: Into<Uuid>> From<ResourceRow<I>> for Resource {
             consumer_id: row.consumer_id.into(),
             consumer_name: row.consumer_name,
             name: row.name,
+            source: row.source,
             version: row.version,
             spec: ResourceSpec {
                 manifests: row.manifests.0,
@@ -130,6 +132,7 @@ impl<I: Into<Uuid>> CreatedRow<I> {
             consumer_id: self.consumer_id.into(),
             consumer_name: new.consumer_name,
             name: new.name,
+            source: new.source,
             version: 1,
             spec: new.spec,
             status: None,

@@ -49,6 +49,7 @@ pub fn new_resource(consumer: &str, name: Option<&str>, spec: ResourceSpec) -> N
     NewResource {
         consumer_name: consumer.to_owned(),
         name: name.map(str::to_owned),
+        source: None,
         spec,
     }
 }

@@ -2,7 +2,9 @@
 //! (create, read, unique names, filters, paging, ordering, optimistic concurrency, delete
 //! marking, refusal to delete a consumer in use).
 
-use baton::store::{ConsumerKey, Direction, OrderBy, ResourceFilter, StoreError, Updated};
+use baton::store::{
+    ConsumerKey, Direction, NewResource, OrderBy, ResourceFilter, SourceFilter, StoreError, Updated,
+};
 
 use crate::harness::{Backend, backend_tests};
 use crate::store_fixtures::{
@@ -354,7 +356,78 @@ async fn resources_of_lists_one_consumer_or_all(backend: Backend) {
     assert!(store.resources_of(Some("c3")).await.unwrap().is_empty());
 }
 
+/// A resource keeps the source that created it (none for a REST create), read back by get, list
+/// and `resources_of`, alone or in a batch; a source filter lists what that source owns, the
+/// hub's own source id also owning the REST creates.
+async fn resources_keep_their_source_and_list_by_owner(backend: Backend) {
+    let (_db, store) = fresh(backend).await;
+    store.create_consumer(new_consumer("c1")).await.unwrap();
+    let owned = |name: &str, source: Option<&str>| NewResource {
+        source: source.map(str::to_owned),
+        ..new_resource("c1", Some(name), spec("v1"))
+    };
+    let one = create(&*store, owned("alone", Some("maestro-a")))
+        .await
+        .unwrap();
+    assert_eq!(one.source.as_deref(), Some("maestro-a"));
+    let batch = store
+        .create_resources(vec![
+            owned("a", Some("maestro-a")),
+            owned("b", Some("maestro-b")),
+            owned("rest", None),
+            owned("hub", Some("hub")),
+        ])
+        .await;
+    let sources: Vec<Option<String>> = batch.into_iter().map(|r| r.unwrap().source).collect();
+    assert_eq!(
+        sources,
+        [Some("maestro-a"), Some("maestro-b"), None, Some("hub")].map(|s| s.map(str::to_owned))
+    );
+    assert_eq!(store.get_resource(one.id).await.unwrap(), one);
+
+    let owned_by = |source: &str| {
+        let store = store.clone();
+        let filter = ResourceFilter {
+            source: Some(SourceFilter::owned_by(source, "hub")),
+            ..Default::default()
+        };
+        async move {
+            names(
+                &store
+                    .list_resources(&filter, first_page())
+                    .await
+                    .unwrap()
+                    .items,
+            )
+        }
+    };
+    assert_eq!(owned_by("maestro-a").await, ["alone", "a"]);
+    assert_eq!(owned_by("maestro-b").await, ["b"]);
+    assert_eq!(
+        owned_by("hub").await,
+        ["rest", "hub"],
+        "REST creates are the hub's"
+    );
+    assert!(owned_by("maestro-c").await.is_empty());
+    let not_hub = ResourceFilter {
+        source: Some(SourceFilter {
+            source: "maestro-b".into(),
+            or_unowned: false,
+        }),
+        consumer_name: Some("c1".into()),
+        ..Default::default()
+    };
+    let listed = store.list_resources(&not_hub, first_page()).await.unwrap();
+    assert_eq!(
+        (listed.total, listed.items[0].source.as_deref()),
+        (1, Some("maestro-b"))
+    );
+    let all = store.resources_of(Some("c1")).await.unwrap();
+    assert_eq!(all.iter().filter(|r| r.source.is_none()).count(), 1);
+}
+
 backend_tests!(
+    resources_keep_their_source_and_list_by_owner,
     consumers_have_unique_names_and_are_found_by_id_or_name,
     resources_start_at_version_1_pending_publication,
     resource_names_are_unique_per_consumer,

@@ -73,6 +73,7 @@ pub async fn create_resource(
     let new = NewResource {
         consumer_name: body.consumer_name,
         name: body.name,
+        source: None,
         spec,
     };
     let created = state.creates.create(new).await?;
@@ -100,6 +101,7 @@ pub async fn list_resources(
         consumer_name: filters.consumer_name,
         name: filters.name,
         labels: validate::label_selector(filters.labels.as_deref())?,
+        source: None,
     };
     if watch.watch == Some(true) {
         let since = match headers.get("last-event-id") {

@@ -34,21 +34,22 @@ fn queued(insert: &str) -> String {
 /// One resource: [`PgStore::create_one`]'s statement, built once.
 static CREATE_ONE: LazyLock<String> = LazyLock::new(|| {
     queued(
-        "INSERT INTO resources (id, consumer_id, consumer_name, name, version, manifests, delete_option, \
+        "INSERT INTO resources (id, consumer_id, consumer_name, name, source, version, manifests, delete_option, \
          manifest_configs, labels, annotations) \
-         SELECT $1, c.id, c.name, $3, 1, $4, $5, $6, $7, $8 FROM consumers c WHERE c.name = $2",
+         SELECT $1, c.id, c.name, $3, $9, 1, $4, $5, $6, $7, $8 FROM consumers c WHERE c.name = $2",
     )
 });
 
 /// A batch of resources as arrays: [`PgStore::insert_batch`]'s statement, built once.
 static CREATE_BATCH: LazyLock<String> = LazyLock::new(|| {
     queued(
-        "INSERT INTO resources (id, consumer_id, consumer_name, name, version, manifests, delete_option, \
+        "INSERT INTO resources (id, consumer_id, consumer_name, name, source, version, manifests, delete_option, \
          manifest_configs, labels, annotations) \
-         SELECT v.id, c.id, c.name, v.name, 1, v.manifests::json, v.delete_option::json, \
+         SELECT v.id, c.id, c.name, v.name, v.source, 1, v.manifests::json, v.delete_option::json, \
          v.manifest_configs::json, v.labels::jsonb, v.annotations::jsonb \
-         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) \
-         AS v(id, consumer_name, name, manifests, delete_option, manifest_configs, labels, annotations) \
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
+         $9::text[]) \
+         AS v(id, consumer_name, name, manifests, delete_option, manifest_configs, labels, annotations, source) \
          JOIN consumers c ON c.name = v.consumer_name",
     )
 });
@@ -68,6 +69,7 @@ impl CreateRows for PgStore {
             .bind(spec.manifest_configs.as_ref().map(JsonText))
             .bind(Json(&spec.labels))
             .bind(Json(&spec.annotations))
+            .bind(&new.source)
             .fetch_optional(self.pool())
             .await
             .map_err(|e| name_taken_or(e, &new))?;
@@ -120,6 +122,12 @@ impl CreateRows for PgStore {
             )
             .bind(&labels)
             .bind(&annotations)
+            .bind(
+                batch
+                    .iter()
+                    .map(|n| n.source.as_deref())
+                    .collect::<Vec<_>>(),
+            )
             .fetch_all(self.pool())
             .await?;
         let mut by_id: std::collections::HashMap<Uuid, CreatedRow> =

@@ -28,6 +28,9 @@ impl PgStore {
             q.push(" AND labels @> ")
                 .push_bind(Json(filter.labels.clone()));
         }
+        if let Some(source) = &filter.source {
+            queries::push_source_filter(q, source);
+        }
     }
 }
 

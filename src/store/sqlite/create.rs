@@ -22,9 +22,9 @@ async fn insert(
     new: &NewResource,
 ) -> Result<Option<CreatedRow>, sqlx::Error> {
     let sql = format!(
-        "INSERT INTO resources (id, consumer_id, consumer_name, name, version, manifests, delete_option, \
+        "INSERT INTO resources (id, consumer_id, consumer_name, name, source, version, manifests, delete_option, \
          manifest_configs, labels, annotations, created_at, updated_at) \
-         SELECT ?1, c.id, c.name, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?9 FROM consumers c WHERE c.name = ?2 \
+         SELECT ?1, c.id, c.name, ?3, ?10, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?9 FROM consumers c WHERE c.name = ?2 \
          RETURNING {CREATED_COLUMNS}"
     );
     let spec = &new.spec;
@@ -39,6 +39,7 @@ async fn insert(
         .bind(sqlx::types::Json(&spec.labels))
         .bind(sqlx::types::Json(&spec.annotations))
         .bind(&at)
+        .bind(&new.source)
         .fetch_optional(&mut *tx)
         .await?;
     if let Some(row) = &row {

@@ -37,6 +37,9 @@ fn push_resource_filter(q: &mut QueryBuilder<Sqlite>, filter: &ResourceFilter) {
             .push_bind(value.clone())
             .push(")");
     }
+    if let Some(source) = &filter.source {
+        queries::push_source_filter(q, source);
+    }
 }
 
 fn select_resource(tail: &str) -> sqlx::AssertSqlSafe<String> {
