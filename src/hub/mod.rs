@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod publisher;
 pub mod serve;
 pub mod service;
+pub mod source_api;
 pub mod state;
 pub mod status;
 pub mod status_shards;
