@@ -7,6 +7,8 @@
 //	source TYPE CONFIG SOURCE           sdk-go generic source client, manifestbundles (scenario 2)
 //	lifecycle TYPE CONFIG SOURCE CLUSTER WORKS [TIMEOUT]  sdk-go's source and agent pair through
 //	                                    the work lifecycle (`baton bench sdk`, lifecycle.go)
+//	worksource CONFIG SOURCE [STATE]    sdk-go ManifestWork source client over gRPC against
+//	                                    baton's gRPC source API (scenario 4, worksource.go)
 //
 // TYPE is "grpc" or "mqtt"; CONFIG is an sdk-go client configuration file.
 package main
@@ -55,7 +57,7 @@ func commands(handle func(raw json.RawMessage)) {
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: baton-interop codec | agent TYPE CONFIG CLUSTER [STATE] | source TYPE CONFIG SOURCE | lifecycle TYPE CONFIG SOURCE CLUSTER WORKS [TIMEOUT]")
+		fail("usage: baton-interop codec | agent TYPE CONFIG CLUSTER [STATE] | source TYPE CONFIG SOURCE | lifecycle TYPE CONFIG SOURCE CLUSTER WORKS [TIMEOUT] | worksource CONFIG SOURCE [STATE]")
 	}
 	switch os.Args[1] {
 	case "codec":
@@ -74,6 +76,15 @@ func main() {
 			fail("usage: source TYPE CONFIG SOURCE")
 		}
 		runSource(os.Args[2], os.Args[3], os.Args[4])
+	case "worksource":
+		if len(os.Args) < 4 {
+			fail("usage: worksource CONFIG SOURCE [STATE]")
+		}
+		state := ""
+		if len(os.Args) > 4 {
+			state = os.Args[4]
+		}
+		runWorkSource(os.Args[2], os.Args[3], state)
 	case "lifecycle":
 		if len(os.Args) < 7 {
 			fail("usage: lifecycle TYPE CONFIG SOURCE CLUSTER WORKS [TIMEOUT]")

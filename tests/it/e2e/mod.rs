@@ -140,6 +140,11 @@ impl Stack {
     }
 
     pub async fn start_hub(&self) -> Proc {
+        self.start_hub_with(&[]).await
+    }
+
+    /// [`Stack::start_hub`] with `extra` flags.
+    pub async fn start_hub_with(&self, extra: &[String]) -> Proc {
         let database = match self.db.data_dir() {
             Some(dir) => ["--data-dir".into(), dir.display().to_string()],
             None => ["--database-url".into(), self.db.url.clone()],
@@ -155,6 +160,7 @@ impl Stack {
             "--source-id".into(),
             self.source_id(),
         ];
+        args.extend(extra.iter().cloned());
         if self.via == Via::Mqtt {
             args.extend([
                 "--transport".into(),
