@@ -3,7 +3,8 @@
 //! agent`s serving the clusters: works created, watched to Applied/Available, updated (a stale
 //! version refused as a Kubernetes Conflict), deleted with the deletions confirmed, visible
 //! through `/api/v1/resources`; two sources see only their own works; a restarted source's
-//! status resync brings the statuses it missed (docs/protocol.md §6.6, §8.8).
+//! status resync brings the statuses it missed (docs/protocol.md §6.6, §8.8); with tokens, a
+//! source acting as another is refused and counted (§8.9).
 
 use serde_json::{Value, json};
 
@@ -12,12 +13,13 @@ use crate::e2e::{Proc, Stack, Via};
 use crate::harness::{Backend, configmap};
 use crate::support::free_port;
 
-/// A hub serving the source API, and the sdk-go config file pointing at it.
-async fn hub_with_source_api(stack: &Stack) -> (Proc, std::path::PathBuf) {
+/// A hub serving the source API (with `extra` flags), and the sdk-go config file pointing at
+/// it.
+async fn hub_with_source_api(stack: &Stack, extra: &[String]) -> (Proc, std::path::PathBuf) {
     let addr = format!("127.0.0.1:{}", free_port());
-    let hub = stack
-        .start_hub_with(&["--source-grpc-addr".into(), addr.clone()])
-        .await;
+    let mut flags = vec!["--source-grpc-addr".to_owned(), addr.clone()];
+    flags.extend(extra.iter().cloned());
+    let hub = stack.start_hub_with(&flags).await;
     let config = stack.dir.path().join("go-source-api.yaml");
     std::fs::write(&config, format!("url: {addr}\n")).unwrap();
     (hub, config)
@@ -85,7 +87,7 @@ fn uids_seen(go: &GoProcess) -> std::collections::BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_work_source_client_drives_works_through_the_source_api() {
     let stack = Stack::new(Via::Grpc, Backend::Postgres).await;
-    let (hub, config) = hub_with_source_api(&stack).await;
+    let (hub, config) = hub_with_source_api(&stack, &[]).await;
     let clusters = [stack.cluster("wsa"), stack.cluster("wsb")];
     let mut agents = Vec::new();
     for cluster in &clusters {
@@ -201,7 +203,7 @@ async fn go_work_source_client_drives_works_through_the_source_api() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_go_source_resyncs_the_statuses_it_missed() {
     let stack = Stack::new(Via::Grpc, Backend::Sqlite).await;
-    let (hub, config) = hub_with_source_api(&stack).await;
+    let (hub, config) = hub_with_source_api(&stack, &[]).await;
     let cluster = stack.cluster("wsr");
     stack.rest.consumer(&cluster).await;
     let agent = stack.start_agent(&cluster);
@@ -259,5 +261,88 @@ async fn a_restarted_go_source_resyncs_the_statuses_it_missed() {
 
     go.stop().await;
     agent.stop().await;
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_acting_as_another_is_refused() {
+    let stack = Stack::new(Via::Grpc, Backend::Sqlite).await;
+    let dir = stack.dir.path();
+    let pki = crate::grpc_auth::Pki::new();
+    let (cert, key) = pki.issue(&["localhost", "127.0.0.1"], "hub", None);
+    let source = format!("maestro-{}", stack.suffix);
+    let tokens = format!(
+        "tokens:\n  - token: source-token\n    user: {source}\n    groups: [\"baton:sources\"]\n"
+    );
+    for (file, text) in [
+        ("tls.crt", &cert),
+        ("tls.key", &key),
+        ("ca.pem", &pki.ca_pem),
+        ("tokens.yaml", &tokens),
+    ] {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    let path = |file: &str| dir.join(file).display().to_string();
+    let (hub, config) = hub_with_source_api(
+        &stack,
+        &[
+            "--grpc-tls-cert".into(),
+            path("tls.crt"),
+            "--grpc-tls-key".into(),
+            path("tls.key"),
+            "--grpc-token-file".into(),
+            path("tokens.yaml"),
+        ],
+    )
+    .await;
+    let url = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{url}caFile: {}\ntoken: source-token\n", path("ca.pem")),
+    )
+    .unwrap();
+    let cluster = stack.cluster("wsauth");
+    stack.rest.consumer(&cluster).await;
+
+    // As itself: stored, owned by it.
+    let mut go = worksource(&config, &source, &dir.join("own.json")).await;
+    let own = ok(
+        &mut go,
+        json!({"cmd": "create", "work": work(&cluster, "own", "v1")}),
+    )
+    .await;
+    assert!(stack.resource(own["uid"].as_str().unwrap()).await.is_some());
+
+    // The same token, claiming another source id: its publish and its subscription are refused.
+    let mut impostor = worksource(
+        &config,
+        &format!("other-{}", stack.suffix),
+        &dir.join("other.json"),
+    )
+    .await;
+    let refused = impostor
+        .request(json!({"cmd": "create", "work": work(&cluster, "forged", "v1")}))
+        .await;
+    assert!(
+        refused["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("PermissionDenied")),
+        "{refused}"
+    );
+    let (_, page) = stack
+        .rest
+        .get(&format!("/api/v1/resources?consumer_name={cluster}"))
+        .await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+    crate::support::eventually("refusals counted", super::go::WAIT, || async {
+        let metrics = stack.rest.metrics().await;
+        metrics.contains(r#"baton_source_api_requests_total{call="publish",outcome="denied"} 1"#)
+            && metrics
+                .contains(r#"baton_source_api_requests_total{call="subscribe",outcome="denied"}"#)
+    })
+    .await;
+
+    go.stop().await;
+    impostor.stop().await;
     hub.stop().await;
 }
