@@ -346,3 +346,48 @@ async fn a_source_acting_as_another_is_refused() {
     impostor.stop().await;
     hub.stop().await;
 }
+
+/// Two replicas on one PostgreSQL: the source on replica 0's source API, the agent on replica 1's
+/// broker. Replica 1 publishes the spec and writes the agent's status; the change feed brings
+/// it (and the confirmed deletion) to the source subscribed on replica 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_written_by_another_replica_reaches_the_source() {
+    let fleet = crate::ha::Fleet::grpc(2).await;
+    let addr = format!("127.0.0.1:{}", free_port());
+    let hub0 = fleet
+        .start_hub_with(0, &["--source-grpc-addr".into(), addr.clone()])
+        .await;
+    let hub1 = fleet.start_hub(1).await;
+    let cluster = fleet.cluster("wsha");
+    fleet.rest.consumer(&cluster).await;
+    let agent = fleet.start_agent(
+        &cluster,
+        &["--grpc-url".into(), fleet.replicas[1].grpc_url()],
+    );
+    crate::support::eventually("agent on replica 1", super::go::WAIT, || async {
+        fleet.connected_at(&cluster).await == [1]
+    })
+    .await;
+    let config = fleet.dir.path().join("go-source-api.yaml");
+    std::fs::write(&config, format!("url: {addr}\n")).unwrap();
+    let source = format!("maestro-{}", fleet.suffix);
+    let mut go = worksource(&config, &source, &fleet.dir.path().join("state.json")).await;
+    let created = ok(
+        &mut go,
+        json!({"cmd": "create", "work": work(&cluster, "far", "v1")}),
+    )
+    .await;
+    let uid = created["uid"].as_str().unwrap().to_owned();
+    condition_true(&go, &uid, "Applied", 1).await;
+    ok(
+        &mut go,
+        json!({"cmd": "delete", "namespace": cluster, "name": "far"}),
+    )
+    .await;
+    deleted(&go, &uid).await;
+
+    go.stop().await;
+    agent.stop().await;
+    hub0.stop().await;
+    hub1.stop().await;
+}
