@@ -31,6 +31,7 @@ mod readiness;
 mod rest;
 mod resync_repair;
 mod resync_restart;
+mod source_api;
 mod status_skip;
 mod store_batch;
 mod store_feed;

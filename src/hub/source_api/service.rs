@@ -14,13 +14,14 @@ use tokio::time::{Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tonic::metadata::AsciiMetadataValue;
 use tonic::{Request, Response, Status};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use super::error::SourceApiError;
 use super::fanout::{StatusFanout, Subscribers};
 use super::spec::SpecWriter;
 use crate::broker::auth::{Authenticator, Principal};
 use crate::cloudevents::event_type::{Action, DataType, EventType, SubResource};
+use crate::cloudevents::log_limit::LogLimit;
 use crate::cloudevents::payload::StatusHashList;
 use crate::cloudevents::transport::grpc::proto::cloud_event_service_server::CloudEventService;
 use crate::cloudevents::transport::grpc::proto::{CloudEvent, PublishRequest, SubscriptionRequest};
@@ -40,8 +41,17 @@ pub struct SourceService {
     pub stop: CancellationToken,
 }
 
-/// The metric label of an outcome.
-fn outcome<T>(result: &Result<T, SourceApiError>) -> &'static str {
+/// Refusals any client can trigger are logged at a bounded rate.
+static REFUSED: LogLimit = LogLimit::per_event();
+
+/// The metric label of an outcome; a refusal is logged (rate-limited) on the way.
+fn outcome<T>(call: &'static str, result: &Result<T, SourceApiError>) -> &'static str {
+    if let Err(err) = result
+        && !matches!(err, SourceApiError::Internal(_))
+        && let Some(suppressed) = REFUSED.allow()
+    {
+        warn!(call, %err, suppressed, "source API refused a request");
+    }
     match result {
         Ok(_) => "ok",
         Err(SourceApiError::Invalid(_)) => "invalid",
@@ -142,7 +152,8 @@ impl SourceService {
 impl CloudEventService for SourceService {
     async fn publish(&self, request: Request<PublishRequest>) -> Result<Response<()>, Status> {
         let result = self.publish_event(request).await;
-        self.metrics.count_source_api("publish", outcome(&result));
+        self.metrics
+            .count_source_api("publish", outcome("publish", &result));
         result.map(Response::new).map_err(Status::from)
     }
 
@@ -153,7 +164,8 @@ impl CloudEventService for SourceService {
         request: Request<SubscriptionRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         let opened = self.open(&request);
-        self.metrics.count_source_api("subscribe", outcome(&opened));
+        self.metrics
+            .count_source_api("subscribe", outcome("subscribe", &opened));
         let source = opened?;
         let subscription = self.subscribers.add(&source);
         let subscription_id = uuid::Uuid::new_v4().to_string();

@@ -108,3 +108,74 @@ fn encode(
         .map_err(|e| EncodeError::Build(e.to_string()))?;
     binding::to_proto(&event).map_err(|e| EncodeError::Build(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloudevents::Codec;
+    use crate::store::{ReportedStatus, ResourceSpec};
+    use crate::work::codec::BundleSourceCodec;
+
+    fn resource() -> Resource {
+        let manifest = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c", "namespace": "default"}});
+        let status = r#"{"conditions":[{"type":"Applied","status":"True","observedGeneration":2,"lastTransitionTime":"2025-06-01T12:00:05Z","reason":"AppliedManifestWorkComplete","message":"Apply manifest work complete"}],"resourceStatus":{}}"#;
+        let now = chrono::Utc::now();
+        Resource {
+            id: uuid::Uuid::nil(),
+            consumer_id: uuid::Uuid::nil(),
+            consumer_name: "cluster1".into(),
+            name: Some("web".into()),
+            source: Some("maestro".into()),
+            version: 2,
+            spec: ResourceSpec::from_values(&[manifest], None, None).unwrap(),
+            status: Some(ReportedStatus {
+                status: serde_json::value::RawValue::from_string(status.into()).unwrap(),
+                hash: "h".into(),
+                sequence_id: "1929145946591989760".into(),
+                updated_at: now,
+            }),
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+        }
+    }
+
+    /// What sdk-go's source codec reads (baton's port of it): the work's id, name, version,
+    /// status and a sequence id; the spec from `manifestBundle`.
+    #[test]
+    fn a_status_event_decodes_as_the_source_codec_reads_it() {
+        let resource = resource();
+        let event =
+            binding::from_proto(status_event("baton", "maestro", &resource).unwrap()).unwrap();
+        let work = BundleSourceCodec::new().decode(&event).unwrap();
+        assert_eq!(work.metadata.uid, uuid::Uuid::nil().to_string());
+        assert_eq!(work.metadata.name, "web");
+        assert_eq!(work.metadata.generation, 2);
+        assert_eq!(work.status.conditions[0].type_, "Applied");
+        assert!(!work.sequence_id().is_empty());
+        assert_eq!(work.spec.workload.manifests.len(), 1);
+        assert_eq!(
+            crate::cloudevents::extensions::string(&event, "originalsource").unwrap(),
+            Some("maestro")
+        );
+    }
+
+    #[test]
+    fn a_deleted_event_says_deleted_true() {
+        let event = binding::from_proto(
+            deleted_event(
+                "baton",
+                "maestro",
+                "5b1c8e0e-6f1a-4c0b-9d2e-1a2b3c4d5e6f",
+                "c1",
+                3,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let work = BundleSourceCodec::new().decode(&event).unwrap();
+        assert!(work.status.is_deleted());
+        assert_eq!(work.metadata.uid, "5b1c8e0e-6f1a-4c0b-9d2e-1a2b3c4d5e6f");
+    }
+}
