@@ -29,6 +29,7 @@ use crate::store::{
     ChangeKind, Direction, OrderBy, PageRequest, Resource, ResourceFilter, SourceFilter, Store,
     StoreError,
 };
+use crate::work::sequence::is_newer;
 
 /// Events queued per subscriber before it counts as too slow.
 pub const QUEUE: usize = 4096;
@@ -300,6 +301,27 @@ impl StatusFanout {
         }
     }
 
+    /// Whether a resync sends the status read for `resource`: not when the follower already
+    /// sent a newer one (the agent's sequence ids order them, §5.3; each event carries a fresh
+    /// id of the hub's, so an older status sent later would replace the newer at the source).
+    /// Marks it sent otherwise.
+    fn resync_sends(&self, resource: &Resource) -> bool {
+        let Some(status) = &resource.status else {
+            return false;
+        };
+        let mut owners = self.owners();
+        let Some(entry) = owners.get_mut(&resource.id) else {
+            return true;
+        };
+        if let Some(sent) = &entry.sent
+            && is_newer(&status.sequence_id, sent).unwrap_or(false)
+        {
+            return false;
+        }
+        entry.sent = Some(status.sequence_id.clone());
+        true
+    }
+
     /// Every resource `source` owns, read page by page.
     async fn resources_of(&self, source: &str) -> Result<Vec<Resource>, StoreError> {
         let filter = ResourceFilter {
@@ -339,7 +361,7 @@ impl StatusFanout {
             Err(err) => warn!(%err, "source API: cannot encode a status event for a resync"),
         };
         if hashes.status_hashes.is_empty() {
-            for resource in resources.iter().filter(|r| r.status.is_some()) {
+            for resource in resources.iter().filter(|r| self.resync_sends(r)) {
                 push(status_event(&self.hub_source, source, resource));
             }
         } else {
@@ -352,6 +374,7 @@ impl StatusFanout {
                             .status
                             .as_ref()
                             .is_some_and(|s| s.hash != listed.status_hash)
+                            && self.resync_sends(resource)
                         {
                             push(status_event(&self.hub_source, source, resource));
                         }
