@@ -36,6 +36,7 @@ mod status_skip;
 mod store_batch;
 mod store_feed;
 mod store_fixtures;
+mod store_ids;
 mod store_publish;
 mod store_records;
 mod store_sqlite;
