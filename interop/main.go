@@ -7,6 +7,10 @@
 //	source TYPE CONFIG SOURCE           sdk-go generic source client, manifestbundles (scenario 2)
 //	lifecycle TYPE CONFIG SOURCE CLUSTER WORKS [TIMEOUT]  sdk-go's source and agent pair through
 //	                                    the work lifecycle (`baton bench sdk`, lifecycle.go)
+//	worksource CONFIG SOURCE [STATE]    sdk-go ManifestWork source client over gRPC against
+//	                                    baton's gRPC source API (scenario 4, worksource.go)
+//	sourcebench CONFIG SOURCE CLUSTERS WORKS QPS BURST TIMEOUT  creates through the gRPC source
+//	                                    API until applied (`baton bench grpc-source`, sourcebench.go)
 //
 // TYPE is "grpc" or "mqtt"; CONFIG is an sdk-go client configuration file.
 package main
@@ -55,7 +59,7 @@ func commands(handle func(raw json.RawMessage)) {
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: baton-interop codec | agent TYPE CONFIG CLUSTER [STATE] | source TYPE CONFIG SOURCE | lifecycle TYPE CONFIG SOURCE CLUSTER WORKS [TIMEOUT]")
+		fail("usage: baton-interop codec | agent TYPE CONFIG CLUSTER [STATE] | source TYPE CONFIG SOURCE | lifecycle TYPE CONFIG SOURCE CLUSTER WORKS [TIMEOUT] | worksource CONFIG SOURCE [STATE]")
 	}
 	switch os.Args[1] {
 	case "codec":
@@ -74,6 +78,36 @@ func main() {
 			fail("usage: source TYPE CONFIG SOURCE")
 		}
 		runSource(os.Args[2], os.Args[3], os.Args[4])
+	case "worksource":
+		if len(os.Args) < 4 {
+			fail("usage: worksource CONFIG SOURCE [STATE]")
+		}
+		state := ""
+		if len(os.Args) > 4 {
+			state = os.Args[4]
+		}
+		runWorkSource(os.Args[2], os.Args[3], state)
+	case "sourcebench":
+		if len(os.Args) < 9 {
+			fail("usage: sourcebench CONFIG SOURCE CLUSTERS WORKS QPS BURST TIMEOUT")
+		}
+		n, err := strconv.Atoi(os.Args[5])
+		if err != nil || n <= 0 {
+			fail("WORKS must be a positive integer, got %q", os.Args[5])
+		}
+		qps, err := strconv.ParseFloat(os.Args[6], 32)
+		if err != nil {
+			fail("QPS: %v", err)
+		}
+		burst, err := strconv.Atoi(os.Args[7])
+		if err != nil {
+			fail("BURST: %v", err)
+		}
+		timeout, err := time.ParseDuration(os.Args[8])
+		if err != nil {
+			fail("TIMEOUT: %v", err)
+		}
+		runSourceBench(os.Args[2], os.Args[3], os.Args[4], n, float32(qps), burst, timeout)
 	case "lifecycle":
 		if len(os.Args) < 7 {
 			fail("usage: lifecycle TYPE CONFIG SOURCE CLUSTER WORKS [TIMEOUT]")

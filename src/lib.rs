@@ -15,7 +15,8 @@
 //!   agents (§8.5); embedded by the hub, also runnable alone.
 //! - [`store`]: the `Store` trait with its PostgreSQL and SQLite backends (all SQL, the outbox,
 //!   the change feed, the replica registry).
-//! - [`hub`]: `baton serve`: the REST API, publisher, status writer, watch, replica membership.
+//! - [`hub`]: `baton serve`: the REST API, publisher, status writer, watch, replica membership,
+//!   and the gRPC source API Maestro's clients use.
 //! - [`agent`]: `baton agent`, the reference agent and its simulated cluster.
 //! - [`client`]: `baton apply|get|describe|watch|wait|delete|consumers`, a command-line client
 //!   of the REST API (over HTTP only; the API's view types are its contract).

@@ -14,6 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::instance::InstanceId;
 use super::publisher::PublisherConfig;
 use super::service::HubOptions;
+use super::source_api::SourceApiConfig;
 use super::tls::HttpTlsError;
 use crate::broker::{BrokerConfig, BrokerError, ServerTls, TokenTable};
 use crate::cloudevents::transport::mqtt::{ConfigError as MqttConfigError, MqttConfig};
@@ -137,6 +138,11 @@ pub struct ServeArgs {
     /// (`healthy` in its view, `GET /api/v1/consumers?healthy=false`), Go syntax (90s, 10m).
     #[arg(long, env = "BATON_UNHEALTHY_PENDING_AFTER", default_value = "5m", value_parser = go_duration)]
     pub unhealthy_pending_after: Duration,
+    /// Also serve the gRPC source API on this address: Maestro's `CloudEventService` for
+    /// sources (sdk-go's ManifestWork source client, docs/maestro.md). Off without it. It takes
+    /// the broker's --grpc-tls-cert, --grpc-tls-key, --grpc-client-ca and --grpc-token-file.
+    #[arg(long, env = "BATON_SOURCE_GRPC_ADDR")]
+    pub source_grpc_addr: Option<SocketAddr>,
 }
 
 fn go_duration(text: &str) -> Result<Duration, String> {
@@ -180,6 +186,10 @@ pub enum ConfigError {
         "--http-addr and --grpc-addr are both {0}: the REST API and the broker need a port each"
     )]
     SameAddr(SocketAddr),
+    #[error(
+        "--source-grpc-addr {0} is also the address of --http-addr or --grpc-addr: each listener needs a port"
+    )]
+    SourceApiAddr(SocketAddr),
     #[error(
         "--source-id (BATON_SOURCE_ID) must be non-empty, without whitespace, '/', '+' or '#' \
          (it is an MQTT topic segment), got {0:?}"
@@ -247,6 +257,8 @@ pub struct HubConfig {
     pub api_tokens: Option<Arc<HashSet<String>>>,
     pub database: DatabaseConfig,
     pub transport: TransportConfig,
+    /// The gRPC source API's address and settings, when it is on.
+    pub source_api: Option<(SocketAddr, SourceApiConfig)>,
     /// Give freed heap back to the OS after a burst (`hub::heap_trim`).
     pub heap_trim: bool,
     /// The source client's behaviour, source id included.
@@ -264,6 +276,7 @@ impl std::fmt::Debug for HubConfig {
             .field("api_tokens", &self.api_tokens.as_ref().map(|t| t.len()))
             .field("database", &self.database)
             .field("transport", &self.transport)
+            .field("source_api", &self.source_api)
             .field("heap_trim", &self.heap_trim)
             .field("hub", &self.hub)
             .field("instance", &self.instance)
@@ -287,6 +300,30 @@ impl TryFrom<ServeArgs> for HubConfig {
         let database =
             DatabaseConfig::new(args.database_url, args.data_dir, args.db_max_connections)?;
         let instance = args.instance_id.unwrap_or_else(InstanceId::random);
+        let source_api = args
+            .source_grpc_addr
+            .map(|addr| {
+                let taken = [args.http_addr, args.grpc_addr];
+                if addr.port() != 0 && taken.contains(&addr) {
+                    return Err(ConfigError::SourceApiAddr(addr));
+                }
+                let server = broker_config(
+                    args.grpc_tls_cert
+                        .as_deref()
+                        .zip(args.grpc_tls_key.as_deref()),
+                    args.grpc_client_ca.as_deref(),
+                    args.grpc_token_file.as_deref(),
+                )?;
+                Ok((
+                    addr,
+                    SourceApiConfig {
+                        tls: server.tls,
+                        tokens: server.tokens,
+                        heartbeat: Some(super::source_api::HEARTBEAT),
+                    },
+                ))
+            })
+            .transpose()?;
         let transport = match args.transport {
             TransportKind::Grpc => {
                 if args.http_addr == args.grpc_addr && args.http_addr.port() != 0 {
@@ -340,6 +377,7 @@ impl TryFrom<ServeArgs> for HubConfig {
             api_tokens,
             database,
             transport,
+            source_api,
             heap_trim: args.heap_trim,
             hub: HubOptions {
                 source_id: args.source_id,

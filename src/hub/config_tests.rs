@@ -259,3 +259,25 @@ fn the_broker_token_file_must_parse() {
         matches!(config.transport, TransportConfig::Grpc { ref broker, .. } if broker.auth_enabled())
     );
 }
+
+#[test]
+fn the_source_api_is_off_by_default_and_takes_the_broker_s_tokens() {
+    let off = checked(&["--database-url", ""]).expect("defaults are valid");
+    assert!(off.source_api.is_none());
+    let tokens =
+        file_with("tokens:\n  - {token: t1, user: maestro, groups: [\"baton:sources\"]}\n");
+    let on = checked(&[
+        "--database-url",
+        "",
+        "--source-grpc-addr",
+        "127.0.0.1:8091",
+        "--grpc-token-file",
+        tokens.path().to_str().unwrap(),
+    ])
+    .expect("valid");
+    let (addr, api) = on.source_api.expect("on");
+    assert_eq!(addr.port(), 8091);
+    assert!(api.tokens.is_some() && api.tls.is_none());
+    let message = refused(&["--database-url", "", "--source-grpc-addr", "127.0.0.1:8000"]);
+    assert!(message.contains("--source-grpc-addr"), "{message}");
+}

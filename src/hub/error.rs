@@ -179,6 +179,7 @@ impl From<StoreError> for ApiError {
             StoreError::ConsumerExists(_)
             | StoreError::ConsumerInUse(..)
             | StoreError::ResourceNameTaken { .. }
+            | StoreError::ResourceExists(_)
             | StoreError::VersionConflict { .. }
             | StoreError::ResourceDeleting(_) => Self::Conflict(err.to_string()),
             StoreError::VersionExhausted => Self::Unprocessable(err.to_string()),

@@ -65,6 +65,13 @@ impl StatusRejected {
     }
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SourceApiLabels {
+    /// `publish` or `subscribe`.
+    pub call: &'static str,
+    pub outcome: &'static str,
+}
+
 pub struct HubMetrics {
     registry: Registry,
     pub http_request_seconds: Family<HttpLabels, Histogram>,
@@ -76,6 +83,7 @@ pub struct HubMetrics {
     pub connected_clusters: Gauge<i64, AtomicI64>,
     pub outbox_depth: Gauge<i64, AtomicI64>,
     pub create_batch_rows: Histogram,
+    pub source_api_requests: Family<SourceApiLabels, Counter>,
 }
 
 impl Default for HubMetrics {
@@ -143,6 +151,12 @@ impl HubMetrics {
             "Creates written per transaction by the create batcher",
             create_batch_rows.clone(),
         );
+        let source_api_requests = Family::<SourceApiLabels, Counter>::default();
+        registry.register(
+            "source_api_requests",
+            "Calls of the gRPC source API (--source-grpc-addr), by call and outcome (refusals included)",
+            source_api_requests.clone(),
+        );
         Self {
             registry,
             http_request_seconds,
@@ -154,6 +168,7 @@ impl HubMetrics {
             connected_clusters,
             outbox_depth,
             create_batch_rows,
+            source_api_requests,
         }
     }
 
@@ -169,6 +184,12 @@ impl HubMetrics {
     pub fn count_publish(&self, outcome: &'static str) {
         self.publishes
             .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    pub fn count_source_api(&self, call: &'static str, outcome: &'static str) {
+        self.source_api_requests
+            .get_or_create(&SourceApiLabels { call, outcome })
             .inc();
     }
 

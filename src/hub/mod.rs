@@ -1,6 +1,7 @@
 //! The hub service (`baton serve`): the REST API over the store, the publisher that delivers
-//! committed changes to agents, the status handler that writes their reports back, and the
-//! wiring that starts them with the built-in broker or MQTT.
+//! committed changes to agents, the status handler that writes their reports back, the gRPC
+//! source API for Maestro's clients (`source_api`), and the wiring that starts them with the
+//! built-in broker or MQTT.
 
 pub mod api;
 pub mod config;
@@ -20,6 +21,7 @@ pub mod metrics;
 pub mod publisher;
 pub mod serve;
 pub mod service;
+pub mod source_api;
 pub mod state;
 pub mod status;
 pub mod status_shards;

@@ -23,6 +23,7 @@ use super::lease::{LeaseKeeper, MQTT_PUBLISHER};
 use super::metrics::{HubMetrics, StatusRejected};
 use super::publisher::ReplicaScope;
 use super::service::HubService;
+use super::source_api::SourceApi;
 use super::state::Connections;
 use crate::broker::Broker;
 use crate::broker::config::BrokerConfig;
@@ -120,6 +121,7 @@ pub async fn run(
         api_tokens,
         database,
         transport,
+        source_api,
         heap_trim,
         mut hub,
         instance,
@@ -194,6 +196,18 @@ pub async fn run(
             store: store.clone(),
         };
         tasks.spawn(keeper.run(stop.clone()));
+    }
+    if let Some((addr, config)) = source_api {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("--source-grpc-addr {addr}: cannot listen"))?;
+        let api = SourceApi::new(config, service.state().clone(), source_id.clone());
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            if let Err(err) = api.serve(listener, stop).await {
+                tracing::error!(%err, "the gRPC source API stopped with an error");
+            }
+        });
     }
     if heap_trim {
         super::heap_trim::HeapTrim::default().spawn(&tasks, &stop);

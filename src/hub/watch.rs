@@ -220,6 +220,14 @@ impl ChangeHub {
         }
     }
 
+    /// Every change this hub reads from the feed from now on, in order, each read once for
+    /// all readers (the gRPC source API follows it too). A receiver that falls [`BUFFER`]
+    /// changes behind gets `Lagged`.
+    pub async fn subscribe(&self) -> broadcast::Receiver<Arc<FeedEvent>> {
+        let _ = self.head.clone().wait_for(Option::is_some).await;
+        self.events.subscribe()
+    }
+
     /// A watch of the resources matching `filter`, from position `since` (or from now). Fails
     /// before the stream starts when `since` is older than the retained feed.
     pub async fn watch(

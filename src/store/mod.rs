@@ -49,6 +49,8 @@ pub enum StoreError {
     ConsumerExists(String),
     #[error("consumer {0} still has {1} resource(s); delete them first")]
     ConsumerInUse(String, i64),
+    #[error("resource {0} already exists")]
+    ResourceExists(Uuid),
     #[error("a resource named {name:?} already exists for consumer {consumer}")]
     ResourceNameTaken { consumer: String, name: String },
     #[error("resource {id} is at version {current}, not {expected}")]

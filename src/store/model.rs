@@ -139,6 +139,8 @@ impl PartialEq for ResourceSpec {
 
 #[derive(Debug, Clone)]
 pub struct NewResource {
+    /// The id to give it (a gRPC source names its resources, `resourceid`); `None`: a new one.
+    pub id: Option<Uuid>,
     pub consumer_name: String,
     pub name: Option<String>,
     /// The source that owns it; `None` for a REST create (owned by the hub's source id).

@@ -165,8 +165,16 @@ pub(crate) fn created_in_batch<I: Into<Uuid>>(
         .collect()
 }
 
-/// A unique violation on create is the consumer's resource name being taken.
+/// A unique violation on create is the given id being taken, else the consumer's resource
+/// name.
 pub(crate) fn name_taken_or(err: sqlx::Error, new: &NewResource) -> StoreError {
+    if let (Some(id), sqlx::Error::Database(db)) = (new.id, &err)
+        && db.is_unique_violation()
+        // PostgreSQL names the constraint; SQLite only says which column.
+        && (db.constraint() == Some("resources_pkey") || db.message().contains("resources.id"))
+    {
+        return StoreError::ResourceExists(id);
+    }
     if is_unique_violation(&err) {
         StoreError::ResourceNameTaken {
             consumer: new.consumer_name.clone(),

@@ -192,13 +192,13 @@ async fn token_authenticated_source_and_agent_exchange_events() {
 }
 
 /// A test CA and certificates signed by it.
-struct Pki {
-    ca_pem: String,
+pub struct Pki {
+    pub ca_pem: String,
     issuer: Issuer<'static, KeyPair>,
 }
 
 impl Pki {
-    fn new() -> Self {
+    pub fn new() -> Self {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params
@@ -213,7 +213,7 @@ impl Pki {
     }
 
     /// (cert PEM, key PEM) for `names` (SANs), with subject CN and O.
-    fn issue(&self, names: &[&str], cn: &str, org: Option<&str>) -> (String, String) {
+    pub fn issue(&self, names: &[&str], cn: &str, org: Option<&str>) -> (String, String) {
         let mut params =
             CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
                 .unwrap();

@@ -47,6 +47,7 @@ pub fn raw(text: &str) -> RawJson {
 
 pub fn new_resource(consumer: &str, name: Option<&str>, spec: ResourceSpec) -> NewResource {
     NewResource {
+        id: None,
         consumer_name: consumer.to_owned(),
         name: name.map(str::to_owned),
         source: None,

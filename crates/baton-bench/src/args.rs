@@ -1,7 +1,7 @@
 //! The command line of `baton bench`: one subcommand per scenario and the dispatch. Each
 //! scenario owns its arguments; the options they share are in [`crate::common`].
 
-use crate::{applied, create, idle, limit, list, resync, sdk};
+use crate::{applied, create, grpc_source, idle, limit, list, resync, sdk};
 
 /// Arguments of `baton bench`.
 #[derive(Debug, clap::Args)]
@@ -29,6 +29,9 @@ pub enum Scenario {
     /// The SDK's source + work agent through create → applied → update → applied → delete →
     /// confirmed for N works over MQTT.
     Sdk(sdk::SdkArgs),
+    /// N works over M clusters, create → applied: through REST, and through the gRPC source
+    /// API by sdk-go's source client with its default publish limiter and raised.
+    GrpcSource(grpc_source::GrpcSourceArgs),
 }
 
 /// Runs the chosen scenario.
@@ -41,5 +44,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Idle(a) => idle::run(a).await,
         Scenario::Limit(a) => limit::run(a).await,
         Scenario::Sdk(a) => sdk::run(a).await,
+        Scenario::GrpcSource(a) => grpc_source::run(a).await,
     }
 }

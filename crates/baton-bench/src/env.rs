@@ -143,9 +143,19 @@ const SPAWN_ATTEMPTS: usize = 3;
 impl HubProcess {
     /// Starts the hub on free ports; picks new ones if a port was taken before the hub bound it.
     pub async fn spawn(common: &Common, db: &BenchDb, services: &Services) -> anyhow::Result<Self> {
+        Self::spawn_with(common, db, services, &[]).await
+    }
+
+    /// [`HubProcess::spawn`] with `extra` flags for every replica.
+    pub async fn spawn_with(
+        common: &Common,
+        db: &BenchDb,
+        services: &Services,
+        extra: &[String],
+    ) -> anyhow::Result<Self> {
         let mut attempt = 1;
         loop {
-            match Self::spawn_once(common, db, services).await {
+            match Self::spawn_once(common, db, services, extra).await {
                 Err(err)
                     if attempt < SPAWN_ATTEMPTS
                         && format!("{err:#}").contains("Address already in use") =>
@@ -162,6 +172,7 @@ impl HubProcess {
         common: &Common,
         db: &BenchDb,
         services: &Services,
+        extra: &[String],
     ) -> anyhow::Result<Self> {
         let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
         let source_id = format!("bench-{suffix}");
@@ -184,6 +195,7 @@ impl HubProcess {
             format!("--db-max-connections={}", common.hub_db_connections),
             format!("--status-writers={}", common.hub_status_writers),
         ];
+        args.extend(extra.iter().cloned());
         let mut mqtt = None;
         if common.transport == TransportKind::Mqtt {
             let topics = |share: &str| {

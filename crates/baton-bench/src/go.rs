@@ -6,8 +6,10 @@
 //! another process executes the previous binary never leaves a half-written file behind.
 
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::Duration;
 
+use serde_json::Value;
 use tokio::process::Command;
 
 /// Bound for building the Go program: the first build on 2 cores takes minutes.
@@ -72,4 +74,43 @@ pub async fn build() -> Result<PathBuf, String> {
         )
     })?;
     Ok(out)
+}
+
+/// Builds the program, runs it with `args` (bounded by `limit`) and returns its first stdout
+/// line of kind `kind`; the error says why there is none (its fatal line, its stderr's tail).
+pub async fn run_for_line(args: &[String], limit: Duration, kind: &str) -> Result<Value, String> {
+    let binary = build().await?;
+    let child = Command::new(&binary)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    let output = match tokio::time::timeout(limit, child).await {
+        Err(_) => return Err(format!("{} did not finish within {limit:?}", args[0])),
+        Ok(Err(e)) => return Err(format!("cannot run {}: {e}", binary.display())),
+        Ok(Ok(output)) => output,
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    if let Some(result) = lines.iter().find(|l| l["kind"] == kind) {
+        return Ok(result.clone());
+    }
+    let fatal = lines
+        .iter()
+        .find(|l| l["kind"] == "fatal")
+        .map(|l| l["error"].to_string());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+    Err(format!(
+        "{} failed ({}): {}; stderr tail: {}",
+        args[0],
+        output.status,
+        fatal.unwrap_or_else(|| "no result line".into()),
+        tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+    ))
 }

@@ -12,6 +12,8 @@
 //! - [`resync`]: every agent restarts without state at once; time until all is back;
 //! - [`idle`]: hub RSS per connected cluster;
 //! - [`limit`]: the raw PostgreSQL insert rate for the same rows (the ceiling of `create`);
+//! - [`grpc_source`]: create → applied through REST and through the gRPC source API driven by
+//!   sdk-go's source client, with its default publish limiter and raised;
 //! - [`sdk`]: the SDK's source and work-agent pair through the whole lifecycle over MQTT,
 //!   beside sdk-go's own pair ([`sdk_go`], the Go program built by [`go`]).
 
@@ -21,6 +23,7 @@ pub mod common;
 pub mod create;
 pub mod env;
 pub mod go;
+pub mod grpc_source;
 pub mod idle;
 pub mod limit;
 pub mod list;

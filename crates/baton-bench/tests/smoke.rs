@@ -129,6 +129,19 @@ async fn bench_sdk_moves_works_through_the_lifecycle_over_mosquitto() {
 }
 
 #[tokio::test]
+async fn bench_grpc_source_drives_the_source_api_with_sdk_go_beside_rest() {
+    let r = bench(&["grpc-source", "--works=6", "--clusters=2", "--timeout=60s"]).await;
+    number(&r, "rest.applied_s");
+    for run in ["grpc_default_limiter", "grpc_raised_limiter"] {
+        assert!(r[run]["error"].is_null(), "{r}");
+        number(&r, &format!("{run}.applied_s"));
+        number(&r, &format!("{run}.works_per_s"));
+    }
+    assert_eq!(r["grpc_default_limiter"]["limiter"]["qps"], 50.0, "{r}");
+    assert_eq!(r["grpc_raised_limiter"]["limiter"]["qps"], 10000.0, "{r}");
+}
+
+#[tokio::test]
 async fn bench_runs_the_hub_on_the_sqlite_store_too() {
     let r = bench(&["list", "--count=5", "--repeat=1", "--store=sqlite"]).await;
     assert_eq!(number(&r, "page_size_100.items"), 5.0, "{r}");

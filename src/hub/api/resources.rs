@@ -71,6 +71,7 @@ pub async fn create_resource(
         body.annotations,
     )?;
     let new = NewResource {
+        id: None,
         consumer_name: body.consumer_name,
         name: body.name,
         source: None,

@@ -61,7 +61,7 @@ impl CreateRows for PgStore {
     async fn create_one(&self, new: NewResource) -> Result<Resource, StoreError> {
         let spec = &new.spec;
         let row: Option<CreatedRow> = sqlx::query_as(sqlx::AssertSqlSafe(CREATE_ONE.as_str()))
-            .bind(Uuid::new_v4())
+            .bind(new.id.unwrap_or_else(Uuid::new_v4))
             .bind(&new.consumer_name)
             .bind(&new.name)
             .bind(JsonText(&spec.manifests))
@@ -79,9 +79,12 @@ impl CreateRows for PgStore {
         }
     }
 
-    /// In one statement (one commit); the ids are assigned here.
+    /// In one statement (one commit); the ids not given are assigned here.
     async fn insert_batch(&self, batch: &[NewResource]) -> Result<BatchRows, StoreError> {
-        let ids: Vec<Uuid> = batch.iter().map(|_| Uuid::new_v4()).collect();
+        let ids: Vec<Uuid> = batch
+            .iter()
+            .map(|n| n.id.unwrap_or_else(Uuid::new_v4))
+            .collect();
         let text =
             |v: &Labels| serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()));
         let mut labels = Vec::with_capacity(batch.len());

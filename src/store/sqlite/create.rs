@@ -30,7 +30,7 @@ async fn insert(
     let spec = &new.spec;
     let at = now();
     let row: Option<CreatedRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(uuid::Uuid::new_v4().hyphenated())
+        .bind(new.id.unwrap_or_else(uuid::Uuid::new_v4).hyphenated())
         .bind(&new.consumer_name)
         .bind(&new.name)
         .bind(spec.manifests.get())

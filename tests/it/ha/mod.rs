@@ -139,6 +139,11 @@ impl Fleet {
 
     /// Starts replica `i` (`baton serve`) and waits until it is ready.
     pub async fn start_hub(&self, i: usize) -> Proc {
+        self.start_hub_with(i, &[]).await
+    }
+
+    /// [`Fleet::start_hub`] with `extra` flags.
+    pub async fn start_hub_with(&self, i: usize, extra: &[String]) -> Proc {
         let ports = self.replicas[i];
         let mut args: Vec<String> = [
             "serve",
@@ -160,6 +165,7 @@ impl Fleet {
         ]
         .map(str::to_owned)
         .to_vec();
+        args.extend(extra.iter().cloned());
         if self.mqtt.is_some() {
             args.extend(["--transport".into(), "mqtt".into(), "--mqtt-config".into()]);
             args.push(self.dir.path().join("hub-mqtt.yaml").display().to_string());

@@ -7,6 +7,8 @@
 //! - [`go_agent`]: scenario 1, sdk-go's ManifestWork agent against a real `baton serve`
 //!   (§4–§6) over gRPC (its built-in broker) and MQTT (Mosquitto).
 //! - [`go_source`]: scenario 2, sdk-go's generic source client against a real `baton agent`.
+//! - [`go_worksource`]: scenario 4, sdk-go's ManifestWork source client against baton's gRPC
+//!   source API (docs/maestro.md).
 //!
 //! The baton processes come from the end-to-end harness ([`crate::e2e::Stack`]).
 
@@ -15,6 +17,7 @@ mod go;
 mod go_agent;
 mod go_replicas;
 mod go_source;
+mod go_worksource;
 
 use std::path::PathBuf;
 
