@@ -3,7 +3,6 @@
 //! names the flag (never a secret's value). The rest of the hub takes the config, not the flags.
 //! Must not bind, connect or spawn: `serve` does that with the config.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,6 +10,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::api::auth::{self, ApiAuth, AuthConfigError, JwtSettings, JwtVerifier};
 use super::instance::InstanceId;
 use super::publisher::PublisherConfig;
 use super::service::HubOptions;
@@ -76,9 +76,32 @@ pub struct ServeArgs {
     #[arg(long, env = "BATON_MQTT_CLIENT_ID")]
     pub mqtt_client_id: Option<String>,
 
-    /// File of bearer tokens for the REST API, one per line; without it the API is open.
+    /// File of bearer tokens for the REST API, a line each: `TOKEN [ROLE [SELECTOR]]`, ROLE
+    /// read, write or admin (default), SELECTOR the consumer labels it reaches (`env=dev`).
+    /// Without it (and without --api-jwks-file) the API is open.
     #[arg(long, env = "BATON_API_TOKEN_FILE")]
     pub api_token_file: Option<PathBuf>,
+
+    /// JWK set (JSON) whose public keys sign the JWT bearer tokens the REST API accepts; with
+    /// --api-jwt-issuer and --api-jwt-audience.
+    #[arg(long, env = "BATON_API_JWKS_FILE", requires_all = ["api_jwt_issuer", "api_jwt_audience"])]
+    pub api_jwks_file: Option<PathBuf>,
+
+    /// The `iss` a JWT must carry.
+    #[arg(long, env = "BATON_API_JWT_ISSUER")]
+    pub api_jwt_issuer: Option<String>,
+
+    /// The `aud` a JWT must carry.
+    #[arg(long, env = "BATON_API_JWT_AUDIENCE")]
+    pub api_jwt_audience: Option<String>,
+
+    /// The JWT claim holding the caller's role (read, write or admin).
+    #[arg(long, env = "BATON_API_JWT_ROLE_CLAIM", default_value = "baton_role")]
+    pub api_jwt_role_claim: String,
+
+    /// The JWT claim holding the caller's consumer selector (`env=dev`); absent: every consumer.
+    #[arg(long, env = "BATON_API_JWT_SCOPE_CLAIM", default_value = "baton_scope")]
+    pub api_jwt_scope_claim: String,
 
     /// HTTPS certificate chain (PEM) for the REST API; with --http-tls-key.
     #[arg(long, env = "BATON_HTTP_TLS_CERT", requires = "http_tls_key")]
@@ -140,14 +163,8 @@ fn go_duration(text: &str) -> Result<Duration, String> {
 /// Why `baton serve`'s flags do not make a configuration. Each message starts with the flag.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("--api-token-file {path}: {source}")]
-    ApiTokenFile {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("--api-token-file {0}: no tokens in the file")]
-    NoApiTokens(PathBuf),
+    #[error(transparent)]
+    ApiAuth(#[from] AuthConfigError),
     #[error(transparent)]
     HttpTls(#[from] HttpTlsError),
     #[error("{0}")]
@@ -237,8 +254,8 @@ pub struct HubConfig {
     pub http_addr: SocketAddr,
     /// HTTPS for the REST API; `None` = plain HTTP.
     pub http_tls: Option<Arc<rustls::ServerConfig>>,
-    /// The REST API's bearer tokens; `None` = the API is open.
-    pub api_tokens: Option<Arc<HashSet<String>>>,
+    /// The REST API's credentials; `None` = the API is open.
+    pub api_tokens: Option<Arc<ApiAuth>>,
     pub database: DatabaseConfig,
     pub transport: TransportConfig,
     /// Give freed heap back to the OS after a burst (`hub::heap_trim`).
@@ -255,7 +272,7 @@ impl std::fmt::Debug for HubConfig {
         f.debug_struct("HubConfig")
             .field("http_addr", &self.http_addr)
             .field("https", &self.http_tls.is_some())
-            .field("api_tokens", &self.api_tokens.as_ref().map(|t| t.len()))
+            .field("api_auth", &self.api_tokens)
             .field("database", &self.database)
             .field("transport", &self.transport)
             .field("heap_trim", &self.heap_trim)
@@ -269,11 +286,7 @@ impl TryFrom<ServeArgs> for HubConfig {
     type Error = ConfigError;
 
     fn try_from(args: ServeArgs) -> Result<Self, ConfigError> {
-        let api_tokens = args
-            .api_token_file
-            .as_deref()
-            .map(load_api_tokens)
-            .transpose()?;
+        let api_tokens = api_auth(&args)?;
         let http_tls = match (&args.http_tls_cert, &args.http_tls_key) {
             (Some(cert), Some(key)) => Some(super::tls::server_config(cert, key)?),
             _ => None,
@@ -386,22 +399,33 @@ fn broker_config(
     })
 }
 
-/// Bearer tokens from a file: one per line, blank lines and `#` comments ignored.
-fn load_api_tokens(path: &Path) -> Result<Arc<HashSet<String>>, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ApiTokenFile {
-        path: path.to_owned(),
-        source,
-    })?;
-    let tokens: HashSet<String> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(str::to_owned)
-        .collect();
-    if tokens.is_empty() {
-        return Err(ConfigError::NoApiTokens(path.to_owned()));
+/// The REST API's credentials from --api-token-file and --api-jwks-file; `None`: open.
+fn api_auth(args: &ServeArgs) -> Result<Option<Arc<ApiAuth>>, ConfigError> {
+    let tokens = args
+        .api_token_file
+        .as_deref()
+        .map(auth::load_token_file)
+        .transpose()?;
+    let jwt = args
+        .api_jwks_file
+        .as_ref()
+        .map(|jwks_file| {
+            JwtVerifier::load(&JwtSettings {
+                jwks_file: jwks_file.clone(),
+                issuer: args.api_jwt_issuer.clone().unwrap_or_default(),
+                audience: args.api_jwt_audience.clone().unwrap_or_default(),
+                role_claim: args.api_jwt_role_claim.clone(),
+                scope_claim: args.api_jwt_scope_claim.clone(),
+            })
+        })
+        .transpose()?;
+    if tokens.is_none() && jwt.is_none() {
+        return Ok(None);
     }
-    Ok(Arc::new(tokens))
+    Ok(Some(Arc::new(ApiAuth {
+        tokens: tokens.unwrap_or_default(),
+        jwt,
+    })))
 }
 
 #[cfg(test)]

@@ -209,9 +209,9 @@ fn the_api_token_file_must_exist_and_hold_a_token_which_debug_never_shows() {
 
     let tokens = file_with("# ops\nsecret-one\n  secret-two  \n");
     let config = checked(&["--api-token-file", tokens.path().to_str().unwrap()]).unwrap();
-    let api_tokens = config.api_tokens.as_deref().expect("tokens loaded");
-    assert!(api_tokens.contains("secret-one") && api_tokens.contains("secret-two"));
-    assert_eq!(api_tokens.len(), 2);
+    let auth = config.api_tokens.as_deref().expect("tokens loaded");
+    assert!(auth.authenticate("secret-one").is_some() && auth.authenticate("secret-two").is_some());
+    assert_eq!(auth.tokens.len(), 2);
     assert!(!format!("{config:?}").contains("secret"));
 }
 

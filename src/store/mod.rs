@@ -240,7 +240,15 @@ pub trait Store: Outbox + Statuses + ChangeFeed + Send + Sync + 'static {
 
     async fn create_consumer(&self, new: NewConsumer) -> Result<Consumer, StoreError>;
     async fn get_consumer(&self, key: &ConsumerKey) -> Result<Consumer, StoreError>;
-    async fn list_consumers(&self, page: PageRequest) -> Result<Page<Consumer>, StoreError>;
+    async fn list_consumers(&self, page: PageRequest) -> Result<Page<Consumer>, StoreError> {
+        self.list_consumers_where(&ConsumerFilter::default(), page)
+            .await
+    }
+    async fn list_consumers_where(
+        &self,
+        filter: &ConsumerFilter,
+        page: PageRequest,
+    ) -> Result<Page<Consumer>, StoreError>;
     async fn update_consumer_labels(
         &self,
         key: &ConsumerKey,

@@ -186,6 +186,21 @@ pub struct ResourceFilter {
     pub name: Option<String>,
     /// All of these labels must match (`key=value`).
     pub labels: Labels,
+    /// The resource's consumer must carry all of these labels (a scoped caller's reach).
+    pub consumer_labels: Labels,
+}
+
+/// Which consumers to list.
+#[derive(Debug, Clone, Default)]
+pub struct ConsumerFilter {
+    /// All of these labels must match (`key=value`).
+    pub labels: Labels,
+}
+
+/// Whether `labels` carry every pair of `selector` (the label filters' rule, for code that
+/// checks a record already read).
+pub fn labels_match(selector: &Labels, labels: &Labels) -> bool {
+    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
 /// Sort keys a list may be ordered by.

@@ -149,8 +149,10 @@ where
 }
 
 /// A page of consumers, and the count of all.
+/// A page of consumers; `filter` appends the backend's `WHERE` (its label filter).
 pub(crate) async fn list_consumers<DB, I>(
     pool: &Pool<DB>,
+    filter: impl Fn(&mut QueryBuilder<DB>),
     page: PageRequest,
 ) -> Result<Page<Consumer>, StoreError>
 where
@@ -161,7 +163,7 @@ where
     (i64,): for<'r> FromRow<'r, DB::Row>,
     ConsumerRow<I>: for<'r> FromRow<'r, DB::Row> + Send + Unpin + Into<Consumer>,
 {
-    fetch_page::<DB, ConsumerRow<I>, _>(pool, CONSUMER_COLUMNS, "consumers", |_| {}, page).await
+    fetch_page::<DB, ConsumerRow<I>, _>(pool, CONSUMER_COLUMNS, "consumers", filter, page).await
 }
 
 pub(crate) async fn get_resource<DB, I>(pool: &Pool<DB>, id: Uuid) -> Result<Resource, StoreError>

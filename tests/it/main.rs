@@ -8,6 +8,7 @@ mod api;
 mod api_batch;
 mod api_bounds;
 mod api_list;
+mod api_scope;
 mod api_text;
 mod clients;
 mod compose;

@@ -5,12 +5,24 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
+use super::authorize::Caller;
 use super::extract::{ApiJson, ApiQuery};
 use super::validate;
 use super::views::{ConsumerCreate, ConsumerPatch, ConsumerView, ListView, PageParams};
 use crate::hub::error::{ApiError, ErrorBody};
 use crate::hub::state::AppState;
-use crate::store::NewConsumer;
+use crate::store::{ConsumerFilter, Labels, NewConsumer};
+
+/// A scoped caller may only give a consumer labels its selector reaches (or lose it).
+fn within_reach(caller: &Caller, labels: &Labels) -> Result<(), ApiError> {
+    if caller.0.reaches(labels) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "labels: the token's consumer selector would not reach the consumer".into(),
+        ))
+    }
+}
 
 fn view(state: &AppState, consumer: crate::store::Consumer) -> ConsumerView {
     let connected = state.connections.is_connected(&consumer.name);
@@ -24,9 +36,11 @@ fn view(state: &AppState, consumer: crate::store::Consumer) -> ConsumerView {
         (status = 409, description = "The name is taken", body = ErrorBody), (status = 413, description = "The body is over the size limit", body = ErrorBody), (status = 415, description = "The body is not JSON (Content-Type)", body = ErrorBody)))]
 pub async fn create_consumer(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(body): ApiJson<ConsumerCreate>,
 ) -> Result<(StatusCode, Json<ConsumerView>), ApiError> {
     let name = validate::consumer_name("name", &body.name)?;
+    within_reach(&caller, &body.labels)?;
     let consumer = state
         .store
         .create_consumer(NewConsumer {
@@ -42,10 +56,14 @@ pub async fn create_consumer(
     responses((status = 200, description = "A page of consumers", body = ListView<ConsumerView>), (status = 400, description = "A field is invalid; `field` names it", body = ErrorBody)))]
 pub async fn list_consumers(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<ListView<ConsumerView>>, ApiError> {
     let page = validate::page(&params)?;
-    let found = state.store.list_consumers(page).await?;
+    let filter = ConsumerFilter {
+        labels: caller.scope,
+    };
+    let found = state.store.list_consumers_where(&filter, page).await?;
     let items: Vec<ConsumerView> = found.items.into_iter().map(|c| view(&state, c)).collect();
     Ok(Json(ListView {
         kind: "ConsumerList".into(),
@@ -79,8 +97,10 @@ pub async fn get_consumer(
 pub async fn patch_consumer(
     State(state): State<AppState>,
     Path(key): Path<String>,
+    caller: Caller,
     ApiJson(body): ApiJson<ConsumerPatch>,
 ) -> Result<Json<ConsumerView>, ApiError> {
+    within_reach(&caller, &body.labels)?;
     let consumer = state
         .store
         .update_consumer_labels(&validate::consumer_key(&key)?, body.labels)

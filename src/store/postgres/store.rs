@@ -28,6 +28,18 @@ impl PgStore {
             q.push(" AND labels @> ")
                 .push_bind(Json(filter.labels.clone()));
         }
+        if !filter.consumer_labels.is_empty() {
+            q.push(" AND consumer_name IN (SELECT name FROM consumers WHERE labels @> ")
+                .push_bind(Json(filter.consumer_labels.clone()))
+                .push(")");
+        }
+    }
+
+    fn push_consumer_filter(q: &mut QueryBuilder<Postgres>, filter: &ConsumerFilter) {
+        if !filter.labels.is_empty() {
+            q.push(" WHERE labels @> ")
+                .push_bind(Json(filter.labels.clone()));
+        }
     }
 }
 
@@ -82,8 +94,17 @@ impl Store for PgStore {
         queries::get_consumer::<Postgres, Uuid>(&self.pool, key).await
     }
 
-    async fn list_consumers(&self, page: PageRequest) -> Result<Page<Consumer>, StoreError> {
-        queries::list_consumers::<Postgres, Uuid>(&self.pool, page).await
+    async fn list_consumers_where(
+        &self,
+        filter: &ConsumerFilter,
+        page: PageRequest,
+    ) -> Result<Page<Consumer>, StoreError> {
+        queries::list_consumers::<Postgres, Uuid>(
+            &self.pool,
+            |q| Self::push_consumer_filter(q, filter),
+            page,
+        )
+        .await
     }
 
     async fn update_consumer_labels(

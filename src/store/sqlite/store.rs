@@ -28,14 +28,26 @@ fn push_resource_filter(q: &mut QueryBuilder<Sqlite>, filter: &ResourceFilter) {
     if let Some(name) = &filter.name {
         q.push(" AND name = ").push_bind(name.clone());
     }
-    // Containment, one label at a time: keys may hold '.' or '/', which JSON paths would
-    // need quoted, so they are matched as json_each rows instead.
-    for (key, value) in &filter.labels {
-        q.push(" AND EXISTS (SELECT 1 FROM json_each(resources.labels) AS l WHERE l.key = ")
-            .push_bind(key.clone())
-            .push(" AND l.type = 'text' AND l.value = ")
-            .push_bind(value.clone())
-            .push(")");
+    push_labels(q, "resources", &filter.labels);
+    if !filter.consumer_labels.is_empty() {
+        q.push(" AND consumer_name IN (SELECT name FROM consumers WHERE 1");
+        push_labels(q, "consumers", &filter.consumer_labels);
+        q.push(")");
+    }
+}
+
+/// ` AND` the row of `table` carries each of `labels`. Containment, one label at a time: keys
+/// may hold '.' or '/', which JSON paths would need quoted, so they are matched as json_each
+/// rows instead.
+fn push_labels(q: &mut QueryBuilder<Sqlite>, table: &str, labels: &Labels) {
+    for (key, value) in labels {
+        q.push(format!(
+            " AND EXISTS (SELECT 1 FROM json_each({table}.labels) AS l WHERE l.key = "
+        ))
+        .push_bind(key.clone())
+        .push(" AND l.type = 'text' AND l.value = ")
+        .push_bind(value.clone())
+        .push(")");
     }
 }
 
@@ -85,8 +97,20 @@ impl Store for SqliteStore {
         queries::get_consumer::<Sqlite, Hyphenated>(&self.pool, key).await
     }
 
-    async fn list_consumers(&self, page: PageRequest) -> Result<Page<Consumer>, StoreError> {
-        queries::list_consumers::<Sqlite, Hyphenated>(&self.pool, page).await
+    async fn list_consumers_where(
+        &self,
+        filter: &ConsumerFilter,
+        page: PageRequest,
+    ) -> Result<Page<Consumer>, StoreError> {
+        queries::list_consumers::<Sqlite, Hyphenated>(
+            &self.pool,
+            |q| {
+                q.push(" WHERE 1");
+                push_labels(q, "consumers", &filter.labels);
+            },
+            page,
+        )
+        .await
     }
 
     async fn update_consumer_labels(
