@@ -343,7 +343,29 @@ async fn roles_limit_what_a_token_may_do(backend: Backend) {
     assert_ne!(fx.call("", Method::GET, "/readyz", None).await.0, 401);
 }
 
+async fn a_scoped_watch_streams_only_resources_in_reach(backend: Backend) {
+    let fx = Fixture::new(backend).await;
+    let response = fx
+        .api
+        .http
+        .get(fx.api.url("/api/v1/resources?watch=true"))
+        .bearer_auth("dev-reader")
+        .send()
+        .await
+        .unwrap();
+    let mut watch = crate::watch::SseReader::new(response);
+    // The out-of-reach change comes first in the feed: the watch must pass over it.
+    assert_eq!(fx.create_resource("admin", "prod-1").await.0, 201);
+    let (status, dev) = fx.create_resource("admin", "dev-1").await;
+    assert_eq!(status, 201);
+    let event = watch.next(std::time::Duration::from_secs(10)).await;
+    assert_eq!(event.event, "ADDED");
+    assert_eq!(event.data["consumer_name"], "dev-1", "{:?}", event.data);
+    assert_eq!(event.data["object"]["id"], dev["id"]);
+}
+
 backend_tests!(
+    a_scoped_watch_streams_only_resources_in_reach,
     every_operation_refuses_missing_expired_and_wrong_audience_tokens,
     scoped_tokens_reach_only_their_consumers_on_every_operation,
     roles_limit_what_a_token_may_do,

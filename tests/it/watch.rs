@@ -16,14 +16,14 @@ use crate::store_fixtures::{apply, deleted, report, report_on};
 
 /// One server-sent event.
 #[derive(Debug)]
-struct SseEvent {
-    id: Option<i64>,
-    event: String,
-    data: Value,
+pub(crate) struct SseEvent {
+    pub id: Option<i64>,
+    pub event: String,
+    pub data: Value,
 }
 
 /// Reads server-sent events off a streaming response.
-struct SseReader {
+pub(crate) struct SseReader {
     response: reqwest::Response,
     buffer: String,
 }
@@ -39,7 +39,7 @@ impl SseReader {
         request.send().await.unwrap()
     }
 
-    fn new(response: reqwest::Response) -> Self {
+    pub(crate) fn new(response: reqwest::Response) -> Self {
         assert_eq!(response.status(), 200);
         assert_eq!(
             response.headers()["content-type"].to_str().unwrap(),
@@ -52,7 +52,7 @@ impl SseReader {
     }
 
     /// The next event (comments skipped), or a panic after `limit`.
-    async fn next(&mut self, limit: Duration) -> SseEvent {
+    pub(crate) async fn next(&mut self, limit: Duration) -> SseEvent {
         tokio::time::timeout(limit, async {
             loop {
                 if let Some(end) = self.buffer.find("\n\n") {
