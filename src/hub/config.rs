@@ -35,6 +35,12 @@ pub struct ServeArgs {
     #[arg(long, env = "BATON_HTTP_ADDR", default_value = "127.0.0.1:8000")]
     pub http_addr: SocketAddr,
 
+    /// A listener of its own for `/metrics` (plain HTTP, no token: bind it to the scraper's
+    /// network); the API's port then has no `/metrics`. Without it `/metrics` is on the API's
+    /// port, behind an unscoped admin token when the API has credentials.
+    #[arg(long, env = "BATON_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// Built-in gRPC broker listen address (with --transport grpc); agents connect here.
     #[arg(long, env = "BATON_GRPC_ADDR", default_value = "127.0.0.1:8090")]
     pub grpc_addr: SocketAddr,
@@ -196,6 +202,10 @@ pub enum ConfigError {
          (it is an MQTT topic segment), got {0:?}"
     )]
     SourceId(String),
+    #[error(
+        "--metrics-addr {0} is taken by --http-addr or --grpc-addr: /metrics needs a port of its own"
+    )]
+    MetricsAddr(SocketAddr),
     #[error("--status-writers (BATON_STATUS_WRITERS) must be at least 1")]
     NoStatusWriters,
     #[error(
@@ -252,6 +262,8 @@ pub enum TransportConfig {
 /// Everything `baton serve` runs with, checked.
 pub struct HubConfig {
     pub http_addr: SocketAddr,
+    /// `/metrics` on its own listener; `None`: on the API's port.
+    pub metrics_addr: Option<SocketAddr>,
     /// HTTPS for the REST API; `None` = plain HTTP.
     pub http_tls: Option<Arc<rustls::ServerConfig>>,
     /// The REST API's credentials; `None` = the API is open.
@@ -271,6 +283,7 @@ impl std::fmt::Debug for HubConfig {
         // Never the tokens, keys or the database password.
         f.debug_struct("HubConfig")
             .field("http_addr", &self.http_addr)
+            .field("metrics_addr", &self.metrics_addr)
             .field("https", &self.http_tls.is_some())
             .field("api_auth", &self.api_tokens)
             .field("database", &self.database)
@@ -341,8 +354,16 @@ impl TryFrom<ServeArgs> for HubConfig {
         };
         // 0 turns a periodic safety net off.
         let nonzero = |d: Duration| (!d.is_zero()).then_some(d);
+        if let Some(metrics) = args.metrics_addr
+            && metrics.port() != 0
+            && (metrics == args.http_addr
+                || (args.transport == TransportKind::Grpc && metrics == args.grpc_addr))
+        {
+            return Err(ConfigError::MetricsAddr(metrics));
+        }
         Ok(Self {
             http_addr: args.http_addr,
+            metrics_addr: args.metrics_addr,
             http_tls,
             api_tokens,
             database,

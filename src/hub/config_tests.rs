@@ -259,3 +259,21 @@ fn the_broker_token_file_must_parse() {
         matches!(config.transport, TransportConfig::Grpc { ref broker, .. } if broker.auth_enabled())
     );
 }
+
+#[test]
+fn the_metrics_addr_needs_a_port_of_its_own() {
+    let message = refused(&[
+        "--http-addr",
+        "127.0.0.1:8000",
+        "--metrics-addr",
+        "127.0.0.1:8000",
+    ]);
+    assert!(
+        message.starts_with("--metrics-addr 127.0.0.1:8000"),
+        "{message}"
+    );
+    let message = refused(&["--metrics-addr", "127.0.0.1:8090"]);
+    assert!(message.starts_with("--metrics-addr"), "{message}");
+    let config = checked(&["--metrics-addr", "127.0.0.1:9100"]).unwrap();
+    assert_eq!(config.metrics_addr, Some("127.0.0.1:9100".parse().unwrap()));
+}

@@ -25,6 +25,7 @@ mod http_limits;
 mod https;
 mod hub_flow;
 mod interop;
+mod metrics_listener;
 mod mqtt;
 mod partition;
 mod publish_wakeup;
