@@ -17,6 +17,7 @@
 //!   the change feed, the replica registry).
 //! - [`hub`]: `baton serve`: the REST API, publisher, status writer, watch, replica membership.
 //! - [`agent`]: `baton agent`, the reference agent and its simulated cluster.
+//! - [`tls`]: TLS material every listener shares (reloaded certificates, lowest version).
 //!
 //! The binary (`src/main.rs`) only parses the command line and calls [`cli::run`].
 
@@ -26,5 +27,6 @@ pub mod cli;
 pub mod hub;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 
 pub use baton_cloudevents::{self as cloudevents, work};

@@ -14,10 +14,11 @@ use super::api::auth::{self, ApiAuth, AuthConfigError, JwtSettings, JwtVerifier}
 use super::instance::InstanceId;
 use super::publisher::PublisherConfig;
 use super::service::HubOptions;
-use super::tls::HttpTlsError;
+use super::tls::HttpTls;
 use crate::broker::{BrokerConfig, BrokerError, ServerTls, TokenTable};
 use crate::cloudevents::transport::mqtt::{ConfigError as MqttConfigError, MqttConfig};
 use crate::store::{self, StoreError};
+use crate::tls::{MinTlsVersion, TlsError};
 
 /// Which transport the hub publishes over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -117,6 +118,11 @@ pub struct ServeArgs {
     #[arg(long, env = "BATON_HTTP_TLS_KEY", requires = "http_tls_cert")]
     pub http_tls_key: Option<PathBuf>,
 
+    /// The lowest TLS version the REST API's and the broker's listeners accept. Their
+    /// certificates are reloaded on SIGHUP and when the files change.
+    #[arg(long, value_enum, env = "BATON_TLS_MIN_VERSION", default_value = "1.2")]
+    pub tls_min_version: MinTlsVersion,
+
     /// TLS certificate (PEM) of the built-in broker; with --grpc-tls-key.
     #[arg(long, env = "BATON_GRPC_TLS_CERT", requires = "grpc_tls_key")]
     pub grpc_tls_cert: Option<PathBuf>,
@@ -172,7 +178,7 @@ pub enum ConfigError {
     #[error(transparent)]
     ApiAuth(#[from] AuthConfigError),
     #[error(transparent)]
-    HttpTls(#[from] HttpTlsError),
+    HttpTls(#[from] TlsError),
     #[error("{0}")]
     DatabaseUrl(#[source] StoreError),
     #[error("--db-max-connections (BATON_DB_MAX_CONNECTIONS) must be at least 1")]
@@ -265,7 +271,7 @@ pub struct HubConfig {
     /// `/metrics` on its own listener; `None`: on the API's port.
     pub metrics_addr: Option<SocketAddr>,
     /// HTTPS for the REST API; `None` = plain HTTP.
-    pub http_tls: Option<Arc<rustls::ServerConfig>>,
+    pub http_tls: Option<HttpTls>,
     /// The REST API's credentials; `None` = the API is open.
     pub api_tokens: Option<Arc<ApiAuth>>,
     pub database: DatabaseConfig,
@@ -301,7 +307,9 @@ impl TryFrom<ServeArgs> for HubConfig {
     fn try_from(args: ServeArgs) -> Result<Self, ConfigError> {
         let api_tokens = api_auth(&args)?;
         let http_tls = match (&args.http_tls_cert, &args.http_tls_key) {
-            (Some(cert), Some(key)) => Some(super::tls::server_config(cert, key)?),
+            (Some(cert), Some(key)) => {
+                Some(super::tls::server_config(cert, key, args.tls_min_version)?)
+            }
             _ => None,
         };
         let database =
@@ -320,6 +328,7 @@ impl TryFrom<ServeArgs> for HubConfig {
                             .zip(args.grpc_tls_key.as_deref()),
                         args.grpc_client_ca.as_deref(),
                         args.grpc_token_file.as_deref(),
+                        args.tls_min_version,
                     )?,
                 }
             }
@@ -400,9 +409,14 @@ fn broker_config(
     tls: Option<(&Path, &Path)>,
     client_ca: Option<&Path>,
     token_file: Option<&Path>,
+    min_version: MinTlsVersion,
 ) -> Result<BrokerConfig, ConfigError> {
+    let flags = ("--grpc-tls-cert", "--grpc-tls-key");
     let tls = tls
-        .map(|(cert, key)| ServerTls::from_files(cert, key, client_ca))
+        .map(|(cert, key)| {
+            ServerTls::from_files(cert, key, client_ca, flags)
+                .map(|tls| ServerTls { min_version, ..tls })
+        })
         .transpose()
         .map_err(ConfigError::GrpcTls)?;
     let tokens = token_file

@@ -248,7 +248,10 @@ pub async fn run(
             tokio::time::sleep(DRAIN_DELAY).await;
         }
     };
-    let tls = http_tls.map(tokio_rustls::TlsAcceptor::from);
+    if let Some(tls) = &http_tls {
+        tls.cert.spawn_watcher(&tasks, &stop);
+    }
+    let tls = http_tls.map(|tls| tokio_rustls::TlsAcceptor::from(tls.config));
     let limits = super::http_server::HttpLimits::default();
     super::http_server::serve(http, tls, app, limits, shutdown).await;
     metrics_stop.cancel();

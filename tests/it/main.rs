@@ -42,6 +42,7 @@ mod store_records;
 mod store_sqlite;
 mod store_status_batch;
 mod support;
+mod tls_reload;
 mod vectors;
 mod watch;
 mod widget;
