@@ -20,6 +20,7 @@
 //! - [`agent`]: `baton agent`, the reference agent and its simulated cluster.
 //! - [`client`]: `baton apply|get|describe|watch|wait|delete|consumers`, a command-line client
 //!   of the REST API (over HTTP only; the API's view types are its contract).
+//! - [`tls`]: TLS material every listener shares (reloaded certificates, lowest version).
 //!
 //! The binary (`src/main.rs`) only parses the command line and calls [`cli::run`].
 
@@ -30,5 +31,6 @@ pub mod client;
 pub mod hub;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 
 pub use baton_cloudevents::{self as cloudevents, work};

@@ -36,6 +36,15 @@ pub struct BrokerArgs {
     #[arg(long, requires = "tls_cert", env = "BATON_BROKER_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
 
+    /// The lowest TLS version accepted.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "1.2",
+        env = "BATON_BROKER_TLS_MIN_VERSION"
+    )]
+    pub tls_min_version: crate::tls::MinTlsVersion,
+
     /// CA (PEM) that signs client certificates: turns on mTLS authentication (needs TLS).
     #[arg(long, requires = "tls_cert", env = "BATON_BROKER_CLIENT_CA")]
     pub client_ca: Option<PathBuf>,
@@ -55,7 +64,14 @@ impl TryFrom<BrokerArgs> for BrokerConfig {
     fn try_from(args: BrokerArgs) -> Result<Self, Self::Error> {
         let tls = match (&args.tls_cert, &args.tls_key) {
             (Some(cert), Some(key)) => {
-                Some(ServerTls::from_files(cert, key, args.client_ca.as_deref())?)
+                let mut tls = ServerTls::from_files(
+                    cert,
+                    key,
+                    args.client_ca.as_deref(),
+                    ("--tls-cert", "--tls-key"),
+                )?;
+                tls.min_version = args.tls_min_version;
+                Some(tls)
             }
             (None, None) if args.client_ca.is_some() => {
                 return Err(BrokerError::ClientCaWithoutTls);

@@ -4,12 +4,14 @@
 //! Checked once by [`crate::broker::Broker::new`]; owns no socket.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::auth::TokenTable;
 use super::conns::ConnLimits;
 use super::error::BrokerError;
 use super::parked::ParkLimits;
+use crate::tls::{CertFiles, MinTlsVersion, ReloadingCert};
 
 /// Heartbeat interval sdk-go's broker uses by default (§8.6.4, §9).
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(10);
@@ -77,12 +79,13 @@ impl BrokerConfig {
     }
 }
 
-/// Server certificate and key (PEM), and the CA that signs client certificates for mTLS.
+/// The server certificate (reloaded when its files change), the CA that signs client
+/// certificates for mTLS, and the lowest TLS version accepted.
 #[derive(Clone)]
 pub struct ServerTls {
-    pub cert_pem: Vec<u8>,
-    pub key_pem: Vec<u8>,
+    pub cert: Arc<ReloadingCert>,
     pub client_ca_pem: Option<Vec<u8>>,
+    pub min_version: MinTlsVersion,
 }
 
 impl std::fmt::Debug for ServerTls {
@@ -94,16 +97,24 @@ impl std::fmt::Debug for ServerTls {
 }
 
 impl ServerTls {
-    /// Reads the PEM files; `client_ca` turns on client certificate verification.
+    /// Reads the PEM files; `client_ca` turns on client certificate verification. `flags`
+    /// name the certificate's and the key's options in errors.
     pub fn from_files(
         cert: &Path,
         key: &Path,
         client_ca: Option<&Path>,
+        flags: (&'static str, &'static str),
     ) -> Result<Self, BrokerError> {
+        let files = CertFiles {
+            cert: cert.to_owned(),
+            key: key.to_owned(),
+            cert_flag: flags.0,
+            key_flag: flags.1,
+        };
         Ok(Self {
-            cert_pem: read("TLS certificate", cert)?,
-            key_pem: read("TLS key", key)?,
+            cert: ReloadingCert::load(files, crate::tls::provider())?,
             client_ca_pem: client_ca.map(|p| read("client CA", p)).transpose()?,
+            min_version: MinTlsVersion::default(),
         })
     }
 }

@@ -51,6 +51,12 @@ pub enum BrokerError {
     ZeroQueue,
     #[error("parked resync requests need a non-zero time to live and limit")]
     ZeroPark,
+    #[error("client CA: {0}")]
+    ClientCa(String),
+    #[error(transparent)]
+    Certificate(#[from] crate::tls::TlsError),
+    #[error("TLS configuration: {0}")]
+    Tls(#[source] rustls::Error),
     #[error("gRPC server: {0}")]
     Serve(#[from] tonic::transport::Error),
 }

@@ -13,6 +13,7 @@
 //! - [`conns`]: deadlines and a cap for connections that do not subscribe.
 //! - [`local`]: the embedding process's own source client, in memory.
 //! - `stream`: one subscriber's response stream with heartbeats.
+//! - [`tls`]: TLS on the listener (lowest version, reloaded certificate, bounded handshakes).
 //! - `service`: the tonic service tying them together.
 //!
 //! The broker keeps no state beyond its live subscriptions: it forwards, it does not store.
@@ -34,6 +35,7 @@ pub mod route;
 mod service;
 pub mod stats;
 mod stream;
+pub mod tls;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -41,8 +43,9 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tracing::{info, warn};
 
 pub use auth::{Authenticator, Identity as CallerIdentity, Principal, TokenTable};
@@ -116,18 +119,7 @@ impl Broker {
         let mut server = Server::builder()
             .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)));
-        if let Some(tls) = config.tls.as_ref() {
-            let mut tls_config =
-                ServerTlsConfig::new().identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem));
-            if let Some(ca) = &tls.client_ca_pem {
-                // Optional at the TLS layer so that token clients get in too; a request with
-                // neither is refused as Unauthenticated.
-                tls_config = tls_config
-                    .client_ca_root(Certificate::from_pem(ca))
-                    .client_auth_optional(true);
-            }
-            server = server.tls_config(tls_config)?;
-        }
+        let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
         self.log_startup(addr);
         let service = service::Service {
             shared: self.shared.clone(),
@@ -137,27 +129,47 @@ impl Broker {
         let service = CloudEventServiceServer::new(service)
             .max_decoding_message_size(config::MAX_MESSAGE)
             .max_encoding_message_size(usize::MAX);
+        let router = server.add_service(service);
+        let stopping = shutdown.clone();
+        let drained = async move {
+            stopping.cancelled().await;
+            // Wakes every subscriber stream, which then ends with UNAVAILABLE.
+            registry.close_all();
+        };
         let (table, limits, stats) = (
             self.shared.connections.clone(),
             config.connections,
             self.shared.stats.clone(),
         );
         // TCP_NODELAY: without it, a response written in several frames waits for the peer's
-        // delayed ACK (~40 ms) whenever two calls share the connection.
-        let incoming = TcpIncoming::from(listener)
+        // delayed ACK (~40 ms) whenever two calls share the connection. The connection table
+        // admits (or closes) each socket before anything else, TLS handshake included.
+        let admitted = TcpIncoming::from(listener)
             .with_nodelay(Some(true))
             .filter_map(move |accepted| match accepted {
                 Ok(io) => table.admit(io, limits, &stats).map(Ok),
                 Err(err) => Some(Err(err)),
             });
-        server
-            .add_service(service)
-            .serve_with_incoming_shutdown(incoming, async move {
-                shutdown.cancelled().await;
-                // Wakes every subscriber stream, which then ends with UNAVAILABLE.
-                registry.close_all();
-            })
-            .await?;
+        match tls {
+            None => {
+                router
+                    .serve_with_incoming_shutdown(admitted, drained)
+                    .await?;
+            }
+            Some(tls_config) => {
+                let handshakes = TaskTracker::new();
+                if let Some(tls) = &config.tls {
+                    tls.cert.spawn_watcher(&handshakes, &shutdown);
+                }
+                let streams = tls::accept(admitted, tls_config, &handshakes, shutdown.clone());
+                let incoming = tokio_stream::wrappers::ReceiverStream::new(streams);
+                router
+                    .serve_with_incoming_shutdown(incoming, drained)
+                    .await?;
+                handshakes.close();
+                handshakes.wait().await;
+            }
+        }
         info!(?addr, stats = ?self.shared.stats.snapshot(), "gRPC broker stopped");
         Ok(())
     }

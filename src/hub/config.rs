@@ -3,7 +3,6 @@
 //! names the flag (never a secret's value). The rest of the hub takes the config, not the flags.
 //! Must not bind, connect or spawn: `serve` does that with the config.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,15 +10,17 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::api::auth::{self, ApiAuth, AuthConfigError, JwtSettings, JwtVerifier};
 use super::instance::InstanceId;
 use super::publisher::PublisherConfig;
 use super::service::HubOptions;
 use super::source_api::SourceApiConfig;
-use super::tls::HttpTlsError;
+use super::tls::HttpTls;
 use crate::broker::{BrokerConfig, BrokerError, ServerTls, TokenTable};
 use crate::cloudevents::transport::mqtt::{ConfigError as MqttConfigError, MqttConfig};
 use crate::hub::state::DEFAULT_SOURCE_ID;
 use crate::store::{self, StoreError};
+use crate::tls::{MinTlsVersion, TlsError};
 
 /// Which transport the hub publishes over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -36,6 +37,12 @@ pub struct ServeArgs {
     /// REST API listen address.
     #[arg(long, env = "BATON_HTTP_ADDR", default_value = "127.0.0.1:8000")]
     pub http_addr: SocketAddr,
+
+    /// A listener of its own for `/metrics` (plain HTTP, no token: bind it to the scraper's
+    /// network); the API's port then has no `/metrics`. Without it `/metrics` is on the API's
+    /// port, behind an unscoped admin token when the API has credentials.
+    #[arg(long, env = "BATON_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 
     /// Built-in gRPC broker listen address (with --transport grpc); agents connect here.
     #[arg(long, env = "BATON_GRPC_ADDR", default_value = "127.0.0.1:8090")]
@@ -78,9 +85,32 @@ pub struct ServeArgs {
     #[arg(long, env = "BATON_MQTT_CLIENT_ID")]
     pub mqtt_client_id: Option<String>,
 
-    /// File of bearer tokens for the REST API, one per line; without it the API is open.
+    /// File of bearer tokens for the REST API, a line each: `TOKEN [ROLE [SELECTOR]]`, ROLE
+    /// read, write or admin (default), SELECTOR the consumer labels it reaches (`env=dev`).
+    /// Without it (and without --api-jwks-file) the API is open.
     #[arg(long, env = "BATON_API_TOKEN_FILE")]
     pub api_token_file: Option<PathBuf>,
+
+    /// JWK set (JSON) whose public keys sign the JWT bearer tokens the REST API accepts; with
+    /// --api-jwt-issuer and --api-jwt-audience.
+    #[arg(long, env = "BATON_API_JWKS_FILE", requires_all = ["api_jwt_issuer", "api_jwt_audience"])]
+    pub api_jwks_file: Option<PathBuf>,
+
+    /// The `iss` a JWT must carry.
+    #[arg(long, env = "BATON_API_JWT_ISSUER")]
+    pub api_jwt_issuer: Option<String>,
+
+    /// The `aud` a JWT must carry.
+    #[arg(long, env = "BATON_API_JWT_AUDIENCE")]
+    pub api_jwt_audience: Option<String>,
+
+    /// The JWT claim holding the caller's role (read, write or admin).
+    #[arg(long, env = "BATON_API_JWT_ROLE_CLAIM", default_value = "baton_role")]
+    pub api_jwt_role_claim: String,
+
+    /// The JWT claim holding the caller's consumer selector (`env=dev`); absent: every consumer.
+    #[arg(long, env = "BATON_API_JWT_SCOPE_CLAIM", default_value = "baton_scope")]
+    pub api_jwt_scope_claim: String,
 
     /// HTTPS certificate chain (PEM) for the REST API; with --http-tls-key.
     #[arg(long, env = "BATON_HTTP_TLS_CERT", requires = "http_tls_key")]
@@ -89,6 +119,11 @@ pub struct ServeArgs {
     /// HTTPS private key (PEM) for the REST API.
     #[arg(long, env = "BATON_HTTP_TLS_KEY", requires = "http_tls_cert")]
     pub http_tls_key: Option<PathBuf>,
+
+    /// The lowest TLS version the REST API's and the broker's listeners accept. Their
+    /// certificates are reloaded on SIGHUP and when the files change.
+    #[arg(long, value_enum, env = "BATON_TLS_MIN_VERSION", default_value = "1.2")]
+    pub tls_min_version: MinTlsVersion,
 
     /// TLS certificate (PEM) of the built-in broker; with --grpc-tls-key.
     #[arg(long, env = "BATON_GRPC_TLS_CERT", requires = "grpc_tls_key")]
@@ -152,16 +187,10 @@ fn go_duration(text: &str) -> Result<Duration, String> {
 /// Why `baton serve`'s flags do not make a configuration. Each message starts with the flag.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("--api-token-file {path}: {source}")]
-    ApiTokenFile {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("--api-token-file {0}: no tokens in the file")]
-    NoApiTokens(PathBuf),
     #[error(transparent)]
-    HttpTls(#[from] HttpTlsError),
+    ApiAuth(#[from] AuthConfigError),
+    #[error(transparent)]
+    HttpTls(#[from] TlsError),
     #[error("{0}")]
     DatabaseUrl(#[source] StoreError),
     #[error("--db-max-connections (BATON_DB_MAX_CONNECTIONS) must be at least 1")]
@@ -195,6 +224,10 @@ pub enum ConfigError {
          (it is an MQTT topic segment), got {0:?}"
     )]
     SourceId(String),
+    #[error(
+        "--metrics-addr {0} is taken by --http-addr or --grpc-addr: /metrics needs a port of its own"
+    )]
+    MetricsAddr(SocketAddr),
     #[error("--status-writers (BATON_STATUS_WRITERS) must be at least 1")]
     NoStatusWriters,
     #[error(
@@ -251,10 +284,12 @@ pub enum TransportConfig {
 /// Everything `baton serve` runs with, checked.
 pub struct HubConfig {
     pub http_addr: SocketAddr,
+    /// `/metrics` on its own listener; `None`: on the API's port.
+    pub metrics_addr: Option<SocketAddr>,
     /// HTTPS for the REST API; `None` = plain HTTP.
-    pub http_tls: Option<Arc<rustls::ServerConfig>>,
-    /// The REST API's bearer tokens; `None` = the API is open.
-    pub api_tokens: Option<Arc<HashSet<String>>>,
+    pub http_tls: Option<HttpTls>,
+    /// The REST API's credentials; `None` = the API is open.
+    pub api_tokens: Option<Arc<ApiAuth>>,
     pub database: DatabaseConfig,
     pub transport: TransportConfig,
     /// The gRPC source API's address and settings, when it is on.
@@ -272,8 +307,9 @@ impl std::fmt::Debug for HubConfig {
         // Never the tokens, keys or the database password.
         f.debug_struct("HubConfig")
             .field("http_addr", &self.http_addr)
+            .field("metrics_addr", &self.metrics_addr)
             .field("https", &self.http_tls.is_some())
-            .field("api_tokens", &self.api_tokens.as_ref().map(|t| t.len()))
+            .field("api_auth", &self.api_tokens)
             .field("database", &self.database)
             .field("transport", &self.transport)
             .field("source_api", &self.source_api)
@@ -288,13 +324,11 @@ impl TryFrom<ServeArgs> for HubConfig {
     type Error = ConfigError;
 
     fn try_from(args: ServeArgs) -> Result<Self, ConfigError> {
-        let api_tokens = args
-            .api_token_file
-            .as_deref()
-            .map(load_api_tokens)
-            .transpose()?;
+        let api_tokens = api_auth(&args)?;
         let http_tls = match (&args.http_tls_cert, &args.http_tls_key) {
-            (Some(cert), Some(key)) => Some(super::tls::server_config(cert, key)?),
+            (Some(cert), Some(key)) => {
+                Some(super::tls::server_config(cert, key, args.tls_min_version)?)
+            }
             _ => None,
         };
         let database =
@@ -313,6 +347,7 @@ impl TryFrom<ServeArgs> for HubConfig {
                         .zip(args.grpc_tls_key.as_deref()),
                     args.grpc_client_ca.as_deref(),
                     args.grpc_token_file.as_deref(),
+                    args.tls_min_version,
                 )?;
                 Ok((
                     addr,
@@ -337,6 +372,7 @@ impl TryFrom<ServeArgs> for HubConfig {
                             .zip(args.grpc_tls_key.as_deref()),
                         args.grpc_client_ca.as_deref(),
                         args.grpc_token_file.as_deref(),
+                        args.tls_min_version,
                     )?,
                 }
             }
@@ -371,8 +407,16 @@ impl TryFrom<ServeArgs> for HubConfig {
         };
         // 0 turns a periodic safety net off.
         let nonzero = |d: Duration| (!d.is_zero()).then_some(d);
+        if let Some(metrics) = args.metrics_addr
+            && metrics.port() != 0
+            && (metrics == args.http_addr
+                || (args.transport == TransportKind::Grpc && metrics == args.grpc_addr))
+        {
+            return Err(ConfigError::MetricsAddr(metrics));
+        }
         Ok(Self {
             http_addr: args.http_addr,
+            metrics_addr: args.metrics_addr,
             http_tls,
             api_tokens,
             database,
@@ -411,9 +455,14 @@ fn broker_config(
     tls: Option<(&Path, &Path)>,
     client_ca: Option<&Path>,
     token_file: Option<&Path>,
+    min_version: MinTlsVersion,
 ) -> Result<BrokerConfig, ConfigError> {
+    let flags = ("--grpc-tls-cert", "--grpc-tls-key");
     let tls = tls
-        .map(|(cert, key)| ServerTls::from_files(cert, key, client_ca))
+        .map(|(cert, key)| {
+            ServerTls::from_files(cert, key, client_ca, flags)
+                .map(|tls| ServerTls { min_version, ..tls })
+        })
         .transpose()
         .map_err(ConfigError::GrpcTls)?;
     let tokens = token_file
@@ -431,22 +480,33 @@ fn broker_config(
     })
 }
 
-/// Bearer tokens from a file: one per line, blank lines and `#` comments ignored.
-fn load_api_tokens(path: &Path) -> Result<Arc<HashSet<String>>, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ApiTokenFile {
-        path: path.to_owned(),
-        source,
-    })?;
-    let tokens: HashSet<String> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(str::to_owned)
-        .collect();
-    if tokens.is_empty() {
-        return Err(ConfigError::NoApiTokens(path.to_owned()));
+/// The REST API's credentials from --api-token-file and --api-jwks-file; `None`: open.
+fn api_auth(args: &ServeArgs) -> Result<Option<Arc<ApiAuth>>, ConfigError> {
+    let tokens = args
+        .api_token_file
+        .as_deref()
+        .map(auth::load_token_file)
+        .transpose()?;
+    let jwt = args
+        .api_jwks_file
+        .as_ref()
+        .map(|jwks_file| {
+            JwtVerifier::load(&JwtSettings {
+                jwks_file: jwks_file.clone(),
+                issuer: args.api_jwt_issuer.clone().unwrap_or_default(),
+                audience: args.api_jwt_audience.clone().unwrap_or_default(),
+                role_claim: args.api_jwt_role_claim.clone(),
+                scope_claim: args.api_jwt_scope_claim.clone(),
+            })
+        })
+        .transpose()?;
+    if tokens.is_none() && jwt.is_none() {
+        return Ok(None);
     }
-    Ok(Arc::new(tokens))
+    Ok(Some(Arc::new(ApiAuth {
+        tokens: tokens.unwrap_or_default(),
+        jwt,
+    })))
 }
 
 #[cfg(test)]

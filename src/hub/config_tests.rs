@@ -209,9 +209,9 @@ fn the_api_token_file_must_exist_and_hold_a_token_which_debug_never_shows() {
 
     let tokens = file_with("# ops\nsecret-one\n  secret-two  \n");
     let config = checked(&["--api-token-file", tokens.path().to_str().unwrap()]).unwrap();
-    let api_tokens = config.api_tokens.as_deref().expect("tokens loaded");
-    assert!(api_tokens.contains("secret-one") && api_tokens.contains("secret-two"));
-    assert_eq!(api_tokens.len(), 2);
+    let auth = config.api_tokens.as_deref().expect("tokens loaded");
+    assert!(auth.authenticate("secret-one").is_some() && auth.authenticate("secret-two").is_some());
+    assert_eq!(auth.tokens.len(), 2);
     assert!(!format!("{config:?}").contains("secret"));
 }
 
@@ -280,4 +280,22 @@ fn the_source_api_is_off_by_default_and_takes_the_broker_s_tokens() {
     assert!(api.tokens.is_some() && api.tls.is_none());
     let message = refused(&["--database-url", "", "--source-grpc-addr", "127.0.0.1:8000"]);
     assert!(message.contains("--source-grpc-addr"), "{message}");
+}
+
+#[test]
+fn the_metrics_addr_needs_a_port_of_its_own() {
+    let message = refused(&[
+        "--http-addr",
+        "127.0.0.1:8000",
+        "--metrics-addr",
+        "127.0.0.1:8000",
+    ]);
+    assert!(
+        message.starts_with("--metrics-addr 127.0.0.1:8000"),
+        "{message}"
+    );
+    let message = refused(&["--metrics-addr", "127.0.0.1:8090"]);
+    assert!(message.starts_with("--metrics-addr"), "{message}");
+    let config = checked(&["--metrics-addr", "127.0.0.1:9100"]).unwrap();
+    assert_eq!(config.metrics_addr, Some("127.0.0.1:9100".parse().unwrap()));
 }

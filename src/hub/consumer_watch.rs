@@ -24,7 +24,7 @@ use uuid::Uuid;
 use super::api::views::{ConsumerView, ConsumerWatchEvent};
 use super::health::FleetHealth;
 use super::watch::{HEARTBEAT, final_event};
-use crate::store::{ChangeKind, StoreError};
+use crate::store::{ChangeKind, Labels, StoreError, labels_match};
 
 /// How often the views are rebuilt while someone watches.
 pub const POLL: Duration = Duration::from_secs(1);
@@ -36,12 +36,15 @@ struct Framed {
     position: i64,
     kind: ChangeKind,
     healthy: bool,
+    /// The consumer's labels, for scoped watchers.
+    labels: Labels,
     data: String,
 }
 
 impl Framed {
     fn new(position: i64, kind: ChangeKind, object: ConsumerView) -> Result<Self, StoreError> {
         let healthy = object.healthy;
+        let labels = object.labels.clone();
         let data = serde_json::to_string(&ConsumerWatchEvent {
             kind,
             position,
@@ -52,6 +55,7 @@ impl Framed {
             position,
             kind,
             healthy,
+            labels,
             data,
         })
     }
@@ -156,6 +160,7 @@ impl ConsumerHub {
     pub async fn watch(
         &self,
         healthy: Option<bool>,
+        scope: Labels,
     ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>, StoreError> {
         let mut snapshot = self.inner.snapshot.lock().await;
         if snapshot.views.is_none() {
@@ -166,26 +171,32 @@ impl ConsumerHub {
         let position = snapshot.position;
         let mut initial = Vec::new();
         for view in snapshot.views.iter().flat_map(HashMap::values) {
-            if healthy.is_none_or(|h| view.healthy == h) {
+            if healthy.is_none_or(|h| view.healthy == h) && labels_match(&scope, &view.labels) {
                 initial.push(Framed::new(position, ChangeKind::Added, view.clone())?.sse());
             }
         }
         drop(snapshot);
-        let changes = futures::stream::unfold(Some(live), move |live| async move {
-            let mut live = live?;
-            loop {
-                match live.recv().await {
-                    // The health filter is on the view as sent: a consumer turning healthy
-                    // again is a MODIFIED event that a `healthy=false` watcher does not get.
-                    Ok(event) if healthy.is_some_and(|h| event.healthy != h) => {}
-                    Ok(event) => return Some((event.sse(), Some(live))),
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        let reason = format!(
-                            "this watch fell {missed} events behind and was closed; watch again"
-                        );
-                        return Some((final_event(&reason), None));
+        let scope = Arc::new(scope);
+        let changes = futures::stream::unfold(Some(live), move |live| {
+            let scope = scope.clone();
+            async move {
+                let mut live = live?;
+                loop {
+                    match live.recv().await {
+                        // The health filter is on the view as sent: a consumer turning healthy
+                        // again is a MODIFIED event that a `healthy=false` watcher does not get.
+                        Ok(event) if healthy.is_some_and(|h| event.healthy != h) => {}
+                        // A scoped watcher sees only the consumers its selector reaches.
+                        Ok(event) if !labels_match(&scope, &event.labels) => {}
+                        Ok(event) => return Some((event.sse(), Some(live))),
+                        Err(broadcast::error::RecvError::Lagged(missed)) => {
+                            let reason = format!(
+                                "this watch fell {missed} events behind and was closed; watch again"
+                            );
+                            return Some((final_event(&reason), None));
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return None,
                     }
-                    Err(broadcast::error::RecvError::Closed) => return None,
                 }
             }
         });

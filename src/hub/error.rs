@@ -35,6 +35,9 @@ pub enum ApiError {
     Gone(String),
     #[error("missing or invalid bearer token")]
     Unauthorized,
+    /// The caller is known but its role or scope does not reach this operation.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -59,6 +62,7 @@ impl ApiError {
             Self::Gone(_) => StatusCode::GONE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -76,6 +80,7 @@ impl ApiError {
             Self::Gone(_) => "gone",
             Self::Unprocessable(_) => "unprocessable",
             Self::Unauthorized => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }

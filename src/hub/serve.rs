@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use super::api::{MetricsOn, metrics_router, router_with};
 use super::config::{DatabaseConfig, HubConfig, TransportConfig};
 use super::connections::{BrokerConnections, MqttConnections};
 use super::fleet::{FleetConnections, FleetMember, FleetSettings};
@@ -117,6 +118,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let HubConfig {
         http_addr,
+        metrics_addr,
         http_tls,
         api_tokens,
         database,
@@ -216,7 +218,7 @@ pub async fn run(
         .await
         .with_context(|| format!("--http-addr {http_addr}: cannot listen"))?;
     if api_tokens.is_none() {
-        warn!("no --api-token-file: the REST API accepts every caller");
+        warn!("no --api-token-file or --api-jwks-file: the REST API accepts every caller");
     }
     let scheme = if http_tls.is_some() { "https" } else { "http" };
     info!(
@@ -227,7 +229,28 @@ pub async fn run(
         %instance,
         "baton hub ready"
     );
-    let app = service.router(api_tokens);
+    let metrics_on = if metrics_addr.is_some() {
+        MetricsOn::OwnListener
+    } else {
+        MetricsOn::Api
+    };
+    let app = router_with(service.state().clone(), api_tokens, metrics_on);
+    let metrics_stop = CancellationToken::new();
+    if let Some(addr) = metrics_addr {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("--metrics-addr {addr}: cannot listen"))?;
+        info!(metrics = %format!("http://{addr}/metrics"), "metrics listener ready");
+        let app = metrics_router(service.state().clone());
+        let stopped = metrics_stop.clone().cancelled_owned();
+        tasks.spawn(super::http_server::serve(
+            listener,
+            None,
+            app,
+            super::http_server::HttpLimits::default(),
+            stopped,
+        ));
+    }
     let draining = registry.as_ref().map(|(_, view, _)| view.clone());
     let shutdown = async move {
         shutdown.await;
@@ -238,9 +261,13 @@ pub async fn run(
             tokio::time::sleep(DRAIN_DELAY).await;
         }
     };
-    let tls = http_tls.map(tokio_rustls::TlsAcceptor::from);
+    if let Some(tls) = &http_tls {
+        tls.cert.spawn_watcher(&tasks, &stop);
+    }
+    let tls = http_tls.map(|tls| tokio_rustls::TlsAcceptor::from(tls.config));
     let limits = super::http_server::HttpLimits::default();
     super::http_server::serve(http, tls, app, limits, shutdown).await;
+    metrics_stop.cancel();
     info!("shutting down: draining the publisher and the transport");
     service.shutdown().await;
     stop.cancel();

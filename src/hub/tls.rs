@@ -1,49 +1,38 @@
-//! HTTPS for the REST API: the rustls server configuration from PEM files (the handshake
-//! runs per connection in [`super::http_server`]).
+//! HTTPS for the REST API: the rustls server configuration over a reloadable certificate
+//! (`crate::tls`); the handshake runs per connection in [`super::http_server`].
 
-use std::io::BufReader;
 use std::path::Path;
 use std::sync::Arc;
 
 use rustls::ServerConfig;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-#[derive(Debug, thiserror::Error)]
-pub enum HttpTlsError {
-    #[error("--http-tls-cert {path}: {reason}")]
-    Cert { path: String, reason: String },
-    #[error("--http-tls-key {path}: {reason}")]
-    Key { path: String, reason: String },
-    #[error("TLS configuration: {0}")]
-    Config(#[from] rustls::Error),
+use crate::tls::{CertFiles, MinTlsVersion, ReloadingCert, TlsError};
+
+/// The REST API's TLS: the configuration its handshakes use, and the certificate behind it
+/// (whose watcher `serve` starts).
+#[derive(Debug, Clone)]
+pub struct HttpTls {
+    pub config: Arc<ServerConfig>,
+    pub cert: Arc<ReloadingCert>,
 }
 
 /// A server TLS configuration from PEM files (certificate chain, private key).
-pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, HttpTlsError> {
-    let cert_err = |reason: String| HttpTlsError::Cert {
-        path: cert.display().to_string(),
-        reason,
+pub fn server_config(cert: &Path, key: &Path, min: MinTlsVersion) -> Result<HttpTls, TlsError> {
+    let files = CertFiles {
+        cert: cert.to_owned(),
+        key: key.to_owned(),
+        cert_flag: "--http-tls-cert",
+        key_flag: "--http-tls-key",
     };
-    let key_err = |reason: String| HttpTlsError::Key {
-        path: key.display().to_string(),
-        reason,
-    };
-    let cert_pem = std::fs::read(cert).map_err(|e| cert_err(e.to_string()))?;
-    let chain = CertificateDer::pem_reader_iter(BufReader::new(cert_pem.as_slice()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| cert_err(format!("not PEM certificates: {e}")))?;
-    if chain.is_empty() {
-        return Err(cert_err("no certificate in the file".into()));
-    }
-    let key_pem = std::fs::read(key).map_err(|e| key_err(e.to_string()))?;
-    let key = PrivateKeyDer::from_pem_slice(&key_pem)
-        .map_err(|e| key_err(format!("not a PEM private key: {e}")))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crate::tls::provider();
+    let cert = ReloadingCert::load(files, provider.clone())?;
     let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
+        .with_protocol_versions(min.versions())?
         .with_no_client_auth()
-        .with_single_cert(chain, key)?;
+        .with_cert_resolver(cert.clone());
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Ok(HttpTls {
+        config: Arc::new(config),
+        cert,
+    })
 }

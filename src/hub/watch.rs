@@ -9,7 +9,7 @@
 //! write the feed (the database does, in each change's transaction: `store` module docs) nor
 //! decide HTTP statuses (`hub::error`).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +23,8 @@ use tracing::warn;
 
 use super::api::views::{ResourceView, ResourceWatchEvent};
 use crate::store::{
-    Change, ChangeKind, Resource, ResourceFilter, ResourceState, Store, StoreError,
+    Change, ChangeKind, ConsumerKey, Resource, ResourceFilter, ResourceState, Store, StoreError,
+    labels_match,
 };
 
 /// Idle streams get a comment this often, so proxies keep them open.
@@ -187,6 +188,47 @@ fn matches(filter: &ResourceFilter, change: &Change) -> bool {
             .all(|(k, v)| change.labels.get(k) == Some(v))
 }
 
+/// Whether a change's consumer carries the filter's `consumer_labels` (a scoped caller's
+/// reach). Changes carry no consumer labels, so they are read from the store, and remembered
+/// for [`REACH_TTL`] so that a relabelled consumer enters or leaves the watch soon after.
+#[derive(Default)]
+struct ConsumerReach {
+    known: HashMap<String, (bool, tokio::time::Instant)>,
+}
+
+const REACH_TTL: Duration = Duration::from_secs(5);
+
+impl ConsumerReach {
+    async fn reaches(
+        &mut self,
+        store: &dyn Store,
+        filter: &ResourceFilter,
+        consumer: &str,
+    ) -> bool {
+        if filter.consumer_labels.is_empty() {
+            return true;
+        }
+        if let Some((reached, at)) = self.known.get(consumer)
+            && at.elapsed() < REACH_TTL
+        {
+            return *reached;
+        }
+        let key = ConsumerKey::Name(consumer.to_owned());
+        // A consumer that cannot be read (gone, or the database failing) is not shown.
+        let reached = store
+            .get_consumer(&key)
+            .await
+            .is_ok_and(|c| labels_match(&filter.consumer_labels, &c.labels));
+        // Bounded: a scoped watch sees few consumers, but drop the memory if it grows.
+        if self.known.len() > 10_000 {
+            self.known.clear();
+        }
+        self.known
+            .insert(consumer.to_owned(), (reached, tokio::time::Instant::now()));
+        reached
+    }
+}
+
 /// This hub's fan-out of the change feed; clones share it, and the pump stops with the last.
 #[derive(Clone)]
 pub struct ChangeHub {
@@ -254,6 +296,7 @@ impl ChangeHub {
         };
         let mut watcher = Watcher {
             store: self.store.clone(),
+            reach: ConsumerReach::default(),
             filter,
             last,
             live,
@@ -352,6 +395,7 @@ async fn pump_round(
 struct Watcher {
     store: Arc<dyn Store>,
     filter: ResourceFilter,
+    reach: ConsumerReach,
     /// The last position sent (or skipped by the filter).
     last: i64,
     live: broadcast::Receiver<Arc<FeedEvent>>,
@@ -391,7 +435,12 @@ impl Watcher {
                     continue;
                 }
                 self.last = event.change.position;
-                if event.matches(&self.filter) {
+                if event.matches(&self.filter)
+                    && self
+                        .reach
+                        .reaches(&*self.store, &self.filter, &event.change.consumer_name)
+                        .await
+                {
                     return Some(event.sse());
                 }
                 continue;

@@ -224,13 +224,23 @@ pub struct ResourceFilter {
     pub source: Option<SourceFilter>,
     /// Only the resources this search matches.
     pub search: Option<Search<ResourceField>>,
+    /// The resource's consumer must carry all of these labels (a scoped caller's reach).
+    pub consumer_labels: Labels,
 }
 
 /// Which consumers to list.
 #[derive(Debug, Clone, Default)]
 pub struct ConsumerFilter {
+    /// All of these labels must match (`key=value`; a scoped caller's reach).
+    pub labels: Labels,
     /// Only the consumers this search matches.
     pub search: Option<Search<ConsumerField>>,
+}
+
+/// Whether `labels` carry every pair of `selector` (the label filters' rule, for code that
+/// checks a record already read).
+pub fn labels_match(selector: &Labels, labels: &Labels) -> bool {
+    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
 /// The resources one source owns. The store keeps no source on a resource created through

@@ -226,6 +226,21 @@ where
         .collect()
 }
 
+/// Appends ` AND` the resource's consumer carries every one of `labels` (a scoped caller's
+/// reach); `J` is the backend's JSON dialect.
+pub(crate) fn push_consumer_labels<DB, J>(q: &mut QueryBuilder<DB>, labels: &Labels)
+where
+    DB: Database,
+    J: JsonSql<DB>,
+{
+    if labels.is_empty() {
+        return;
+    }
+    q.push(" AND consumer_name IN (SELECT name FROM consumers WHERE ");
+    J::push_contains(q, "consumers.labels", labels);
+    q.push(")");
+}
+
 /// Appends ` WHERE id = …` or ` WHERE name = …` for `key`; `I` is the backend's id type.
 pub(crate) fn push_consumer_key<DB, I>(q: &mut QueryBuilder<DB>, key: &ConsumerKey)
 where
@@ -379,8 +394,14 @@ where
     String: for<'q> Encode<'q, DB> + Type<DB>,
     J: JsonSql<DB>,
 {
+    let mut and = " WHERE ";
+    if !filter.labels.is_empty() {
+        q.push(and);
+        J::push_contains(q, "consumers.labels", &filter.labels);
+        and = " AND ";
+    }
     if let Some(search) = &filter.search {
-        q.push(" WHERE ");
+        q.push(and);
         push_search::<DB, I, J, _>(q, search);
     }
 }

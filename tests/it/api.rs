@@ -347,7 +347,9 @@ async fn every_response_carries_a_request_id_and_ops_endpoints_answer(backend: B
 }
 
 async fn api_tokens_guard_the_api_but_not_health(backend: Backend) {
-    let tokens = std::sync::Arc::new(["s3cret".to_owned()].into_iter().collect());
+    let tokens = std::sync::Arc::new(baton::hub::api::auth::ApiAuth::admin_tokens([
+        "s3cret".to_owned()
+    ]));
     let api = TestApi::spawn_with(
         backend,
         std::sync::Arc::new(baton::hub::state::NoConnections),

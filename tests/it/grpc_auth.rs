@@ -233,12 +233,15 @@ impl Pki {
 async fn mtls_identities_work_and_are_confined() {
     let pki = Pki::new();
     let (server_cert, server_key) = pki.issue(&["localhost", "127.0.0.1"], "broker", None);
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_file, server_cert).unwrap();
+    std::fs::write(&key_file, server_key).unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &pki.ca_pem).unwrap();
+    let tls = ServerTls::from_files(&cert_file, &key_file, Some(&ca_file), ("--cert", "--key"));
     let broker = TestBroker::start(BrokerConfig {
-        tls: Some(ServerTls {
-            cert_pem: server_cert.into_bytes(),
-            key_pem: server_key.into_bytes(),
-            client_ca_pem: Some(pki.ca_pem.clone().into_bytes()),
-        }),
+        tls: Some(tls.unwrap()),
         ..BrokerConfig::default()
     })
     .await;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use baton::hub::http_server::{self, HttpLimits};
 use baton::hub::tls::server_config;
+use baton::tls::MinTlsVersion;
 use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -25,7 +26,11 @@ async fn the_api_answers_over_https_with_the_configured_certificate() {
     let app = baton::hub::api::router(api.state.clone(), None);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let tls = tokio_rustls::TlsAcceptor::from(server_config(&cert, &key).unwrap());
+    let tls = tokio_rustls::TlsAcceptor::from(
+        server_config(&cert, &key, MinTlsVersion::Tls12)
+            .unwrap()
+            .config,
+    );
     let limits = HttpLimits::default();
     let shutdown = std::future::pending();
     tokio::spawn(http_server::serve(
@@ -90,12 +95,14 @@ fn bad_certificate_files_are_named_in_the_error() {
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.pem");
     std::fs::write(&junk, "not a certificate").unwrap();
-    let err = server_config(&junk, &junk).unwrap_err().to_string();
+    let err = server_config(&junk, &junk, MinTlsVersion::Tls12)
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("--http-tls-cert") && err.contains("junk.pem"),
         "{err}"
     );
-    let missing = server_config(&dir.path().join("nope.pem"), &junk)
+    let missing = server_config(&dir.path().join("nope.pem"), &junk, MinTlsVersion::Tls12)
         .unwrap_err()
         .to_string();
     assert!(missing.contains("nope.pem"), "{missing}");

@@ -403,7 +403,9 @@ fn url_encoded(text: &str) -> String {
 
 /// `--api-token-file` guards Maestro's paths too; the refusal is Maestro's error body.
 async fn api_tokens_guard_maestros_paths(backend: Backend) {
-    let tokens = std::sync::Arc::new(["s3cret".to_owned()].into_iter().collect());
+    let tokens = std::sync::Arc::new(baton::hub::api::auth::ApiAuth::admin_tokens([
+        "s3cret".to_owned()
+    ]));
     let api = TestApi::spawn_with(
         backend,
         std::sync::Arc::new(baton::hub::state::NoConnections),

@@ -3,7 +3,6 @@
 //! public assets next to a token-protected API. The browser end-to-end tests are in
 //! `ui/e2e/` (scripts/ui-test).
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use baton::hub::state::NoConnections;
@@ -13,7 +12,9 @@ use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION
 use crate::harness::{Backend, TestApi};
 
 async fn hub_with_token() -> (TestApi, reqwest::Client) {
-    let tokens = Arc::new(HashSet::from(["t0ken".to_owned()]));
+    let tokens = Arc::new(baton::hub::api::auth::ApiAuth::admin_tokens([
+        "t0ken".to_owned()
+    ]));
     let api = TestApi::spawn_with(Backend::Sqlite, Arc::new(NoConnections), Some(tokens)).await;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use super::authorize::Caller;
 use super::extract::{ApiJson, ApiQuery};
 use super::validate;
 use super::views::{
@@ -17,7 +18,19 @@ use crate::hub::error::{ApiError, ErrorBody};
 use crate::hub::state::AppState;
 use crate::store::{
     Consumer, ConsumerFilter, Direction, Labels, NewConsumer, OrderBy, PageRequest, StoreError,
+    labels_match,
 };
+
+/// A scoped caller may only give a consumer labels its selector reaches (or lose it).
+fn within_reach(caller: &Caller, labels: &Labels) -> Result<(), ApiError> {
+    if caller.0.reaches(labels) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "labels: the token's consumer selector would not reach the consumer".into(),
+        ))
+    }
+}
 
 async fn view(state: &AppState, consumer: Consumer) -> Result<ConsumerView, ApiError> {
     let mut views = state.fleet.views(vec![consumer], false).await?;
@@ -32,8 +45,10 @@ async fn view(state: &AppState, consumer: Consumer) -> Result<ConsumerView, ApiE
         (status = 409, description = "The name is taken", body = ErrorBody), (status = 413, description = "The body is over the size limit", body = ErrorBody), (status = 415, description = "The body is not JSON (Content-Type)", body = ErrorBody)))]
 pub async fn create_consumer(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(body): ApiJson<ConsumerCreate>,
 ) -> Result<(StatusCode, Json<ConsumerView>), ApiError> {
+    within_reach(&caller, &body.labels)?;
     let consumer = create(&state, &body.name, body.labels).await?;
     Ok((StatusCode::CREATED, Json(view(&state, consumer).await?)))
 }
@@ -55,6 +70,7 @@ pub async fn create(state: &AppState, name: &str, labels: Labels) -> Result<Cons
     responses((status = 200, description = "A page of consumers", body = ListView<ConsumerView>), (status = 400, description = "A field is invalid; `field` names it", body = ErrorBody)))]
 pub async fn list_consumers(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     ApiQuery(params): ApiQuery<PageParams>,
     ApiQuery(filter): ApiQuery<ConsumerFilterParams>,
     ApiQuery(watch): ApiQuery<WatchParams>,
@@ -63,7 +79,7 @@ pub async fn list_consumers(
     if watch.watch == Some(true) {
         return Ok(state
             .consumer_changes
-            .watch(filter.healthy)
+            .watch(filter.healthy, caller.scope)
             .await?
             .into_response());
     }
@@ -71,7 +87,13 @@ pub async fn list_consumers(
         None => {
             let found = state
                 .store
-                .list_consumers(&ConsumerFilter::default(), page)
+                .list_consumers(
+                    &ConsumerFilter {
+                        labels: caller.scope,
+                        ..ConsumerFilter::default()
+                    },
+                    page,
+                )
                 .await?;
             (state.fleet.views(found.items, false).await?, found.total)
         }
@@ -79,7 +101,7 @@ pub async fn list_consumers(
         Some(healthy) => {
             let all: Vec<ConsumerView> = sorted(state.fleet.all().await?, page)
                 .into_iter()
-                .filter(|v| v.healthy == healthy)
+                .filter(|v| v.healthy == healthy && labels_match(&caller.scope, &v.labels))
                 .collect();
             let total = all.len() as i64;
             let items = all
@@ -128,11 +150,12 @@ fn sorted(mut views: Vec<ConsumerView>, page: PageRequest) -> Vec<ConsumerView> 
         (status = 400, description = "A field is invalid; `field` names it", body = ErrorBody)))]
 pub async fn watch_consumers(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     ApiQuery(filter): ApiQuery<ConsumerFilterParams>,
 ) -> Result<Response, ApiError> {
     Ok(state
         .consumer_changes
-        .watch(filter.healthy)
+        .watch(filter.healthy, caller.scope)
         .await?
         .into_response())
 }
@@ -160,8 +183,10 @@ pub async fn get_consumer(
 pub async fn patch_consumer(
     State(state): State<AppState>,
     Path(key): Path<String>,
+    caller: Caller,
     ApiJson(body): ApiJson<ConsumerPatch>,
 ) -> Result<Json<ConsumerView>, ApiError> {
+    within_reach(&caller, &body.labels)?;
     let consumer = state
         .store
         .update_consumer_labels(&validate::consumer_key(&key)?, body.labels)

@@ -1,7 +1,11 @@
 //! The REST API: routes and their OpenAPI documentation registered together, the tower
 //! middleware stack, the operational endpoints (`/healthz`, `/readyz`, `/metrics`,
-//! `/openapi.json`) and the web UI (`/ui/`, [`ui`]).
+//! `/openapi.json`) and the web UI (`/ui/`, [`ui`]). Every API route passes
+//! [`authorize::authorize`]; `/metrics` needs an admin token (or its own listener,
+//! [`metrics_router`]); `/healthz`, `/readyz`, `/openapi.json` and the UI's files stay open.
 
+pub mod auth;
+pub mod authorize;
 pub mod consumers;
 pub mod extract;
 pub mod maestro;
@@ -13,12 +17,11 @@ pub mod ui;
 pub mod validate;
 pub mod views;
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -89,17 +92,39 @@ pub fn openapi_json() -> String {
     doc.to_pretty_json().unwrap_or_default()
 }
 
-/// Bearer tokens accepted by the API; `None` means the API is open.
-pub type ApiTokens = Option<Arc<HashSet<String>>>;
+/// The API's credentials (static tokens, JWTs); `None` means the API is open.
+pub type ApiTokens = Option<Arc<auth::ApiAuth>>;
 
-/// The whole HTTP application.
+/// Where `/metrics` is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsOn {
+    /// On the API's port, behind an admin token when the API has credentials.
+    Api,
+    /// On a listener of its own (`--metrics-addr`, [`metrics_router`]): not on the API's port.
+    OwnListener,
+}
+
+/// The whole HTTP application, `/metrics` included.
 pub fn router(state: AppState, tokens: ApiTokens) -> Router {
+    router_with(state, tokens, MetricsOn::Api)
+}
+
+/// The whole HTTP application; `metrics` says whether `/metrics` is on it.
+pub fn router_with(state: AppState, tokens: ApiTokens, metrics_on: MetricsOn) -> Router {
     let (api, doc) = parts();
     let doc_json = Arc::new(doc.to_pretty_json().unwrap_or_default());
+    let gate = authorize::Gate {
+        state: state.clone(),
+        auth: tokens,
+    };
+    // `route_layer`: the gate sees the matched route and its path parameters.
     let api = api
-        .layer(middleware::from_fn_with_state(tokens, require_token))
+        .route_layer(middleware::from_fn_with_state(
+            gate.clone(),
+            authorize::authorize,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
-    Router::new()
+    let mut app = Router::new()
         .merge(api)
         .merge(ui::routes())
         .route(
@@ -112,32 +137,40 @@ pub fn router(state: AppState, tokens: ApiTokens) -> Router {
             }),
         )
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .fallback(|uri: axum::http::Uri| async move {
-            let err = ApiError::NotFound("no such route".into());
-            if maestro::is_maestro_path(uri.path()) {
-                maestro::error::MaestroError(err).into_response()
-            } else {
-                err.into_response()
-            }
-        })
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            let id = req
-                .headers()
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            tracing::info_span!("http", method = %req.method(), uri = %req.uri(), request_id = %id)
-        }))
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .with_state(state)
+        .route("/readyz", get(readyz));
+    if metrics_on == MetricsOn::Api {
+        app = app.route(
+            "/metrics",
+            get(metrics).route_layer(middleware::from_fn_with_state(
+                gate,
+                authorize::require_admin,
+            )),
+        );
+    }
+    app.fallback(|uri: axum::http::Uri| async move {
+        let err = ApiError::NotFound("no such route".into());
+        if maestro::is_maestro_path(uri.path()) {
+            maestro::error::MaestroError(err).into_response()
+        } else {
+            err.into_response()
+        }
+    })
+    .layer(middleware::from_fn_with_state(state.clone(), observe))
+    .layer(TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        Duration::from_secs(30),
+    ))
+    .layer(PropagateRequestIdLayer::x_request_id())
+    .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+        let id = req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        tracing::info_span!("http", method = %req.method(), uri = %req.uri(), request_id = %id)
+    }))
+    .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+    .with_state(state)
 }
 
 /// Records latency by route template and makes the request id available to error bodies.
@@ -168,29 +201,6 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     response
 }
 
-async fn require_token(State(tokens): State<ApiTokens>, req: Request, next: Next) -> Response {
-    if let Some(tokens) = tokens {
-        let presented = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        if !presented.is_some_and(|t| tokens.contains(t)) {
-            let mut response = if maestro::is_maestro_path(req.uri().path()) {
-                maestro::error::MaestroError(ApiError::Unauthorized).into_response()
-            } else {
-                ApiError::Unauthorized.into_response()
-            };
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            return response;
-        }
-    }
-    next.run(req).await
-}
-
 /// How long `/readyz` waits for the database. A partitioned database does not refuse, it stops
 /// answering: without this the probe waits out the pool's acquire timeout (10 s) and a load
 /// balancer keeps sending traffic meanwhile.
@@ -212,6 +222,15 @@ async fn readyz(State(state): State<AppState>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(body)).into_response()
+}
+
+/// `/metrics` alone, for its own listener (`--metrics-addr`): reached by the scraper's network,
+/// not the API's callers.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .with_state(state)
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use uuid::Uuid;
 
+use super::authorize::Caller;
 use super::extract::{ApiJson, ApiQuery};
 use super::views::{
     HistoryView, ListView, PageParams, ResourceCreate, ResourceFilterParams, ResourceUpdate,
@@ -16,7 +17,9 @@ use super::views::{
 use super::{raw, validate};
 use crate::hub::error::{ApiError, ErrorBody};
 use crate::hub::state::AppState;
-use crate::store::{Labels, NewResource, RawJson, ResourceFilter, ResourceSpec};
+use crate::store::{
+    ConsumerKey, Labels, NewResource, RawJson, ResourceFilter, ResourceSpec, StoreError,
+};
 
 fn resource_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw)
@@ -59,9 +62,24 @@ fn spec_of(
         (status = 413, description = "The body is over the size limit", body = ErrorBody), (status = 415, description = "The body is not JSON (Content-Type)", body = ErrorBody)))]
 pub async fn create_resource(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     ApiJson(body): ApiJson<ResourceCreate>,
 ) -> Result<(StatusCode, Json<ResourceView>), ApiError> {
     validate::consumer_name("consumer_name", &body.consumer_name)?;
+    if caller.is_scoped() {
+        // A consumer that does not exist is the store's 404, as for every caller.
+        let key = ConsumerKey::Name(body.consumer_name.clone());
+        match state.store.get_consumer(&key).await {
+            Ok(consumer) if !caller.reaches(&consumer.labels) => {
+                return Err(ApiError::Forbidden(
+                    "consumer_name: the token's consumer selector does not reach this consumer"
+                        .into(),
+                ));
+            }
+            Ok(_) | Err(StoreError::ConsumerNotFound(_)) => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
     validate::resource_name(body.name.as_deref())?;
     let spec = spec_of(
         body.manifests,
@@ -91,6 +109,7 @@ pub async fn create_resource(
     responses((status = 200, description = "A page of resources", body = ListView<ResourceView>), (status = 400, description = "A field is invalid; `field` names it", body = ErrorBody)))]
 pub async fn list_resources(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     ApiQuery(paging): ApiQuery<PageParams>,
     ApiQuery(filters): ApiQuery<ResourceFilterParams>,
     ApiQuery(watch): ApiQuery<WatchParams>,
@@ -98,7 +117,8 @@ pub async fn list_resources(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let page = validate::page(&paging)?;
-    let filter = filter_of(filters, query.as_deref())?;
+    let mut filter = filter_of(filters, query.as_deref())?;
+    filter.consumer_labels = caller.scope;
     if watch.watch == Some(true) {
         return watch_of(&state, filter, watch.since, &headers).await;
     }

@@ -112,7 +112,10 @@ pub fn complete(doc: &mut OpenApi) {
     let limits = format!(
         " A request body is one JSON value (only whitespace may follow it); the documents it \
          carries (`manifests`, `delete_option`, `manifest_configs`) nest arrays and objects at \
-         most {} levels deep. Either violation is a 400.",
+         most {} levels deep. Either violation is a 400. A bearer token (static or JWT) \
+         carries a role (`read`: GET; `write`: also resource changes; `admin`: also consumer \
+         changes) and may be scoped to a consumer label selector: consumers and resources out \
+         of its reach are left out of lists, a 404 to a GET and a 403 to a change.",
         super::storable::MAX_JSON_DEPTH
     );
     doc.info.description = Some(doc.info.description.take().unwrap_or_default() + &limits);
@@ -197,6 +200,10 @@ fn add_common_errors(operation: &mut Operation, body: &str) {
         (
             "401",
             "Missing or invalid bearer token (only with API tokens)",
+        ),
+        (
+            "403",
+            "The token's role or consumer selector does not reach this operation",
         ),
         (
             "500",

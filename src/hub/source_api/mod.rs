@@ -20,8 +20,9 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tracing::{info, warn};
 
 use crate::broker::config::MAX_MESSAGE;
@@ -64,7 +65,7 @@ impl SourceApi {
         self,
         listener: TcpListener,
         stop: CancellationToken,
-    ) -> Result<(), tonic::transport::Error> {
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let mtls = self
             .config
             .tls
@@ -77,17 +78,13 @@ impl SourceApi {
         let mut server = Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)));
-        if let Some(tls) = &self.config.tls {
-            let mut tls_config =
-                ServerTlsConfig::new().identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem));
-            if let Some(ca) = &tls.client_ca_pem {
-                // Optional at the TLS layer so token clients get in too (as the broker).
-                tls_config = tls_config
-                    .client_ca_root(Certificate::from_pem(ca))
-                    .client_auth_optional(true);
-            }
-            server = server.tls_config(tls_config)?;
-        }
+        // The broker's TLS: its lowest version, reloaded certificate and optional client CA.
+        let tls = self
+            .config
+            .tls
+            .as_ref()
+            .map(crate::broker::tls::server_config)
+            .transpose()?;
         let store = self.state.store.clone();
         let subscribers = Arc::new(Subscribers::default());
         let fanout = Arc::new(StatusFanout::new(
@@ -112,18 +109,40 @@ impl SourceApi {
             stop: stop.clone(),
         };
         info!(addr = ?listener.local_addr().ok(), tls = self.config.tls.is_some(), mtls, "gRPC source API listening");
-        let serving = server
-            .add_service(
-                CloudEventServiceServer::new(service)
-                    .max_decoding_message_size(MAX_MESSAGE)
-                    .max_encoding_message_size(usize::MAX),
-            )
-            .serve_with_incoming_shutdown(
-                TcpIncoming::from(listener).with_nodelay(Some(true)),
-                stop.clone().cancelled_owned(),
-            );
+        let router = server.add_service(
+            CloudEventServiceServer::new(service)
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(usize::MAX),
+        );
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let serving = async {
+            match tls {
+                None => {
+                    router
+                        .serve_with_incoming_shutdown(incoming, stop.clone().cancelled_owned())
+                        .await
+                }
+                Some(tls_config) => {
+                    let handshakes = TaskTracker::new();
+                    if let Some(tls) = &self.config.tls {
+                        tls.cert.spawn_watcher(&handshakes, &stop);
+                    }
+                    let streams =
+                        crate::broker::tls::accept(incoming, tls_config, &handshakes, stop.clone());
+                    let served = router
+                        .serve_with_incoming_shutdown(
+                            tokio_stream::wrappers::ReceiverStream::new(streams),
+                            stop.clone().cancelled_owned(),
+                        )
+                        .await;
+                    handshakes.close();
+                    handshakes.wait().await;
+                    served
+                }
+            }
+        };
         // The follower ends with `stop` too.
         let (served, ()) = tokio::join!(serving, follower);
-        served
+        Ok(served?)
     }
 }

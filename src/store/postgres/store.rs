@@ -37,6 +37,7 @@ impl PgStore {
             q.push(" AND ");
             push_search::<_, Uuid, PgJson, _>(q, search);
         }
+        queries::push_consumer_labels::<_, PgJson>(q, &filter.consumer_labels);
     }
 }
 

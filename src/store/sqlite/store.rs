@@ -41,6 +41,7 @@ fn push_resource_filter(q: &mut QueryBuilder<Sqlite>, filter: &ResourceFilter) {
         push_search::<_, Hyphenated, SqliteJson, _>(q, search);
     }
     queries::push_status_filter(q, filter);
+    queries::push_consumer_labels::<_, SqliteJson>(q, &filter.consumer_labels);
 }
 
 /// SQLite's SQL of a search over JSON text columns. Keys may hold '.' or '/', which JSON

@@ -3,7 +3,6 @@
 //! the server and the flag, bad flags exit 2; and the ways to reach a hub: a bearer token
 //! (file, environment, context) and an HTTPS hub's CA.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use baton::hub::api;
@@ -96,7 +95,9 @@ async fn errors_name_the_file_line_field_consumer_and_server() {
 
 #[tokio::test]
 async fn token_and_certificate_authority_from_flags_environment_and_contexts() {
-    let tokens: api::ApiTokens = Some(Arc::new(HashSet::from(["s3cret".to_owned()])));
+    let tokens: api::ApiTokens = Some(Arc::new(api::auth::ApiAuth::admin_tokens([
+        "s3cret".to_owned()
+    ])));
     let api = TestApi::spawn_with(Backend::Sqlite, Arc::new(NoConnections), tokens.clone()).await;
     let dir = tempfile::tempdir().unwrap();
     let token_file = dir.path().join("token");
@@ -126,7 +127,11 @@ async fn token_and_certificate_authority_from_flags_environment_and_contexts() {
         "https://localhost:{}",
         listener.local_addr().unwrap().port()
     );
-    let tls = tokio_rustls::TlsAcceptor::from(server_config(&cert, &key).unwrap());
+    let tls = tokio_rustls::TlsAcceptor::from(
+        server_config(&cert, &key, baton::tls::MinTlsVersion::default())
+            .unwrap()
+            .config,
+    );
     tokio::spawn(http_server::serve(
         listener,
         Some(tls),

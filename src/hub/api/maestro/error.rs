@@ -55,7 +55,7 @@ pub struct MaestroErrorBody {
 }
 
 /// Maestro's number (`pkg/errors`) for a failure: 6 conflict, 7 not found, 8 validation,
-/// 9 general, 15 unauthenticated, 17 malformed request, 23 bad search.
+/// 9 general, 4 forbidden, 15 unauthenticated, 17 malformed request, 23 bad search.
 fn number(err: &ApiError) -> u16 {
     match err {
         ApiError::InvalidField { field, .. } if field == "search" => 23,
@@ -66,6 +66,7 @@ fn number(err: &ApiError) -> u16 {
         ApiError::NotFound(_) => 7,
         ApiError::Conflict(_) => 6,
         ApiError::Unauthorized => 15,
+        ApiError::Forbidden(_) => 4,
         ApiError::Gone(_) | ApiError::Unavailable(_) | ApiError::Internal(_) => 9,
     }
 }
