@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -238,6 +238,9 @@ pub struct ChangeHub {
     /// watcher subscribing later cannot fall into the gap between the feed's head and the
     /// pump's first read).
     head: tokio::sync::watch::Receiver<Option<i64>>,
+    /// Cancelled when the hub stops serving: open watches end (their clients resume on another
+    /// replica with `Last-Event-ID`) instead of holding the HTTP drain.
+    closing: CancellationToken,
     _stop: Arc<DropGuard>,
 }
 
@@ -258,8 +261,14 @@ impl ChangeHub {
             store,
             events,
             head,
+            closing: CancellationToken::new(),
             _stop: Arc::new(stop.drop_guard()),
         }
+    }
+
+    /// Ends every open watch (the hub stops serving).
+    pub fn close_watches(&self) {
+        self.closing.cancel();
     }
 
     /// Every change this hub reads from the feed from now on, in order, each read once for
@@ -308,7 +317,8 @@ impl ChangeHub {
         }
         let stream = futures::stream::unfold(watcher, |mut w| async move {
             w.next().await.map(|event| (Ok(event), w))
-        });
+        })
+        .take_until(self.closing.clone().cancelled_owned());
         Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat")))
     }
 }
