@@ -328,8 +328,12 @@ async fn pump_round(
         let full = changes.len() as i64 == PAGE;
         for change in changes {
             after = change.position;
-            // No receivers is not an error: nobody watches right now.
-            let _ = events.send(Arc::new(FeedEvent::read(store, change).await?));
+            // Nobody watches: nothing to read. One who subscribes meanwhile reads this change
+            // from the feed (a gap), or starts after it.
+            if events.receiver_count() > 0 {
+                // No receivers left is not an error either.
+                let _ = events.send(Arc::new(FeedEvent::read(store, change).await?));
+            }
             head.send_replace(Some(after));
         }
         if !full {

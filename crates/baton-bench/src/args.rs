@@ -1,7 +1,7 @@
 //! The command line of `baton bench`: one subcommand per scenario and the dispatch. Each
 //! scenario owns its arguments; the options they share are in [`crate::common`].
 
-use crate::{applied, create, idle, limit, list, resync, sdk};
+use crate::{applied, create, idle, limit, list, resync, sdk, watch};
 
 /// Arguments of `baton bench`.
 #[derive(Debug, clap::Args)]
@@ -29,6 +29,9 @@ pub enum Scenario {
     /// The SDK's source + work agent through create → applied → update → applied → delete →
     /// confirmed for N works over MQTT.
     Sdk(sdk::SdkArgs),
+    /// N watchers while creates flow at a rate: commit → event delay (p50/p99); then the
+    /// `condition=Applied=False` list over M resources (p50/p99).
+    Watch(watch::WatchArgs),
 }
 
 /// Runs the chosen scenario.
@@ -41,5 +44,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Idle(a) => idle::run(a).await,
         Scenario::Limit(a) => limit::run(a).await,
         Scenario::Sdk(a) => sdk::run(a).await,
+        Scenario::Watch(a) => watch::run(a).await,
     }
 }

@@ -13,7 +13,9 @@
 //! - [`idle`]: hub RSS per connected cluster;
 //! - [`limit`]: the raw PostgreSQL insert rate for the same rows (the ceiling of `create`);
 //! - [`sdk`]: the SDK's source and work-agent pair through the whole lifecycle over MQTT,
-//!   beside sdk-go's own pair ([`sdk_go`], the Go program built by [`go`]).
+//!   beside sdk-go's own pair ([`sdk_go`], the Go program built by [`go`]);
+//! - [`watch`]: 1,000 watchers at 500 changes/s (commit → event delay), and the
+//!   `condition=Applied=False` list over 100,000 resources.
 
 pub mod applied;
 pub mod args;
@@ -33,5 +35,6 @@ pub mod scrape;
 pub mod sdk;
 pub mod sdk_go;
 pub mod stats;
+pub mod watch;
 
 pub use args::{BenchArgs, run};
