@@ -28,6 +28,8 @@ pub const SCOPE_AWARE: &[(&str, &str)] = &[
     ("POST", "/api/v1/consumers"),
     ("GET", "/api/v1/resources"),
     ("POST", "/api/v1/resources"),
+    ("GET", "/api/v1/watch/consumers"),
+    ("GET", "/api/v1/watch/resources"),
     ("GET", "/api/maestro/v1/consumers"),
     ("POST", "/api/maestro/v1/consumers"),
     ("GET", "/api/maestro/v1/resource-bundles"),

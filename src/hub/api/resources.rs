@@ -193,12 +193,14 @@ async fn watch_of(
         (status = 410, description = "The resume position is older than the kept change feed: list again", body = ErrorBody)))]
 pub async fn watch_resources(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     ApiQuery(filters): ApiQuery<ResourceFilterParams>,
     ApiQuery(since): ApiQuery<WatchSince>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let filter = filter_of(filters, query.as_deref())?;
+    let mut filter = filter_of(filters, query.as_deref())?;
+    filter.consumer_labels = caller.scope;
     watch_of(&state, filter, since.since, &headers).await
 }
 

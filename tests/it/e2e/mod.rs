@@ -177,7 +177,6 @@ impl Stack {
                 self.mqtt_config().display().to_string(),
             ]);
         }
-        args.extend_from_slice(extra);
         let log = self
             .dir
             .path()
