@@ -137,6 +137,31 @@ async fn go_work_source_client_drives_works_through_the_source_api() {
             .collect();
         assert_eq!(listed, expected);
     }
+    // And through Maestro's REST API, selected by Maestro's search on the owning source and
+    // the consumer, as a Maestro user would find them.
+    for cluster in &clusters {
+        let search = format!("source = '{source}' and consumer_name = '{cluster}'");
+        let url = format!(
+            "/api/maestro/v1/resource-bundles?search={}",
+            search.replace(' ', "%20").replace('\'', "%27")
+        );
+        let (status, page) = stack.rest.get(&url).await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page["kind"], "ResourceBundleList", "{page}");
+        let listed: std::collections::BTreeSet<&str> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap())
+            .collect();
+        let expected: std::collections::BTreeSet<&str> = uids
+            .iter()
+            .filter(|(c, _, _)| c == cluster)
+            .map(|(_, _, uid)| uid.as_str())
+            .collect();
+        assert_eq!(listed, expected, "{search}");
+        assert_eq!(page["total"], 10, "{page}");
+    }
 
     // A second source on the same hub sees its own work only, and the first never sees it.
     let other = format!("other-{}", stack.suffix);
