@@ -136,6 +136,8 @@ impl Inner {
 #[derive(Clone)]
 pub struct ConsumerHub {
     inner: Arc<Inner>,
+    /// Cancelled when the hub stops serving: open watches end instead of holding the drain.
+    closing: CancellationToken,
     _stop: Arc<DropGuard>,
 }
 
@@ -152,8 +154,14 @@ impl ConsumerHub {
         tokio::spawn(poll(inner.clone(), stop.clone()));
         Self {
             inner,
+            closing: CancellationToken::new(),
             _stop: Arc::new(stop.drop_guard()),
         }
+    }
+
+    /// Ends every open watch (the hub stops serving).
+    pub fn close_watches(&self) {
+        self.closing.cancel();
     }
 
     /// A watch of every consumer: the current views as `ADDED`, then the changes.
@@ -202,7 +210,8 @@ impl ConsumerHub {
         });
         let stream = futures::stream::iter(initial)
             .chain(changes)
-            .map(Ok::<_, Infallible>);
+            .map(Ok::<_, Infallible>)
+            .take_until(self.closing.clone().cancelled_owned());
         Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat")))
     }
 }

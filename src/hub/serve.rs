@@ -252,6 +252,7 @@ pub async fn run(
         ));
     }
     let draining = registry.as_ref().map(|(_, view, _)| view.clone());
+    let watched = service.state().clone();
     let shutdown = async move {
         shutdown.await;
         if let Some(view) = draining {
@@ -260,6 +261,7 @@ pub async fn run(
             view.drain();
             tokio::time::sleep(DRAIN_DELAY).await;
         }
+        watched.close_watches();
     };
     if let Some(tls) = &http_tls {
         tls.cert.spawn_watcher(&tasks, &stop);

@@ -80,6 +80,13 @@ impl AppState {
         }
     }
 
+    /// Ends every open watch stream: the hub stops serving, and a stream would otherwise hold
+    /// the HTTP drain until its client left (clients resume elsewhere with `Last-Event-ID`).
+    pub fn close_watches(&self) {
+        self.changes.close_watches();
+        self.consumer_changes.close_watches();
+    }
+
     /// The same state for a hub whose source id is `source_id`.
     pub fn with_source_id(mut self, source_id: &str) -> Self {
         self.source_id = Arc::from(source_id);

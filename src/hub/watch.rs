@@ -15,11 +15,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::warn;
+use uuid::Uuid;
 
 use super::api::views::{ResourceView, ResourceWatchEvent};
 use crate::store::{
@@ -117,18 +118,35 @@ impl StatusSummary {
 }
 
 impl FeedEvent {
-    /// The event of `change`, with the resource's current state.
-    async fn read(store: &dyn Store, change: Change) -> Result<Self, StoreError> {
-        let resource = match change.kind {
-            ChangeKind::Deleted => None,
-            ChangeKind::Added | ChangeKind::Modified => {
-                match store.get_resource(change.resource_id).await {
-                    Ok(resource) => Some(resource),
-                    Err(StoreError::ResourceNotFound(_)) => None,
-                    Err(err) => return Err(err),
-                }
-            }
-        };
+    /// The events of `changes`, each with its resource's current state, read in one query.
+    async fn read_all(store: &dyn Store, changes: Vec<Change>) -> Result<Vec<Self>, StoreError> {
+        let ids: Vec<Uuid> = changes
+            .iter()
+            .filter(|c| c.kind != ChangeKind::Deleted)
+            .map(|c| c.resource_id)
+            .collect();
+        let resources: HashMap<Uuid, Resource> = store
+            .get_resources(&ids)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        changes
+            .into_iter()
+            .map(|change| {
+                let resource = match change.kind {
+                    ChangeKind::Deleted => None,
+                    ChangeKind::Added | ChangeKind::Modified => {
+                        resources.get(&change.resource_id).cloned()
+                    }
+                };
+                Self::of(change, resource)
+            })
+            .collect()
+    }
+
+    /// The event of `change` with `resource` as read for it (`None` once its row is gone).
+    fn of(change: Change, resource: Option<Resource>) -> Result<Self, StoreError> {
         let status = resource.as_ref().map(StatusSummary::of);
         let data = serde_json::to_string(&ResourceWatchEvent {
             kind: change.kind,
@@ -238,6 +256,9 @@ pub struct ChangeHub {
     /// watcher subscribing later cannot fall into the gap between the feed's head and the
     /// pump's first read).
     head: tokio::sync::watch::Receiver<Option<i64>>,
+    /// Cancelled when the hub stops serving: open watches end (their clients resume on another
+    /// replica with `Last-Event-ID`) instead of holding the HTTP drain.
+    closing: CancellationToken,
     _stop: Arc<DropGuard>,
 }
 
@@ -258,8 +279,14 @@ impl ChangeHub {
             store,
             events,
             head,
+            closing: CancellationToken::new(),
             _stop: Arc::new(stop.drop_guard()),
         }
+    }
+
+    /// Ends every open watch (the hub stops serving).
+    pub fn close_watches(&self) {
+        self.closing.cancel();
     }
 
     /// Every change this hub reads from the feed from now on, in order, each read once for
@@ -308,7 +335,8 @@ impl ChangeHub {
         }
         let stream = futures::stream::unfold(watcher, |mut w| async move {
             w.next().await.map(|event| (Ok(event), w))
-        });
+        })
+        .take_until(self.closing.clone().cancelled_owned());
         Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat")))
     }
 }
@@ -377,12 +405,20 @@ async fn pump_round(
             Err(err) => return Err(err),
         };
         let full = changes.len() as i64 == PAGE;
-        for change in changes {
-            after = change.position;
-            // No receivers is not an error: nobody watches right now.
-            let _ = events.send(Arc::new(FeedEvent::read(store, change).await?));
-            head.send_replace(Some(after));
+        if let Some(newest) = changes.last() {
+            after = newest.position;
         }
+        // Nobody watches: nothing to read. One who subscribes meanwhile reads these changes
+        // from the feed (a gap), or starts after them.
+        if events.receiver_count() > 0 {
+            for event in FeedEvent::read_all(store, changes).await? {
+                let position = event.change.position;
+                // No receivers left is not an error either.
+                let _ = events.send(Arc::new(event));
+                head.send_replace(Some(position));
+            }
+        }
+        head.send_replace(Some(after));
         if !full {
             break;
         }
@@ -411,14 +447,13 @@ impl Watcher {
             let from = self.backlog.back().map_or(self.last, |e| e.change.position);
             let changes = self.store.changes_after(from, PAGE).await?;
             let full = changes.len() as i64 == PAGE;
-            for change in changes {
-                if matches(&self.filter, &change) {
-                    self.backlog
-                        .push_back(Arc::new(FeedEvent::read(&*self.store, change).await?));
-                } else {
-                    self.backlog.push_back(Arc::new(FeedEvent::skipped(change)));
-                }
-            }
+            let (wanted, skipped): (Vec<Change>, Vec<Change>) = changes
+                .into_iter()
+                .partition(|change| matches(&self.filter, change));
+            let mut events: Vec<FeedEvent> = FeedEvent::read_all(&*self.store, wanted).await?;
+            events.extend(skipped.into_iter().map(FeedEvent::skipped));
+            events.sort_by_key(|e| e.change.position);
+            self.backlog.extend(events.into_iter().map(Arc::new));
             if !full {
                 return Ok(());
             }

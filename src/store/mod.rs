@@ -300,6 +300,8 @@ pub trait Store: Outbox + Statuses + ChangeFeed + Health + Send + Sync + 'static
     /// batcher gathers concurrent requests into one call). Results are in the order of `batch`.
     async fn create_resources(&self, batch: Vec<NewResource>) -> Vec<Result<Resource, StoreError>>;
     async fn get_resource(&self, id: Uuid) -> Result<Resource, StoreError>;
+    /// The resources of `ids` that exist (a missing one is left out), in no particular order.
+    async fn get_resources(&self, ids: &[Uuid]) -> Result<Vec<Resource>, StoreError>;
     /// A page of matches.
     async fn list_resources(
         &self,

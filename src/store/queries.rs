@@ -159,6 +159,34 @@ where
         .collect())
 }
 
+/// The resources of `ids` that exist, in no particular order: one statement for a page of
+/// the change feed.
+pub(crate) async fn get_resources<DB, I>(
+    pool: &Pool<DB>,
+    ids: &[Uuid],
+) -> Result<Vec<Resource>, StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    I: From<Uuid> + for<'q> Encode<'q, DB> + Type<DB>,
+    ResourceRow<I>: for<'r> FromRow<'r, DB::Row> + Send + Unpin + Into<Resource>,
+{
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = QueryBuilder::<DB>::new(format!(
+        "SELECT {RESOURCE_COLUMNS} FROM resources WHERE id IN ("
+    ));
+    let mut listed = q.separated(", ");
+    for id in ids {
+        listed.push_bind(I::from(*id));
+    }
+    q.push(")");
+    let rows: Vec<ResourceRow<I>> = q.build_query_as().fetch_all(pool).await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
 /// A row of `resource_condition_history` as [`condition_history`] reads it.
 pub(crate) type HistoryRow = (String, String, String, String, i64, DateTime<Utc>);
 

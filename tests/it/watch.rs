@@ -328,3 +328,37 @@ async fn a_change_through_one_replica_reaches_a_watcher_on_another() {
         delays[delays.len() - 1]
     );
 }
+
+/// SIGTERM ends open watch streams, so the hub drains and exits promptly instead of waiting for
+/// its watchers to leave (their clients resume on another replica with `Last-Event-ID`).
+#[tokio::test]
+async fn a_hub_with_open_watches_stops_promptly_on_sigterm() {
+    use crate::e2e::{Stack, Via};
+    let stack = Stack::new(Via::Grpc, Backend::Sqlite).await;
+    let hub = stack.start_hub().await;
+    let mut streams = Vec::new();
+    for path in [
+        "/api/v1/resources?watch=true",
+        "/api/v1/consumers?watch=true",
+    ] {
+        let response = stack.rest.http.get(stack.rest.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        streams.push(response);
+    }
+    let started = std::time::Instant::now();
+    // `stop` sends SIGTERM and asserts a clean exit within its own deadline.
+    hub.stop().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "the hub took {:?} to stop with two open watches",
+        started.elapsed()
+    );
+    for mut response in streams {
+        // Each stream ends (no hang): reading to its end finishes.
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while let Ok(Some(_)) = response.chunk().await {}
+        })
+        .await
+        .expect("the watch stream ended with the hub");
+    }
+}

@@ -1,7 +1,6 @@
-// What needs the consumers watch, the health fields and /history (issue 24's contract, branch
-// watch2): a stopped agent turns its cluster red within the heartbeat window, and the resource
-// page shows the condition history as a timeline. Run with `npm run e2e:health`
-// (scripts/ui-test runs it when UI_E2E_HEALTH=1).
+// The consumers watch, the health fields and /history: a stopped agent turns its cluster red
+// within the heartbeat window, and the resource page shows the condition history as a
+// timeline. Run with `npm run e2e:health` (scripts/ui-test runs it).
 
 import assert from "node:assert/strict";
 import path from "node:path";

@@ -1,7 +1,7 @@
 //! The command line of `baton bench`: one subcommand per scenario and the dispatch. Each
 //! scenario owns its arguments; the options they share are in [`crate::common`].
 
-use crate::{applied, create, grpc_source, idle, limit, list, resync, sdk};
+use crate::{applied, create, grpc_source, idle, limit, list, resync, sdk, watch};
 
 /// Arguments of `baton bench`.
 #[derive(Debug, clap::Args)]
@@ -32,6 +32,9 @@ pub enum Scenario {
     /// N works over M clusters, create → applied: through REST, and through the gRPC source
     /// API by sdk-go's source client with its default publish limiter and raised.
     GrpcSource(grpc_source::GrpcSourceArgs),
+    /// N watchers while creates flow at a rate: commit → event delay (p50/p99); then the
+    /// `condition=Applied=False` list over M resources (p50/p99).
+    Watch(watch::WatchArgs),
 }
 
 /// Runs the chosen scenario.
@@ -45,5 +48,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Limit(a) => limit::run(a).await,
         Scenario::Sdk(a) => sdk::run(a).await,
         Scenario::GrpcSource(a) => grpc_source::run(a).await,
+        Scenario::Watch(a) => watch::run(a).await,
     }
 }

@@ -15,7 +15,9 @@
 //! - [`grpc_source`]: create → applied through REST and through the gRPC source API driven by
 //!   sdk-go's source client, with its default publish limiter and raised;
 //! - [`sdk`]: the SDK's source and work-agent pair through the whole lifecycle over MQTT,
-//!   beside sdk-go's own pair ([`sdk_go`], the Go program built by [`go`]).
+//!   beside sdk-go's own pair ([`sdk_go`], the Go program built by [`go`]);
+//! - [`watch`]: 1,000 watchers at 500 changes/s (commit → event delay), and the
+//!   `condition=Applied=False` list over 100,000 resources.
 
 pub mod applied;
 pub mod args;
@@ -36,5 +38,6 @@ pub mod scrape;
 pub mod sdk;
 pub mod sdk_go;
 pub mod stats;
+pub mod watch;
 
 pub use args::{BenchArgs, run};

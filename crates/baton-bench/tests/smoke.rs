@@ -84,6 +84,34 @@ async fn bench_list_pages_through_every_bundle() {
 }
 
 #[tokio::test]
+async fn bench_watch_reports_event_delays_and_the_status_filter_latency() {
+    let r = bench(&[
+        "watch",
+        "--watchers=4",
+        "--consumers=2",
+        "--rate=20",
+        "--duration=1s",
+        "--resources=300",
+        "--repeat=2",
+    ])
+    .await;
+    assert_eq!(
+        number(&r, "events_received"),
+        40.0,
+        "every watcher, every event: {r}"
+    );
+    assert_eq!(number(&r, "watchers_missing_events"), 0.0, "{r}");
+    number(&r, "commit_to_event_ms.p99_ms");
+    let matches = number(&r, "condition_applied_false.matches");
+    assert_eq!(
+        matches,
+        number(&r, "condition_applied_false.expected_matches"),
+        "{r}"
+    );
+    number(&r, "condition_applied_false.list_ms.p99_ms");
+}
+
+#[tokio::test]
 async fn bench_resync_times_the_return_of_specs_and_statuses() {
     let r = bench(&["resync", "--clusters=2", "--resources=2", "--timeout=60s"]).await;
     assert_eq!(number(&r, "resources"), 4.0, "{r}");

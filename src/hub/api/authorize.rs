@@ -28,6 +28,9 @@ pub const SCOPE_AWARE: &[(&str, &str)] = &[
     ("POST", "/api/v1/consumers"),
     ("GET", "/api/v1/resources"),
     ("POST", "/api/v1/resources"),
+    ("GET", "/api/maestro/v1/consumers"),
+    ("POST", "/api/maestro/v1/consumers"),
+    ("GET", "/api/maestro/v1/resource-bundles"),
 ];
 
 /// What the gate needs: the store (to find a resource's consumer) and the credentials

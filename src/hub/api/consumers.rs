@@ -22,7 +22,7 @@ use crate::store::{
 };
 
 /// A scoped caller may only give a consumer labels its selector reaches (or lose it).
-fn within_reach(caller: &Caller, labels: &Labels) -> Result<(), ApiError> {
+pub(crate) fn within_reach(caller: &Caller, labels: &Labels) -> Result<(), ApiError> {
     if caller.0.reaches(labels) {
         Ok(())
     } else {

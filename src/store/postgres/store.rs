@@ -135,6 +135,10 @@ impl Store for PgStore {
         queries::get_resource::<Postgres, Uuid>(&self.pool, id).await
     }
 
+    async fn get_resources(&self, ids: &[Uuid]) -> Result<Vec<Resource>, StoreError> {
+        queries::get_resources::<Postgres, Uuid>(&self.pool, ids).await
+    }
+
     async fn list_resources(
         &self,
         filter: &ResourceFilter,

@@ -163,6 +163,10 @@ impl Store for SqliteStore {
         queries::get_resource::<Sqlite, Hyphenated>(&self.pool, id).await
     }
 
+    async fn get_resources(&self, ids: &[Uuid]) -> Result<Vec<Resource>, StoreError> {
+        queries::get_resources::<Sqlite, Hyphenated>(&self.pool, ids).await
+    }
+
     async fn list_resources(
         &self,
         filter: &ResourceFilter,

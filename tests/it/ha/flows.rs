@@ -286,7 +286,9 @@ async fn a_change_made_through_one_replica_reaches_an_agent_connected_to_another
             .rest_of(1)
             .get(&format!("/api/v1/consumers/{cluster}"))
             .await;
-        view["connected"] == true && view["replica"] == "hub0" && view["last_seen"].is_string()
+        view["connected"] == true
+            && view["replica"] == "hub0"
+            && view["connected_since"].is_string()
     })
     .await;
 
@@ -300,6 +302,15 @@ async fn a_change_made_through_one_replica_reaches_an_agent_connected_to_another
         );
     }
     await_applied(&fleet, &ids).await;
+    // The statuses reached replica 0; replica 1 shows when the agent was last heard from.
+    eventually("replica 1 shows the agent's last event", WAIT, || async {
+        let (_, view) = fleet
+            .rest_of(1)
+            .get(&format!("/api/v1/consumers/{cluster}"))
+            .await;
+        view["last_seen_at"].is_string()
+    })
+    .await;
     let took = started.elapsed();
     assert!(
         took < Duration::from_secs(10),

@@ -2,6 +2,7 @@
 //! or source created them. Read and delete only, as on Maestro (its sources create bundles
 //! over gRPC; baton's own API creates them too).
 
+use crate::hub::api::authorize::Caller;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -25,10 +26,12 @@ fn bundle_id(id: &str) -> Result<Uuid, MaestroError> {
     responses((status = 200, description = "A page of resource bundles", body = ResourceBundleList), (status = 400, description = "A parameter is invalid or the search unsupported; `field` names it", body = MaestroErrorBody)))]
 pub async fn list_bundles(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     MaestroQuery(params): MaestroQuery<ListParams>,
 ) -> Result<Json<ResourceBundleList>, MaestroError> {
     let page = super::page(&params)?;
     let filter = ResourceFilter {
+        consumer_labels: caller.scope,
         search: search::parse::<ResourceField>(
             params.search.as_deref().unwrap_or(""),
             &state.source_id,

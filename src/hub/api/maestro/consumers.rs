@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use super::error::{MaestroError, MaestroErrorBody};
 use super::views::{ConsumerCreate, ConsumerList, ConsumerPatch, ListParams, MaestroConsumer};
 use super::{MaestroJson, MaestroQuery, search};
+use crate::hub::api::authorize::Caller;
 use crate::hub::api::consumers as own;
 use crate::hub::api::validate;
 use crate::hub::error::ApiError;
@@ -27,12 +28,15 @@ fn consumer_key(id: &str) -> Result<ConsumerKey, MaestroError> {
         (status = 409, description = "The name is taken", body = MaestroErrorBody), (status = 413, description = "The body is over the size limit", body = MaestroErrorBody), (status = 415, description = "The body is not JSON (Content-Type)", body = MaestroErrorBody)))]
 pub async fn create_consumer(
     State(state): State<AppState>,
+    caller: Caller,
     MaestroJson(body): MaestroJson<ConsumerCreate>,
 ) -> Result<(StatusCode, Json<MaestroConsumer>), MaestroError> {
     if body.id.as_deref().is_some_and(|id| !id.is_empty()) {
         return Err(ApiError::field("id", "is assigned by the hub; leave it out").into());
     }
-    let consumer = own::create(&state, &body.name, body.labels.unwrap_or_default()).await?;
+    let labels = body.labels.unwrap_or_default();
+    own::within_reach(&caller, &labels)?;
+    let consumer = own::create(&state, &body.name, labels).await?;
     Ok((StatusCode::CREATED, Json(consumer.into())))
 }
 
@@ -41,10 +45,12 @@ pub async fn create_consumer(
     responses((status = 200, description = "A page of consumers", body = ConsumerList), (status = 400, description = "A parameter is invalid or the search unsupported; `field` names it", body = MaestroErrorBody)))]
 pub async fn list_consumers(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     MaestroQuery(params): MaestroQuery<ListParams>,
 ) -> Result<Json<ConsumerList>, MaestroError> {
     let page = super::page(&params)?;
     let filter = ConsumerFilter {
+        labels: caller.scope,
         search: search::parse::<ConsumerField>(
             params.search.as_deref().unwrap_or(""),
             &state.source_id,
