@@ -341,7 +341,13 @@ async fn a_hub_with_open_watches_stops_promptly_on_sigterm() {
         "/api/v1/resources?watch=true",
         "/api/v1/consumers?watch=true",
     ] {
-        let response = stack.rest.http.get(stack.rest.url(path)).send().await.unwrap();
+        let response = stack
+            .rest
+            .http
+            .get(stack.rest.url(path))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200, "{path}");
         streams.push(response);
     }

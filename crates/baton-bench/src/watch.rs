@@ -228,6 +228,8 @@ async fn status_filter(
     while made < args.resources {
         let batch: Vec<_> = (made..(made + 1000).min(args.resources))
             .map(|i| baton::store::NewResource {
+                id: None,
+                source: None,
                 consumer_name: consumers[i % consumers.len()].clone(),
                 name: Some(format!("fill-{i}")),
                 spec: baton::store::ResourceSpec::from_values(&[json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("fill-{i}"), "namespace": "default"}})], None, None)
@@ -240,7 +242,7 @@ async fn status_filter(
             let resource = resource?;
             let bad = (made + k).is_multiple_of(100);
             failed += usize::from(bad);
-            reports.push(report(resource.id, bad));
+            reports.push(report(resource.id, &resource.consumer_name, bad));
         }
         store.apply_statuses(&reports).await?;
         made += reports.len();
@@ -279,7 +281,7 @@ fn first_page() -> baton::store::PageRequest {
 }
 
 /// An agent's first status: `Applied=True`, or `Applied=False` when `bad`.
-fn report(id: uuid::Uuid, bad: bool) -> StatusReport {
+fn report(id: uuid::Uuid, cluster: &str, bad: bool) -> StatusReport {
     let (status, reason) = if bad {
         ("False", "Invalid")
     } else {
@@ -288,6 +290,7 @@ fn report(id: uuid::Uuid, bad: bool) -> StatusReport {
     let document = json!({"conditions": [{"type": "Applied", "status": status, "reason": reason, "observedGeneration": 1}], "resourceStatus": {}});
     StatusReport {
         id,
+        cluster: cluster.to_owned(),
         version: 1,
         sequence_id: "1".into(),
         state: ReportedState::Status {

@@ -55,7 +55,6 @@ pub async fn list_consumers(
             params.search.as_deref().unwrap_or(""),
             &state.source_id,
         )?,
-        ..ConsumerFilter::default()
     };
     let found = state.store.list_consumers(&filter, page).await?;
     let items: Vec<MaestroConsumer> = found.items.into_iter().map(Into::into).collect();
