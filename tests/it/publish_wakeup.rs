@@ -164,3 +164,28 @@ async fn postgres_concurrent_creates_on_one_replica_reach_another_at_once() {
         started.elapsed()
     );
 }
+
+/// No write transaction notifies: the migrations leave no `pg_notify` trigger (a `NOTIFY` in a
+/// transaction serialises the commits of every notifying one).
+#[tokio::test]
+async fn postgres_no_trigger_notifies() {
+    use sqlx::Connection;
+
+    let db = TestDb::new(Backend::Postgres).await;
+    db.store().await; // migrated
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let notifying: Vec<String> = sqlx::query_scalar(
+        "SELECT t.tgname::text FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid \
+         WHERE NOT t.tgisinternal AND p.prosrc ILIKE '%pg_notify%'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(notifying, Vec::<String>::new());
+    let triggers: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert!(triggers > 0, "the change feed's triggers stay");
+}
