@@ -4,7 +4,7 @@
 //! are written by the same statement), status updates by compare and set (`status`).
 //!
 //! Owns the pool and the wake-ups its commits give: each write method calls
-//! [`PgStore::committed`] once its change committed (no `NOTIFY` inside a write transaction:
+//! `PgStore::committed` once its change committed (no `NOTIFY` inside a write transaction:
 //! [`crate::store::wakeup`]). The files split the SQL by concern: `store` (the trait's plain
 //! operations), `create`, `outbox`, `status`, `feed`, `health`, and `json` (a parameter type). They import this module and the shared `store` modules; among themselves
 //! only the writers import `outbox` (the statements they embed) and `json`: no circle.
