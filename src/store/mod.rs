@@ -273,8 +273,9 @@ pub trait Store: Outbox + Statuses + ChangeFeed + Health + Send + Sync + 'static
 
     /// Woken once a change queued for publication has committed ([`wakeup`]).
     fn wakeup(&self) -> &Wakeup;
-    /// Until `stop`, wakes [`Store::wakeup`] for what other processes commit too (PostgreSQL:
-    /// `LISTEN`). SQLite has nothing to relay: one process per database.
+    /// Until `stop`, wakes [`Store::wakeup`] for what other processes commit too, and tells
+    /// them what this one commits (PostgreSQL: `LISTEN`, and `NOTIFY` after each commit; each
+    /// hub runs it once). SQLite has nothing to relay: one process per database.
     async fn relay_wakeups(&self, stop: CancellationToken) {
         stop.cancelled().await;
     }

@@ -273,11 +273,19 @@ backend_tests!(
 );
 
 /// Two hubs on one PostgreSQL database: a change made through one reaches a watcher of the
-/// other (the feed is in the database; each hub's pump follows it), woken by the feed's NOTIFY.
+/// other (the feed is in the database; each hub's pump follows it), woken by the writer's
+/// announcement.
 #[tokio::test]
 async fn a_change_through_one_replica_reaches_a_watcher_on_another() {
     let writer = TestApi::spawn(Backend::Postgres).await;
     writer.consumer("c1").await;
+    // The writing hub announces its commits, as `serve` has it do.
+    let announce = tokio_util::sync::CancellationToken::new();
+    let _announce_guard = announce.clone().drop_guard();
+    {
+        let store = writer.store.clone();
+        tokio::spawn(async move { store.relay_wakeups(announce).await });
+    }
     let store = writer.db.store().await;
     let relay = tokio_util::sync::CancellationToken::new();
     let _relay_guard = relay.clone().drop_guard();

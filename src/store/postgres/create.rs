@@ -10,9 +10,9 @@ use uuid::Uuid;
 
 use std::sync::LazyLock;
 
-use super::PgStore;
 use super::json::JsonText;
 use super::outbox::OUTBOX_INSERT;
+use super::{Channels, PgStore};
 use crate::store::rows::{self, CREATED_COLUMNS, name_taken_or};
 use crate::store::rules::CreateRows;
 use crate::store::{Labels, NewResource, RawJson, Resource, StoreError};
@@ -74,7 +74,10 @@ impl CreateRows for PgStore {
             .await
             .map_err(|e| name_taken_or(e, &new))?;
         match row {
-            Some(row) => Ok(row.into_resource(new)),
+            Some(row) => {
+                self.committed(Channels::BOTH);
+                Ok(row.into_resource(new))
+            }
             None => Err(StoreError::ConsumerNotFound(new.consumer_name)),
         }
     }
@@ -133,6 +136,9 @@ impl CreateRows for PgStore {
             )
             .fetch_all(self.pool())
             .await?;
+        if !rows.is_empty() {
+            self.committed(Channels::BOTH);
+        }
         let mut by_id: std::collections::HashMap<Uuid, CreatedRow> =
             rows.into_iter().map(|row| (row.id, row)).collect();
         Ok(ids.into_iter().map(|id| by_id.remove(&id)).collect())

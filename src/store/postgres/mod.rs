@@ -3,9 +3,10 @@
 //! statement per change where possible (the change and its publish outbox row, `outbox`,
 //! are written by the same statement), status updates by compare and set (`status`).
 //!
-//! Owns the pool and the wake-up its commits announce. The files split the SQL by concern:
-//! `store` (the trait's plain operations), `create`, `outbox`, `status`, `feed`, `health`, and `json` (a
-//! parameter type). They import this module and the shared `store` modules; among themselves
+//! Owns the pool and the wake-ups its commits give: each write method calls
+//! `PgStore::committed` once its change committed (no `NOTIFY` inside a write transaction:
+//! [`crate::store::wakeup`]). The files split the SQL by concern: `store` (the trait's plain
+//! operations), `create`, `outbox`, `status`, `feed`, `health`, and `json` (a parameter type). They import this module and the shared `store` modules; among themselves
 //! only the writers import `outbox` (the statements they embed) and `json`: no circle.
 
 mod create;
@@ -18,6 +19,7 @@ mod store;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
+use super::wakeup::{Announcer, Channels};
 use super::{StoreError, Wakeup};
 pub(crate) use json::PgJson;
 
@@ -26,6 +28,8 @@ pub struct PgStore {
     wakeup: Wakeup,
     /// Woken when any process committed a change of the feed (`NOTIFY baton_changes`).
     changes: Wakeup,
+    /// Tells the other replicas what this one committed.
+    announcer: Announcer,
 }
 
 impl PgStore {
@@ -44,7 +48,20 @@ impl PgStore {
             pool,
             wakeup: Wakeup::default(),
             changes: Wakeup::default(),
+            announcer: Announcer::default(),
         }
+    }
+
+    /// After a commit that wrote what `channels` cover: wakes this process's publisher and
+    /// feed, and asks for the announcement to the other replicas.
+    fn committed(&self, channels: Channels) {
+        if channels.publish() {
+            self.wakeup.wake();
+        }
+        if channels.changes() {
+            self.changes.wake();
+        }
+        self.announcer.ask(channels);
     }
 
     pub fn pool(&self) -> &PgPool {

@@ -9,7 +9,7 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::PgStore;
+use super::{Channels, PgStore};
 use crate::store::rows::{self, RESOURCE_COLUMNS};
 use crate::store::{Outbox, Pending, Requeued, StoreError};
 
@@ -106,13 +106,16 @@ impl Outbox for PgStore {
         // (a round of creates and updates has none to look for).
         let deletes: Vec<Uuid> = published.iter().filter(|p| p.2).map(|p| p.0).collect();
         if !deletes.is_empty() {
-            sqlx::query(
+            let removed = sqlx::query(
                 "DELETE FROM resources r WHERE r.id = ANY($1) AND r.deleted_at IS NOT NULL AND r.status IS NULL \
                  AND NOT EXISTS (SELECT 1 FROM publish_outbox o WHERE o.resource_id = r.id)",
             )
             .bind(&deletes)
             .execute(self.pool())
             .await?;
+            if removed.rows_affected() > 0 {
+                self.committed(Channels::CHANGES);
+            }
         }
         Ok(())
     }
@@ -124,7 +127,7 @@ impl Outbox for PgStore {
         &self,
         changed_before: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<Requeued>, StoreError> {
-        Ok(sqlx::query_as(
+        let requeued: Vec<Requeued> = sqlx::query_as(
             "WITH requeued AS (INSERT INTO publish_outbox (resource_id, version, action) \
              SELECT r.id, r.version, 1 FROM resources r \
              WHERE r.deleted_at IS NULL AND r.status IS NULL AND r.updated_at < $1 \
@@ -135,7 +138,11 @@ impl Outbox for PgStore {
         )
         .bind(changed_before)
         .fetch_all(self.pool())
-        .await?)
+        .await?;
+        if !requeued.is_empty() {
+            self.committed(Channels::PUBLISH);
+        }
+        Ok(requeued)
     }
 
     async fn pending_count(&self) -> Result<i64, StoreError> {

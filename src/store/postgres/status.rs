@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::PgStore;
+use super::{Channels, PgStore};
 use crate::store::status_batch::{self, BatchPlan, STATUS_ROW_COLUMNS};
 use crate::store::{StatusOutcome, StatusReport, Statuses, StoreError};
 
@@ -214,6 +214,9 @@ impl PgStore {
             .await?;
             written.extend(removed);
         }
+        if !written.is_empty() {
+            self.committed(Channels::CHANGES);
+        }
         Ok(written)
     }
 
@@ -284,6 +287,9 @@ impl PgStore {
             .await?;
         }
         tx.commit().await?;
+        if !plan.writes_nothing() {
+            self.committed(Channels::CHANGES);
+        }
         Ok(plan.outcomes)
     }
 }

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::json::JsonText;
 use super::outbox::OUTBOX_UPSERT;
-use super::{PgJson, PgStore};
+use super::{Channels, PgJson, PgStore};
 use crate::store::rows::{self, CONSUMER_COLUMNS, RESOURCE_COLUMNS};
 use crate::store::search::push_search;
 use crate::store::*;
@@ -64,13 +64,15 @@ impl Store for PgStore {
     }
 
     async fn relay_wakeups(&self, stop: CancellationToken) {
-        crate::store::wakeup::relay_notifications(
-            self.pool.clone(),
-            &self.wakeup,
-            &self.changes,
-            stop,
-        )
-        .await;
+        tokio::join!(
+            crate::store::wakeup::relay_notifications(
+                self.pool.clone(),
+                &self.wakeup,
+                &self.changes,
+                stop.clone(),
+            ),
+            crate::store::wakeup::announce_commits(self.pool.clone(), &self.announcer, stop),
+        );
     }
 
     async fn create_consumer(&self, new: NewConsumer) -> Result<Consumer, StoreError> {
@@ -190,6 +192,7 @@ impl Store for PgStore {
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.committed(Channels::BOTH);
         Ok(Updated {
             value: row.into(),
             changed: true,
@@ -210,7 +213,9 @@ impl Store for PgStore {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(Into::into).ok_or(StoreError::ResourceNotFound(id))
+        let row = row.ok_or(StoreError::ResourceNotFound(id))?;
+        self.committed(Channels::BOTH);
+        Ok(row.into())
     }
 
     async fn resources_of(&self, consumer_name: Option<&str>) -> Result<Vec<Resource>, StoreError> {
