@@ -9,6 +9,8 @@ use clap::{Args, Subcommand, ValueEnum};
 /// Flags and environment win over the config file's context.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ConnectArgs {
+    // This text is the flag's --help, where angle brackets around the URLs would show.
+    #[allow(rustdoc::bare_urls)]
     /// The hub's REST API, e.g. https://hub.example.com:8000 [default: the context's server,
     /// else http://127.0.0.1:8000].
     #[arg(long, global = true, env = "BATON_SERVER", value_name = "URL")]

@@ -168,6 +168,7 @@ impl Stack {
             "--source-id".into(),
             self.source_id(),
         ];
+        args.extend(extra.iter().cloned());
         if self.via == Via::Mqtt {
             args.extend([
                 "--transport".into(),
