@@ -117,6 +117,21 @@ async fn go_work_source_client_drives_works_through_the_source_api() {
         condition_true(&go, uid, "Applied", 1).await;
         condition_true(&go, uid, "Available", 1).await;
     }
+    // The works' ids, as a page lists them and as the source made them on one cluster.
+    let ids_of = |page: &serde_json::Value| -> std::collections::BTreeSet<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let uids_on = |cluster: &str| -> std::collections::BTreeSet<String> {
+        uids.iter()
+            .filter(|(c, _, _)| c == cluster)
+            .map(|(_, _, uid)| uid.clone())
+            .collect()
+    };
     // The same works through baton's REST API, under the ids the source gave them.
     for cluster in &clusters {
         let (status, page) = stack
@@ -124,17 +139,8 @@ async fn go_work_source_client_drives_works_through_the_source_api() {
             .get(&format!("/api/v1/resources?consumer_name={cluster}"))
             .await;
         assert_eq!(status, 200, "{page}");
-        let listed: std::collections::BTreeSet<&str> = page["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["id"].as_str().unwrap())
-            .collect();
-        let expected: std::collections::BTreeSet<&str> = uids
-            .iter()
-            .filter(|(c, _, _)| c == cluster)
-            .map(|(_, _, uid)| uid.as_str())
-            .collect();
+        let listed = ids_of(&page);
+        let expected = uids_on(cluster);
         assert_eq!(listed, expected);
     }
     // And through Maestro's REST API, selected by Maestro's search on the owning source and
@@ -148,17 +154,8 @@ async fn go_work_source_client_drives_works_through_the_source_api() {
         let (status, page) = stack.rest.get(&url).await;
         assert_eq!(status, 200, "{page}");
         assert_eq!(page["kind"], "ResourceBundleList", "{page}");
-        let listed: std::collections::BTreeSet<&str> = page["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["id"].as_str().unwrap())
-            .collect();
-        let expected: std::collections::BTreeSet<&str> = uids
-            .iter()
-            .filter(|(c, _, _)| c == cluster)
-            .map(|(_, _, uid)| uid.as_str())
-            .collect();
+        let listed = ids_of(&page);
+        let expected = uids_on(cluster);
         assert_eq!(listed, expected, "{search}");
         assert_eq!(page["total"], 10, "{page}");
     }
