@@ -75,7 +75,7 @@ impl PgFleet {
         let pool = PgPoolOptions::new()
             .max_connections(2)
             .acquire_timeout(Duration::from_secs(5))
-            .connect(url)
+            .connect_with(super::postgres::connect_options(url)?)
             .await?;
         Ok(Self { pool })
     }

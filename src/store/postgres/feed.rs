@@ -18,10 +18,12 @@ use crate::store::{Change, ChangeFeed, StoreError};
 
 /// The sequencer's move, run after it holds the state row: numbers the inbox in its write
 /// order after the last position given out, and records the new last position.
+/// The last position is a scalar subquery rather than a join: the planner has no statistics
+/// for the CTE, and a join's estimate grows large enough to pick costly plans.
 const SEQUENCE: &str = "WITH moved AS (DELETE FROM resource_change_inbox RETURNING id, resource_id, consumer_name, name, labels, kind, at), \
      numbered AS (INSERT INTO resource_changes (position, resource_id, consumer_name, name, labels, kind, at) \
-         SELECT s.last_position + row_number() OVER (ORDER BY m.id), m.resource_id, m.consumer_name, m.name, m.labels, m.kind, m.at \
-         FROM moved m CROSS JOIN resource_change_state s RETURNING 1) \
+         SELECT (SELECT last_position FROM resource_change_state) + row_number() OVER (ORDER BY m.id), m.resource_id, m.consumer_name, m.name, m.labels, m.kind, m.at \
+         FROM moved m RETURNING 1) \
      UPDATE resource_change_state SET last_position = last_position + (SELECT count(*) FROM numbered) \
      RETURNING (SELECT count(*) FROM numbered)";
 

@@ -17,11 +17,21 @@ mod outbox;
 mod status;
 mod store;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use super::wakeup::{Announcer, Channels};
 use super::{StoreError, Wakeup};
 pub(crate) use json::PgJson;
+
+/// How every hub connection is opened: `url`'s settings, with PostgreSQL's JIT compiler off.
+/// The hub runs short statements only; JIT pays off for long analytic scans, and when the
+/// planner overestimates a statement over a transition table or a CTE (it has no statistics
+/// for them) it compiles for milliseconds what runs in microseconds, on every call.
+pub(crate) fn connect_options(url: &str) -> Result<PgConnectOptions, StoreError> {
+    Ok(PgConnectOptions::from_str(url)?.options([("jit", "off")]))
+}
 
 pub struct PgStore {
     pool: PgPool,
@@ -38,7 +48,7 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(std::time::Duration::from_secs(10))
-            .connect(url)
+            .connect_with(connect_options(url)?)
             .await?;
         Ok(Self::from_pool(pool))
     }

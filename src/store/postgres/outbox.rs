@@ -42,14 +42,16 @@ static OUTBOX_PENDING: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
 
 /// [`Outbox::pending_publications_at`]'s statement: [`OUTBOX_PENDING`] restricted to the
 /// consumers the connection registry (`consumer_connections`, [`super::fleet`]) places at
-/// replica `$2`.
+/// replica `$2`. The test runs per queued row, in queue order, until the page is full: a
+/// primary-key lookup and a registry lookup each. `OFFSET 0` keeps it so; as a semi join the
+/// planner may read every resource of the replica's consumers on every round.
 static OUTBOX_PENDING_AT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let columns = qualified(RESOURCE_COLUMNS, "r");
     format!(
         "SELECT {columns}, o.action FROM (SELECT o.resource_id, o.action, o.queued_at FROM publish_outbox o \
              WHERE EXISTS (SELECT 1 FROM resources x JOIN consumer_connections c \
                  ON c.consumer_name = x.consumer_name \
-                 WHERE x.id = o.resource_id AND c.instance_id = $2) \
+                 WHERE x.id = o.resource_id AND c.instance_id = $2 OFFSET 0) \
              ORDER BY o.queued_at LIMIT $1) o \
          CROSS JOIN LATERAL (SELECT {RESOURCE_COLUMNS} FROM resources WHERE id = o.resource_id OFFSET 0) r \
          ORDER BY o.queued_at"
