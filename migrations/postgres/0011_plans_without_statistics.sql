@@ -3,8 +3,11 @@
 -- into a hash anti join that reads all of `resource_conditions` on every status write: it does
 -- when the table grew faster than autovacuum's ANALYZE (a fleet's first hour, a bulk import),
 -- and then each write costs time in proportion to the whole fleet. A LATERAL subquery that
--- `OFFSET 0` keeps from being flattened can only be run per row, through the index.
-CREATE OR REPLACE FUNCTION baton_resource_conditions() RETURNS trigger LANGUAGE plpgsql AS $$
+-- `OFFSET 0` keeps from being flattened can only be run per row, through the index, and with
+-- sequential scans priced out (`enable_seqscan` off, for this function's statements only) the
+-- stale delete below takes its rows by tuple id.
+CREATE OR REPLACE FUNCTION baton_resource_conditions() RETURNS trigger LANGUAGE plpgsql
+SET enable_seqscan = off AS $$
 DECLARE
     touched UUID[];
 BEGIN
