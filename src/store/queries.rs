@@ -25,10 +25,10 @@ use super::{
     rules,
 };
 
-/// A live resource whose current version has no status yet: the predicate of the
-/// `resources_pending_idx` partial index (migrations 0008/0005), written the same way so the
-/// planner uses it.
-const PENDING: &str = "deleted_at IS NULL AND (status_version IS NULL OR status_version < version)";
+/// A live resource whose current version has no status yet: one with a row in
+/// `resource_pending`, which triggers keep (migrations postgres/0012, sqlite/0007).
+const PENDING: &str =
+    "EXISTS (SELECT 1 FROM resource_pending p WHERE p.resource_id = resources.id)";
 
 /// Appends the status filters of `filter` (`condition=`, `state=`) to a `WHERE` on `resources`.
 pub(crate) fn push_status_filter<DB>(q: &mut QueryBuilder<DB>, filter: &ResourceFilter)
@@ -69,7 +69,7 @@ where
 }
 
 /// The health counts of the consumers `names` (all when `None`); a consumer with nothing
-/// pending or failed has no entry. Two index reads: the pending partial index and the
+/// pending or failed has no entry. Two index reads: `resource_pending` and the
 /// `Applied=False` rows of `resource_conditions`.
 pub(crate) async fn consumer_health<DB>(
     pool: &Pool<DB>,
@@ -87,9 +87,9 @@ where
         return Ok(HashMap::new());
     }
     let mut health: HashMap<String, ConsumerHealth> = HashMap::new();
-    let mut q = QueryBuilder::<DB>::new(format!(
-        "SELECT consumer_name, count(*), min(updated_at) FROM resources WHERE {PENDING}"
-    ));
+    let mut q = QueryBuilder::<DB>::new(
+        "SELECT consumer_name, count(*), min(since) FROM resource_pending WHERE true",
+    );
     push_names(&mut q, "consumer_name", names);
     q.push(" GROUP BY consumer_name");
     let pending: Vec<(String, i64, Option<DateTime<Utc>>)> =
