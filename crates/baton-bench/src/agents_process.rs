@@ -5,8 +5,9 @@
 //! hub's to count, it has answered one spec resync per agent (`baton_resync_runs_total`: each
 //! agent asks for its specs once subscribed, §6.2).
 //!
-//! Owns the child process and its log (`agents.log` in the hub's directory). Must not measure
-//! anything: scenarios read its [`Proc`].
+//! Owns the child process and its log (`agents.log` in the hub's directory), and [`Agents`]: a
+//! run's agents in that process or in this one. Must not measure anything: scenarios read its
+//! [`Proc`].
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -18,6 +19,51 @@ use tokio::process::{Child, Command};
 use crate::env::{self, HubProcess};
 use crate::procstat::Proc;
 use crate::scrape;
+use baton::agent::run::SimulatedAgent;
+
+/// How long the agents' process may take until the hub sees every agent.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A scenario's simulated agents.
+pub enum Agents {
+    None,
+    InProcess(Vec<SimulatedAgent>),
+    Process(AgentsProcess),
+}
+
+impl Agents {
+    /// Agents for clusters `<prefix>-1 ..= <prefix>-<n>` ([`env::cluster_names`]), in a process
+    /// of their own unless `in_process`.
+    pub async fn start(
+        hub: &HubProcess,
+        prefix: &str,
+        n: usize,
+        in_process: bool,
+    ) -> anyhow::Result<Self> {
+        Ok(if in_process {
+            Self::InProcess(env::start_agents(hub, &env::cluster_names(prefix, n)).await?)
+        } else {
+            let deadline = Instant::now() + READY_TIMEOUT;
+            Self::Process(AgentsProcess::spawn(hub, &format!("{prefix}-"), n, deadline).await?)
+        })
+    }
+
+    /// The agents' process, when they have one of their own.
+    pub fn proc(&self) -> Option<Proc> {
+        match self {
+            Self::Process(process) => process.proc(),
+            Self::None | Self::InProcess(_) => None,
+        }
+    }
+
+    pub async fn stop(self) {
+        match self {
+            Self::None => {}
+            Self::InProcess(agents) => env::stop_agents(agents).await,
+            Self::Process(process) => process.stop().await,
+        }
+    }
+}
 
 /// The hub's count of answered resyncs (spec resyncs of agents, and its own status resyncs).
 const RESYNC_RUNS: &str = "baton_resync_runs_total";

@@ -17,16 +17,15 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
-use crate::agents_process::AgentsProcess;
+use crate::agents_process::Agents;
 use crate::common::{Common, StoreKind, parse_duration};
 use crate::env::{self, BenchDb, HubProcess};
 use crate::limit::Rows;
 use crate::payload::{self, Size};
-use crate::procstat::{CpuSpent, Parties};
+use crate::procstat::Parties;
 use crate::report::Report;
 use crate::rest::Rest;
 use crate::stats::{Latencies, round};
-use baton::agent::run::SimulatedAgent;
 
 #[derive(Debug, clap::Args)]
 pub struct CreateArgs {
@@ -69,41 +68,6 @@ impl CreateArgs {
         })
     }
 }
-
-/// The simulated agents of a run.
-enum Agents {
-    None,
-    InProcess(Vec<SimulatedAgent>),
-    Process(AgentsProcess),
-}
-
-impl Agents {
-    async fn start(
-        args: &CreateArgs,
-        hub: &HubProcess,
-        clusters: &[String],
-    ) -> anyhow::Result<Self> {
-        Ok(if args.no_agents {
-            Self::None
-        } else if args.agents_in_process {
-            Self::InProcess(env::start_agents(hub, clusters).await?)
-        } else {
-            let deadline = Instant::now() + AGENTS_READY_TIMEOUT;
-            Self::Process(AgentsProcess::spawn(hub, "create-", clusters.len(), deadline).await?)
-        })
-    }
-
-    async fn stop(self) {
-        match self {
-            Self::None => {}
-            Self::InProcess(agents) => env::stop_agents(agents).await,
-            Self::Process(process) => process.stop().await,
-        }
-    }
-}
-
-/// How long the agents' process may take until the hub sees every agent.
-const AGENTS_READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Creates as fast as `concurrency` workers can for `duration`: (count, latencies, elapsed).
 pub async fn drive(
@@ -178,14 +142,15 @@ async fn phases(args: &CreateArgs, hub: &HubProcess, db: &BenchDb) -> anyhow::Re
     let rest = Rest::round_robin(&hub.bases);
     let clusters = env::cluster_names("create", args.clusters.max(1));
     rest.create_consumers(&clusters).await?;
-    let agents = Agents::start(args, hub, &clusters).await?;
+    let agents = if args.no_agents {
+        Agents::None
+    } else {
+        Agents::start(hub, "create", clusters.len(), args.agents_in_process).await?
+    };
     let parties = Parties {
         hub: hub.procs(),
         database: db.name.clone(),
-        agents: match &agents {
-            Agents::Process(process) => process.proc(),
-            _ => None,
-        },
+        agents: agents.proc(),
     };
     let status_counter = match args.common.store {
         StoreKind::Postgres if !args.no_agents => Some(
@@ -214,28 +179,11 @@ async fn phases(args: &CreateArgs, hub: &HubProcess, db: &BenchDb) -> anyhow::Re
             summary["drain"] = drain(pool, DRAIN_TIMEOUT).await?;
         }
         let spent = parties.read().since(&cpu_before);
-        summary["cpu"] = cpu_per_create(&spent, lat.len(), started.elapsed());
+        summary["cpu"] = spent.per_create(lat.len(), started.elapsed());
         results[format!("{size:?}").to_lowercase()] = summary;
     }
     agents.stop().await;
     Ok(results)
-}
-
-/// Each party's CPU seconds over `window` and per create (`agents_*` null when the agents
-/// are not in a process of their own).
-fn cpu_per_create(spent: &CpuSpent, creates: usize, window: Duration) -> Value {
-    let per = |seconds: f64| round(seconds * 1000.0 / creates.max(1) as f64);
-    json!({
-        "window_s": round(window.as_secs_f64()),
-        "hub_s": round(spent.hub),
-        "postgres_s": round(spent.postgres),
-        "agents_s": spent.agents.map(round),
-        "bench_s": round(spent.bench),
-        "hub_ms_per_create": per(spent.hub),
-        "postgres_ms_per_create": per(spent.postgres),
-        "agents_ms_per_create": spent.agents.map(per),
-        "bench_ms_per_create": per(spent.bench),
-    })
 }
 
 /// How long the drain waits for the last statuses before giving up (and saying so).

@@ -106,6 +106,24 @@ impl CpuSpent {
             bench: self.bench - earlier.bench,
         }
     }
+
+    /// These seconds over `window`, and per create of the `creates` made in it (`agents_*`
+    /// null when the agents had no process of their own).
+    pub fn per_create(&self, creates: usize, window: std::time::Duration) -> serde_json::Value {
+        let round = crate::stats::round;
+        let per = |seconds: f64| round(seconds * 1000.0 / creates.max(1) as f64);
+        serde_json::json!({
+            "window_s": round(window.as_secs_f64()),
+            "hub_s": round(self.hub),
+            "postgres_s": round(self.postgres),
+            "agents_s": self.agents.map(round),
+            "bench_s": round(self.bench),
+            "hub_ms_per_create": per(self.hub),
+            "postgres_ms_per_create": per(self.postgres),
+            "agents_ms_per_create": self.agents.map(per),
+            "bench_ms_per_create": per(self.bench),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -129,6 +129,9 @@ async fn bench_applied_reports_latency_from_create_to_status() {
     assert_eq!(number(&r, "missing"), 0.0, "{r}");
     assert!(number(&r, "applied_latency.count") > 0.0, "{r}");
     number(&r, "applied_latency.p95_ms");
+    for party in ["hub", "postgres", "agents", "bench"] {
+        number(&r, &format!("cpu.{party}_ms_per_create"));
+    }
 }
 
 #[tokio::test]
