@@ -1,16 +1,20 @@
 //! Scenario `applied`: creates at a fixed rate R across N simulated clusters; the latency from
 //! the create to the agent's first status stored, read from the hub's own timestamps
 //! (`status_updated_at - created_at`, both PostgreSQL `now()` of their transactions), so no
-//! polling delay enters the figure. Also the REST create latency seen by the client.
+//! polling delay enters the figure. Also the REST create latency seen by the client, and the
+//! CPU time the hub, the database's backends, the agents (in a process of their own unless
+//! `--agents-in-process`) and the load generator spent while creating (`cpu`, per create).
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde_json::json;
 
+use crate::agents_process::Agents;
 use crate::common::{Common, parse_duration};
 use crate::env::{self, BenchDb, HubProcess};
 use crate::payload::{self, Size};
+use crate::procstat::Parties;
 use crate::report::Report;
 use crate::rest::Rest;
 use crate::stats::{Latencies, round};
@@ -39,6 +43,10 @@ pub struct AppliedArgs {
     /// agents move to another replica, which publishes what is pending for them).
     #[arg(long)]
     pub failover: bool,
+    /// Run the agents in this process instead of a child process of their own (their CPU
+    /// time is then the bench's).
+    #[arg(long)]
+    pub agents_in_process: bool,
 }
 
 pub async fn run(args: AppliedArgs) -> anyhow::Result<()> {
@@ -46,7 +54,7 @@ pub async fn run(args: AppliedArgs) -> anyhow::Result<()> {
     let services = env::services(&args.common).await?;
     let db = BenchDb::create(&services.database_url).await?;
     let mut hub = HubProcess::spawn(&args.common, &db, &services).await?;
-    let outcome = measure(&args, &mut hub).await;
+    let outcome = measure(&args, &mut hub, &db).await;
     hub.stop().await;
     db.drop_db().await;
     let results = outcome?;
@@ -61,6 +69,7 @@ pub async fn run(args: AppliedArgs) -> anyhow::Result<()> {
             "store": args.common.store,
             "hub_status_writers": args.common.hub_status_writers,
             "replicas": args.common.replicas,
+            "agents_process": !args.agents_in_process,
         }),
         results,
     }
@@ -68,17 +77,29 @@ pub async fn run(args: AppliedArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn measure(args: &AppliedArgs, hub: &mut HubProcess) -> anyhow::Result<serde_json::Value> {
+async fn measure(
+    args: &AppliedArgs,
+    hub: &mut HubProcess,
+    db: &BenchDb,
+) -> anyhow::Result<serde_json::Value> {
     let rest = Rest::round_robin(&hub.bases);
     let clusters = env::cluster_names("applied", args.clusters.max(1));
     rest.create_consumers(&clusters).await?;
-    let agents = env::start_agents(hub, &clusters).await?;
+    let agents = Agents::start(hub, "applied", clusters.len(), args.agents_in_process).await?;
     let bodies: Vec<bytes::Bytes> = clusters
         .iter()
         .enumerate()
         .map(|(i, c)| payload::create_bytes(args.size, c, i as u64).into())
         .collect();
-    wait_connected(hub, clusters.len()).await;
+    if args.agents_in_process {
+        wait_connected(hub, clusters.len()).await;
+    }
+    let parties = Parties {
+        hub: hub.procs(),
+        database: db.name.clone(),
+        agents: agents.proc(),
+    };
+    let cpu_before = parties.read();
 
     // Open loop: a create every 1/R s whatever the latency of the previous ones.
     let total = ((args.duration.as_secs_f64() * args.rate).ceil() as usize).max(1);
@@ -99,6 +120,9 @@ async fn measure(args: &AppliedArgs, hub: &mut HubProcess) -> anyhow::Result<ser
         create_lat.record(done??);
     }
     let offered = started.elapsed();
+    // While creating at the fixed rate: the settling below lists every resource, which is the
+    // bench's doing, not the cost of a create.
+    let cpu = parties.read().since(&cpu_before).per_create(total, offered);
 
     // Every status back (or the settle time over), then the hub's own timestamps.
     let deadline = Instant::now() + args.settle;
@@ -118,7 +142,7 @@ async fn measure(args: &AppliedArgs, hub: &mut HubProcess) -> anyhow::Result<ser
     } else {
         None
     };
-    env::stop_agents(agents).await;
+    agents.stop().await;
     let mut applied = Latencies::with_capacity(listed.len());
     for r in &listed {
         if let Some(at) = r.status_updated_at {
@@ -135,6 +159,7 @@ async fn measure(args: &AppliedArgs, hub: &mut HubProcess) -> anyhow::Result<ser
         "offered_per_s": round(total as f64 / offered.as_secs_f64()),
         "applied_latency": applied.summary(),
         "create_latency": create_lat.summary(),
+        "cpu": cpu,
         "failover": failover,
     }))
 }

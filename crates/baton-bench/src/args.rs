@@ -24,7 +24,8 @@ pub enum Scenario {
     Resync(resync::ResyncArgs),
     /// N connected clusters: hub RSS before and after, RSS per cluster.
     Idle(idle::IdleArgs),
-    /// The raw PostgreSQL insert rate for one ~3.3 KB JSONB row + one small row per transaction.
+    /// The raw PostgreSQL insert rate for one ~3.3 KB JSONB row + one small row per transaction
+    /// (or, with --rows e2e, the rate of applied creates: the hub's create, then its status write).
     Limit(limit::LimitArgs),
     /// The SDK's source + work agent through create → applied → update → applied → delete →
     /// confirmed for N works over MQTT.

@@ -1,10 +1,14 @@
 //! Scenario `create`: REST creates at concurrency C for D seconds, per bundle size (§payload):
-//! creates/s and latency percentiles. Agents are connected (one per cluster) so the publisher
-//! and the status writer run as in production; `--with-limit` also measures scenario `limit`
-//! at the same concurrency and prints the ratio. With agents on PostgreSQL, each phase also
-//! reports how many of its creates had their status stored when the creating stopped and how
-//! long the rest took (`drain`): a create rate the publisher and agents cannot keep up with
-//! shows there, not as a better figure.
+//! creates/s and latency percentiles. Agents are connected (one per cluster, in a process of
+//! their own unless `--agents-in-process`) so the publisher and the status writer run as in
+//! production; `--with-limit` also measures scenario `limit` at the same concurrency (by
+//! default on the rows of one applied create with agents, the issue's rows without) and
+//! prints the ratio. With agents on PostgreSQL, each phase also reports how many of its
+//! creates had their status stored when the creating stopped and how long the rest took
+//! (`drain`): a create rate the publisher and agents cannot keep up with shows there, not as
+//! a better figure. Each phase reports the CPU time the hub, the database's backends, the
+//! agents and the load generator spent from its first create to the end of its drain, in
+//! seconds and per create (`cpu`).
 
 use std::time::{Duration, Instant};
 
@@ -13,9 +17,12 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
+use crate::agents_process::Agents;
 use crate::common::{Common, StoreKind, parse_duration};
 use crate::env::{self, BenchDb, HubProcess};
+use crate::limit::Rows;
 use crate::payload::{self, Size};
+use crate::procstat::Parties;
 use crate::report::Report;
 use crate::rest::Rest;
 use crate::stats::{Latencies, round};
@@ -39,9 +46,27 @@ pub struct CreateArgs {
     /// Do not start agents (creates only: nothing is applied or reported).
     #[arg(long)]
     pub no_agents: bool,
+    /// Run the agents in this process instead of a child process of their own (their CPU
+    /// time is then the bench's).
+    #[arg(long, conflicts_with = "no_agents")]
+    pub agents_in_process: bool,
     /// Also run scenario `limit` at the same concurrency and report create/s as its ratio.
     #[arg(long)]
     pub with_limit: bool,
+    /// The rows of that limit (default: e2e with agents, issue with --no-agents).
+    #[arg(long, value_enum, requires = "with_limit")]
+    pub limit_rows: Option<Rows>,
+}
+
+impl CreateArgs {
+    /// The rows `--with-limit` measures.
+    fn limit_rows(&self) -> Rows {
+        self.limit_rows.unwrap_or(if self.no_agents {
+            Rows::Issue
+        } else {
+            Rows::E2e
+        })
+    }
 }
 
 /// Creates as fast as `concurrency` workers can for `duration`: (count, latencies, elapsed).
@@ -82,7 +107,7 @@ pub async fn run(args: CreateArgs) -> anyhow::Result<()> {
             &services.database_url,
             args.concurrency,
             args.duration,
-            crate::limit::Rows::Issue,
+            args.limit_rows(),
         )
         .await?;
         let tps = limit["tx_per_s"].as_f64().unwrap_or(0.0);
@@ -100,6 +125,8 @@ pub async fn run(args: CreateArgs) -> anyhow::Result<()> {
             "sizes": args.size,
             "clusters": args.clusters,
             "agents": !args.no_agents,
+            "agents_process": !args.no_agents && !args.agents_in_process,
+            "limit_rows": args.with_limit.then(|| args.limit_rows()),
             "transport": args.common.transport,
             "store": args.common.store,
             "hub_db_connections": args.common.hub_db_connections,
@@ -116,9 +143,14 @@ async fn phases(args: &CreateArgs, hub: &HubProcess, db: &BenchDb) -> anyhow::Re
     let clusters = env::cluster_names("create", args.clusters.max(1));
     rest.create_consumers(&clusters).await?;
     let agents = if args.no_agents {
-        Vec::new()
+        Agents::None
     } else {
-        env::start_agents(hub, &clusters).await?
+        Agents::start(hub, "create", clusters.len(), args.agents_in_process).await?
+    };
+    let parties = Parties {
+        hub: hub.procs(),
+        database: db.name.clone(),
+        agents: agents.proc(),
     };
     let status_counter = match args.common.store {
         StoreKind::Postgres if !args.no_agents => Some(
@@ -137,6 +169,8 @@ async fn phases(args: &CreateArgs, hub: &HubProcess, db: &BenchDb) -> anyhow::Re
             .enumerate()
             .map(|(i, c)| payload::create_bytes(size, c, i as u64).into())
             .collect();
+        let cpu_before = parties.read();
+        let started = Instant::now();
         let (lat, elapsed) = drive(&rest, &bodies, args.concurrency, args.duration).await?;
         let mut summary = lat.summary();
         summary["creates_per_s"] = json!(round(lat.len() as f64 / elapsed.as_secs_f64()));
@@ -144,9 +178,11 @@ async fn phases(args: &CreateArgs, hub: &HubProcess, db: &BenchDb) -> anyhow::Re
         if let Some(pool) = &status_counter {
             summary["drain"] = drain(pool, DRAIN_TIMEOUT).await?;
         }
+        let spent = parties.read().since(&cpu_before);
+        summary["cpu"] = spent.per_create(lat.len(), started.elapsed());
         results[format!("{size:?}").to_lowercase()] = summary;
     }
-    env::stop_agents(agents).await;
+    agents.stop().await;
     Ok(results)
 }
 

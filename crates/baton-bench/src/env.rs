@@ -1,6 +1,7 @@
 //! What a scenario runs against: the services (`scripts/services` when nothing is given), a
 //! fresh database per run, the hub as a child process of this binary on free loopback ports,
-//! the REST client, and simulated agents in this process.
+//! the REST client, and simulated agents in this process (in a process of their own:
+//! [`crate::agents_process`]).
 //!
 //! Must not measure anything itself: scenarios time what they drive.
 
@@ -133,6 +134,8 @@ pub struct HubProcess {
     pub grpc_urls: Vec<String>,
     pub source_id: String,
     pub mqtt: Option<MqttConfig>,
+    /// The agents' MQTT config file (unshared topics), for an agent process.
+    pub agent_mqtt_config: Option<PathBuf>,
     pub dir: PathBuf,
 }
 
@@ -197,6 +200,7 @@ impl HubProcess {
         ];
         args.extend(extra.iter().cloned());
         let mut mqtt = None;
+        let mut agent_mqtt_config = None;
         if common.transport == TransportKind::Mqtt {
             let topics = |share: &str| {
                 format!(
@@ -213,6 +217,9 @@ impl HubProcess {
             let path = dir.join("mqtt.yaml");
             std::fs::write(&path, topics(&shared))?;
             mqtt = Some(MqttConfig::from_yaml(&topics(""))?);
+            let agents = dir.join("agents-mqtt.yaml");
+            std::fs::write(&agents, topics(""))?;
+            agent_mqtt_config = Some(agents);
             args.extend([
                 "--transport=mqtt".into(),
                 format!("--mqtt-config={}", path.display()),
@@ -264,6 +271,7 @@ impl HubProcess {
             grpc_urls,
             source_id,
             mqtt,
+            agent_mqtt_config,
             dir,
         };
         if let Err(err) = hub.wait_ready().await {
@@ -285,8 +293,7 @@ impl HubProcess {
                     );
                 }
                 if let Some(status) = self.child.try_wait()? {
-                    let log = std::fs::read_to_string(self.dir.join("hub.log")).unwrap_or_default();
-                    let tail: String = log.lines().rev().take(5).collect::<Vec<_>>().join("\n");
+                    let tail = log_tail(&self.dir.join("hub.log"), 5);
                     bail!("the hub exited during start-up ({status}); its log:\n{tail}");
                 }
                 let ready = http.get(format!("{base}/readyz")).send().await;
@@ -317,6 +324,15 @@ impl HubProcess {
     /// The hub's process, for [`crate::procstat`].
     pub fn proc(&self) -> Option<crate::procstat::Proc> {
         self.child.id().map(crate::procstat::Proc::pid)
+    }
+
+    /// Every replica's process, for [`crate::procstat`].
+    pub fn procs(&self) -> Vec<crate::procstat::Proc> {
+        std::iter::once(&self.child)
+            .chain(&self.others)
+            .filter_map(Child::id)
+            .map(crate::procstat::Proc::pid)
+            .collect()
     }
 
     /// Resident set size of the hub process (VmRSS), in KiB.
@@ -431,6 +447,12 @@ pub async fn wait_connected_count(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The last `lines` lines of the log at `path`, newest first (empty if it cannot be read).
+pub fn log_tail(path: &std::path::Path, lines: usize) -> String {
+    let log = std::fs::read_to_string(path).unwrap_or_default();
+    log.lines().rev().take(lines).collect::<Vec<_>>().join("\n")
 }
 
 /// The soft limit on open files (`ulimit -n`) of this process; its children inherit it.

@@ -2,8 +2,9 @@
 //! figures and the machine's own limits (issue 11, docs/benchmarks.md).
 //!
 //! Each scenario starts what it needs: a fresh PostgreSQL database ([`env::BenchDb`]), the hub
-//! as a child process of this binary ([`env::HubProcess`]), simulated agents in this process
-//! ([`env::start_agents`]); it prints a table and one JSON line ([`report::Report`]).
+//! as a child process of this binary ([`env::HubProcess`]), simulated agents in a child process
+//! of their own ([`agents_process`]) or in this one ([`env::start_agents`]); it prints a table
+//! and one JSON line ([`report::Report`]).
 //! Must not assert on speed: a benchmark reports, the smoke test only checks it runs.
 //!
 //! - [`create`]: REST create throughput and latency;
@@ -11,7 +12,8 @@
 //! - [`list`]: paging through 600 × 49 KB bundles;
 //! - [`resync`]: every agent restarts without state at once; time until all is back;
 //! - [`idle`]: hub RSS per connected cluster;
-//! - [`limit`]: the raw PostgreSQL insert rate for the same rows (the ceiling of `create`);
+//! - [`limit`]: the raw PostgreSQL insert rate for the same rows, or for what one applied
+//!   create costs the database ([`e2e_rows`]): the ceiling of `create`;
 //! - [`grpc_source`]: create → applied through REST and through the gRPC source API driven by
 //!   sdk-go's source client, with its default publish limiter and raised;
 //! - [`sdk`]: the SDK's source and work-agent pair through the whole lifecycle over MQTT,
@@ -19,10 +21,12 @@
 //! - [`watch`]: 1,000 watchers at 500 changes/s (commit → event delay), and the
 //!   `condition=Applied=False` list over 100,000 resources.
 
+pub mod agents_process;
 pub mod applied;
 pub mod args;
 pub mod common;
 pub mod create;
+pub mod e2e_rows;
 pub mod env;
 pub mod go;
 pub mod grpc_source;

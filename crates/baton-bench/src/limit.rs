@@ -7,16 +7,23 @@
 //! table (created by the store's migrations: `json` documents, its indexes and foreign key),
 //! the row a create writes, to check that the issue's rows are a fair ceiling.
 //!
+//! `--rows e2e` runs instead, per iteration, what one applied create costs the database
+//! ([`crate::e2e_rows`]): the hub's create statement, then the status writer's read and
+//! compare-and-set of the same row; `tx_per_s` counts those pairs. It is the ceiling of
+//! `create` with agents.
+//!
 //! Deliberately not the hub's store (its SQL lives in `store/`): this measures PostgreSQL on
 //! this machine, with nothing of baton between the loop and the server.
 
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde_json::{Value, json};
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::common::{Common, parse_duration};
+use crate::e2e_rows::AppliedCreate;
 use crate::env::{self, BenchDb};
 use crate::payload::{self, Size};
 use crate::report::Report;
@@ -47,6 +54,10 @@ pub enum Rows {
     /// schema (`json` documents, six indexes, the consumer foreign key), the small bundle's
     /// manifests.
     Resources,
+    /// One applied create on the hub's migrated schema: the create statement (the resources
+    /// row and its publish_outbox row), then the status writer's compare and set of that row
+    /// with a simulated agent's status; every trigger fires. Counted in pairs.
+    E2e,
 }
 
 const SCHEMA: [&str; 2] = [
@@ -69,53 +80,59 @@ pub async fn measure(
     outcome
 }
 
-/// What one transaction inserts, ready to bind.
-struct Payload {
-    rows: Rows,
-    text: String,
-    consumer: uuid::Uuid,
+/// What one iteration writes, ready to bind.
+enum Payload {
+    Issue(String),
+    Resources { text: String, consumer: uuid::Uuid },
+    E2e(AppliedCreate),
 }
 
 impl Payload {
     async fn prepare(pool: &sqlx::PgPool, rows: Rows) -> anyhow::Result<Self> {
-        let body = payload::create_bytes(Size::Small, "limit-1", 1);
+        let body = payload::create_body(Size::Small, "limit-1", 1);
+        if rows == Rows::Issue {
+            for ddl in SCHEMA {
+                sqlx::query(ddl).execute(pool).await?;
+            }
+            return Ok(Self::Issue(body.to_string()));
+        }
+        use baton::store::Store;
+        baton::store::postgres::PgStore::from_pool(pool.clone())
+            .migrate()
+            .await?;
+        if rows == Rows::E2e {
+            return Ok(Self::E2e(AppliedCreate::prepare(pool, &body).await?));
+        }
         let consumer = uuid::Uuid::new_v4();
-        let text = match rows {
-            Rows::Issue => {
-                for ddl in SCHEMA {
-                    sqlx::query(ddl).execute(pool).await?;
-                }
-                String::from_utf8(body)?
-            }
-            Rows::Resources => {
-                use baton::store::Store;
-                baton::store::postgres::PgStore::from_pool(pool.clone())
-                    .migrate()
-                    .await?;
-                sqlx::query("INSERT INTO consumers (id, name) VALUES ($1, 'limit-1')")
-                    .bind(consumer)
-                    .execute(pool)
-                    .await?;
-                serde_json::from_slice::<Value>(&body)?["manifests"].to_string()
-            }
-        };
-        Ok(Self {
-            rows,
-            text,
+        sqlx::query("INSERT INTO consumers (id, name) VALUES ($1, 'limit-1')")
+            .bind(consumer)
+            .execute(pool)
+            .await?;
+        Ok(Self::Resources {
+            text: body["manifests"].to_string(),
             consumer,
         })
     }
 
-    /// One transaction, committed.
+    /// The bytes of the big document each iteration writes.
+    fn row_bytes(&self) -> usize {
+        match self {
+            Self::Issue(text) | Self::Resources { text, .. } => text.len(),
+            Self::E2e(applied) => applied.row_bytes(),
+        }
+    }
+
+    /// One iteration: one transaction, committed (with `E2e`, the pair of them).
     async fn insert(&self, pool: &sqlx::PgPool) -> anyhow::Result<()> {
         let id = uuid::Uuid::new_v4();
-        let mut tx = pool.begin().await?;
-        match self.rows {
-            Rows::Issue => {
+        match self {
+            Self::E2e(applied) => return applied.run(pool).await,
+            Self::Issue(text) => {
+                let mut tx = pool.begin().await?;
                 sqlx::query("INSERT INTO big (id, consumer, body) VALUES ($1, $2, $3::jsonb)")
                     .bind(id)
                     .bind("limit-1")
-                    .bind(&self.text)
+                    .bind(text)
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query("INSERT INTO small (id, big_id) VALUES ($1, $2)")
@@ -123,20 +140,22 @@ impl Payload {
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
+                tx.commit().await?;
             }
-            Rows::Resources => {
+            Self::Resources { text, consumer } => {
+                let mut tx = pool.begin().await?;
                 sqlx::query(
                     "INSERT INTO resources (id, consumer_id, consumer_name, version, manifests) \
                      VALUES ($1, $2, 'limit-1', 1, $3::json)",
                 )
                 .bind(id)
-                .bind(self.consumer)
-                .bind(&self.text)
+                .bind(consumer)
+                .bind(text)
                 .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
             }
         }
-        tx.commit().await?;
         Ok(())
     }
 }
@@ -147,10 +166,13 @@ async fn insert_loop(
     duration: Duration,
     rows: Rows,
 ) -> anyhow::Result<Value> {
+    // JIT off, as on the hub's connections (`src/store/postgres/mod.rs`): the triggers'
+    // statements would otherwise be compiled on estimates made without statistics.
+    let options = PgConnectOptions::from_str(url)?.options([("jit", "off")]);
     let pool = PgPoolOptions::new()
         .max_connections(concurrency as u32)
         .min_connections(concurrency as u32)
-        .connect(url)
+        .connect_with(options)
         .await
         .context("connecting to the limit database")?;
     let payload = std::sync::Arc::new(Payload::prepare(&pool, rows).await?);
@@ -173,10 +195,15 @@ async fn insert_loop(
         all.extend(lat);
     }
     let elapsed = started.elapsed();
-    pool.close().await;
     let mut summary = all.summary();
     summary["tx_per_s"] = json!(round(all.len() as f64 / elapsed.as_secs_f64()));
-    summary["row_bytes"] = json!(payload.text.len());
+    summary["row_bytes"] = json!(payload.row_bytes());
+    if let Payload::E2e(applied) = payload.as_ref() {
+        summary["status_bytes"] = json!(applied.status_bytes());
+        summary["conditions_per_pair"] =
+            json!(round(AppliedCreate::conditions_per_create(&pool).await?));
+    }
+    pool.close().await;
     summary["rows"] = json!(rows);
     summary["concurrency"] = json!(concurrency);
     Ok(summary)

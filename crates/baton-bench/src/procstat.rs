@@ -1,6 +1,7 @@
-//! What `/proc` says about a process the bench watches (the hub, or itself): resident set and
-//! CPU time, so a scenario can report where the machine's two cores went and how large the
-//! hub grew. Linux only; `None` elsewhere or once the process is gone.
+//! What `/proc` says about a process the bench watches (the hub, the agents' process, or
+//! itself): resident set and CPU time, so a scenario can report where the machine's two cores
+//! went ([`Parties`]) and how large the hub grew. Linux only; `None` elsewhere or once the
+//! process is gone.
 
 /// A process to read: `"self"` or a pid.
 #[derive(Debug, Clone)]
@@ -60,6 +61,71 @@ pub fn postgres_backends_cpu_seconds(database: &str) -> Option<f64> {
     Some(total)
 }
 
+/// The processes a run's CPU time is split between.
+pub struct Parties {
+    /// The hub's processes (one per replica).
+    pub hub: Vec<Proc>,
+    /// The database whose PostgreSQL backends count ([`postgres_backends_cpu_seconds`]).
+    pub database: String,
+    /// The agents' process, when they run in one of their own (else they are in this one).
+    pub agents: Option<Proc>,
+}
+
+/// CPU seconds (user + system) each party has spent so far, or between two readings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CpuSpent {
+    pub hub: f64,
+    pub postgres: f64,
+    pub agents: Option<f64>,
+    /// This process: the load generator (and the agents, when they run in it).
+    pub bench: f64,
+}
+
+impl Parties {
+    /// Reads every party now; a process already gone counts as 0.
+    pub fn read(&self) -> CpuSpent {
+        CpuSpent {
+            hub: self.hub.iter().filter_map(Proc::cpu_seconds).sum(),
+            postgres: postgres_backends_cpu_seconds(&self.database).unwrap_or(0.0),
+            agents: self.agents.as_ref().and_then(Proc::cpu_seconds),
+            bench: Proc::this().cpu_seconds().unwrap_or(0.0),
+        }
+    }
+}
+
+impl CpuSpent {
+    /// What was spent since `earlier`.
+    pub fn since(&self, earlier: &CpuSpent) -> CpuSpent {
+        CpuSpent {
+            hub: self.hub - earlier.hub,
+            postgres: self.postgres - earlier.postgres,
+            agents: self
+                .agents
+                .zip(earlier.agents)
+                .map(|(now, then)| now - then),
+            bench: self.bench - earlier.bench,
+        }
+    }
+
+    /// These seconds over `window`, and per create of the `creates` made in it (`agents_*`
+    /// null when the agents had no process of their own).
+    pub fn per_create(&self, creates: usize, window: std::time::Duration) -> serde_json::Value {
+        let round = crate::stats::round;
+        let per = |seconds: f64| round(seconds * 1000.0 / creates.max(1) as f64);
+        serde_json::json!({
+            "window_s": round(window.as_secs_f64()),
+            "hub_s": round(self.hub),
+            "postgres_s": round(self.postgres),
+            "agents_s": self.agents.map(round),
+            "bench_s": round(self.bench),
+            "hub_ms_per_create": per(self.hub),
+            "postgres_ms_per_create": per(self.postgres),
+            "agents_ms_per_create": self.agents.map(per),
+            "bench_ms_per_create": per(self.bench),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +142,37 @@ mod tests {
         }
         assert!(x > 0);
         assert!(me.cpu_seconds().expect("cpu time") > before);
+    }
+
+    #[test]
+    fn cpu_spent_between_readings_is_their_difference() {
+        let then = CpuSpent {
+            hub: 1.0,
+            postgres: 2.0,
+            agents: Some(0.5),
+            bench: 0.25,
+        };
+        let now = CpuSpent {
+            hub: 3.0,
+            postgres: 2.5,
+            agents: Some(1.5),
+            bench: 0.5,
+        };
+        let spent = now.since(&then);
+        assert_eq!(
+            spent,
+            CpuSpent {
+                hub: 2.0,
+                postgres: 0.5,
+                agents: Some(1.0),
+                bench: 0.25
+            }
+        );
+        let without_agents = CpuSpent {
+            agents: None,
+            ..now
+        };
+        assert_eq!(without_agents.since(&then).agents, None);
     }
 
     #[test]

@@ -35,11 +35,18 @@ fn parse_outcomes(text: &str, family: &str) -> BTreeMap<String, f64> {
 
 /// `baton_connected_clusters` from the hub's /metrics.
 pub async fn connected(http: &reqwest::Client, base: &str) -> Option<usize> {
-    let text = fetch(http, base).await.ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("baton_connected_clusters "))
-        .and_then(|v| v.trim().parse::<f64>().ok())
+    unlabelled(http, base, "baton_connected_clusters")
+        .await
         .map(|v| v as usize)
+}
+
+/// The value of the series `name` (one without labels, e.g. `baton_resync_runs_total`).
+pub async fn unlabelled(http: &reqwest::Client, base: &str, name: &str) -> Option<f64> {
+    let text = fetch(http, base).await.ok()?;
+    let prefix = format!("{name} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.trim().parse::<f64>().ok())
 }
 
 /// `after - before` per label (labels only in `after` count from 0).

@@ -63,9 +63,64 @@ async fn bench_create_reports_throughput_latency_and_the_limit_ratio() {
         assert!(number(&r, &format!("{size}.count")) > 0.0, "{r}");
         number(&r, &format!("{size}.creates_per_s"));
         number(&r, &format!("{size}.p99_ms"));
+        assert_eq!(
+            number(&r, &format!("{size}.drain.unreported_after_timeout")),
+            0.0,
+            "{r}"
+        );
+        // The agents run in their own process: each party's CPU is its own.
+        for party in ["hub", "postgres", "agents", "bench"] {
+            number(&r, &format!("{size}.cpu.{party}_ms_per_create"));
+            number(&r, &format!("{size}.cpu.{party}_s"));
+        }
     }
+    assert!(number(&r, "small.cpu.hub_s") > 0.0, "{r}");
     assert!(number(&r, "limit.tx_per_s") > 0.0, "{r}");
+    assert_eq!(
+        r["limit"]["rows"], "e2e",
+        "with agents, the applied create's rows: {r}"
+    );
     number(&r, "small.ratio_to_limit");
+}
+
+#[tokio::test]
+async fn bench_create_without_agents_compares_with_the_issues_rows() {
+    let r = bench(&[
+        "create",
+        "--duration=1s",
+        "--concurrency=2",
+        "--clusters=2",
+        "--size=small",
+        "--no-agents",
+        "--with-limit",
+    ])
+    .await;
+    assert!(number(&r, "small.count") > 0.0, "{r}");
+    assert!(r["small"]["cpu"]["agents_ms_per_create"].is_null(), "{r}");
+    number(&r, "small.cpu.hub_ms_per_create");
+    assert_eq!(r["limit"]["rows"], "issue", "{r}");
+    number(&r, "small.ratio_to_limit");
+}
+
+#[tokio::test]
+async fn bench_create_keeps_the_agents_in_its_own_process_on_request() {
+    let r = bench(&[
+        "create",
+        "--duration=1s",
+        "--concurrency=2",
+        "--clusters=2",
+        "--size=small",
+        "--agents-in-process",
+    ])
+    .await;
+    assert!(number(&r, "small.count") > 0.0, "{r}");
+    assert_eq!(
+        number(&r, "small.drain.unreported_after_timeout"),
+        0.0,
+        "{r}"
+    );
+    assert!(r["small"]["cpu"]["agents_ms_per_create"].is_null(), "{r}");
+    number(&r, "small.cpu.bench_ms_per_create");
 }
 
 #[tokio::test]
@@ -74,6 +129,9 @@ async fn bench_applied_reports_latency_from_create_to_status() {
     assert_eq!(number(&r, "missing"), 0.0, "{r}");
     assert!(number(&r, "applied_latency.count") > 0.0, "{r}");
     number(&r, "applied_latency.p95_ms");
+    for party in ["hub", "postgres", "agents", "bench"] {
+        number(&r, &format!("cpu.{party}_ms_per_create"));
+    }
 }
 
 #[tokio::test]
@@ -141,6 +199,13 @@ async fn bench_limit_reports_the_raw_insert_rate() {
     assert!(number(&r, "tx_per_s") > 0.0, "{r}");
     assert!(number(&r, "row_bytes") > 3000.0, "{r}");
     assert_eq!(r["rows"], "resources", "{r}");
+    let r = bench(&["limit", "--duration=1s", "--concurrency=2", "--rows=e2e"]).await;
+    assert!(number(&r, "tx_per_s") > 0.0, "pairs per second: {r}");
+    assert!(number(&r, "row_bytes") > 3000.0, "{r}");
+    assert!(number(&r, "status_bytes") > 500.0, "{r}");
+    // The condition trigger read the agent's status: its two work conditions, per pair.
+    assert_eq!(number(&r, "conditions_per_pair"), 2.0, "{r}");
+    assert_eq!(r["rows"], "e2e", "{r}");
 }
 
 #[tokio::test]
