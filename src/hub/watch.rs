@@ -30,8 +30,15 @@ use crate::store::{
 
 /// Idle streams get a comment this often, so proxies keep them open.
 pub const HEARTBEAT: Duration = Duration::from_secs(15);
-/// How far (in events) a watcher may fall behind before it is cut off.
-pub const BUFFER: usize = 4096;
+/// At most this many events go out as one message of the fan-out: a watcher wakes once per
+/// message, not once per event (at 1,000 watchers and 1,000 changes/s, a million wake-ups a
+/// second otherwise).
+const BATCH: usize = 32;
+/// Messages of up to [`BATCH`] events the fan-out keeps for slow readers.
+const BATCHES: usize = 128;
+/// At most how far (in events) a watcher may fall behind before it is cut off: [`BATCHES`]
+/// messages, which hold fewer events when changes come one at a time.
+pub const BUFFER: usize = BATCH * BATCHES;
 /// The pump reads the feed this often even without a wake-up: a lost one costs this delay.
 const POLL: Duration = Duration::from_millis(250);
 /// Feed rows read per query.
@@ -56,6 +63,9 @@ impl Default for WatchConfig {
         }
     }
 }
+
+/// Consecutive events of the feed, in position order: one message of the fan-out.
+pub type FeedBatch = Arc<[Arc<FeedEvent>]>;
 
 /// One change as watchers receive it: the feed entry, what the status filters match on, and
 /// its SSE data, serialised once.
@@ -251,7 +261,7 @@ impl ConsumerReach {
 #[derive(Clone)]
 pub struct ChangeHub {
     store: Arc<dyn Store>,
-    events: broadcast::Sender<Arc<FeedEvent>>,
+    events: broadcast::Sender<FeedBatch>,
     /// The position of the last event the pump sent; `None` until it knows where it starts (a
     /// watcher subscribing later cannot fall into the gap between the feed's head and the
     /// pump's first read).
@@ -265,7 +275,7 @@ pub struct ChangeHub {
 impl ChangeHub {
     /// Starts the pump: call inside the runtime.
     pub fn start(store: Arc<dyn Store>, config: WatchConfig) -> Self {
-        let (events, _) = broadcast::channel(BUFFER);
+        let (events, _) = broadcast::channel(BATCHES);
         let stop = CancellationToken::new();
         let (started, head) = tokio::sync::watch::channel(None);
         tokio::spawn(pump(
@@ -289,10 +299,10 @@ impl ChangeHub {
         self.closing.cancel();
     }
 
-    /// Every change this hub reads from the feed from now on, in order, each read once for
-    /// all readers (the gRPC source API follows it too). A receiver that falls [`BUFFER`]
-    /// changes behind gets `Lagged`.
-    pub async fn subscribe(&self) -> broadcast::Receiver<Arc<FeedEvent>> {
+    /// Every change this hub reads from the feed from now on, in order and in batches, each
+    /// read once for all readers (the gRPC source API follows it too). A receiver that falls
+    /// too far behind (at most [`BUFFER`] changes) gets `Lagged`.
+    pub async fn subscribe(&self) -> broadcast::Receiver<FeedBatch> {
         let _ = self.head.clone().wait_for(Option::is_some).await;
         self.events.subscribe()
     }
@@ -344,7 +354,7 @@ impl ChangeHub {
 /// Follows the feed: on each wake-up (or poll) numbers what committed and sends it out.
 async fn pump(
     store: Arc<dyn Store>,
-    events: broadcast::Sender<Arc<FeedEvent>>,
+    events: broadcast::Sender<FeedBatch>,
     config: WatchConfig,
     head: tokio::sync::watch::Sender<Option<i64>>,
     stop: CancellationToken,
@@ -387,7 +397,7 @@ async fn pump(
 
 async fn pump_round(
     store: &dyn Store,
-    events: &broadcast::Sender<Arc<FeedEvent>>,
+    events: &broadcast::Sender<FeedBatch>,
     head: &tokio::sync::watch::Sender<Option<i64>>,
     last: &mut i64,
 ) -> Result<(), StoreError> {
@@ -411,11 +421,17 @@ async fn pump_round(
         // Nobody watches: nothing to read. One who subscribes meanwhile reads these changes
         // from the feed (a gap), or starts after them.
         if events.receiver_count() > 0 {
-            for event in FeedEvent::read_all(store, changes).await? {
-                let position = event.change.position;
+            let mut read = FeedEvent::read_all(store, changes)
+                .await?
+                .into_iter()
+                .map(Arc::new)
+                .peekable();
+            while read.peek().is_some() {
+                let batch: FeedBatch = read.by_ref().take(BATCH).collect();
+                let position = batch.last().map(|e| e.change.position);
                 // No receivers left is not an error either.
-                let _ = events.send(Arc::new(event));
-                head.send_replace(Some(position));
+                let _ = events.send(batch);
+                head.send_replace(position);
             }
         }
         head.send_replace(Some(after));
@@ -434,7 +450,7 @@ struct Watcher {
     reach: ConsumerReach,
     /// The last position sent (or skipped by the filter).
     last: i64,
-    live: broadcast::Receiver<Arc<FeedEvent>>,
+    live: broadcast::Receiver<FeedBatch>,
     /// Events read from the store and not sent yet, in order.
     backlog: VecDeque<Arc<FeedEvent>>,
     done: bool,
@@ -481,16 +497,18 @@ impl Watcher {
                 continue;
             }
             match self.live.recv().await {
-                Ok(event) if event.change.position <= self.last => {}
-                Ok(event) => {
-                    if event.change.position > self.last + 1 {
+                Ok(batch) => {
+                    let Some(first) = batch.iter().find(|e| e.change.position > self.last) else {
+                        continue;
+                    };
+                    if first.change.position > self.last + 1 {
                         // The pump got ahead of this watcher's reads: fill the gap from the feed.
                         if let Err(err) = self.catch_up().await {
                             self.done = true;
                             return Some(final_event(&err.to_string()));
                         }
                     }
-                    self.backlog.push_back(event);
+                    self.backlog.extend(batch.iter().cloned());
                 }
                 Err(RecvError::Lagged(missed)) => {
                     self.done = true;

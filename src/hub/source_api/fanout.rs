@@ -24,7 +24,7 @@ use super::status::{deleted_event, status_event};
 use crate::cloudevents::log_limit::LogLimit;
 use crate::cloudevents::payload::StatusHashList;
 use crate::cloudevents::transport::grpc::proto::CloudEvent;
-use crate::hub::watch::FeedEvent;
+use crate::hub::watch::{FeedBatch, FeedEvent};
 use crate::store::{
     ChangeKind, Direction, OrderBy, PageRequest, Resource, ResourceFilter, SourceFilter, Store,
     StoreError,
@@ -204,7 +204,7 @@ impl StatusFanout {
     /// Follows the hub's change feed (the watch pump's fan-out) until `stop`.
     pub async fn follow(
         self: Arc<Self>,
-        mut changes: broadcast::Receiver<Arc<FeedEvent>>,
+        mut changes: broadcast::Receiver<FeedBatch>,
         stop: CancellationToken,
     ) {
         loop {
@@ -213,9 +213,11 @@ impl StatusFanout {
                 event = changes.recv() => event,
             };
             match event {
-                Ok(event) => {
-                    if let Err(err) = self.on_change(&event).await {
-                        warn!(%err, resource_id = %event.change.resource_id, "source API: reading a changed resource failed");
+                Ok(batch) => {
+                    for event in batch.iter() {
+                        if let Err(err) = self.on_change(event).await {
+                            warn!(%err, resource_id = %event.change.resource_id, "source API: reading a changed resource failed");
+                        }
                     }
                 }
                 Err(RecvError::Lagged(missed)) => {
