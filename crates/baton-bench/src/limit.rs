@@ -201,7 +201,8 @@ async fn insert_loop(
     summary["row_bytes"] = json!(payload.row_bytes());
     if let Payload::E2e(applied) = payload.as_ref() {
         summary["status_bytes"] = json!(applied.status_bytes());
-        summary["conditions_per_pair"] = json!(applied.conditions_recorded().await?);
+        // A number like the other figures (2.0), though it is a count.
+        summary["conditions_per_pair"] = json!(applied.conditions_recorded().await? as f64);
     }
     pool.close().await;
     summary["rows"] = json!(rows);
