@@ -48,7 +48,8 @@ impl StatusWriter {
 
 /// What the store decides on for a received work: a `Deleted` report, or the status as the
 /// JSON text to store (keys in order, as serde_json renders a tree) with its §6.4 hash.
-fn report_of(id: Uuid, work: &ManifestWork) -> Result<StatusReport, serde_json::Error> {
+/// Public so that `baton bench limit --rows e2e` hands the store the report the hub builds.
+pub fn report_of(id: Uuid, work: &ManifestWork) -> Result<StatusReport, serde_json::Error> {
     let state = if work.status.is_deleted() {
         ReportedState::Deleted
     } else {

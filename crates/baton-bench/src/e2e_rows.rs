@@ -1,162 +1,135 @@
-//! What one applied create costs PostgreSQL, for `limit --rows e2e`: the hub's create
-//! statement (the `resources` row and its `publish_outbox` row in one statement), then its
-//! status writer's work on the same row (the read of the row, then the compare-and-set
-//! `UPDATE` with the status a simulated agent reports), so every trigger of the migrated
-//! schema fires as in production.
+//! What one applied create costs PostgreSQL, for `limit --rows e2e`, written by the hub's own
+//! store ([`PgStore`]) so that the rows and statements are the hub's: the REST create of one
+//! resource when no other request waits to be batched with it ([`Store::create_resources`]
+//! with a batch of one: the `resources` row and its `publish_outbox` row in one statement),
+//! then the status writer's store call ([`Statuses::apply_statuses`]: the read of the row,
+//! then the compare-and-set `UPDATE`) with the report the hub builds
+//! ([`baton::hub::status::report_of`]) from a simulated agent's status. Every trigger of the
+//! migrated schema fires as in production.
 //!
-//! The statements mirror the hub's, which are private to its store: `CREATE_ONE` of
-//! `src/store/postgres/create.rs` (with `OUTBOX_INSERT` of `outbox.rs` and `CREATED_COLUMNS`
-//! of `store/rows.rs`) and the one-row read and `UPDATE` of `src/store/postgres/status.rs`
-//! (`STATUS_ROW_COLUMNS` of `store/status_batch.rs`). The one difference: the documents the
-//! hub binds as `json` parameters are bound here as text and cast to `json` (the same parse
-//! on the server). A change to those files must be copied here.
-//! Must not time anything: `limit` does.
+//! Must not time anything (`limit` does), nor hold SQL of its own: the store owns it.
+
+use std::sync::{Mutex, PoisonError};
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::PgPool;
-use sqlx::types::Json;
 use uuid::Uuid;
 
 use baton::agent::cluster::ObjectKey;
 use baton::agent::report::{ManifestOutcome, work_status};
+use baton::hub::status::report_of;
+use baton::store::postgres::PgStore;
+use baton::store::{
+    Health, Labels, NewConsumer, NewResource, ReportedState, ResourceSpec, StatusOutcome,
+    StatusReport, Statuses, Store,
+};
 use baton::work::model::ManifestWork;
 use baton::work::sequence::SequenceGenerator;
-use baton::work::status_hash::status_hash;
 
-/// The consumer every row belongs to.
-const CONSUMER: &str = "limit-1";
-
-/// `src/store/postgres/create.rs` `CREATE_ONE`.
-const CREATE_ONE: &str = "WITH inserted AS (INSERT INTO resources (id, consumer_id, consumer_name, \
-     name, source, version, manifests, delete_option, manifest_configs, labels, annotations) \
-     SELECT $1, c.id, c.name, $3, $9, 1, $4::json, $5::json, $6::json, $7, $8 FROM consumers c \
-     WHERE c.name = $2 RETURNING id, consumer_id, created_at, updated_at), \
-     changed AS (SELECT id, 1::bigint AS version, 1::smallint AS action FROM inserted), \
-     queued AS (INSERT INTO publish_outbox (resource_id, version, action) \
-     SELECT id, version, action FROM changed) \
-     SELECT id, consumer_id, created_at, updated_at FROM inserted";
-
-/// `src/store/postgres/status.rs`: the optimistic round's read of one row.
-const STATUS_READ: &str = "SELECT id, consumer_name, version, deleted_at, status_hash, \
-     status_sequence_id, status_updated_at FROM resources WHERE id = $1";
-
-/// `src/store/postgres/status.rs`: the one-row compare and set.
-const STATUS_WRITE: &str = "UPDATE resources SET status = $2::json, status_hash = $3, \
-     status_sequence_id = $4, status_version = $9, status_updated_at = now() WHERE id = $1 \
-     AND version = $5 AND (deleted_at IS NOT NULL) = $6 AND status_updated_at IS NOT DISTINCT \
-     FROM $7 AND status_sequence_id IS NOT DISTINCT FROM $8 RETURNING id";
-
-/// The row as the status writer reads it before deciding.
-type StatusRow = (
-    Uuid,
-    String,
-    i64,
-    Option<DateTime<Utc>>,
-    Option<String>,
-    Option<String>,
-    Option<DateTime<Utc>>,
-);
-
-/// One applied create's documents, ready to bind.
+/// One applied create's inputs, ready to hand to the store.
 pub struct AppliedCreate {
-    manifests: String,
-    labels: Value,
-    annotations: Value,
-    status: String,
-    status_hash: String,
+    store: PgStore,
+    /// The REST create's row, as its handler builds it from the request body.
+    new: NewResource,
+    /// The agent's report, built once: each create's takes the created id and a new sequence
+    /// id, the only fields of a report that differ between the creates.
+    report: StatusReport,
     sequence: SequenceGenerator,
+    /// A resource the loop created, to read back what its status wrote.
+    last: Mutex<Option<Uuid>>,
 }
 
 impl AppliedCreate {
-    /// From a create request body (`manifests`, `labels`); its consumer is inserted into the
-    /// migrated database of `pool`.
-    pub async fn prepare(pool: &PgPool, body: &Value) -> anyhow::Result<Self> {
-        sqlx::query("INSERT INTO consumers (id, name) VALUES ($1, $2)")
-            .bind(Uuid::new_v4())
-            .bind(CONSUMER)
-            .execute(pool)
-            .await?;
-        let (status, status_hash) = agent_status(&body["manifests"])?;
+    /// From a create request body (`consumer_name`, `manifests`, `labels`), on the migrated
+    /// database of `store`, where its consumer is created.
+    pub async fn prepare(store: PgStore, body: &Value) -> anyhow::Result<Self> {
+        let consumer = body["consumer_name"]
+            .as_str()
+            .context("the body has no consumer_name")?;
+        store
+            .create_consumer(NewConsumer {
+                name: consumer.parse()?,
+                labels: Labels::new(),
+            })
+            .await
+            .context("creating the consumer")?;
+        let manifests = body["manifests"]
+            .as_array()
+            .context("the body has no manifests array")?;
+        let mut spec = ResourceSpec::from_values(manifests, None, None)?;
+        spec.labels = serde_json::from_value(body["labels"].clone())?;
+        let new = NewResource {
+            id: None,
+            consumer_name: consumer.to_owned(),
+            name: None,
+            source: None,
+            spec,
+        };
+        let report = report_of(Uuid::nil(), &agent_work(consumer, manifests)?)?;
         Ok(Self {
-            manifests: body["manifests"].to_string(),
-            labels: body["labels"].clone(),
-            annotations: Value::Object(serde_json::Map::new()),
-            status,
-            status_hash,
+            store,
+            new,
+            report,
             sequence: SequenceGenerator::new(),
+            last: Mutex::new(None),
         })
     }
 
-    /// The manifests' size in bytes.
+    /// The manifests' size in bytes, as stored.
     pub fn row_bytes(&self) -> usize {
-        self.manifests.len()
+        self.new.spec.manifests.get().len()
     }
 
-    /// The status document's size in bytes.
+    /// The status document's size in bytes, as stored.
     pub fn status_bytes(&self) -> usize {
-        self.status.len()
+        match &self.report.state {
+            ReportedState::Status { document, .. } => document.get().len(),
+            ReportedState::Deleted => 0,
+        }
     }
 
-    /// The rows the condition trigger keeps (`resource_conditions`), per applied create.
-    pub async fn conditions_per_create(pool: &PgPool) -> anyhow::Result<f64> {
-        let (conditions, resources): (i64, i64) = sqlx::query_as(
-            "SELECT (SELECT count(*) FROM resource_conditions), (SELECT count(*) FROM resources)",
-        )
-        .fetch_one(pool)
-        .await?;
-        Ok(conditions as f64 / resources.max(1) as f64)
+    /// The condition transitions the status write recorded (`resource_condition_history`,
+    /// kept by a trigger) for a resource the loop created: on a first status, one per
+    /// condition of the work.
+    pub async fn conditions_recorded(&self) -> anyhow::Result<usize> {
+        let last = *self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        let id = last.context("no applied create ran")?;
+        Ok(self.store.condition_history(id).await?.len())
     }
 
     /// One create, then its status, each committed as the hub commits it.
-    pub async fn run(&self, pool: &PgPool) -> anyhow::Result<()> {
-        let id = Uuid::new_v4();
-        let created: Option<(Uuid, Uuid, DateTime<Utc>, DateTime<Utc>)> =
-            sqlx::query_as(CREATE_ONE)
-                .bind(id)
-                .bind(CONSUMER)
-                .bind(None::<&str>)
-                .bind(&self.manifests)
-                .bind(None::<&str>)
-                .bind(None::<&str>)
-                .bind(Json(&self.labels))
-                .bind(Json(&self.annotations))
-                .bind(None::<&str>)
-                .fetch_optional(pool)
-                .await
-                .context("the create statement")?;
-        created.context("the create found no consumer")?;
-        let seen: StatusRow = sqlx::query_as(STATUS_READ)
-            .bind(id)
-            .fetch_one(pool)
+    pub async fn run(&self) -> anyhow::Result<()> {
+        let created = self
+            .store
+            .create_resources(vec![self.new.clone()])
             .await
-            .context("the status writer's read")?;
-        let written: Vec<Uuid> = sqlx::query_scalar(STATUS_WRITE)
-            .bind(id)
-            .bind(&self.status)
-            .bind(&self.status_hash)
-            .bind(self.sequence.next_id().to_string())
-            .bind(seen.2)
-            .bind(seen.3.is_some())
-            .bind(seen.6)
-            .bind(seen.5)
-            .bind(1_i64)
-            .fetch_all(pool)
+            .pop()
+            .context("the create got no result")?
+            .context("the create")?;
+        let report = StatusReport {
+            id: created.id,
+            sequence_id: self.sequence.next_id().to_string(),
+            ..self.report.clone()
+        };
+        let outcomes = self
+            .store
+            .apply_statuses(std::slice::from_ref(&report))
             .await
             .context("the status write")?;
-        anyhow::ensure!(written == [id], "the status write changed no row");
+        anyhow::ensure!(
+            outcomes == [StatusOutcome::Stored],
+            "the status was not stored: {outcomes:?}"
+        );
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(created.id);
         Ok(())
     }
 }
 
-/// The status the reference agent reports after applying `manifests` at generation 1 (work
-/// conditions Applied and Available, each manifest's own pair), as the hub stores it: its
-/// JSON text and §6.4 hash.
-fn agent_status(manifests: &Value) -> anyhow::Result<(String, String)> {
+/// The work the hub decodes from the reference agent's status after applying `manifests` at
+/// generation 1 on `cluster`: the work conditions Applied and Available, each manifest's own
+/// pair.
+fn agent_work(cluster: &str, manifests: &[Value]) -> anyhow::Result<ManifestWork> {
     let outcomes = manifests
-        .as_array()
-        .context("the body has no manifests array")?
         .iter()
         .map(|m| {
             Ok(ManifestOutcome {
@@ -167,10 +140,10 @@ fn agent_status(manifests: &Value) -> anyhow::Result<(String, String)> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut work = ManifestWork::default();
+    work.metadata.namespace = cluster.to_owned();
     work.metadata.generation = 1;
     work.status = work_status(&work, &outcomes);
-    let document = serde_json::to_value(&work.status)?.to_string();
-    Ok((document, status_hash(&work.status)?))
+    Ok(work)
 }
 
 #[cfg(test)]
@@ -178,10 +151,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_agent_status_has_the_work_and_manifest_conditions() {
-        let body = crate::payload::create_body(crate::payload::Size::Small, CONSUMER, 1);
-        let (document, hash) = agent_status(&body["manifests"]).unwrap();
-        let status: Value = serde_json::from_str(&document).unwrap();
+    fn the_agent_report_has_the_work_and_manifest_conditions() {
+        let body = crate::payload::create_body(crate::payload::Size::Small, "limit-1", 1);
+        let manifests = body["manifests"].as_array().unwrap();
+        let report = report_of(Uuid::nil(), &agent_work("limit-1", manifests).unwrap()).unwrap();
+        assert_eq!(report.cluster, "limit-1");
+        assert_eq!(report.version, 1);
+        let ReportedState::Status { document, hash } = &report.state else {
+            panic!("a status, not Deleted: {report:?}");
+        };
+        let status: Value = serde_json::from_str(document.get()).unwrap();
         let types = |conditions: &Value| -> Vec<String> {
             conditions
                 .as_array()

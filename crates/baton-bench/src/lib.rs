@@ -13,7 +13,7 @@
 //! - [`resync`]: every agent restarts without state at once; time until all is back;
 //! - [`idle`]: hub RSS per connected cluster;
 //! - [`limit`]: the raw PostgreSQL insert rate for the same rows, or for what one applied
-//!   create costs the database ([`e2e_rows`]): the ceiling of `create`;
+//!   create costs the database through the hub's store ([`e2e_rows`]): the ceiling of `create`;
 //! - [`grpc_source`]: create → applied through REST and through the gRPC source API driven by
 //!   sdk-go's source client, with its default publish limiter and raised;
 //! - [`sdk`]: the SDK's source and work-agent pair through the whole lifecycle over MQTT,
