@@ -5,6 +5,9 @@
 //! what the transport accepted. Woken by the store once a change commits ([`Store::wakeup`]);
 //! also polls, so that changes committed by a hub that crashed are delivered by the next one. While the transport is down it backs
 //! off and retries; the HTTP API never waits for it.
+//!
+//! Each event is built from the stored text ([`spec_text_of`]): the manifests were validated
+//! when stored and are written as they are, not parsed again per publish.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,13 +17,18 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
-use super::convert::work_of;
+use super::convert::{ConvertError, spec_text_of};
 use super::metrics::HubMetrics;
 use crate::broker::Broker;
 use crate::cloudevents::backoff::{Backoff, BackoffPolicy};
-use crate::cloudevents::{Action, EventType, SourceClient, SubResource};
+use crate::cloudevents::log_limit::LogLimit;
+use crate::cloudevents::{Action, CodecError, Event, EventType, SourceClient, SubResource};
 use crate::store::{Pending, PublishAction, Store};
+use crate::work::codec::BundleSourceCodec;
 use crate::work::model::{ManifestWork, manifest_bundles_data_type};
+
+/// A stored resource that cannot be sent is retried every round: its log is bounded.
+static NOT_ENCODED: LogLimit = LogLimit::per_event();
 
 /// Publisher settings.
 #[derive(Debug, Clone, Copy)]
@@ -60,8 +68,23 @@ pub struct Publisher {
     /// Closed while another replica publishes (over MQTT, [`super::lease`]).
     gate: Option<watch::Receiver<bool>>,
     client: Arc<SourceClient<ManifestWork>>,
+    /// Encodes the events the client sends (the client's own codec for this data type).
+    codec: BundleSourceCodec,
     metrics: Arc<HubMetrics>,
     config: PublisherConfig,
+}
+
+/// Why a stored resource cannot be sent (should not happen: it was validated when stored).
+#[derive(Debug, thiserror::Error)]
+enum EncodeError {
+    #[error(transparent)]
+    Convert(#[from] ConvertError),
+    #[error("resource {id}: {source}")]
+    Codec {
+        id: uuid::Uuid,
+        #[source]
+        source: CodecError,
+    },
 }
 
 /// Why a round made no progress.
@@ -95,6 +118,7 @@ impl Publisher {
             replica: None,
             gate: None,
             client,
+            codec: BundleSourceCodec::new(),
             metrics,
             config,
         }
@@ -200,21 +224,35 @@ impl Publisher {
         }
     }
 
+    /// The spec event for `pending`, as the client's codec would encode its work.
+    fn event_of(&self, pending: &Pending) -> Result<Event, EncodeError> {
+        let spec = spec_text_of(&pending.resource)?;
+        self.codec
+            .encode_text(
+                self.client.source_id(),
+                &event_type(pending.action),
+                &spec.metadata,
+                &spec.bundle(),
+            )
+            .map_err(|source| EncodeError::Codec {
+                id: pending.resource.id,
+                source,
+            })
+    }
+
     async fn publish(&self, pending: &Pending) -> bool {
         let resource = &pending.resource;
-        let work = match work_of(resource) {
-            Ok(work) => work,
+        let event = match self.event_of(pending) {
+            Ok(event) => event,
             Err(err) => {
                 self.metrics.count_publish("invalid");
-                error!(%err, "cannot publish a stored resource");
+                if let Some(suppressed) = NOT_ENCODED.allow() {
+                    error!(%err, suppressed, "cannot publish a stored resource");
+                }
                 return false;
             }
         };
-        match self
-            .client
-            .publish(&event_type(pending.action), &work)
-            .await
-        {
+        match self.client.publish_event(&event).await {
             Ok(()) => {
                 self.metrics.count_publish("ok");
                 debug!(resource_id = %resource.id, version = resource.version, action = ?pending.action, "published");

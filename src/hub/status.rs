@@ -7,6 +7,11 @@
 //! before that (`status_skip`). A report on another cluster's resource is refused
 //! ([`StatusOutcome::NotOwner`]) and counted in `status_rejected`.
 //!
+//! No stored status document is read for a report: the decision takes the row's version,
+//! deletion, sequence id and status hash columns. The received status is rendered once, as a
+//! tree both the stored text and the §6.4 hash are written from. (What does read a stored
+//! document is the condition trigger of both stores, and it reads the new one only.)
+//!
 //! Every warning here is one a peer can cause once per event, so each goes through its own
 //! [`LogLimit`]: a flood of bogus events costs a few lines and a count of the rest.
 
@@ -55,8 +60,8 @@ pub fn report_of(id: Uuid, work: &ManifestWork) -> Result<StatusReport, serde_js
     } else {
         let tree = serde_json::to_value(&work.status)?;
         ReportedState::Status {
+            hash: status_hash::status_hash_of_tree(&tree),
             document: serde_json::value::to_raw_value(&tree)?,
-            hash: status_hash::status_hash(&work.status)?,
         }
     };
     Ok(StatusReport {

@@ -153,6 +153,22 @@ impl<T: ResourceObject> SourceClient<T> {
             .await
     }
 
+    /// Publishes a spec event already encoded (e.g. by a codec's own method for objects kept
+    /// in another form, such as `BundleSourceCodec::encode_text`): sent as [`Self::publish`]
+    /// sends, if it is a spec event of a data type this client has a codec for.
+    pub async fn publish_event(&self, event: &Event) -> Result<(), ClientError> {
+        let event_type: EventType = event.ty().parse().map_err(super::CodecError::from)?;
+        if event_type.sub_resource != SubResource::Spec {
+            return Err(ClientError::WrongDirection {
+                role: "source",
+                allowed: SubResource::Spec,
+                event_type: event_type.to_string(),
+            });
+        }
+        self.shared.core.codec(&event_type.data_type)?;
+        self.shared.core.send(event).await
+    }
+
     /// Asks agents for the status of resources: one cluster, or every cluster (`None`, a
     /// broadcast with `clustername` `""`, §6.3).
     pub async fn resync(&self, cluster_name: Option<&str>) -> Result<(), ClientError> {

@@ -8,7 +8,9 @@ use crate::store::{
     ResourceState,
 };
 use crate::work::model::{DeleteOption, Manifest, ManifestConfigOption};
-use crate::work::validation::{self, ManifestError, ManifestProblem, object_fields};
+use crate::work::validation::{
+    self, ManifestError, ManifestLimits, ManifestProblem, ObjectFields, object_fields,
+};
 
 use super::views::PageParams;
 
@@ -197,16 +199,18 @@ fn reason(err: &serde_json::Error) -> String {
 
 /// §4.5 on the REST side (the agent would drop the bundle otherwise), plus `apiVersion`,
 /// without which no cluster can apply an object. The error names the JSON path at fault.
+/// Each manifest's top-level fields are read once, for both.
 fn manifest_list(manifests: &[Manifest]) -> Result<(), ApiError> {
-    for (index, manifest) in manifests.iter().enumerate() {
-        if object_fields(manifest).is_some_and(|f| f.api_version.is_empty()) {
+    let fields: Vec<Option<ObjectFields>> = manifests.iter().map(object_fields).collect();
+    for (index, read) in fields.iter().enumerate() {
+        if read.as_ref().is_some_and(|f| f.api_version.is_empty()) {
             return Err(ApiError::field(
                 format!("manifests[{index}].apiVersion"),
                 "is required",
             ));
         }
     }
-    validation::validate(manifests).map_err(|err| {
+    validation::validate_read(manifests, &fields, ManifestLimits::default()).map_err(|err| {
         let field = match &err {
             ManifestError::Invalid { index, problem, .. } => format!(
                 "manifests[{index}]{}",

@@ -417,6 +417,63 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_encoded_spec_event_is_published_and_other_events_are_refused() {
+        use crate::work::model::payload::RawManifestBundle;
+        use crate::work::model::{manifest_bundles_data_type, manifests_data_type};
+        use crate::{Action, SubResource};
+
+        let broker = MemoryBroker::new();
+        let client = SourceClient::builder(
+            "s1",
+            Arc::new(broker.transport(TransportRole::source("s1"))),
+            Arc::new(WorkCache::default()),
+            WorkStatusHasher,
+        )
+        .codec(BundleSourceCodec::new())
+        .build();
+        let mut work = work("web", 1);
+        work.metadata.uid = "03f36550-d4de-565a-b59e-268477dbea7f".into();
+        work.metadata.generation = 1;
+        let manifests = serde_json::value::to_raw_value(&work.spec.workload.manifests).unwrap();
+        let bundle = RawManifestBundle {
+            manifests: &manifests,
+            delete_option: None,
+            manifest_configs: &[],
+            executer: None,
+        };
+        let of_type = |data_type, sub_resource| {
+            let event_type = EventType::new(data_type, sub_resource, Action::CreateRequest);
+            crate::EventBuilder::new("s1", &event_type)
+                .cluster_name("c1")
+                .build()
+                .unwrap()
+        };
+        let spec_type = EventType::new(
+            manifest_bundles_data_type(),
+            SubResource::Spec,
+            Action::CreateRequest,
+        );
+        let event = BundleSourceCodec::new()
+            .encode_text("s1", &spec_type, &work.metadata, &bundle)
+            .unwrap();
+        client.publish_event(&event).await.unwrap();
+        assert_eq!(broker.history(), [event]);
+        assert!(matches!(
+            client
+                .publish_event(&of_type(manifest_bundles_data_type(), SubResource::Status))
+                .await,
+            Err(ClientError::WrongDirection { .. })
+        ));
+        assert!(matches!(
+            client
+                .publish_event(&of_type(manifests_data_type(), SubResource::Spec))
+                .await,
+            Err(ClientError::NoCodec(_))
+        ));
+        assert_eq!(broker.history().len(), 1, "nothing else was sent");
+    }
+
+    #[tokio::test]
     async fn create_refuses_a_taken_name_and_a_work_without_cluster_or_name() {
         let broker = MemoryBroker::new();
         let (works, _statuses, _agent, _specs) = pair(&broker).await;

@@ -16,7 +16,13 @@ pub fn hashed_bytes(status: &ManifestWorkStatus) -> Result<Vec<u8>, serde_json::
 
 /// The status hash of `status`.
 pub fn status_hash(status: &ManifestWorkStatus) -> Result<String, serde_json::Error> {
-    Ok(hex::encode(Sha256::digest(hashed_bytes(status)?)))
+    Ok(status_hash_of_tree(&serde_json::to_value(status)?))
+}
+
+/// The status hash of a status already rendered as a tree (`serde_json::to_value` of a
+/// [`ManifestWorkStatus`]), for a caller that needs the tree for something else too.
+pub fn status_hash_of_tree(tree: &serde_json::Value) -> String {
+    hex::encode(Sha256::digest(go_json::to_vec(tree)))
 }
 
 /// [`status_hash`] as the clients' [`StatusHasher`].
@@ -41,5 +47,20 @@ mod tests {
             status_hash(&status).unwrap(),
             "3a4ba43801251ccdf889a3154674d23a35ab996aacfc00de92e61dbb2f5cf189"
         );
+    }
+
+    #[test]
+    fn the_hash_of_the_tree_is_the_hash_of_the_status() {
+        let status = ManifestWorkStatus {
+            conditions: vec![crate::work::model::Condition {
+                type_: "Applied".into(),
+                status: "True".into(),
+                message: "<ok> & done".into(),
+                ..Default::default()
+            }],
+            ..ManifestWorkStatus::default()
+        };
+        let tree = serde_json::to_value(&status).unwrap();
+        assert_eq!(status_hash_of_tree(&tree), status_hash(&status).unwrap());
     }
 }

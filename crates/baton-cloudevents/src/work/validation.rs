@@ -107,6 +107,33 @@ pub fn validate(manifests: &[Manifest]) -> Result<(), ManifestError> {
 /// Validates a workload: non-empty, within the count and size limits, every manifest an
 /// object with a kind and a name and without generateName.
 pub fn validate_with(manifests: &[Manifest], limits: ManifestLimits) -> Result<(), ManifestError> {
+    check_bounds(manifests, limits)?;
+    for (index, manifest) in manifests.iter().enumerate() {
+        check_one(index, object_fields(manifest).as_ref())?;
+    }
+    Ok(())
+}
+
+/// [`validate_with`] on the fields already read from each manifest (`fields[i]` is
+/// [`object_fields`] of `manifests[i]`), for a caller that reads them for checks of its own:
+/// each manifest is read once. A manifest without an entry is read here.
+pub fn validate_read(
+    manifests: &[Manifest],
+    fields: &[Option<ObjectFields>],
+    limits: ManifestLimits,
+) -> Result<(), ManifestError> {
+    check_bounds(manifests, limits)?;
+    for (index, manifest) in manifests.iter().enumerate() {
+        match fields.get(index) {
+            Some(read) => check_one(index, read.as_ref())?,
+            None => check_one(index, object_fields(manifest).as_ref())?,
+        }
+    }
+    Ok(())
+}
+
+/// §4.5's bounds on the whole workload: not empty, the count and the size.
+fn check_bounds(manifests: &[Manifest], limits: ManifestLimits) -> Result<(), ManifestError> {
     if manifests.is_empty() {
         return Err(ManifestError::Empty);
     }
@@ -123,20 +150,19 @@ pub fn validate_with(manifests: &[Manifest], limits: ManifestLimits) -> Result<(
             limit: limits.max_size,
         });
     }
-    for (index, manifest) in manifests.iter().enumerate() {
-        check_one(manifest).map_err(|(kind, name, problem)| ManifestError::Invalid {
-            index,
-            kind,
-            name,
-            problem,
-        })?;
-    }
     Ok(())
 }
 
-fn check_one(manifest: &Manifest) -> Result<(), (String, String, ManifestProblem)> {
-    let Some(fields) = object_fields(manifest) else {
-        return Err((String::new(), String::new(), ManifestProblem::NotAnObject));
+/// The checks of one manifest, on its fields (`None`: not an object).
+fn check_one(index: usize, fields: Option<&ObjectFields>) -> Result<(), ManifestError> {
+    let invalid = |kind: &str, name: &str, problem| ManifestError::Invalid {
+        index,
+        kind: kind.to_owned(),
+        name: name.to_owned(),
+        problem,
+    };
+    let Some(fields) = fields else {
+        return Err(invalid("", "", ManifestProblem::NotAnObject));
     };
     let problem = if fields.kind.is_empty() {
         Some(ManifestProblem::MissingKind)
@@ -148,7 +174,7 @@ fn check_one(manifest: &Manifest) -> Result<(), (String, String, ManifestProblem
         None
     };
     match problem {
-        Some(problem) => Err((fields.kind, fields.name, problem)),
+        Some(problem) => Err(invalid(&fields.kind, &fields.name, problem)),
         None => Ok(()),
     }
 }
@@ -333,6 +359,29 @@ mod tests {
         assert_eq!(object_fields(&manifest(r#""text""#)), None);
         let dup = object_fields(&manifest(r#"{"kind":"A","kind":"B"}"#)).unwrap();
         assert_eq!(dup.kind, "B", "the last key wins, as in a whole value");
+    }
+
+    #[test]
+    fn validating_read_fields_decides_as_validating_the_manifests() {
+        let workloads = [
+            vec![config_map("a"), config_map("b")],
+            vec![config_map("a"), manifest(r#"[1]"#)],
+            vec![manifest(r#"{"kind":"Secret","metadata":{}}"#)],
+            vec![],
+        ];
+        for manifests in workloads {
+            let fields: Vec<_> = manifests.iter().map(object_fields).collect();
+            let limits = ManifestLimits::default();
+            assert_eq!(
+                validate_read(&manifests, &fields, limits),
+                validate_with(&manifests, limits)
+            );
+            assert_eq!(
+                validate_read(&manifests, &[], limits),
+                validate_with(&manifests, limits),
+                "a manifest without fields is read"
+            );
+        }
     }
 
     #[test]

@@ -7,14 +7,14 @@ use super::{
     log_tracing_json, parse_data, spec_builder, status_builder, to_json,
 };
 use crate::extensions as ext;
-use crate::work::model::payload::{ManifestBundle, ManifestBundleStatus};
+use crate::work::model::payload::{ManifestBundle, ManifestBundleStatus, RawManifestBundle};
 use crate::work::model::{
     ManifestResourceStatus, ManifestWork, ManifestWorkSpec, ManifestWorkStatus, ManifestsTemplate,
-    manifest_bundles_data_type,
+    ObjectMeta, manifest_bundles_data_type,
 };
 use crate::work::status_hash;
 use crate::work::validation::{self, ManifestLimits};
-use crate::{Codec, CodecError, DataType, Event, EventType};
+use crate::{Codec, CodecError, DataType, Event, EventBuilder, EventType};
 
 fn bundle_of(spec: &ManifestWorkSpec) -> ManifestBundle {
     ManifestBundle {
@@ -81,6 +81,37 @@ impl BundleSourceCodec {
             status: ManifestWorkStatus::default(),
         })
     }
+
+    /// The spec event [`encode`](Codec::encode) builds for a work with `metadata` and this
+    /// spec, from manifests kept as JSON text: the text is written as it is, neither parsed nor
+    /// validated, so the caller vouches that it passed §4.5 (a source that validated the
+    /// manifests when it stored them). A deleting work is sent without data (§4.2).
+    pub fn encode_text(
+        &self,
+        source: &str,
+        event_type: &EventType,
+        metadata: &ObjectMeta,
+        bundle: &RawManifestBundle<'_>,
+    ) -> Result<Event, CodecError> {
+        check_data_type(&self.data_type, &event_type.data_type)?;
+        let builder = spec_envelope(source, event_type, metadata)?;
+        if metadata.deletion_timestamp.is_some() {
+            return Ok(builder.build()?);
+        }
+        Ok(builder.json_data(to_json(bundle)?).build()?)
+    }
+}
+
+/// A spec event's envelope (§4.1): identity, `metadata` and `logtracing`.
+fn spec_envelope(
+    source: &str,
+    event_type: &EventType,
+    metadata: &ObjectMeta,
+) -> Result<EventBuilder, CodecError> {
+    let text = serde_json::to_string(metadata).map_err(WorkCodecError::Render)?;
+    Ok(spec_builder(source, event_type, metadata)
+        .metadata(text)
+        .log_tracing(log_tracing_json(metadata)?))
 }
 
 impl Codec<ManifestWork> for BundleSourceCodec {
@@ -96,10 +127,7 @@ impl Codec<ManifestWork> for BundleSourceCodec {
         work: &ManifestWork,
     ) -> Result<Event, CodecError> {
         check_data_type(&self.data_type, &event_type.data_type)?;
-        let metadata = serde_json::to_string(&work.metadata).map_err(WorkCodecError::Render)?;
-        let builder = spec_builder(source, event_type, work)
-            .metadata(metadata)
-            .log_tracing(log_tracing_json(&work.metadata)?);
+        let builder = spec_envelope(source, event_type, &work.metadata)?;
         if work.metadata.deletion_timestamp.is_some() {
             return Ok(builder.build()?);
         }
@@ -210,5 +238,90 @@ impl Codec<ManifestWork> for BundleAgentCodec {
             spec,
             status: ManifestWorkStatus::default(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ::cloudevents::AttributesWriter;
+    use serde_json::value::RawValue;
+
+    use super::*;
+    use crate::work::model::{DeleteOption, Manifest, Time};
+    use crate::{Action, SubResource};
+
+    fn spec_type(action: Action) -> EventType {
+        EventType::new(manifest_bundles_data_type(), SubResource::Spec, action)
+    }
+
+    /// The event without what differs between two encodes (a fresh id and time).
+    fn comparable(mut event: Event) -> Event {
+        event.set_id("id");
+        event.set_time(None::<chrono::DateTime<chrono::Utc>>);
+        event
+    }
+
+    fn work(manifests: &str) -> ManifestWork {
+        ManifestWork {
+            metadata: ObjectMeta {
+                name: "web".into(),
+                namespace: "cluster1".into(),
+                uid: "03f36550-d4de-565a-b59e-268477dbea7f".into(),
+                resource_version: "2".into(),
+                generation: 2,
+                ..ObjectMeta::default()
+            },
+            spec: ManifestWorkSpec {
+                workload: ManifestsTemplate {
+                    manifests: serde_json::from_str::<Vec<Manifest>>(manifests).unwrap(),
+                },
+                delete_option: Some(DeleteOption {
+                    propagation_policy: "Orphan".into(),
+                    ..DeleteOption::default()
+                }),
+                ..ManifestWorkSpec::default()
+            },
+            status: ManifestWorkStatus::default(),
+        }
+    }
+
+    #[test]
+    fn encode_text_sends_what_encode_sends() {
+        let manifests = r#"[{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"},"data":{"k":"v"}},{"apiVersion":"v1","kind":"Secret","metadata":{"name":"b"}}]"#;
+        let raw: Box<RawValue> = serde_json::from_str(manifests).unwrap();
+        let codec = BundleSourceCodec::new();
+        let mut work = work(manifests);
+        for action in [Action::CreateRequest, Action::DeleteRequest] {
+            if action == Action::DeleteRequest {
+                work.metadata.deletion_timestamp = Some(Time::now());
+            }
+            let bundle = RawManifestBundle {
+                manifests: &raw,
+                delete_option: work.spec.delete_option.as_ref(),
+                manifest_configs: &work.spec.manifest_configs,
+                executer: None,
+            };
+            let event_type = spec_type(action.clone());
+            let typed = codec.encode("hub", &event_type, &work).unwrap();
+            let text = codec
+                .encode_text("hub", &event_type, &work.metadata, &bundle)
+                .unwrap();
+            assert_eq!(comparable(text), comparable(typed), "{action:?}");
+        }
+        let status_type = EventType::new(
+            crate::DataType::new("io.open-cluster-management.works", "v1alpha1", "manifests"),
+            SubResource::Spec,
+            Action::CreateRequest,
+        );
+        let bundle = RawManifestBundle {
+            manifests: &raw,
+            delete_option: None,
+            manifest_configs: &[],
+            executer: None,
+        };
+        assert!(matches!(
+            codec.encode_text("hub", &status_type, &work.metadata, &bundle),
+            Err(CodecError::WrongDataType { .. })
+        ));
     }
 }

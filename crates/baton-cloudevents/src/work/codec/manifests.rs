@@ -129,7 +129,7 @@ impl Codec<ManifestWork> for ManifestSourceCodec {
         work: &ManifestWork,
     ) -> Result<Event, CodecError> {
         check_data_type(&self.data_type, &event_type.data_type)?;
-        let builder = spec_builder(source, event_type, work);
+        let builder = spec_builder(source, event_type, &work.metadata);
         if work.metadata.deletion_timestamp.is_some() {
             return Ok(builder.build()?);
         }

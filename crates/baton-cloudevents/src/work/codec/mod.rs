@@ -239,13 +239,13 @@ impl StatusHeader {
 pub(crate) fn spec_builder(
     source: &str,
     event_type: &EventType,
-    work: &ManifestWork,
+    meta: &ObjectMeta,
 ) -> EventBuilder {
     let mut builder = EventBuilder::new(source, event_type)
-        .cluster_name(&work.metadata.namespace)
-        .resource_id(&work.metadata.uid)
-        .resource_version(work.metadata.generation);
-    if let Some(deletion) = work.metadata.deletion_timestamp {
+        .cluster_name(&meta.namespace)
+        .resource_id(&meta.uid)
+        .resource_version(meta.generation);
+    if let Some(deletion) = meta.deletion_timestamp {
         builder = builder.deletion_timestamp(deletion.0);
     }
     builder

@@ -1,6 +1,7 @@
 //! The event data shapes (docs/protocol.md §4.1, §4.6, §4.9): what the `data` of a work event holds.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::meta::null_default;
 use super::spec::{
@@ -30,6 +31,27 @@ pub struct ManifestBundle {
     /// As [`ManifestWorkSpec::executor`](super::ManifestWorkSpec::executor).
     #[serde(default, rename = "executer", skip_serializing_if = "Option::is_none")]
     pub executer: Option<ManifestWorkExecutor>,
+}
+
+/// A [`ManifestBundle`] to send whose manifests are JSON text: the array is written as it is
+/// (no manifest is parsed or copied), so it renders as the `ManifestBundle` of the same
+/// manifests does when the text has no whitespace between its elements (whitespace there is
+/// kept, and no reader sees it: §4.5 counts each manifest's own text). For a source that keeps
+/// validated manifests as text (`BundleSourceCodec::encode_text`).
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawManifestBundle<'a> {
+    /// The JSON array of the Kubernetes objects.
+    pub manifests: &'a RawValue,
+    /// As [`ManifestBundle::delete_option`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delete_option: Option<&'a DeleteOption>,
+    /// As [`ManifestBundle::manifest_configs`].
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub manifest_configs: &'a [ManifestConfigOption],
+    /// As [`ManifestBundle::executer`].
+    #[serde(rename = "executer", skip_serializing_if = "Option::is_none")]
+    pub executer: Option<&'a ManifestWorkExecutor>,
 }
 
 /// Status data of `manifestbundles` (§4.6). `conditions` is always rendered, `null` when the
@@ -91,4 +113,47 @@ pub struct SingleManifestStatus {
     /// The status of the one manifest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ManifestCondition>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_raw_bundle_renders_as_the_bundle_of_its_manifests() {
+        let manifests =
+            r#"[{"kind":"ConfigMap","metadata":{"name":"a"},"data":{"k":"v w"}},{"b":[1,2]}]"#;
+        let delete_option = DeleteOption {
+            propagation_policy: "Orphan".into(),
+            ..DeleteOption::default()
+        };
+        let configs = vec![ManifestConfigOption::default()];
+        let typed = ManifestBundle {
+            manifests: serde_json::from_str(manifests).unwrap(),
+            delete_option: Some(delete_option.clone()),
+            manifest_configs: configs.clone(),
+            executer: None,
+        };
+        let raw: Box<RawValue> = serde_json::from_str(manifests).unwrap();
+        let text = RawManifestBundle {
+            manifests: &raw,
+            delete_option: Some(&delete_option),
+            manifest_configs: &configs,
+            executer: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&text).unwrap(),
+            serde_json::to_string(&typed).unwrap()
+        );
+        let bare = RawManifestBundle {
+            manifests: &raw,
+            delete_option: None,
+            manifest_configs: &[],
+            executer: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&bare).unwrap(),
+            format!(r#"{{"manifests":{manifests}}}"#)
+        );
+    }
 }
