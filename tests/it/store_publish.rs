@@ -370,3 +370,76 @@ async fn postgres_migration_backfills_the_outbox_actions() {
     expected.sort_unstable();
     assert_eq!(actions, expected);
 }
+
+/// PostgreSQL migration 0012 fills `resource_pending` from the rows it finds: a live resource
+/// without a status, or with a status on an older version, is pending; one whose status is on
+/// its version, or that is being deleted, is not.
+#[tokio::test]
+async fn postgres_migration_backfills_the_pending_resources() {
+    use baton::store::Health;
+    use sqlx::Connection;
+
+    let db = crate::harness::TestDb::new(Backend::Postgres).await;
+    let before = tempfile::tempdir().unwrap();
+    let migrations = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres");
+    for entry in std::fs::read_dir(migrations).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.as_str() < "0012" {
+            std::fs::copy(&path, before.path().join(name)).unwrap();
+        }
+    }
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::migrate::Migrator::new(before.path())
+        .await
+        .unwrap()
+        .run(&mut conn)
+        .await
+        .unwrap();
+    let consumer = uuid::Uuid::new_v4();
+    sqlx::query("INSERT INTO consumers (id, name) VALUES ($1, 'c1')")
+        .bind(consumer)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let [unreported, applied, behind, deleting] = std::array::from_fn(|_| uuid::Uuid::new_v4());
+    // (id, name, version, status version, deleting)
+    let rows = [
+        (unreported, "unreported", 1_i64, None, false),
+        (applied, "applied", 2, Some(2_i64), false),
+        (behind, "behind", 3, Some(2), false),
+        (deleting, "deleting", 1, None, true),
+    ];
+    for (id, name, version, status_version, is_deleting) in rows {
+        sqlx::query(
+            "INSERT INTO resources (id, consumer_id, consumer_name, name, version, manifests, \
+             status, status_version, deleted_at) VALUES ($1, $2, 'c1', $3, $4, '[]', \
+             CASE WHEN $5::bigint IS NULL THEN NULL ELSE '{}'::json END, $5, \
+             CASE WHEN $6 THEN now() END)",
+        )
+        .bind(id)
+        .bind(consumer)
+        .bind(name)
+        .bind(version)
+        .bind(status_version)
+        .bind(is_deleting)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    conn.close().await.unwrap();
+
+    let store = db.store().await; // applies the rest
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let mut pending: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT resource_id FROM resource_pending")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    pending.sort_unstable();
+    let mut expected = vec![unreported, behind];
+    expected.sort_unstable();
+    assert_eq!(pending, expected);
+    let health = store.consumer_health(None).await.unwrap();
+    assert_eq!(health["c1"].pending, 2, "{health:?}");
+}
