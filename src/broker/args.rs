@@ -84,6 +84,7 @@ impl TryFrom<BrokerArgs> for BrokerConfig {
                 .then_some(args.heartbeat_interval),
             queue_capacity: args.queue_capacity,
             source_wait: super::config::DEFAULT_SOURCE_WAIT,
+            local_agent_budget: super::budget::DEFAULT_LOCAL_BUDGET,
             park: super::parked::ParkLimits::default(),
             tls,
             tokens: args

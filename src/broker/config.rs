@@ -35,6 +35,9 @@ pub struct BrokerConfig {
     /// A full source queue is waited on this long per Publish, then the Publish is refused;
     /// the source's stream is kept (ending it would drop every event queued for it).
     pub source_wait: Duration,
+    /// Bytes of events the embedding process's own source may hold in agents' queues at once
+    /// (`broker::budget`); its publishes to agents wait for room.
+    pub local_agent_budget: usize,
     /// How long and how many agents' spec resync requests are kept for a source that has
     /// not subscribed yet (`broker::parked`).
     pub park: ParkLimits,
@@ -51,6 +54,7 @@ impl Default for BrokerConfig {
             heartbeat_interval: Some(DEFAULT_HEARTBEAT),
             queue_capacity: DEFAULT_QUEUE,
             source_wait: DEFAULT_SOURCE_WAIT,
+            local_agent_budget: super::budget::DEFAULT_LOCAL_BUDGET,
             park: ParkLimits::default(),
             tls: None,
             tokens: None,
@@ -71,6 +75,9 @@ impl BrokerConfig {
         }
         if self.queue_capacity == 0 {
             return Err(BrokerError::ZeroQueue);
+        }
+        if self.local_agent_budget == 0 {
+            return Err(BrokerError::ZeroBudget);
         }
         if self.park.ttl.is_zero() || self.park.max == 0 {
             return Err(BrokerError::ZeroPark);

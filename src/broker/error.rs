@@ -49,6 +49,8 @@ pub enum BrokerError {
     ZeroHeartbeat,
     #[error("the subscriber queue capacity must be at least 1")]
     ZeroQueue,
+    #[error("the local source's budget in agents' queues must be at least 1 byte")]
+    ZeroBudget,
     #[error("parked resync requests need a non-zero time to live and limit")]
     ZeroPark,
     #[error("client CA: {0}")]

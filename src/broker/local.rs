@@ -10,7 +10,9 @@
 //! same bound, before the agent's stream is ended
 //! ([`Registry::deliver_waiting_for_agents`](super::registry::Registry::deliver_waiting_for_agents)),
 //! because in memory a spec resync answer for a large cluster fills its queue faster than any
-//! agent reads. No authentication (the process is the broker's owner) and no heartbeats
+//! agent reads. And all agents' queues together hold at most a byte budget of its events
+//! ([`super::budget`]): a publish waits for room, so a reconnecting fleet's specs are not all
+//! in memory at once. No authentication (the process is the broker's owner) and no heartbeats
 //! (nothing to detect: the subscription ends only with the broker's owner or
 //! [`Transport::close`]). Must not know what the events mean: the client decodes.
 
@@ -21,6 +23,7 @@ use std::sync::atomic::AtomicBool;
 use async_trait::async_trait;
 use futures::StreamExt as _;
 use futures::stream::SelectAll;
+use prost::Message as _;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -106,7 +109,7 @@ impl Transport for LocalSource {
                         None => return,
                     },
                 };
-                match binding::from_proto(*message) {
+                match binding::from_proto(message.into_event()) {
                     Ok(event) => {
                         if inbox.send(Inbound::Event(event)).await.is_err() {
                             return;
@@ -136,9 +139,14 @@ impl Transport for LocalSource {
         let message =
             binding::to_proto(event).map_err(|e| TransportError::Encode(e.to_string()))?;
         let shared = &self.shared;
+        // Waits while the fleet's queues hold this source's budget (`super::budget`).
+        let reservation = shared
+            .local_budget
+            .reserve(message.encoded_len(), shared.config.source_wait)
+            .await;
         let delivered = shared
             .registry
-            .deliver_waiting_for_agents(&route, &message, shared.config.source_wait)
+            .deliver_waiting_for_agents(&route, &message, shared.config.source_wait, reservation)
             .await
             .map_err(|busy| TransportError::Rejected(busy.to_string()))?;
         BrokerStats::bump(&shared.stats.published);

@@ -12,6 +12,7 @@
 //! - [`listen`]: the listening socket, with a backlog for a fleet reconnecting at once.
 //! - [`conns`]: deadlines and a cap for connections that do not subscribe.
 //! - [`local`]: the embedding process's own source client, in memory.
+//! - [`budget`]: the bytes that client may hold in agents' queues at once.
 //! - `stream`: one subscriber's response stream with heartbeats.
 //! - [`tls`]: TLS on the listener (lowest version, reloaded certificate, bounded handshakes).
 //! - `service`: the tonic service tying them together.
@@ -22,6 +23,7 @@
 
 pub mod args;
 pub mod auth;
+pub mod budget;
 pub mod config;
 pub mod conns;
 pub mod error;
@@ -49,6 +51,7 @@ use tonic::transport::server::TcpIncoming;
 use tracing::{info, warn};
 
 pub use auth::{Authenticator, Identity as CallerIdentity, Principal, TokenTable};
+pub use budget::BudgetSnapshot;
 pub use config::{BrokerConfig, ServerTls};
 pub use conns::ConnLimits;
 pub use error::{BrokerError, RequestError};
@@ -66,6 +69,8 @@ struct Shared {
     registry: Arc<Registry>,
     stats: Arc<BrokerStats>,
     connections: Arc<conns::ConnTable>,
+    /// What the local source may hold in agents' queues ([`budget`]).
+    local_budget: Arc<budget::AgentBudget>,
 }
 
 /// The broker. Cheap to clone; clones share subscriptions and counters.
@@ -101,6 +106,7 @@ impl Broker {
                 )),
                 stats,
                 connections: Arc::default(),
+                local_budget: budget::AgentBudget::new(config.local_agent_budget),
                 config,
             }),
         })
@@ -228,6 +234,11 @@ impl Broker {
 
     pub fn stats(&self) -> BrokerStatsSnapshot {
         self.shared.stats.snapshot()
+    }
+
+    /// The local source's budget in agents' queues: held now, its high-water mark, waits.
+    pub fn local_budget(&self) -> BudgetSnapshot {
+        self.shared.local_budget.snapshot()
     }
 
     /// Connections open now without a subscription.

@@ -129,7 +129,7 @@ impl Parked {
             if parked_type != data_type || !addressed(&entry.target, party) {
                 return true;
             }
-            let sent = queue.try_send(Box::new(entry.message.clone())).is_ok();
+            let sent = queue.try_send(Queued::new(&entry.message)).is_ok();
             handed += usize::from(sent);
             !sent
         });
@@ -208,7 +208,10 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(8);
         assert_eq!(parked.hand_over(&hub(), &other_type, &tx, t0), (0, 0));
         assert_eq!(parked.hand_over(&hub(), &bundles(), &tx, t0), (2, 0));
-        let mut ids = vec![rx.try_recv().unwrap().id, rx.try_recv().unwrap().id];
+        let mut ids = vec![
+            rx.try_recv().unwrap().id.clone(),
+            rx.try_recv().unwrap().id.clone(),
+        ];
         ids.sort();
         assert_eq!(ids, ["c2", "new"]);
         assert!(parked.is_empty());
@@ -227,7 +230,7 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(8);
         let later = t0 + MINUTE + Duration::from_secs(1);
         assert_eq!(parked.hand_over(&hub(), &bundles(), &tx, later), (1, 1));
-        assert_eq!(rx.try_recv().unwrap().id, "late");
+        assert_eq!(rx.try_recv().unwrap().id, "late".to_owned());
         assert!(rx.try_recv().is_err());
     }
 

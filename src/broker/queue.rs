@@ -22,11 +22,38 @@ use futures::StreamExt as _;
 use futures::channel::mpsc as small;
 use tokio::sync::mpsc;
 
+use super::budget::Held;
 use crate::cloudevents::transport::grpc::proto::CloudEvent;
 
 /// A queued event, boxed: a queue's slots (tokio allocates them in blocks of 32) hold a
-/// pointer, not a whole `CloudEvent`.
-pub type Queued = Box<CloudEvent>;
+/// pointer, not a whole `CloudEvent`. A copy queued by the in-process source to an agent
+/// carries its share of the [`AgentBudget`](super::budget::AgentBudget), given back when the
+/// agent's stream takes it.
+#[derive(Debug)]
+pub struct Queued {
+    event: Box<CloudEvent>,
+    held: Option<Held>,
+}
+
+impl Queued {
+    pub fn new(event: &CloudEvent) -> Self {
+        Self::holding(event, None)
+    }
+
+    pub fn holding(event: &CloudEvent, held: Option<Held>) -> Self {
+        Self {
+            event: Box::new(event.clone()),
+            held,
+        }
+    }
+
+    /// The event; its budget share (if any) is given back.
+    #[must_use]
+    pub fn into_event(self) -> CloudEvent {
+        drop(self.held);
+        *self.event
+    }
+}
 
 /// The sending half, kept in the subscriber table.
 pub enum QueueTx {
@@ -79,6 +106,14 @@ pub fn agent(capacity: usize) -> (QueueTx, QueueRx) {
 pub fn source(capacity: usize) -> (QueueTx, QueueRx) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
     (QueueTx::Source(tx), QueueRx::Source(rx))
+}
+
+impl std::ops::Deref for Queued {
+    type Target = CloudEvent;
+
+    fn deref(&self) -> &CloudEvent {
+        &self.event
+    }
 }
 
 impl QueueTx {
@@ -156,7 +191,7 @@ mod tests {
     use super::*;
 
     fn event() -> Queued {
-        Box::new(CloudEvent::default())
+        Queued::new(&CloudEvent::default())
     }
 
     #[test]

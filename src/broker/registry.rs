@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, warn};
 
+use super::budget::Reservation;
 use super::index::Index;
 use super::parked::{ParkLimits, Parked, Parking};
 use super::queue::{self, Overflow, QueueRx, QueueTx, Queued, TrySend};
@@ -244,36 +245,40 @@ impl Registry {
         message: &CloudEvent,
         wait: Duration,
     ) -> Result<usize, SourceBusy> {
-        self.deliver_with(route, message, wait, false).await
+        self.deliver_with(route, message, wait, None).await
     }
 
     /// Like [`Registry::deliver`], but a full *agent* queue is waited on too, for up to
     /// `wait`, before its stream is ended: for a publisher in the broker's own process
     /// (`local`), which would otherwise fill a large cluster's queue in microseconds, faster
-    /// than any agent reads it.
+    /// than any agent reads it. Each copy queued to an agent carries a share of `reservation`
+    /// (`super::budget`).
     pub async fn deliver_waiting_for_agents(
         &self,
         route: &Route,
         message: &CloudEvent,
         wait: Duration,
+        reservation: Reservation,
     ) -> Result<usize, SourceBusy> {
-        self.deliver_with(route, message, wait, true).await
+        self.deliver_with(route, message, wait, Some(reservation))
+            .await
     }
 
+    /// `reservation`: `Some` when the publisher waits for agents (see above).
     async fn deliver_with(
         &self,
         route: &Route,
         message: &CloudEvent,
         wait: Duration,
-        wait_for_agents: bool,
+        mut reservation: Option<Reservation>,
     ) -> Result<usize, SourceBusy> {
-        let (mut delivered, full) = self.queue_now(route, message, wait_for_agents);
+        let (mut delivered, full) = self.queue_now(route, message, reservation.as_mut());
         let mut busy = None;
         for sub in full {
             BrokerStats::bump(&self.stats.source_waits);
             let queued = match &sub.source_queue {
                 Some(queue) => queue
-                    .send_timeout(Box::new(message.clone()), wait)
+                    .send_timeout(Queued::new(message), wait)
                     .await
                     .map_err(|err| match err {
                         tokio::sync::mpsc::error::SendTimeoutError::Timeout(_) => {
@@ -281,7 +286,10 @@ impl Registry {
                         }
                         tokio::sync::mpsc::error::SendTimeoutError::Closed(_) => WaitError::Closed,
                     }),
-                None => self.wait_for_agent_room(sub.id, message, wait).await,
+                None => {
+                    self.wait_for_agent_room(sub.id, message, wait, reservation.as_mut())
+                        .await
+                }
             };
             match queued {
                 Ok(()) => delivered += 1,
@@ -315,6 +323,7 @@ impl Registry {
         id: u64,
         message: &CloudEvent,
         wait: Duration,
+        mut reservation: Option<&mut Reservation>,
     ) -> Result<(), WaitError> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
@@ -322,7 +331,9 @@ impl Registry {
             if left.is_zero() {
                 return Err(WaitError::Timeout);
             }
-            let room = std::future::poll_fn(|cx| self.poll_agent_room(id, message, cx));
+            let room = std::future::poll_fn(|cx| {
+                self.poll_agent_room(id, message, reservation.as_deref_mut(), cx)
+            });
             if let Ok(queued) = tokio::time::timeout(left.min(AGENT_ROOM_RECHECK), room).await {
                 return queued;
             }
@@ -333,6 +344,7 @@ impl Registry {
         &self,
         id: u64,
         message: &CloudEvent,
+        reservation: Option<&mut Reservation>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Result<(), WaitError>> {
         use std::task::Poll;
@@ -343,7 +355,11 @@ impl Registry {
         match sub.queue.poll_room(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Err(_)) => Poll::Ready(Err(WaitError::Closed)),
-            Poll::Ready(Ok(())) => match sub.queue.try_send(Box::new(message.clone())) {
+            // A share lost to `Full` is given back; the next try takes one again.
+            Poll::Ready(Ok(())) => match sub.queue.try_send(Queued::holding(
+                message,
+                reservation.map(Reservation::share),
+            )) {
                 TrySend::Sent => Poll::Ready(Ok(())),
                 TrySend::Closed => Poll::Ready(Err(WaitError::Closed)),
                 // Another publisher took the room first: wait for the next.
@@ -374,8 +390,9 @@ impl Registry {
         &self,
         route: &Route,
         message: &CloudEvent,
-        wait_for_agents: bool,
+        mut reservation: Option<&mut Reservation>,
     ) -> (usize, Vec<Full>) {
+        let wait_for_agents = reservation.is_some();
         let mut table = self.lock();
         let mut delivered = 0;
         let mut dropped = Vec::new();
@@ -393,7 +410,12 @@ impl Registry {
             if *sub.data_type != route.data_type {
                 continue;
             }
-            match sub.queue.try_send(Box::new(message.clone())) {
+            // Only agents' copies take a share: a source's queue is bounded by its own waits.
+            let share = match (&reservation, sub.is_source()) {
+                (Some(_), false) => reservation.as_deref_mut().map(Reservation::share),
+                _ => None,
+            };
+            match sub.queue.try_send(Queued::holding(message, share)) {
                 TrySend::Sent => delivered += 1,
                 TrySend::Full if sub.is_source() || wait_for_agents => full.push(Full {
                     id,

@@ -1,6 +1,7 @@
 //! Unit tests of [`super::Registry`]: addressing, the index, agents' overflow, sources' wait.
 
 use super::*;
+use crate::broker::budget::AgentBudget;
 use crate::broker::route::Direction;
 
 const NO_WAIT: Duration = Duration::ZERO;
@@ -41,7 +42,7 @@ async fn delivers_only_to_the_addressed_party_and_data_type() {
         registry.deliver(&to_c1, &message, NO_WAIT).await.unwrap(),
         1
     );
-    assert_eq!(c1.queue.try_recv().map(|m| m.id), Ok("e1".into()));
+    assert_eq!(c1.queue.try_recv().map(|m| m.id.clone()), Ok("e1".into()));
     assert!(c1_other.queue.try_recv().is_err());
     assert!(c2.queue.try_recv().is_err());
 
@@ -171,7 +172,7 @@ async fn a_full_source_queue_makes_the_publisher_wait_and_loses_nothing() {
     let mut ids = Vec::new();
     while ids.len() < capacity + 1 {
         let next = tokio::time::timeout(Duration::from_secs(10), hub.queue.recv()).await;
-        ids.push(next.unwrap().unwrap().id);
+        ids.push(next.unwrap().unwrap().id.clone());
     }
     assert_eq!(waiting.await.unwrap().unwrap(), 1);
     assert_eq!(ids.last().map(String::as_str), Some("last"));
@@ -223,17 +224,25 @@ async fn an_in_process_publisher_waits_for_a_full_agent_queue_instead_of_ending_
     let mut c1 = registry.add(agent("c1"), data_type("manifestworks"));
     let to_c1 = route(Target::Cluster("c1".into()), "manifestworks");
     let message = CloudEvent::default();
+    let budget = AgentBudget::new(1 << 20);
     for _ in 0..2 {
+        let reservation = budget.reserve(1, NO_WAIT).await;
         registry
-            .deliver_waiting_for_agents(&to_c1, &message, NO_WAIT)
+            .deliver_waiting_for_agents(&to_c1, &message, NO_WAIT, reservation)
             .await
             .unwrap();
     }
     let waiting = {
         let (registry, to_c1) = (registry.clone(), to_c1.clone());
+        let reservation = budget.reserve(1, NO_WAIT).await;
         tokio::spawn(async move {
             registry
-                .deliver_waiting_for_agents(&to_c1, &CloudEvent::default(), Duration::from_secs(30))
+                .deliver_waiting_for_agents(
+                    &to_c1,
+                    &CloudEvent::default(),
+                    Duration::from_secs(30),
+                    reservation,
+                )
                 .await
         })
     };
@@ -252,12 +261,44 @@ async fn an_in_process_publisher_waits_for_a_full_agent_queue_instead_of_ending_
     assert_eq!(registry.stats.snapshot().overflows, 0);
 
     // Full again and nobody reads: after the wait the stream ends, as a plain publish's would.
+    let reservation = budget.reserve(1, NO_WAIT).await;
     registry
-        .deliver_waiting_for_agents(&to_c1, &message, Duration::from_millis(20))
+        .deliver_waiting_for_agents(&to_c1, &message, Duration::from_millis(20), reservation)
         .await
         .unwrap();
     assert!(c1.overflow.is_raised());
     assert!(!registry.has(&agent("c1")));
+}
+
+#[tokio::test]
+async fn each_agent_copy_holds_its_bytes_until_its_stream_takes_it() {
+    let registry = Registry::new(8, Arc::default());
+    let mut agents = [
+        registry.add(agent("c1"), data_type("manifestworks")),
+        registry.add(agent("c1"), data_type("manifestworks")),
+    ];
+    let to_c1 = route(Target::Cluster("c1".into()), "manifestworks");
+    let budget = AgentBudget::new(1 << 20);
+    for _ in 0..3 {
+        let reservation = budget.reserve(100, NO_WAIT).await;
+        let delivered = registry
+            .deliver_waiting_for_agents(&to_c1, &CloudEvent::default(), NO_WAIT, reservation)
+            .await
+            .unwrap();
+        assert_eq!(delivered, 2);
+    }
+    assert_eq!(budget.snapshot().held, 600, "3 events × 2 agents");
+    for sub in &mut agents {
+        let _taken = sub.queue.recv().await.unwrap().into_event();
+    }
+    assert_eq!(budget.snapshot().held, 400);
+    drop(agents);
+    assert_eq!(
+        budget.snapshot().held,
+        0,
+        "a dropped queue gives back what it held"
+    );
+    assert_eq!(budget.snapshot().peak, 600);
 }
 
 fn spec_resync(cluster: &str) -> Route {

@@ -91,7 +91,7 @@ impl Stream for SubscriberStream {
             return this.end(Some(status));
         }
         match this.queue.poll_recv(cx) {
-            Poll::Ready(Some(event)) => return Poll::Ready(Some(Ok(*event))),
+            Poll::Ready(Some(event)) => return Poll::Ready(Some(Ok(event.into_event()))),
             // The sender is gone: say why, if there is a why.
             Poll::Ready(None) => {
                 let status = this.ending();

@@ -18,6 +18,7 @@ mod grpc_auth;
 mod grpc_flow;
 mod grpc_harness;
 mod grpc_limits;
+mod grpc_local_budget;
 mod grpc_local_source;
 mod grpc_resilience;
 mod grpc_vectors;
