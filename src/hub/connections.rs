@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::broker::Broker;
+use crate::broker::{Broker, BudgetSnapshot};
 use crate::cloudevents::backoff::BackoffPolicy;
 use crate::cloudevents::transport::mqtt::{ConnectionState, MqttTransport};
 use crate::store::fleet::Connection;
@@ -23,6 +23,11 @@ pub trait Connections: Send + Sync + 'static {
     /// Where the cluster's agent is connected among the replicas on one database, when a
     /// connection registry is kept (docs/ha.md).
     fn connection(&self, _cluster: &str) -> Option<Connection> {
+        None
+    }
+    /// The hub's source's bytes in agents' queues (`broker::budget`); `None` without the
+    /// built-in broker.
+    fn local_budget(&self) -> Option<BudgetSnapshot> {
         None
     }
 }
@@ -44,6 +49,10 @@ impl Connections for BrokerConnections {
 
     fn connected_count(&self) -> Option<usize> {
         Some(self.broker.connected_clusters().len())
+    }
+
+    fn local_budget(&self) -> Option<BudgetSnapshot> {
+        Some(self.broker.local_budget())
     }
 }
 

@@ -104,6 +104,10 @@ impl Connections for FleetConnections {
     fn connection(&self, cluster: &str) -> Option<Connection> {
         self.row(cluster)
     }
+
+    fn local_budget(&self) -> Option<crate::broker::BudgetSnapshot> {
+        Some(self.broker.local_budget())
+    }
 }
 
 /// Cluster → epoch of this replica's claim (see [`FleetMember::run`]).

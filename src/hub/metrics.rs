@@ -81,6 +81,9 @@ pub struct HubMetrics {
     pub resync_runs: Counter,
     pub resync_seconds: Histogram,
     pub connected_clusters: Gauge<i64, AtomicI64>,
+    /// Bytes of the hub's events in agents' queues now, and the most so far (`broker::budget`).
+    pub local_queued_bytes: Gauge<i64, AtomicI64>,
+    pub local_queued_bytes_peak: Gauge<i64, AtomicI64>,
     pub outbox_depth: Gauge<i64, AtomicI64>,
     pub create_batch_rows: Histogram,
     pub source_api_requests: Family<SourceApiLabels, Counter>,
@@ -139,6 +142,18 @@ impl HubMetrics {
             "Clusters with an agent subscribed to the built-in broker",
             connected_clusters.clone(),
         );
+        let local_queued_bytes = Gauge::default();
+        registry.register(
+            "broker_local_queued_bytes",
+            "Bytes of the hub's events queued to agents in the built-in broker, bounded by its budget",
+            local_queued_bytes.clone(),
+        );
+        let local_queued_bytes_peak = Gauge::default();
+        registry.register(
+            "broker_local_queued_bytes_peak",
+            "The most bytes of the hub's events queued to agents at once since the start",
+            local_queued_bytes_peak.clone(),
+        );
         let outbox_depth = Gauge::default();
         registry.register(
             "outbox_depth",
@@ -166,6 +181,8 @@ impl HubMetrics {
             resync_runs,
             resync_seconds,
             connected_clusters,
+            local_queued_bytes,
+            local_queued_bytes_peak,
             outbox_depth,
             create_batch_rows,
             source_api_requests,
