@@ -411,9 +411,10 @@ impl Registry {
                 continue;
             }
             // Only agents' copies take a share: a source's queue is bounded by its own waits.
-            let share = match (&reservation, sub.is_source()) {
-                (Some(_), false) => reservation.as_deref_mut().map(Reservation::share),
-                _ => None,
+            let share = if sub.is_source() {
+                None
+            } else {
+                reservation.as_deref_mut().map(Reservation::share)
             };
             match sub.queue.try_send(Queued::holding(message, share)) {
                 TrySend::Sent => delivered += 1,
