@@ -7,6 +7,12 @@
 //! was ~420. It waits on nothing but its queue and its heartbeat: overflow and shutdown are
 //! flags, and the registry drops the queue's sender after raising them (an overflowing
 //! subscriber is removed; `Registry::close_all` on shutdown), which wakes the stream.
+//!
+//! After each event it says "not ready" once (waking itself at once): tonic encodes every
+//! event a stream has ready into one buffer before handing it to h2, and that buffer keeps its
+//! largest size for the stream's life. A reconnecting agent's spec resync answer (10 events
+//! queued at once) grew it to 64 KB per agent, most of a fleet restart's memory peak
+//! (heaptrack: `EncodeBody` buffers). One event per frame keeps it near one event's size.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -31,6 +37,8 @@ struct SubscriberStream {
     overflow: Overflow,
     shutdown: CancellationToken,
     ended: bool,
+    /// An event was just returned: the next poll yields (see the module doc).
+    sent: bool,
     _unregister: Unregister,
 }
 
@@ -53,6 +61,7 @@ pub fn subscriber_stream(
         overflow,
         shutdown,
         ended: false,
+        sent: false,
         _unregister: unregister,
     })
 }
@@ -90,8 +99,15 @@ impl Stream for SubscriberStream {
         if let Some(status) = this.ending() {
             return this.end(Some(status));
         }
+        if std::mem::take(&mut this.sent) {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         match this.queue.poll_recv(cx) {
-            Poll::Ready(Some(event)) => return Poll::Ready(Some(Ok(event.into_event()))),
+            Poll::Ready(Some(event)) => {
+                this.sent = true;
+                return Poll::Ready(Some(Ok(event.into_event())));
+            }
             // The sender is gone: say why, if there is a why.
             Poll::Ready(None) => {
                 let status = this.ending();
@@ -188,6 +204,27 @@ mod tests {
         assert_eq!(registry.len(), 1);
         drop(stream);
         assert!(registry.is_empty());
+    }
+
+    #[tokio::test]
+    async fn each_event_is_followed_by_one_yield_so_tonic_frames_them_one_by_one() {
+        let shutdown = CancellationToken::new();
+        let (registry, mut stream) = c1_stream(None, &shutdown);
+        deliver(&registry, "a").await;
+        deliver(&registry, "b").await;
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut next = || {
+            stream
+                .as_mut()
+                .poll_next(&mut cx)
+                .map(|e| e.map(|e| e.unwrap().id))
+        };
+        assert_eq!(next(), Poll::Ready(Some("a".into())));
+        assert_eq!(next(), Poll::Pending, "b is ready, but tonic sends a first");
+        assert_eq!(next(), Poll::Ready(Some("b".into())));
+        assert_eq!(next(), Poll::Pending);
+        assert_eq!(next(), Poll::Pending, "nothing queued");
     }
 
     #[tokio::test]
