@@ -11,8 +11,8 @@
 //! After each event it says "not ready" once (waking itself at once): tonic encodes every
 //! event a stream has ready into one buffer before handing it to h2, and that buffer keeps its
 //! largest size for the stream's life. A reconnecting agent's spec resync answer (10 events
-//! queued at once) grew it to 64 KB per agent, most of a fleet restart's memory peak
-//! (heaptrack: `EncodeBody` buffers). One event per frame keeps it near one event's size.
+//! queued at once) grew it to ~56 KB per agent, most of a fleet restart's memory peak
+//! (heaptrack, `bench resync`). One event per frame keeps it near one event's size.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
