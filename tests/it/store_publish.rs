@@ -376,7 +376,6 @@ async fn postgres_migration_backfills_the_outbox_actions() {
 /// its version, or that is being deleted, is not.
 #[tokio::test]
 async fn postgres_migration_backfills_the_pending_resources() {
-    use baton::store::Health;
     use sqlx::Connection;
 
     let db = crate::harness::TestDb::new(Backend::Postgres).await;
