@@ -30,6 +30,11 @@ pub const CHANGES_CHANNEL: &str = "baton_changes";
 /// How long to wait before connecting again after a connection failed.
 const RELISTEN_AFTER: Duration = Duration::from_secs(1);
 
+/// At least this long between two announcements; what is asked meanwhile goes in the next.
+/// A `NOTIFY` is a transaction with a WAL flush of its own: sent after every commit, it doubled
+/// the flushes of a create flood. The other replicas wake this much later at most.
+const ANNOUNCE_GAP: Duration = Duration::from_millis(10);
+
 /// A wake-up for the publisher; wakes given while nobody waits are kept (one), so a commit
 /// made during a round starts the next one.
 #[derive(Debug, Default)]
@@ -108,8 +113,9 @@ trait Sender {
     fn send(&mut self, channels: Channels) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 }
 
-/// Until `stop`: sends each announcement asked of `announcer` with `send`, one at a time; what
-/// is asked while one is in flight goes in the next. A failed send is dropped (a hint; the
+/// Until `stop`: sends each announcement asked of `announcer` with `send`, one at a time and
+/// [`ANNOUNCE_GAP`] apart; what is asked while one is in flight or during the gap goes in the
+/// next. A failed send is dropped (a hint; the
 /// replicas poll) and the next waits [`RELISTEN_AFTER`].
 async fn coalesce(announcer: &Announcer, stop: &CancellationToken, send: &mut impl Sender) {
     loop {
@@ -117,12 +123,16 @@ async fn coalesce(announcer: &Announcer, stop: &CancellationToken, send: &mut im
             () = stop.cancelled() => return,
             channels = announcer.asked() => channels,
         };
-        if let Err(err) = send.send(channels).await {
-            warn!(%err, "announcing committed changes failed; the other replicas poll meanwhile");
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = tokio::time::sleep(RELISTEN_AFTER) => {}
+        let pause = match send.send(channels).await {
+            Ok(()) => ANNOUNCE_GAP,
+            Err(err) => {
+                warn!(%err, "announcing committed changes failed; the other replicas poll meanwhile");
+                RELISTEN_AFTER
             }
+        };
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(pause) => {}
         }
     }
 }
