@@ -317,10 +317,9 @@ backend_tests!(
     concurrent_status_updates_are_serialised,
 );
 
-/// PostgreSQL migration 0006 gives the rows queued before it the action their state implies:
-/// a delete if deleting, a create at version 1, an update after.
-#[tokio::test]
-async fn postgres_migration_backfills_the_outbox_actions() {
+/// A PostgreSQL test database migrated up to, not including, migration `first_left` (a file
+/// name prefix), and a connection to it.
+async fn migrated_before(first_left: &str) -> (crate::harness::TestDb, sqlx::PgConnection) {
     use sqlx::Connection;
 
     let db = crate::harness::TestDb::new(Backend::Postgres).await;
@@ -329,7 +328,7 @@ async fn postgres_migration_backfills_the_outbox_actions() {
     for entry in std::fs::read_dir(migrations).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-        if name.as_str() < "0006" {
+        if name.as_str() < first_left {
             std::fs::copy(&path, before.path().join(name)).unwrap();
         }
     }
@@ -340,6 +339,16 @@ async fn postgres_migration_backfills_the_outbox_actions() {
         .run(&mut conn)
         .await
         .unwrap();
+    (db, conn)
+}
+
+/// PostgreSQL migration 0006 gives the rows queued before it the action their state implies:
+/// a delete if deleting, a create at version 1, an update after.
+#[tokio::test]
+async fn postgres_migration_backfills_the_outbox_actions() {
+    use sqlx::Connection;
+
+    let (db, mut conn) = migrated_before("0006").await;
     let (created, updated, deleting) = (
         uuid::Uuid::new_v4(),
         uuid::Uuid::new_v4(),
@@ -378,23 +387,7 @@ async fn postgres_migration_backfills_the_outbox_actions() {
 async fn postgres_migration_backfills_the_pending_resources() {
     use sqlx::Connection;
 
-    let db = crate::harness::TestDb::new(Backend::Postgres).await;
-    let before = tempfile::tempdir().unwrap();
-    let migrations = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres");
-    for entry in std::fs::read_dir(migrations).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-        if name.as_str() < "0012" {
-            std::fs::copy(&path, before.path().join(name)).unwrap();
-        }
-    }
-    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    sqlx::migrate::Migrator::new(before.path())
-        .await
-        .unwrap()
-        .run(&mut conn)
-        .await
-        .unwrap();
+    let (db, mut conn) = migrated_before("0012").await;
     let consumer = uuid::Uuid::new_v4();
     sqlx::query("INSERT INTO consumers (id, name) VALUES ($1, 'c1')")
         .bind(consumer)
