@@ -36,8 +36,8 @@ pub const HEARTBEAT: Duration = Duration::from_secs(15);
 const BATCH: usize = 32;
 /// Messages of up to [`BATCH`] events the fan-out keeps for slow readers.
 const BATCHES: usize = 128;
-/// At most how far (in events) a watcher may fall behind before it is cut off: [`BATCHES`]
-/// messages, which hold fewer events when changes come one at a time.
+/// At most how far (in events) a watcher may fall behind before it is cut off: 128 messages
+/// of up to 32 events, which hold fewer events when changes come one at a time.
 pub const BUFFER: usize = BATCH * BATCHES;
 /// The pump reads the feed this often even without a wake-up: a lost one costs this delay.
 const POLL: Duration = Duration::from_millis(250);
