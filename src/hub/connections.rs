@@ -20,6 +20,12 @@ pub trait Connections: Send + Sync + 'static {
     fn connected_count(&self) -> Option<usize> {
         None
     }
+    /// How many clusters have an agent subscribed to this process's built-in broker (with
+    /// several replicas, [`Connections::connected_count`] counts every replica's); `None`
+    /// without the built-in broker.
+    fn subscribed_here(&self) -> Option<usize> {
+        None
+    }
     /// Where the cluster's agent is connected among the replicas on one database, when a
     /// connection registry is kept (docs/ha.md).
     fn connection(&self, _cluster: &str) -> Option<Connection> {
@@ -48,6 +54,10 @@ impl Connections for BrokerConnections {
     }
 
     fn connected_count(&self) -> Option<usize> {
+        self.subscribed_here()
+    }
+
+    fn subscribed_here(&self) -> Option<usize> {
         Some(self.broker.connected_clusters().len())
     }
 

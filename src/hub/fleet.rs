@@ -101,6 +101,10 @@ impl Connections for FleetConnections {
         Some(clusters.len())
     }
 
+    fn subscribed_here(&self) -> Option<usize> {
+        Some(self.broker.connected_clusters().len())
+    }
+
     fn connection(&self, cluster: &str) -> Option<Connection> {
         self.row(cluster)
     }

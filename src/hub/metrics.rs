@@ -81,6 +81,7 @@ pub struct HubMetrics {
     pub resync_runs: Counter,
     pub resync_seconds: Histogram,
     pub connected_clusters: Gauge<i64, AtomicI64>,
+    pub subscribed_clusters: Gauge<i64, AtomicI64>,
     /// Bytes of the hub's events in agents' queues now, and the most so far (`broker::budget`).
     pub local_queued_bytes: Gauge<i64, AtomicI64>,
     pub local_queued_bytes_peak: Gauge<i64, AtomicI64>,
@@ -139,8 +140,14 @@ impl HubMetrics {
         let connected_clusters = Gauge::default();
         registry.register(
             "connected_clusters",
-            "Clusters with an agent subscribed to the built-in broker",
+            "Clusters with an agent subscribed to the built-in broker of any replica on this database",
             connected_clusters.clone(),
+        );
+        let subscribed_clusters = Gauge::default();
+        registry.register(
+            "broker_subscribed_clusters",
+            "Clusters with an agent subscribed to this process's built-in broker",
+            subscribed_clusters.clone(),
         );
         let local_queued_bytes = Gauge::default();
         registry.register(
@@ -181,6 +188,7 @@ impl HubMetrics {
             resync_runs,
             resync_seconds,
             connected_clusters,
+            subscribed_clusters,
             local_queued_bytes,
             local_queued_bytes_peak,
             outbox_depth,

@@ -233,7 +233,7 @@ pub async fn wait_connected(hub: &HubProcess, n: usize) {
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        if crate::scrape::connected(&http, &hub.base)
+        if crate::scrape::connected(&http, &hub.bases)
             .await
             .is_some_and(|c| c >= n)
         {

@@ -429,7 +429,8 @@ pub async fn start_agents_in_waves(
     Ok(agents)
 }
 
-/// Until the hub's `baton_connected_clusters` satisfies `enough`; an error at `deadline`.
+/// Until the agents subscribed to the hub's brokers ([`crate::scrape::connected`]) satisfy
+/// `enough`; an error at `deadline`.
 pub async fn wait_connected_count(
     http: &reqwest::Client,
     hub: &HubProcess,
@@ -437,7 +438,7 @@ pub async fn wait_connected_count(
     deadline: Instant,
 ) -> anyhow::Result<()> {
     loop {
-        let count = crate::scrape::connected(http, &hub.base).await;
+        let count = crate::scrape::connected(http, &hub.bases).await;
         if count.is_some_and(&enough) {
             return Ok(());
         }

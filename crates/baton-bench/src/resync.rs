@@ -118,12 +118,17 @@ async fn measure(
     // Conditions carry whole-second times: let a second pass so that the re-reported statuses
     // differ from the stored ones and are written, not skipped as unchanged.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let hub_proc = hub.proc().context("the hub has exited")?;
-    let hub_rss_before = hub_proc.rss_kib().unwrap_or(0);
-    let sampler = RssSampler::start(hub_proc.clone());
-    let (hub_cpu, own_cpu) = (hub_proc.cpu_seconds(), Proc::this().cpu_seconds());
+    // Every replica's share: CPU and status outcomes are summed, memory is per process.
+    let hub_procs = hub.procs();
+    anyhow::ensure!(
+        hub_procs.len() == hub.bases.len(),
+        "a hub replica has exited"
+    );
+    let hub_rss_before: Vec<u64> = hub_procs.iter().map(|p| p.rss_kib().unwrap_or(0)).collect();
+    let sampler = RssSampler::start(hub_procs.clone());
+    let (hub_cpu, own_cpu) = (cpu_of(&hub_procs), Proc::this().cpu_seconds());
     let pg_cpu = postgres_backends_cpu_seconds(&db.name);
-    let statuses_before = scrape::outcomes(&http, &hub.base, STATUS_COUNTER).await;
+    let statuses_before = status_outcomes(&http, &hub.bases).await;
 
     // Status timestamps are whole microseconds of the DB clock; the same machine's clock.
     let restart_at = chrono::Utc::now();
@@ -136,17 +141,25 @@ async fn measure(
     let statuses = wait_statuses(&pool, restart_at, total, args.timeout).await;
     let statuses_s = restarted.elapsed().as_secs_f64();
     let cpu = |now: Option<f64>, then: Option<f64>| now.zip(then).map(|(n, t)| round(n - t));
-    let hub_cpu_s = cpu(hub_proc.cpu_seconds(), hub_cpu);
+    let hub_cpu_s = cpu(cpu_of(&hub_procs), hub_cpu);
     let bench_cpu_s = cpu(Proc::this().cpu_seconds(), own_cpu);
     let pg_cpu_s = cpu(postgres_backends_cpu_seconds(&db.name), pg_cpu);
-    let status_events = scrape::difference(
-        &statuses_before,
-        &scrape::outcomes(&http, &hub.base, STATUS_COUNTER).await,
-    );
+    let status_events =
+        scrape::difference(&statuses_before, &status_outcomes(&http, &hub.bases).await);
     let hub_rss_peak = sampler.stop().await;
     env::stop_agents(agents).await;
     statuses?;
     anyhow::ensure!(converged, "not every agent converged");
+    // The largest replica's figures, and what the restart added over all of them.
+    let grown: u64 = hub_rss_peak
+        .iter()
+        .zip(&hub_rss_before)
+        .map(|(peak, before)| peak.saturating_sub(*before))
+        .sum();
+    let (hub_rss_before, hub_rss_peak) = (
+        hub_rss_before.iter().copied().max().unwrap_or(0),
+        hub_rss_peak.iter().copied().max().unwrap_or(0),
+    );
     let per_resource = |s: Option<f64>| s.map(|s| round(s * 1000.0 / total as f64));
     let per_cluster = |kib: u64| round(kib as f64 * 1024.0 / clusters.len() as f64 / 1000.0);
     Ok(json!({
@@ -164,25 +177,27 @@ async fn measure(
         "status_events": status_events,
         "hub_rss_before_restart_kib": hub_rss_before,
         "hub_rss_peak_kib": hub_rss_peak,
-        "hub_peak_kb_per_cluster": per_cluster(hub_rss_peak.saturating_sub(hub_rss_before)),
+        "hub_peak_kb_per_cluster": per_cluster(grown),
     }))
 }
 
-/// The largest VmRSS of a process, sampled every 100 ms until stopped.
+/// The largest VmRSS of each process, sampled every 100 ms until stopped.
 struct RssSampler {
     stop: tokio_util::sync::CancellationToken,
-    task: tokio::task::JoinHandle<u64>,
+    task: tokio::task::JoinHandle<Vec<u64>>,
 }
 
 impl RssSampler {
-    fn start(proc: Proc) -> Self {
+    fn start(procs: Vec<Proc>) -> Self {
         let stop = tokio_util::sync::CancellationToken::new();
         let until = stop.clone();
         let task = tokio::spawn(async move {
-            let mut peak = 0;
+            let mut peak = vec![0; procs.len()];
             let mut tick = tokio::time::interval(Duration::from_millis(100));
             loop {
-                peak = peak.max(proc.rss_kib().unwrap_or(0));
+                for (peak, proc) in peak.iter_mut().zip(&procs) {
+                    *peak = (*peak).max(proc.rss_kib().unwrap_or(0));
+                }
                 tokio::select! {
                     () = until.cancelled() => return peak,
                     _ = tick.tick() => {}
@@ -192,10 +207,29 @@ impl RssSampler {
         Self { stop, task }
     }
 
-    async fn stop(self) -> u64 {
+    async fn stop(self) -> Vec<u64> {
         self.stop.cancel();
-        self.task.await.unwrap_or(0)
+        self.task.await.unwrap_or_default()
     }
+}
+
+/// The CPU seconds of `procs` together; `None` when one cannot be read.
+fn cpu_of(procs: &[Proc]) -> Option<f64> {
+    procs.iter().map(Proc::cpu_seconds).sum()
+}
+
+/// The hub's status outcomes, summed over the replicas at `bases`.
+async fn status_outcomes(
+    http: &reqwest::Client,
+    bases: &[String],
+) -> std::collections::BTreeMap<String, f64> {
+    let mut total = std::collections::BTreeMap::new();
+    for base in bases {
+        for (outcome, n) in scrape::outcomes(http, base, STATUS_COUNTER).await {
+            *total.entry(outcome).or_insert(0.0) += n;
+        }
+    }
+    total
 }
 
 /// Until every agent holds `m` works; false at the deadline.

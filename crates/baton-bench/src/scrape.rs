@@ -33,11 +33,15 @@ fn parse_outcomes(text: &str, family: &str) -> BTreeMap<String, f64> {
         .collect()
 }
 
-/// `baton_connected_clusters` from the hub's /metrics.
-pub async fn connected(http: &reqwest::Client, base: &str) -> Option<usize> {
-    unlabelled(http, base, "baton_connected_clusters")
-        .await
-        .map(|v| v as usize)
+/// Agents subscribed to the hub's brokers: `baton_broker_subscribed_clusters` summed over the
+/// replicas at `bases` (each counts its own broker live; the fleet-wide
+/// `baton_connected_clusters` lags by a registry heartbeat).
+pub async fn connected(http: &reqwest::Client, bases: &[String]) -> Option<usize> {
+    let mut total = 0;
+    for base in bases {
+        total += unlabelled(http, base, "baton_broker_subscribed_clusters").await? as usize;
+    }
+    Some(total)
 }
 
 /// The value of the series `name` (one without labels, e.g. `baton_resync_runs_total`).

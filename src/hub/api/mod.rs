@@ -243,6 +243,12 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             .connected_clusters
             .set(i64::try_from(connected).unwrap_or(i64::MAX));
     }
+    if let Some(here) = state.connections.subscribed_here() {
+        state
+            .metrics
+            .subscribed_clusters
+            .set(i64::try_from(here).unwrap_or(i64::MAX));
+    }
     if let Some(budget) = state.connections.local_budget() {
         let gauge = |bytes: u64| i64::try_from(bytes).unwrap_or(i64::MAX);
         state.metrics.local_queued_bytes.set(gauge(budget.held));

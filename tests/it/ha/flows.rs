@@ -18,6 +18,16 @@ async fn await_connected_at(fleet: &Fleet, cluster: &str, i: usize) {
     .await;
 }
 
+/// Replica `i`'s own count of subscribed agents (`baton_broker_subscribed_clusters`).
+async fn subscribed_at(fleet: &Fleet, i: usize) -> f64 {
+    let metrics = fleet.rest_of(i).metrics().await;
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("baton_broker_subscribed_clusters "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("replica {i} has no subscribed gauge:\n{metrics}"))
+}
+
 async fn await_applied(fleet: &Fleet, ids: &[String]) {
     for id in ids {
         eventually(&format!("resource {id} applied"), WAIT, || {
@@ -48,8 +58,15 @@ async fn agent_moves_when_its_replica_dies(
     await_applied(&fleet, std::slice::from_ref(&before)).await;
 
     let hub1 = fleet.start_hub(1).await;
+    // Each replica counts the agents on its own broker only.
+    assert_eq!(subscribed_at(&fleet, 0).await, 1.0);
+    assert_eq!(subscribed_at(&fleet, 1).await, 0.0);
     hub0.kill().await;
     await_connected_at(&fleet, &cluster, 1).await;
+    eventually("replica 1 counts the agent", WAIT, || async {
+        subscribed_at(&fleet, 1).await == 1.0
+    })
+    .await;
     let after = fleet.create(&fleet.rest, &cluster, "after").await;
     await_applied(&fleet, &[before, after]).await;
     agent.stop().await;
