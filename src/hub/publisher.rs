@@ -11,7 +11,8 @@
 //!
 //! A replica (see [`ReplicaScope`]) reads only its own clusters' rows, and most of its rounds
 //! only the rows queued since its last complete read ([`PublishCursor`]): the rows of clusters
-//! connected nowhere stay queued, and walking them on every round cost as much as the rest.
+//! connected nowhere stay queued, and a round that walked them all would cost in proportion to
+//! the whole queue.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -49,7 +49,7 @@ static OUTBOX_PENDING: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
 /// `OFFSET 0` keeps it so (as a semi join the planner may read every resource of the replica's
 /// consumers on every round), and the registry row is a scalar subquery by consumer so that
 /// only its primary key can find it: as a join, with statistics from when the registry was
-/// small, the planner scanned all of the replica's registry rows per queued row (0.9 s a read
+/// small, the planner may scan all of the replica's registry rows per queued row (0.9 s a read
 /// at 5,000 clusters).
 static OUTBOX_PENDING_AT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| pending_at(""));
 
