@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -126,6 +127,9 @@ pub struct FleetMember {
     pub view: Arc<FleetConnections>,
     /// The store, whose publisher wake-up a claim rings (it gives the publisher changes to send).
     pub store: Arc<dyn crate::store::Store>,
+    /// Bumped on each claim, before the wake-up: the claimed clusters' queued changes may be
+    /// older than the publisher's cursor ([`super::publish_cursor`]), so it reads the whole queue.
+    pub claims: watch::Sender<u64>,
 }
 
 impl FleetMember {
@@ -190,6 +194,7 @@ impl FleetMember {
             Ok(epochs) => {
                 claimed.extend(epochs.into_iter().map(|(c, e)| (c, Some(e))));
                 // Changes committed while no replica owned these clusters wait for this.
+                self.claims.send_modify(|n| *n = n.wrapping_add(1));
                 self.store.wakeup().wake();
             }
             Err(err) => {

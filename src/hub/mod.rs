@@ -18,6 +18,7 @@ pub mod instance;
 pub mod lease;
 pub mod lister;
 pub mod metrics;
+pub mod publish_cursor;
 pub mod publisher;
 pub mod serve;
 pub mod service;

@@ -8,6 +8,11 @@
 //!
 //! Each event is built from the stored text ([`spec_text_of`]): the manifests were validated
 //! when stored and are written as they are, not parsed again per publish.
+//!
+//! A replica (see [`ReplicaScope`]) reads only its own clusters' rows, and most of its rounds
+//! only the rows queued since its last complete read ([`PublishCursor`]): the rows of clusters
+//! connected nowhere stay queued, and a round that walked them all would cost in proportion to
+//! the whole queue.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,11 +24,12 @@ use tracing::{debug, error, warn};
 
 use super::convert::{ConvertError, spec_text_of};
 use super::metrics::HubMetrics;
+use super::publish_cursor::PublishCursor;
 use crate::broker::Broker;
 use crate::cloudevents::backoff::{Backoff, BackoffPolicy};
 use crate::cloudevents::log_limit::LogLimit;
 use crate::cloudevents::{Action, CodecError, Event, EventType, SourceClient, SubResource};
-use crate::store::{Pending, PublishAction, Store};
+use crate::store::{Pending, PublishAction, Store, StoreError};
 use crate::work::codec::BundleSourceCodec;
 use crate::work::model::{ManifestWork, manifest_bundles_data_type};
 
@@ -59,12 +65,21 @@ impl Default for PublisherConfig {
 pub struct ReplicaScope {
     pub instance: String,
     pub broker: Broker,
+    /// Bumped by [`super::fleet::FleetMember`] on each claim: the claimed clusters' queued rows
+    /// may be older than the publisher's cursor, so its next round reads the whole queue.
+    pub claims: watch::Receiver<u64>,
+}
+
+/// A publisher's replica mode: its scope and where its rounds read from.
+struct AtReplica {
+    scope: ReplicaScope,
+    cursor: PublishCursor,
 }
 
 pub struct Publisher {
     store: Arc<dyn Store>,
     /// Set when several replicas share the database over the built-in broker (docs/ha.md).
-    replica: Option<ReplicaScope>,
+    replica: Option<AtReplica>,
     /// Closed while another replica publishes (over MQTT, [`super::lease`]).
     gate: Option<watch::Receiver<bool>>,
     client: Arc<SourceClient<ManifestWork>>,
@@ -126,7 +141,11 @@ impl Publisher {
 
     /// Publishes only to the agents the registry places at this replica (see [`ReplicaScope`]).
     pub fn at_replica(mut self, replica: ReplicaScope) -> Self {
-        self.replica = Some(replica);
+        let cursor = PublishCursor::new(replica.claims.clone(), self.config.poll);
+        self.replica = Some(AtReplica {
+            scope: replica,
+            cursor,
+        });
         self
     }
 
@@ -165,6 +184,9 @@ impl Publisher {
                     continue; // more may be pending
                 }
                 Err(err) => {
+                    if let Some(replica) = &mut self.replica {
+                        replica.cursor.failed();
+                    }
                     let delay = backoff.next_delay();
                     warn!(%err, retry_in = ?delay, "publishing stalled; will retry");
                     delay
@@ -179,26 +201,25 @@ impl Publisher {
     }
 
     /// Publishes one batch of pending changes; returns how many were delivered.
-    async fn round(&self) -> Result<usize, RoundError> {
+    async fn round(&mut self) -> Result<usize, RoundError> {
         let started = std::time::Instant::now();
-        let pending = match &self.replica {
-            Some(replica) => {
-                let mine = self
-                    .store
-                    .pending_publications_at(&replica.instance, self.config.batch)
-                    .await?;
-                // An agent that left since the registry's last word: its changes wait for the
-                // replica it moves to (a publish here would reach no one and count as done).
-                mine.into_iter()
-                    .filter(|p| replica.broker.is_agent_connected(&p.resource.consumer_name))
-                    .collect()
-            }
-            None => self.store.pending_publications(self.config.batch).await?,
-        };
+        let (pending, full) = self.read().await?;
+        self.deliver(pending, full, started).await
+    }
+
+    /// Publishes `pending` (read from the whole queue if `full`, in a round begun at
+    /// `started`) and clears what was delivered; returns how many were.
+    async fn deliver(
+        &self,
+        pending: Vec<Pending>,
+        full: bool,
+        started: std::time::Instant,
+    ) -> Result<usize, RoundError> {
+        let read = started.elapsed();
         if pending.is_empty() {
+            debug!(total = 0, full, ?read, "publish round");
             return Ok(0);
         }
-        let read = started.elapsed();
         let total = pending.len();
         let outcomes: Vec<Option<(uuid::Uuid, i64, bool)>> = futures::stream::iter(pending)
             .map(|pending| async move {
@@ -214,7 +235,7 @@ impl Publisher {
         let delivered: Vec<_> = outcomes.into_iter().flatten().collect();
         let sent = started.elapsed();
         self.store.mark_published(&delivered).await?;
-        debug!(total, ?read, ?sent, marked = ?started.elapsed(), "publish round");
+        debug!(total, full, ?read, ?sent, marked = ?started.elapsed(), "publish round");
         match delivered.len() {
             0 => Err(RoundError::Stalled {
                 failed: total,
@@ -222,6 +243,34 @@ impl Publisher {
             }),
             n => Ok(n),
         }
+    }
+
+    /// A batch of pending changes to publish here, and whether it was read from the whole
+    /// queue (always, but for a replica's incremental rounds).
+    async fn read(&mut self) -> Result<(Vec<Pending>, bool), StoreError> {
+        let Some(replica) = &mut self.replica else {
+            let pending = self.store.pending_publications(self.config.batch).await?;
+            return Ok((pending, true));
+        };
+        let now = tokio::time::Instant::now();
+        let after = replica.cursor.next_read(now);
+        let read = self
+            .store
+            .pending_publications_at(&replica.scope.instance, self.config.batch, after)
+            .await?;
+        let limit = self.config.batch;
+        replica
+            .cursor
+            .read(now, after, read.pending.len(), limit, read.read_at);
+        // An agent that left since the registry's last word: its changes wait for the
+        // replica it moves to (a publish here would reach no one and count as done).
+        let broker = &replica.scope.broker;
+        let mine = read
+            .pending
+            .into_iter()
+            .filter(|p| broker.is_agent_connected(&p.resource.consumer_name))
+            .collect();
+        Ok((mine, after.is_none()))
     }
 
     /// The spec event for `pending`, as the client's codec would encode its work.

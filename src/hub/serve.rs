@@ -169,9 +169,11 @@ pub async fn run(
         ("mqtt", Some(fleet)) => Some((fleet.clone(), watch::channel(false))),
         _ => None,
     };
+    let (claims, claims_seen) = watch::channel(0);
     hub.replica = registry.as_ref().map(|(_, _, broker)| ReplicaScope {
         instance: instance.to_string(),
         broker: broker.clone(),
+        claims: claims_seen,
     });
     hub.lease = lease.as_ref().map(|(_, (_, held))| held.clone());
     let source_id = hub.source_id.clone();
@@ -184,6 +186,7 @@ pub async fn run(
             settings: FleetSettings::default(),
             view: view.clone(),
             store: store.clone(),
+            claims,
         };
         tasks.spawn(member.run(stop.clone()));
     }

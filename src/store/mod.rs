@@ -166,15 +166,24 @@ pub trait Outbox: Send + Sync {
     async fn pending_publications(&self, limit: i64) -> Result<Vec<Pending>, StoreError>;
     /// Like [`Outbox::pending_publications`], only of the consumers whose agent the connection
     /// registry ([`fleet`]) places at `replica`: with several replicas on one database each
-    /// publishes to the agents connected to its own broker. A store that serves one process
-    /// holds every connection and returns everything pending.
+    /// publishes to the agents connected to its own broker. With `after`, only the rows queued
+    /// after it (by [`PendingRead::read_at`]'s clock): a replica's publisher reads what is new
+    /// without walking the rows of clusters connected elsewhere on every round.
+    ///
+    /// This default serves a store of one process (SQLite: `hub::serve` scopes the publisher
+    /// to a replica only on PostgreSQL). It holds every connection and ignores `after`: more
+    /// rows than asked, never fewer, is correct, only slower. Its queue times come from this
+    /// process's clock, so that clock is the database's.
     async fn pending_publications_at(
         &self,
         replica: &str,
         limit: i64,
-    ) -> Result<Vec<Pending>, StoreError> {
-        let _ = replica;
-        self.pending_publications(limit).await
+        after: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<PendingRead, StoreError> {
+        let _ = (replica, after);
+        let read_at = chrono::Utc::now();
+        let pending = self.pending_publications(limit).await?;
+        Ok(PendingRead { pending, read_at })
     }
     /// Clears the pending mark if the resource's pending state is the published `version` and
     /// deletion state (`true` for a published delete), or older (a newer change keeps it

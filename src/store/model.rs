@@ -417,6 +417,18 @@ pub struct Pending {
     pub action: PublishAction,
 }
 
+/// What one [`crate::store::Outbox::pending_publications_at`] read: the queued resources, and
+/// the database's clock when the read began.
+#[derive(Debug, Clone)]
+pub struct PendingRead {
+    /// Oldest first, up to the read's limit.
+    pub pending: Vec<Pending>,
+    /// When the read's statement started, by the database's clock (the one that stamps queue
+    /// times). A row committed after it is not in `pending` even if queued earlier: a row's
+    /// queue time is the start of the transaction that queued it.
+    pub read_at: DateTime<Utc>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

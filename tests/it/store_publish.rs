@@ -435,3 +435,78 @@ async fn postgres_migration_backfills_the_pending_resources() {
     let health = store.consumer_health(None).await.unwrap();
     assert_eq!(health["c1"].pending, 2, "{health:?}");
 }
+
+/// A replica's outbox read (PostgreSQL, the store replicas share): only the resources of the
+/// consumers the registry places at that replica, oldest first; with a cursor, only those
+/// queued after it (a change moves a resource past it), and the read says when it was made,
+/// empty or not.
+#[tokio::test]
+async fn a_replica_reads_its_consumers_queue_whole_or_from_a_cursor() {
+    use baton::store::fleet::{Fleet, PgFleet};
+
+    let (db, store) = fresh(Backend::Postgres).await;
+    let fleet = PgFleet::connect(&db.url).await.unwrap();
+    for name in ["here", "elsewhere", "nowhere"] {
+        store.create_consumer(new_consumer(name)).await.unwrap();
+    }
+    fleet.claim("hub0", &["here".into()]).await.unwrap();
+    fleet.claim("hub1", &["elsewhere".into()]).await.unwrap();
+    let ids = |ps: &[Pending]| ps.iter().map(|p| p.resource.id).collect::<Vec<_>>();
+
+    let before = resource(&*store, "here", Some("before")).await;
+    resource(&*store, "elsewhere", Some("before")).await;
+    resource(&*store, "nowhere", Some("before")).await;
+    let first = store
+        .pending_publications_at("hub0", 10, None)
+        .await
+        .unwrap();
+    assert_eq!(ids(&first.pending), [before.id]);
+    let cursor = first.read_at;
+
+    resource(&*store, "nowhere", Some("after")).await;
+    let after1 = resource(&*store, "here", Some("after1")).await;
+    resource(&*store, "elsewhere", Some("after")).await;
+    let after2 = resource(&*store, "here", Some("after2")).await;
+    let incremental = store
+        .pending_publications_at("hub0", 10, Some(cursor))
+        .await
+        .unwrap();
+    assert_eq!(ids(&incremental.pending), [after1.id, after2.id]);
+    assert!(
+        incremental.read_at > cursor,
+        "the database's clock moves on"
+    );
+    let page = store
+        .pending_publications_at("hub0", 1, Some(cursor))
+        .await
+        .unwrap();
+    assert_eq!(ids(&page.pending), [after1.id], "a page, oldest first");
+    let whole = store
+        .pending_publications_at("hub0", 10, None)
+        .await
+        .unwrap();
+    assert_eq!(ids(&whole.pending), [before.id, after1.id, after2.id]);
+
+    store
+        .update_resource(before.id, 1, spec("v2"))
+        .await
+        .unwrap();
+    let moved = store
+        .pending_publications_at("hub0", 10, Some(cursor))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&moved.pending),
+        [after1.id, after2.id, before.id],
+        "a change queues the resource again, past the cursor"
+    );
+    assert_eq!(moved.pending[2].resource.version, 2, "its current state");
+
+    let none = store
+        .pending_publications_at("hub9", 10, None)
+        .await
+        .unwrap();
+    assert!(none.pending.is_empty());
+    assert!(none.read_at >= moved.read_at, "an empty read is dated too");
+    fleet.close().await;
+}

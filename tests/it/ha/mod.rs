@@ -2,6 +2,7 @@
 //! (HAProxy from Debian, installed by `scripts/services`, started here with a generated config:
 //! HTTP mode for the REST API, TCP mode for the built-in gRPC brokers). See docs/ha.md.
 
+mod away;
 mod flows;
 mod haproxy;
 mod load;
