@@ -36,6 +36,9 @@ use crate::work::model::{ManifestWork, manifest_bundles_data_type};
 /// A stored resource that cannot be sent is retried every round: its log is bounded.
 static NOT_ENCODED: LogLimit = LogLimit::per_event();
 
+/// The least time between a replica's round that found nothing to send and its next round.
+const EMPTY_ROUND_GAP: Duration = Duration::from_millis(5);
+
 /// Publisher settings.
 #[derive(Debug, Clone, Copy)]
 pub struct PublisherConfig {
@@ -177,6 +180,15 @@ impl Publisher {
             let pause = match self.round().await {
                 Ok(0) => {
                     backoff.reset();
+                    if self.replica.is_some() {
+                        // A replica's empty round still walked the rows queued within the
+                        // cursor's slack for other replicas' clusters: one per commit would
+                        // walk them hundreds of times a second. A wake-up meanwhile is kept.
+                        tokio::select! {
+                            () = stop.cancelled() => break,
+                            () = tokio::time::sleep(EMPTY_ROUND_GAP) => {}
+                        }
+                    }
                     self.config.poll
                 }
                 Ok(_) => {
