@@ -11,8 +11,11 @@ use uuid::Uuid;
 use super::convert::work_of;
 use super::metrics::HubMetrics;
 use crate::cloudevents::{ListError, ListOptions, Lister};
-use crate::store::{Store, StoreError};
+use crate::store::{ConsumerFilter, Direction, OrderBy, PageRequest, Store, StoreError};
 use crate::work::model::ManifestWork;
+
+/// Consumers read per page when naming the fleet's clusters.
+const CLUSTERS_PAGE: u32 = 1000;
 
 pub struct DbLister {
     store: Arc<dyn Store>,
@@ -46,6 +49,31 @@ impl Lister<ManifestWork> for DbLister {
             .resync_seconds
             .observe(started.elapsed().as_secs_f64());
         works
+    }
+
+    /// Every consumer, by name: a status resync of the whole fleet then lists one cluster at
+    /// a time instead of decoding every resource of the fleet at once.
+    async fn clusters(&self) -> Result<Option<Vec<String>>, ListError> {
+        let mut names = Vec::new();
+        for page in 1.. {
+            let request = PageRequest {
+                page,
+                size: CLUSTERS_PAGE,
+                order_by: OrderBy::Name,
+                direction: Direction::Asc,
+            };
+            let consumers = self
+                .store
+                .list_consumers(&ConsumerFilter::default(), request)
+                .await
+                .map_err(ListError::new)?;
+            let last = consumers.items.len() < CLUSTERS_PAGE as usize;
+            names.extend(consumers.items.into_iter().map(|c| c.name));
+            if last {
+                break;
+            }
+        }
+        Ok(Some(names))
     }
 
     async fn get(

@@ -681,6 +681,93 @@ async fn a_resync_of_every_cluster_asks_each_cluster_about_its_own_resources() {
     );
 }
 
+/// A lister that names its clusters and records which cluster each list was for.
+struct NamingLister {
+    store: WidgetStore,
+    clusters: Vec<String>,
+    listed: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl baton::cloudevents::Lister<Widget> for NamingLister {
+    async fn list(
+        &self,
+        options: &baton::cloudevents::ListOptions,
+    ) -> Result<Vec<Widget>, baton::cloudevents::ListError> {
+        self.listed
+            .lock()
+            .unwrap()
+            .push(options.cluster_name.clone());
+        self.store.list(options).await
+    }
+
+    async fn clusters(&self) -> Result<Option<Vec<String>>, baton::cloudevents::ListError> {
+        Ok(Some(self.clusters.clone()))
+    }
+}
+
+/// Status resync requests published so far, as (clustername, number of hashes).
+fn status_resync_requests(broker: &MemoryBroker) -> Vec<(String, usize)> {
+    published(broker, &status(Action::ResyncRequest))
+        .iter()
+        .map(|e| {
+            let hashes = crate::resync_restart::listed(e).len();
+            (e.extension("clustername").unwrap().to_string(), hashes)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_lister_that_names_its_clusters_is_listed_one_cluster_at_a_time() {
+    let broker = MemoryBroker::new();
+    let store = WidgetStore::default();
+    store.put(Widget::new("a1", "cluster1", 1, "s"));
+    store.put(Widget::new("a2", "cluster1", 1, "s"));
+    store.put(Widget::new("b1", "cluster2", 1, "s"));
+    let lister = Arc::new(NamingLister {
+        store,
+        clusters: vec!["cluster1".into(), "idle".into(), "cluster2".into()],
+        listed: Default::default(),
+    });
+    let source = SourceClient::builder(
+        "hub",
+        Arc::new(broker.transport(TransportRole::source("hub"))),
+        lister.clone(),
+        hasher,
+    )
+    .codec(WidgetCodec::new())
+    .build();
+    source.resync(None).await.unwrap();
+    assert_eq!(
+        *lister.listed.lock().unwrap(),
+        ["cluster1", "idle", "cluster2"],
+        "never one list of the whole fleet"
+    );
+    assert_eq!(
+        status_resync_requests(&broker),
+        [("cluster1".to_string(), 2), ("cluster2".to_string(), 1)],
+        "each cluster asked about its own; a cluster without resources not at all"
+    );
+
+    // Nothing anywhere: one broadcast asking for everything, as without names.
+    let broker = MemoryBroker::new();
+    let empty = Arc::new(NamingLister {
+        store: WidgetStore::default(),
+        clusters: vec!["idle".into()],
+        listed: Default::default(),
+    });
+    let source = SourceClient::builder(
+        "hub",
+        Arc::new(broker.transport(TransportRole::source("hub"))),
+        empty,
+        hasher,
+    )
+    .codec(WidgetCodec::new())
+    .build();
+    source.resync(None).await.unwrap();
+    assert_eq!(status_resync_requests(&broker), [(String::new(), 0)]);
+}
+
 /// A lister that holds every list for cluster "slow" until the test lets it go.
 struct GatedLister {
     store: WidgetStore,

@@ -21,7 +21,8 @@ fn status_resync_requests(p: &crate::clients::Pair) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn listed(event: &Event) -> Vec<String> {
+/// The resource ids a status resync request lists, sorted.
+pub(crate) fn listed(event: &Event) -> Vec<String> {
     let body: StatusHashList = match event.data() {
         Some(Data::Binary(bytes)) => serde_json::from_slice(bytes).unwrap(),
         Some(Data::Json(value)) => serde_json::from_value(value.clone()).unwrap(),

@@ -54,6 +54,14 @@ pub trait Lister<T: ResourceObject>: Send + Sync + 'static {
     /// The objects matching `options`.
     async fn list(&self, options: &ListOptions) -> Result<Vec<T>, ListError>;
 
+    /// Source side: the clusters a resync of every cluster covers, when the lister can name
+    /// them. The source client then lists and asks one cluster at a time, so it never holds
+    /// the whole fleet's objects at once (100,000 decoded works at 10,000 clusters × 10).
+    /// `None`, the default: one list of every cluster's objects.
+    async fn clusters(&self) -> Result<Option<Vec<String>>, ListError> {
+        Ok(None)
+    }
+
     /// One object by resource id. The default lists and searches; stores should override it.
     async fn get(&self, resource_id: &str, options: &ListOptions) -> Result<Option<T>, ListError> {
         Ok(self

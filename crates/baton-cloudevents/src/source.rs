@@ -228,6 +228,37 @@ impl<T: ResourceObject> SourceClient<T> {
 
 impl<T: ResourceObject> Shared<T> {
     async fn resync(&self, cluster_name: Option<&str>) -> Result<(), ClientError> {
+        if cluster_name.is_none()
+            && let Some(clusters) = self.lister.clusters().await?
+        {
+            return self.resync_each(&clusters).await;
+        }
+        self.resync_listed(cluster_name, true).await.map(|_| ())
+    }
+
+    /// A resync of every cluster, one cluster's list at a time. A cluster without objects is
+    /// not asked (as in one list of everything); with none at all the broadcast asks for
+    /// everything, as sdk-go does.
+    async fn resync_each(&self, clusters: &[String]) -> Result<(), ClientError> {
+        let mut asked = false;
+        for cluster in clusters {
+            asked |= self.resync_listed(Some(cluster), false).await?;
+        }
+        if !asked {
+            self.resync_listed(None, true).await?;
+        }
+        Ok(())
+    }
+
+    /// Lists `cluster_name`'s objects (or every cluster's) and sends each cluster its status
+    /// resync request; with nothing listed, an empty request only if `when_empty`. Whether
+    /// anything was sent.
+    async fn resync_listed(
+        &self,
+        cluster_name: Option<&str>,
+        when_empty: bool,
+    ) -> Result<bool, ClientError> {
+        let mut sent = false;
         for data_type in self.core.data_types() {
             let options = ListOptions {
                 cluster_name: cluster_name.unwrap_or_default().to_owned(),
@@ -235,6 +266,9 @@ impl<T: ResourceObject> Shared<T> {
                 data_type: data_type.clone(),
             };
             let objects = self.lister.list(&options).await?;
+            if objects.is_empty() && !when_empty {
+                continue;
+            }
             // Every cluster is asked about its own resources only: a broadcast of the whole
             // fleet's hashes would be copied to every agent (10,000 agents × every chunk). A
             // broadcast (clustername "") is sent when there is nothing to list (it asks for
@@ -261,8 +295,9 @@ impl<T: ResourceObject> Shared<T> {
             for (cluster, hashes) in &by_cluster {
                 self.send_status_resync(&data_type, cluster, hashes).await?;
             }
+            sent = true;
         }
-        Ok(())
+        Ok(sent)
     }
 
     /// One status resync request (§6.3) to `cluster` (`""`: every cluster). An empty list asks
