@@ -377,11 +377,11 @@ pub struct Updated<T> {
 /// What the publisher sends for a queued resource, as its outbox row says (§2.3).
 ///
 /// A resource created and then updated before its first publish stays [`Self::Create`]: the
-/// agent does not hold it yet. sdk-go agents handle `create_request` and `update_request` alike
-/// (§2.3; §5.1: a work the agent does not hold is added whatever the action, one it holds is
-/// replaced), so the action is for the reader of the event (logs, Maestro-style sources), not
-/// a switch on the agent: a create that reaches an agent already holding the work (a change
-/// committed while its first publish was in flight) is harmless.
+/// agent does not hold it yet. A change committed while that create was in flight becomes
+/// [`Self::Update`] once the create is marked published. sdk-go agents handle `create_request`
+/// and `update_request` alike (§2.3; §5.1: a work the agent does not hold is added whatever the
+/// action, one it holds is replaced), so the action is for the reader of the event (logs,
+/// Maestro-style sources), not a switch on the agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PublishAction {
     Create,

@@ -57,6 +57,12 @@ async fn the_marker_is_cleared_only_for_the_state_that_was_published(backend: Ba
     // Version 1 was read and sent while version 2 was being committed.
     store.mark_published(&[(r.id, 1, false)]).await.unwrap();
     assert_eq!(store.pending_count().await.unwrap(), 1, "v2 still to send");
+    let queued = store.pending_publications(10).await.unwrap();
+    assert_eq!(
+        (queued[0].resource.version, queued[0].action),
+        (2, PublishAction::Update),
+        "the create reached the agent: v2 goes out as an update"
+    );
     store.mark_published(&[(r.id, 2, false)]).await.unwrap();
     assert_eq!(store.pending_count().await.unwrap(), 0);
     store.update_resource(r.id, 2, spec("v3")).await.unwrap();

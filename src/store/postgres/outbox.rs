@@ -135,10 +135,15 @@ impl Outbox for PgStore {
         let ids: Vec<Uuid> = published.iter().map(|p| p.0).collect();
         let versions: Vec<i64> = published.iter().map(|p| p.1).collect();
         let deleting: Vec<bool> = published.iter().map(|p| p.2).collect();
+        // A newer state queued while a create was in flight is an update now: the create
+        // reached the agent (rows differ in version, so no row is both deleted and updated).
         sqlx::query(
-            "DELETE FROM publish_outbox o \
-             USING UNNEST($1::uuid[], $2::bigint[], $3::bool[]) AS p(id, version, deleting) \
-             WHERE o.resource_id = p.id AND o.version <= p.version AND (p.deleting OR o.action <> 3)",
+            "WITH gone AS (DELETE FROM publish_outbox o \
+                 USING UNNEST($1::uuid[], $2::bigint[], $3::bool[]) AS p(id, version, deleting) \
+                 WHERE o.resource_id = p.id AND o.version <= p.version AND (p.deleting OR o.action <> 3)) \
+             UPDATE publish_outbox o SET action = 2 \
+             FROM UNNEST($1::uuid[], $2::bigint[]) AS p(id, version) \
+             WHERE o.resource_id = p.id AND o.version > p.version AND o.action = 1",
         )
         .bind(&ids)
         .bind(&versions)

@@ -59,6 +59,15 @@ impl Outbox for SqliteStore {
             .bind(deleting)
             .execute(&mut *tx)
             .await?;
+            // A newer state queued while a create was in flight is an update now.
+            sqlx::query(
+                "UPDATE publish_outbox SET action = 2 \
+                 WHERE resource_id = ?1 AND version > ?2 AND action = 1",
+            )
+            .bind(id.hyphenated())
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
             if !deleting {
                 continue;
             }
