@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::convert::work_of;
 use super::metrics::HubMetrics;
 use crate::cloudevents::{ListError, ListOptions, Lister};
-use crate::store::{ConsumerFilter, Direction, OrderBy, PageRequest, Store, StoreError};
+use crate::store::{ConsumerFilter, OrderBy, Store, StoreError, every_page};
 use crate::work::model::ManifestWork;
 
 /// Consumers read per page when naming the fleet's clusters.
@@ -54,26 +54,13 @@ impl Lister<ManifestWork> for DbLister {
     /// Every consumer, by name: a status resync of the whole fleet then lists one cluster at
     /// a time instead of decoding every resource of the fleet at once.
     async fn clusters(&self) -> Result<Option<Vec<String>>, ListError> {
-        let mut names = Vec::new();
-        for page in 1.. {
-            let request = PageRequest {
-                page,
-                size: CLUSTERS_PAGE,
-                order_by: OrderBy::Name,
-                direction: Direction::Asc,
-            };
-            let consumers = self
-                .store
-                .list_consumers(&ConsumerFilter::default(), request)
-                .await
-                .map_err(ListError::new)?;
-            let last = consumers.items.len() < CLUSTERS_PAGE as usize;
-            names.extend(consumers.items.into_iter().map(|c| c.name));
-            if last {
-                break;
-            }
-        }
-        Ok(Some(names))
+        let every = ConsumerFilter::default();
+        let consumers = every_page(CLUSTERS_PAGE, OrderBy::Name, |request| {
+            self.store.list_consumers(&every, request)
+        })
+        .await
+        .map_err(ListError::new)?;
+        Ok(Some(consumers.into_iter().map(|c| c.name).collect()))
     }
 
     async fn get(

@@ -360,6 +360,35 @@ impl PageRequest {
     }
 }
 
+/// Every item of a paged list: `page_of` is asked for pages of `size` in `order_by` order,
+/// ascending, until one comes back short.
+pub async fn every_page<T, F, Fut>(
+    size: u32,
+    order_by: OrderBy,
+    mut page_of: F,
+) -> Result<Vec<T>, super::StoreError>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>, super::StoreError>>,
+{
+    let mut all = Vec::new();
+    for page in 1.. {
+        let found = page_of(PageRequest {
+            page,
+            size,
+            order_by,
+            direction: Direction::Asc,
+        })
+        .await?;
+        let last = found.items.len() < size as usize;
+        all.extend(found.items);
+        if last {
+            break;
+        }
+    }
+    Ok(all)
+}
+
 /// A page of items and the total count of matches.
 #[derive(Debug, Clone)]
 pub struct Page<T> {

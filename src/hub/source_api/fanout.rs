@@ -26,8 +26,7 @@ use crate::cloudevents::payload::StatusHashList;
 use crate::cloudevents::transport::grpc::proto::CloudEvent;
 use crate::hub::watch::{FeedBatch, FeedEvent};
 use crate::store::{
-    ChangeKind, Direction, OrderBy, PageRequest, Resource, ResourceFilter, SourceFilter, Store,
-    StoreError,
+    ChangeKind, OrderBy, Resource, ResourceFilter, SourceFilter, Store, StoreError, every_page,
 };
 use crate::work::sequence::is_newer;
 
@@ -330,22 +329,10 @@ impl StatusFanout {
             source: Some(SourceFilter::owned_by(source, &self.hub_source)),
             ..ResourceFilter::default()
         };
-        let mut all = Vec::new();
-        for page in 1.. {
-            let request = PageRequest {
-                page,
-                size: RESYNC_PAGE,
-                order_by: OrderBy::CreatedAt,
-                direction: Direction::Asc,
-            };
-            let found = self.store.list_resources(&filter, request).await?;
-            let last = found.items.len() < RESYNC_PAGE as usize;
-            all.extend(found.items);
-            if last {
-                break;
-            }
-        }
-        Ok(all)
+        every_page(RESYNC_PAGE, OrderBy::CreatedAt, |request| {
+            self.store.list_resources(&filter, request)
+        })
+        .await
     }
 
     /// Answers `source`'s status resync request (§6.6, as Maestro): with no hashes, every
