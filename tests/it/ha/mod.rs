@@ -56,6 +56,8 @@ pub struct Fleet {
     pub suffix: String,
     /// `Some(host)`: the hubs use MQTT through this broker.
     mqtt: Option<String>,
+    /// A connection to the database, for [`Fleet::connected_at`].
+    registry: tokio::sync::OnceCell<sqlx::PgPool>,
 }
 
 impl Fleet {
@@ -99,6 +101,7 @@ impl Fleet {
             dir,
             suffix: uuid::Uuid::new_v4().simple().to_string()[..8].to_owned(),
             mqtt,
+            registry: tokio::sync::OnceCell::new(),
         };
         if let Some(host) = &fleet.mqtt {
             fleet.write_mqtt_config(host);
@@ -254,17 +257,40 @@ impl Fleet {
         ]
     }
 
-    /// Which running replicas' built-in brokers have the cluster's agent subscribed.
+    /// Which running replica holds the cluster's agent, as the connection registry says (a
+    /// replica claims a cluster within its scan, 100 ms, of the agent subscribing to its
+    /// broker). Not the consumer view: its `connected` is fleet-wide, and what one replica
+    /// knows of the others is only as fresh as its last heartbeat.
     pub async fn connected_at(&self, cluster: &str) -> Vec<usize> {
+        let registry = self
+            .registry
+            .get_or_init(|| async {
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect(&self.db.url)
+                    .await
+                    .unwrap()
+            })
+            .await;
+        let holder: Option<String> = sqlx::query_scalar(
+            "SELECT instance_id FROM consumer_connections WHERE consumer_name = $1",
+        )
+        .bind(cluster)
+        .fetch_optional(registry)
+        .await
+        .unwrap()
+        .flatten();
         let mut at = Vec::new();
         for i in 0..self.replicas.len() {
+            if holder.as_deref() != Some(format!("hub{i}").as_str()) {
+                continue;
+            }
             let rest = self.rest_of(i);
             let url = rest.url(&format!("/api/v1/consumers/{cluster}"));
             let Ok(response) = rest.http.get(url).send().await else {
-                continue; // not running
+                continue; // not running: a claim left by a replica that was killed
             };
-            let (status, body) = Rest::read(response).await;
-            if status == 200 && body["connected"] == true {
+            if Rest::read(response).await.0 == 200 {
                 at.push(i);
             }
         }
